@@ -1,0 +1,39 @@
+"""What the pipeline reports when something is not a reading.
+
+Every rejected frame or message becomes one `Error` with a stable code (used by the CLI's JSON,
+the counters and the diagnosis) and a sentence for people.
+"""
+
+CHECKSUM = "checksum"    # HCS, FCS, M-Bus or DSMR checksum mismatch
+TRUNCATED = "truncated"  # the stream ended (or went idle) inside a frame
+SEQUENCE = "sequence"    # a segment or GBT block is missing or out of order
+NO_KEY = "no_key"        # encrypted frame, no encryption key configured
+DECRYPT = "decrypt"      # decrypted plaintext does not parse: wrong encryption key
+AUTH = "auth"            # authentication tag did not verify
+UNKNOWN = "unknown"      # a valid frame whose layout this decoder does not know
+MALFORMED = "malformed"  # a valid frame whose APDU does not parse
+NOISE = "noise"          # bytes that are not a frame
+TOO_LONG = "too_long"    # a message longer than the reassembly buffer
+
+EXCERPT = 32  # bytes of the offending data kept with an error (bounded: errors are logged)
+
+
+class Error:
+    """A rejected frame, message or run of bytes."""
+
+    def __init__(self, code, detail, data=None):
+        self.code = code
+        self.detail = detail
+        self.data = bytes(data[:EXCERPT]) if data is not None else None
+
+    def __repr__(self):
+        return "Error(%s: %s)" % (self.code, self.detail)
+
+
+class Fault(Exception):
+    """Raised inside a layer; the pipeline turns it into an `Error`."""
+
+    def __init__(self, code, detail):
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail

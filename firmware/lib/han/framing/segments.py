@@ -1,0 +1,53 @@
+"""Reassemble link-layer segments (HDLC segmentation bit, M-Bus CI sequence) into one message."""
+from han.errors import Error, SEQUENCE, TOO_LONG
+
+
+class Reassembly:
+    def __init__(self, capacity):
+        self.buf = bytearray(capacity)
+        self.length = 0
+        self.active = False
+        self.next_sequence = 0
+        self.owner = None
+        self.lost = None  # an Error to report: segments dropped since the last call
+
+    def _drop(self, detail):
+        if self.active:
+            self.lost = Error(SEQUENCE, detail)
+        self.active = False
+        self.length = 0
+
+    def add(self, owner, view, more, sequence):
+        """Add one frame's payload; returns the whole message once complete, else None.
+
+        `sequence` is None for links without segment numbers (HDLC). The returned view is valid
+        until the next call.
+        """
+        if self.active and owner != self.owner:
+            self._drop("a %s frame arrived in the middle of a segmented %s message" % (owner, self.owner))
+        if sequence is not None:
+            if sequence == 0:
+                self._drop("a new message started before the last segment arrived")
+            elif not self.active or sequence != self.next_sequence:
+                expected = self.next_sequence if self.active else 0
+                self.active = True
+                self._drop("segment %d arrived, expected %d" % (sequence, expected))
+                return None
+            self.next_sequence = sequence + 1
+        if not self.active and not more:
+            return view
+        n = len(view)
+        if self.length + n > len(self.buf):
+            self.active = True
+            self._drop("")
+            self.lost = Error(TOO_LONG, "segmented message longer than %d bytes" % len(self.buf))
+            return None
+        self.buf[self.length:self.length + n] = view
+        self.length += n
+        self.owner = owner
+        if more:
+            self.active = True
+            return None
+        self.active = False
+        n, self.length = self.length, 0
+        return memoryview(self.buf)[:n]

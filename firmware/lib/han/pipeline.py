@@ -1,0 +1,160 @@
+"""The decoding pipeline: bytes in, readings and errors out.
+
+    bytes -> Scanner (HDLC, M-Bus frames; noise) -> Reassembly (link segments)
+          -> LLC -> GBT -> ciphering -> data-notification -> Reading
+
+Pure and bounded: the buffers are allocated once here; nothing does I/O. `feed` and `flush`
+are generators: each yields the Readings and Errors the new bytes complete.
+"""
+from han import cosem
+from han.apdu import (BlockTransfer, Ciphered, GENERAL_BLOCK_TRANSFER, GENERAL_DED_CIPHERING,
+                      GENERAL_GLO_CIPHERING, decipher, strip_llc)
+from han.errors import Error, Fault, DECRYPT, MALFORMED, SEQUENCE, TRUNCATED, UNKNOWN
+from han.framing import hdlc, mbus
+from han.framing.scanner import Frame, Scanner
+from han.framing.segments import Reassembly
+
+FORMATS = (hdlc, mbus)
+MAX_MESSAGE = 2048  # largest reassembled APDU (segments or GBT blocks)
+MAX_LAYERS = 6      # GBT, ciphering, GBT inside ciphering ...: no real meter nests deeper
+
+
+class Counters:
+    """What the pipeline has seen; the diagnosis and the status page read these."""
+
+    def __init__(self):
+        self.bytes = 0
+        self.frames = 0
+        self.readings = 0
+        self.errors = {}  # error code -> count
+        self.noise_bytes = 0
+        self.last_error = None
+
+    def error(self, error):
+        self.errors[error.code] = self.errors.get(error.code, 0) + 1
+        if error.code == "noise":
+            self.noise_bytes += getattr(error, "size", 0)
+        self.last_error = error
+
+
+class Pipeline:
+    def __init__(self, keys=None, hint=None, trace=None, formats=FORMATS, max_message=MAX_MESSAGE):
+        self.keys = keys
+        self.hint = hint
+        self.trace = trace  # trace(layer name, bytes view) for debug dumps, or None
+        self.scanner = Scanner(formats)
+        self.segments = Reassembly(max_message)
+        self.blocks = BlockTransfer(max_message)
+        self.counters = Counters()
+
+    def feed(self, data):
+        """Bytes as they arrive from the meter, in chunks of any size."""
+        self.counters.bytes += len(data)
+        for event in self.scanner.feed(data):
+            yield from self._event(event)
+
+    def flush(self):
+        """The input ended or the line went idle: decide what is still buffered."""
+        for event in self.scanner.flush():
+            yield from self._event(event)
+        if self.segments.active:
+            self.segments.active = False
+            self.segments.length = 0
+            yield self._count(Error(TRUNCATED, "input ended before the last segment of a message"))
+        if self.blocks.abandon():
+            yield self._count(Error(TRUNCATED, "input ended before the last GBT block"))
+
+    def decode_message(self, data, layer="message"):
+        """One message without framing (starts at the LLC header or the APDU tag)."""
+        view = memoryview(bytearray(data))  # decryption works in place
+        self.counters.bytes += len(view)
+        yield from self._message(view, layer)
+
+    def _count(self, error):
+        self.counters.error(error)
+        return error
+
+    def _event(self, event):
+        if isinstance(event, Frame):
+            yield from self._frame(event)
+        else:
+            yield self._count(event)
+
+    def _frame(self, frame):
+        self.counters.frames += 1
+        fmt = frame.format
+        buf = frame.buf
+        view = memoryview(buf)
+        if self.trace:
+            self.trace(fmt.NAME, view[frame.start:frame.start + frame.size])
+        try:
+            start, end, more, sequence = fmt.payload(buf, frame.start, frame.size)
+        except Fault as fault:
+            yield self._count(Error(fault.code, fault.detail, view[frame.start:frame.start + frame.size]))
+            return
+        message = self.segments.add(fmt.NAME, view[start:end], more, sequence)
+        if self.segments.lost:
+            yield self._count(self.segments.lost)
+            self.segments.lost = None
+        if message is not None:
+            yield from self._message(message, fmt.NAME)
+
+    def _message(self, view, layer):
+        layers = [layer]
+        try:
+            reading = self._unwrap(view, layers)
+        except Fault as fault:
+            yield self._count(Error(fault.code, fault.detail, view))
+            return
+        if reading is not None:
+            self.counters.readings += 1
+            yield reading
+
+    def _unwrap(self, view, layers):
+        """Peel LLC, GBT and ciphering; returns a Reading, or None while GBT blocks are missing."""
+        plain = strip_llc(view)
+        if len(plain) != len(view):
+            layers.append("llc")
+        if self.trace:
+            self.trace("apdu", plain)
+        ciphered = None
+        for _ in range(MAX_LAYERS):
+            if not len(plain):
+                raise Fault(MALFORMED, "empty APDU")
+            tag = plain[0]
+            if tag == GENERAL_BLOCK_TRANSFER:
+                layers.append("gbt")
+                plain = self.blocks.add(plain)
+                if plain is None:
+                    return None
+            elif tag == GENERAL_GLO_CIPHERING or tag == GENERAL_DED_CIPHERING:
+                layers.append("glo-ciphering" if tag == GENERAL_GLO_CIPHERING else "ded-ciphering")
+                ciphered = Ciphered()
+                plain = decipher(plain, self.keys, ciphered)
+                if self.trace:
+                    self.trace("plaintext", plain)
+            elif tag == cosem.DATA_NOTIFICATION or tag in (0x01, 0x02):
+                layers.append("data-notification" if tag == cosem.DATA_NOTIFICATION else "data")
+                return self._reading(plain, tag, ciphered, layers)
+            elif ciphered is not None and not ciphered.verified:
+                raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted data is not "
+                                     "DLMS (starts 0x%02X)" % tag)
+            else:
+                raise Fault(UNKNOWN, "APDU tag 0x%02X is not a data-notification" % tag)
+        raise Fault(MALFORMED, "more than %d nested layers" % MAX_LAYERS)
+
+    def _reading(self, plain, tag, ciphered, layers):
+        try:
+            if tag == cosem.DATA_NOTIFICATION:
+                header_time, body = cosem.parse_notification(plain)
+            else:
+                header_time, body = None, cosem.parse_body(plain)
+        except Fault as fault:
+            if ciphered is not None and not ciphered.verified:
+                raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted data does "
+                                     "not parse (%s)" % fault.detail)
+            raise
+        reading = cosem.build_reading(body, header_time, ciphered.system_title if ciphered else None,
+                                      self.hint)
+        reading.layers = layers
+        return reading

@@ -1,0 +1,169 @@
+"""Exact values: numbers as integer + power-of-ten scaler, COSEM date-times, DLMS units.
+
+The ESP32's MicroPython floats are 32-bit (85823280 Wh is not representable), so nothing here
+uses float arithmetic: numbers are rendered to decimal text from the integer and the scaler.
+"""
+
+# DLMS unit enumeration (Blue Book, table "Enumerated values for physical units").
+UNITS = (
+    "", "a", "mo", "wk", "d", "h", "min", "s", "°", "°C", "currency", "m", "m/s", "m³", "m³",
+    "m³/h", "m³/h", "m³/d", "m³/d", "l", "kg", "N", "Nm", "Pa", "bar", "J", "J/h", "W", "VA",
+    "var", "Wh", "VAh", "varh", "A", "C", "V", "V/m", "F", "Ω", "Ωm²/m", "Wb", "T", "A/m", "H",
+    "Hz", "1/(Wh)", "1/(varh)", "1/(VAh)", "V²h", "A²h", "kg/s", "S", "K", "1/(V²h)", "1/(A²h)",
+    "1/m³", "%", "Ah", "", "", "Wh/m³", "J/m³", "Mol %", "g/m³", "Pa s", "J/kg", "g/cm²", "atm",
+    "", "", "dBm", "dBµV", "dB",
+)
+WATT = 27
+VOLT_AMPERE = 28
+VAR = 29
+WATT_HOUR = 30
+VOLT_AMPERE_HOUR = 31
+VAR_HOUR = 32
+AMPERE = 33
+VOLT = 35
+HERTZ = 44
+DEGREE = 8
+NO_UNIT = 255
+
+
+def unit_symbol(code):
+    return UNITS[code] if 0 <= code < len(UNITS) else ""
+
+
+def decimal_text(raw, scaler):
+    """raw × 10^scaler as exact decimal text with max(0, -scaler) fractional digits."""
+    if scaler >= 0:
+        return str(raw * 10 ** scaler)
+    places = -scaler
+    digits = str(-raw if raw < 0 else raw)
+    if len(digits) <= places:
+        digits = "0" * (places + 1 - len(digits)) + digits
+    text = digits[:-places] + "." + digits[-places:]
+    return "-" + text if raw < 0 else text
+
+
+class ScalerUnit:
+    """COSEM scal_unit_type: value × 10^scaler in `unit` (a DLMS unit code)."""
+
+    def __init__(self, scaler, unit):
+        self.scaler = scaler
+        self.unit = unit
+
+
+class Quantity:
+    """A measured number: exact integer, power-of-ten scaler and DLMS unit code."""
+
+    def __init__(self, raw, scaler, unit):
+        self.raw = raw
+        self.scaler = scaler
+        self.unit = unit
+
+    def text(self):
+        return decimal_text(self.raw, self.scaler)
+
+    def symbol(self):
+        return unit_symbol(self.unit)
+
+    def __eq__(self, other):
+        return isinstance(other, Quantity) and self.raw * 10 ** max(0, self.scaler - other.scaler) == \
+            other.raw * 10 ** max(0, other.scaler - self.scaler) and self.unit == other.unit
+
+    def __repr__(self):
+        return "Quantity(%s %s)" % (self.text(), self.symbol())
+
+
+class Decimal:
+    """A number from an A-XDR float, rounded to the float's precision and kept exact."""
+
+    def __init__(self, raw, scaler):
+        self.raw = raw
+        self.scaler = scaler
+
+
+def decimal_from_float_bits(bits, size):
+    """IEEE-754 bits (size 4 or 8 bytes) -> Decimal with 7 or 15 significant digits, or None."""
+    exponent_bits, mantissa_bits, digits = (8, 23, 7) if size == 4 else (11, 52, 15)
+    negative = bits >> (exponent_bits + mantissa_bits)
+    exponent = (bits >> mantissa_bits) & ((1 << exponent_bits) - 1)
+    mantissa = bits & ((1 << mantissa_bits) - 1)
+    if exponent == (1 << exponent_bits) - 1:
+        return None  # infinity or not-a-number: no reading
+    if exponent:
+        mantissa |= 1 << mantissa_bits
+    else:
+        exponent = 1
+    exponent -= (1 << (exponent_bits - 1)) - 1 + mantissa_bits  # value = mantissa × 2^exponent
+    if mantissa == 0:
+        return Decimal(0, 0)
+    if exponent >= 0:
+        number, places = mantissa << exponent, 0
+    else:
+        number, places = mantissa * 5 ** -exponent, -exponent  # m / 2^k = m × 5^k / 10^k
+    drop = len(str(number)) - digits
+    if drop > 0:
+        number, rest = divmod(number, 10 ** drop)
+        half = 5 * 10 ** (drop - 1)
+        if rest > half or (rest == half and number & 1):
+            number += 1
+        places -= drop
+    while number % 10 == 0 and places > 0:
+        number //= 10
+        places -= 1
+    return Decimal(-number if negative else number, -places)
+
+
+class DateTime:
+    """A COSEM date-time (12 bytes: year, month, day, weekday, h, m, s, hundredths,
+    deviation, clock status). Deviation is minutes of local time *to* UTC: −120 = UTC+02:00."""
+
+    def __init__(self, raw):
+        self.raw = bytes(raw)
+
+    def year(self):
+        return (self.raw[0] << 8) | self.raw[1]
+
+    def deviation(self):
+        """Minutes local time is behind UTC per the meter, or None if not specified."""
+        d = (self.raw[9] << 8) | self.raw[10]
+        if d == 0x8000:
+            return None
+        return d - 0x10000 if d & 0x8000 else d
+
+    def plausible(self):
+        """Could these 12 bytes be a date-time (used for octet-strings in clock positions)?"""
+        r = self.raw
+        year = self.year()
+        deviation = self.deviation()
+        return (year == 0xFFFF or 1970 <= year <= 2200) and (1 <= r[2] <= 12 or r[2] >= 0xFD) \
+            and (1 <= r[3] <= 31 or r[3] >= 0xFD) and (1 <= r[4] <= 7 or r[4] == 0xFF) \
+            and (r[5] <= 23 or r[5] == 0xFF) and (r[6] <= 59 or r[6] == 0xFF) \
+            and (r[7] <= 59 or r[7] == 0xFF) and (r[8] <= 99 or r[8] == 0xFF) \
+            and (deviation is None or -900 <= deviation <= 900)
+
+    def iso(self):
+        """ISO 8601 text; date or time only when the other half is unspecified; None if neither."""
+        r = self.raw
+        year = self.year()
+        has_date = year != 0xFFFF and 1 <= r[2] <= 12 and 1 <= r[3] <= 31
+        has_time = r[5] <= 23 and r[6] <= 59
+        date = "%04d-%02d-%02d" % (year, r[2], r[3]) if has_date else ""
+        if not has_time:
+            return date or None
+        time = "%02d:%02d:%02d" % (r[5], r[6], r[7] if r[7] <= 59 else 0)
+        if r[8] <= 99 and r[8]:
+            time += ".%02d" % r[8]
+        deviation = self.deviation()
+        if deviation is not None and -900 <= deviation <= 900:
+            offset = -deviation
+            sign = "+" if offset >= 0 else "-"
+            offset = abs(offset)
+            time += "%s%02d:%02d" % (sign, offset // 60, offset % 60)
+        return date + "T" + time if date else time
+
+    def __repr__(self):
+        return "DateTime(%s)" % self.iso()
+
+
+def obis_text(code):
+    """Six OBIS bytes -> 'A.B.C.D.E.F'."""
+    return "%d.%d.%d.%d.%d.%d" % (code[0], code[1], code[2], code[3], code[4], code[5])
