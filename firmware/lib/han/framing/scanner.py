@@ -46,6 +46,7 @@ class Scanner:
         self.start = 0  # first byte not yet decided
         self.end = 0    # end of buffered input
         self.quiet_until = 0  # bytes before this belong to a frame already reported bad
+        self.frame_end = -1   # where the last good frame ended: its closing flag is no noise
         self.noise = 0
         self.noise_head = bytearray(NOISE_EXCERPT)
 
@@ -68,6 +69,7 @@ class Scanner:
         if self.noise:
             yield self._noise_error()
         self.start = self.end = self.quiet_until = 0
+        self.frame_end = -1
 
     def pending_noise(self):
         """Report the noise run so far (a runtime calls this so endless noise still shows)."""
@@ -82,6 +84,7 @@ class Scanner:
             keep -= 1
         self.buf[0:keep] = self.buf[self.start:self.end]
         self.quiet_until = max(0, self.quiet_until - self.start)
+        self.frame_end -= self.start
         self.start, self.end = 0, keep
 
     def _skip(self, start, end):
@@ -141,15 +144,15 @@ class Scanner:
                 if self.noise:
                     yield self._noise_error()
                 yield Frame(fmt, buf, pos, size)
-                self.start = pos + size
+                self.start = self.frame_end = pos + size
             elif size == NEED_MORE and not final:
                 return
             elif size == NEED_MORE and end - pos == 1 and buf[pos] == fmt.FILL_BYTE:
                 self.start = pos + 1  # a closing flag at the very end
             elif size == BAD_HEADER:
                 yield from self._reject(pos, CHECKSUM, fmt.HEADER_DETAIL, 1)
-            elif size == FILL:  # e.g. a second flag between two HDLC frames
-                self.start = pos + 1
+            elif size == FILL or (pos == self.frame_end and buf[pos] == fmt.FILL_BYTE):
+                self.start = pos + 1  # a repeated flag, or the flag that closed the last frame
             else:
                 self._skip(pos, pos + 1)
                 self.start = pos + 1

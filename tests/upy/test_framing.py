@@ -1,0 +1,219 @@
+"""Link layer: CRCs, the streaming scanner, HDLC and M-Bus frames, segments (both interpreters).
+
+Frames are real captures: a Kamstrup HAN-NVE push (telnet dump of a Norwegian meter) and the
+Netz NÖ example (two M-Bus segments) published by the grid operator.
+"""
+from han import crc
+from han.errors import CHECKSUM, NOISE, SEQUENCE, TRUNCATED
+from han.framing import hdlc, mbus
+from han.framing.scanner import Frame, Scanner, find_marked, find_marked_pure
+from han.framing.segments import Reassembly
+from support import unhex
+
+KAMSTRUP = unhex(
+    "7ea0e22b2113239ae6e7000f000000000c07e80a1e03112000ff80000002190a0e4b616d73747275705f56"
+    "3030303109060101000005ff0a103537303635363732373736353636373209060101600101ff0a123638"
+    "3431313331424e32343331303130343009060101010700ff0600000ef109060101020700ff0600000000"
+    "09060101030700ff060000000009060101040700ff0600000183090601011f0700ff060000006a090601"
+    "01330700ff06000003e309060101470700ff060000025909060101200700ff1200f20906010134070"
+    "0ff1200f009060101480700ff1200f217ec7e")
+NETZ_NOE = unhex(
+    "68fafa6853ff000167db084b464d675000000981f8200000002388d5ab4f97515aafc6b88d2f85daa7a0e3"
+    "c0c40d004535c397c9d037ab7dbda329107615444894a1a0dd7e85f02d496cecd3ff46af5fb3c9229cfe8f"
+    "3ee4606ab2e1f409f36aad2e50900a4396fc6c2e083f373233a69616950758bfc7d63a9e9b6e99e21b2cbc"
+    "2b934772ca51fd4d69830711cab1f8cff25f0a329337cba51904f0caed88d61968743c8454ba922eb00038"
+    "182c22fe316d16f2a9f544d6f75d51a4e92a1c4ef8ab19a2b7feaa32d0726c0ed80229ae6c0f7621a42092"
+    "51ace2b2bc66ff0327a653bb686c756be033c7a281f1d2a7e1fa31c3983e15f8fd16cc5787e6f517166814"
+    "146853ff110167419a3cfda44be438c96f0e38bf83d98316")
+KAIFA_WITH_FLAG_BYTE = unhex("7ea027010201105a87e6e7000f40000000090c07e4020f06011922ff8000000201060000157eea5e7e")
+NOISE_BYTES = unhex("ff fe a1 f1 90 c0 37 20 58 cd 82 00 ff 6a 36 14")  # from a failing supply's log
+
+
+def scan(data, chunk=0):
+    """Every event as (kind, detail): frames as ('frame', bytes), errors as (code, size)."""
+    scanner = Scanner((hdlc, mbus))
+    events = []
+
+    def collect(source):
+        for event in source:
+            if isinstance(event, Frame):
+                events.append(("frame", bytes(event.buf[event.start:event.start + event.size])))
+            else:
+                events.append((event.code, getattr(event, "size", 0), event.detail))
+
+    if chunk:
+        for i in range(0, len(data), chunk):
+            collect(scanner.feed(data[i:i + chunk]))
+    else:
+        collect(scanner.feed(data))
+    collect(scanner.flush())
+    return events
+
+
+def frames(events):
+    return [e[1] for e in events if e[0] == "frame"]
+
+
+def codes(events):
+    return [e[0] for e in events]
+
+
+def test_crc_vectors():
+    assert crc.crc16_x25(b"\x03\x3f", 0, 2) == 0xEC5B  # Green Book: FCS bytes 5B EC
+    assert crc.crc16_x25(unhex("a0 e2 2b 21 13"), 0, 5) == 0x9A23  # Kamstrup spec header: HCS 23 9A
+    assert crc.crc16_arc(b"123456789", 0, 9) == 0xBB3D  # DSMR P1 check value
+
+
+def test_crc_and_scan_fast_paths_match_their_pure_twins():
+    data = bytes((i * 7919 + 13) & 0xFF for i in range(3000))
+    for start, end in ((0, 0), (0, 1), (5, 2999), (1000, 1255)):
+        assert crc.crc16(data, start, end, crc.X25_TABLE, 0xFFFF, 0xFFFF) == \
+            crc.crc16_pure(data, start, end, crc.X25_TABLE, 0xFFFF, 0xFFFF)
+        assert crc.crc16(data, start, end, crc.ARC_TABLE, 0, 0) == \
+            crc.crc16_pure(data, start, end, crc.ARC_TABLE, 0, 0)
+    marks = bytearray(256)
+    marks[0x7E] = marks[0x68] = 1
+    for start in range(0, 3000, 97):
+        assert find_marked(data, start, 3000, marks) == find_marked_pure(data, start, 3000, marks)
+    assert find_marked(b"\x00" * 10, 0, 10, marks) == -1
+
+
+def test_one_real_frame_is_found_whole():
+    events = scan(KAMSTRUP)
+    assert codes(events) == ["frame"]
+    assert events[0][1] == KAMSTRUP[:-1]  # closing flag excluded: it may open the next frame
+
+
+def test_back_to_back_frames_share_one_flag_or_use_two():
+    shared = KAMSTRUP[:-1] + KAMSTRUP
+    assert frames(scan(shared)) == [KAMSTRUP[:-1]] * 2
+    doubled = KAMSTRUP + KAMSTRUP + KAMSTRUP
+    assert codes(scan(doubled)) == ["frame"] * 3  # the extra flags are fill, not noise
+
+
+def test_results_do_not_depend_on_chunking():
+    stream = NOISE_BYTES + KAMSTRUP + KAMSTRUP[:-1] + NOISE_BYTES + NETZ_NOE + KAMSTRUP[:40] + KAMSTRUP
+    whole = scan(stream)
+    # The cut-off Kamstrup frame swallows the start of the next one and fails its FCS; the
+    # rescan then finds the whole frame inside it.
+    assert codes(whole) == ["noise", "frame", "frame", "noise", "frame", "frame", "checksum", "frame"]
+    for chunk in (1, 2, 3, 7, 64, 255, 4096):
+        assert scan(stream, chunk) == whole, chunk
+
+
+def test_noise_runs_are_reported_once_per_run():
+    events = scan(NOISE_BYTES + KAMSTRUP + NOISE_BYTES + NOISE_BYTES)
+    assert codes(events) == ["noise", "frame", "noise"]
+    assert events[0][1] == len(NOISE_BYTES)
+    assert events[2][1] == 2 * len(NOISE_BYTES)
+
+
+def test_false_start_before_a_real_frame():
+    # A noise 0x7E followed by something that looks like a frame header of a large frame.
+    false_start = unhex("7e a3 ff 41 08 83 13")
+    events = scan(false_start + KAMSTRUP)
+    assert frames(events) == [KAMSTRUP[:-1]]
+    assert codes(events)[-1] == "frame"
+
+
+def test_false_start_with_valid_header_checksum_does_not_hide_the_next_frame():
+    # A header whose HCS happens to hold promises 300 bytes; the real frame is inside them.
+    header = bytearray(unhex("7e a1 2b 41 08 83 13 00 00"))
+    hcs = crc.crc16_x25(header, 1, 7)
+    header[7], header[8] = hcs & 0xFF, hcs >> 8
+    events = scan(bytes(header) + KAMSTRUP + NOISE_BYTES * 5)
+    assert KAMSTRUP[:-1] in frames(events)
+    assert events[0][0] == CHECKSUM and "FCS" in events[0][2]
+
+
+def test_bit_flip_in_body_fails_the_fcs_and_the_next_frame_survives():
+    damaged = bytearray(KAMSTRUP)
+    damaged[100] ^= 0x10
+    events = scan(bytes(damaged) + KAMSTRUP)
+    assert codes(events) == [CHECKSUM, "frame"]
+    assert "FCS" in events[0][2]
+    assert events[0][1] == len(KAMSTRUP) - 1
+
+
+def test_bit_flip_in_header_fails_the_hcs():
+    damaged = bytearray(KAMSTRUP)
+    damaged[4] ^= 0x01
+    events = scan(bytes(damaged) + KAMSTRUP)
+    assert events[0][0] == CHECKSUM and "HCS" in events[0][2]
+    assert codes(events)[-1] == "frame"
+    assert frames(events) == [KAMSTRUP[:-1]]
+
+
+def test_flag_bytes_inside_a_frame_do_not_cut_it():
+    # No byte stuffing on HAN: this Kaifa frame carries 0x7E inside its payload.
+    events = scan(KAIFA_WITH_FLAG_BYTE + KAMSTRUP[:60] + KAMSTRUP)  # then a frame cut off, then whole
+    assert frames(events) == [KAIFA_WITH_FLAG_BYTE[:-1], KAMSTRUP[:-1]]
+    assert KAIFA_WITH_FLAG_BYTE.find(b"\x7e", 1) < len(KAIFA_WITH_FLAG_BYTE) - 1
+
+
+def test_truncated_frame_at_end_of_input():
+    events = scan(KAMSTRUP + KAMSTRUP[:100])
+    assert codes(events) == ["frame", TRUNCATED]
+    assert events[1][1] == 100
+
+
+def test_mbus_frames_with_checksum():
+    events = scan(NETZ_NOE)
+    assert codes(events) == ["frame", "frame"]
+    assert len(events[0][1]) == 256 and len(events[1][1]) == 26
+    damaged = bytearray(NETZ_NOE)
+    damaged[200] ^= 0x80
+    events = scan(bytes(damaged))
+    assert codes(events)[0] == CHECKSUM and "M-Bus" in events[0][2]
+    assert codes(events)[-1] == "frame"
+
+
+def test_mbus_length_below_four_means_plus_256():
+    data = bytes(range(256))  # 252 data bytes after C A CI STSAP DTSAP -> L = 257 -> sent as 1
+    body = unhex("53 ff 10 01 67") + data[:252]
+    frame = unhex("68 01 01 68") + body + bytes([sum(body) & 0xFF, 0x16])
+    assert frames(scan(frame)) == [frame]
+
+
+def test_mbus_segments_reassemble_in_order():
+    scanner_events = scan(NETZ_NOE)
+    parts = []
+    for _, raw, *rest in [e + (None,) for e in scanner_events]:
+        start, end, more, sequence = mbus.payload(raw, 0, len(raw))
+        parts.append((raw[start:end], more, sequence))
+    assert [(p[1], p[2]) for p in parts] == [(True, 0), (False, 1)]
+    reassembly = Reassembly(1024)
+    assert reassembly.add("mbus", memoryview(parts[0][0]), parts[0][1], parts[0][2]) is None
+    message = reassembly.add("mbus", memoryview(parts[1][0]), parts[1][1], parts[1][2])
+    assert bytes(message) == parts[0][0] + parts[1][0]
+    assert bytes(message[:2]) == b"\xdb\x08" and len(message) == 260
+
+
+def test_missing_segment_is_a_sequence_error_not_a_message():
+    reassembly = Reassembly(1024)
+    assert reassembly.add("mbus", memoryview(b"abc"), True, 0) is None
+    assert reassembly.add("mbus", memoryview(b"xyz"), False, 2) is None  # segment 1 lost
+    assert reassembly.lost.code == SEQUENCE
+    reassembly.lost = None
+    assert reassembly.add("mbus", memoryview(b"late"), False, 3) is None  # still no message
+    assert bytes(reassembly.add("mbus", memoryview(b"one"), False, 0)) == b"one"
+
+
+def test_hdlc_segments_reassemble_until_the_last():
+    reassembly = Reassembly(16)
+    assert reassembly.add("hdlc", memoryview(b"e6e7"), True, None) is None
+    assert bytes(reassembly.add("hdlc", memoryview(b"00"), False, None)) == b"e6e700"
+    assert reassembly.add("hdlc", memoryview(b"x" * 10), True, None) is None
+    assert reassembly.add("hdlc", memoryview(b"y" * 10), True, None) is None  # over capacity
+    assert reassembly.lost.code == "too_long"
+
+
+def test_a_stream_of_garbage_never_grows_the_buffer():
+    scanner = Scanner((hdlc, mbus))
+    size = len(scanner.buf)
+    junk = bytes((i * 131 + 7) & 0xFF for i in range(4096))
+    for _ in range(20):
+        for _event in scanner.feed(junk):
+            pass
+    assert len(scanner.buf) == size
+    assert scanner.end - scanner.start <= size

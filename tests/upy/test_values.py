@@ -1,0 +1,76 @@
+"""Exact numbers, COSEM date-times and units (both interpreters)."""
+from han.values import DateTime, Quantity, decimal_text, decimal_from_float_bits, unit_symbol
+
+
+def test_counters_above_float32_precision_render_exactly():
+    # 85823280 Wh does not fit a float32 (24-bit mantissa): it must survive as text.
+    assert decimal_text(8582328, 1) == "85823280"
+    assert decimal_text(16777217, 0) == "16777217"  # 2^24 + 1
+    assert decimal_text(4294967295, 1) == "42949672950"
+    assert decimal_text(18446744073709551615, -3) == "18446744073709551.615"
+    assert Quantity(99999999, -1, 30).text() == "9999999.9"
+
+
+def test_negative_scalers_keep_the_meters_resolution():
+    assert decimal_text(2274, -1) == "227.4"
+    assert decimal_text(0, -2) == "0.00"
+    assert decimal_text(5, -3) == "0.005"
+    assert decimal_text(-5, -3) == "-0.005"
+    assert decimal_text(-2088, 0) == "-2088"
+    assert decimal_text(1000, -3) == "1.000"
+
+
+def test_units_use_dlms_symbols():
+    assert unit_symbol(27) == "W"
+    assert unit_symbol(30) == "Wh"
+    assert unit_symbol(32) == "varh"
+    assert unit_symbol(35) == "V"
+    assert unit_symbol(33) == "A"
+    assert unit_symbol(44) == "Hz"
+    assert unit_symbol(255) == ""
+    assert unit_symbol(254) == ""
+
+
+def _dt(hex_text):
+    return DateTime(bytes.fromhex(hex_text))
+
+
+def test_date_time_with_unspecified_deviation_is_local():
+    # Kamstrup: deviation 0x8000 ("not specified"), as Nordic meters send local time.
+    assert _dt("07e40107020e2f14ff800000").iso() == "2020-01-07T14:47:20"
+
+
+def test_date_time_deviation_is_minutes_to_utc():
+    # Netz NÖ sample: deviation -120 (FF88) = local time is UTC+02:00.
+    assert _dt("07e5091b01092f0f00ff8880").iso() == "2021-09-27T09:47:15+02:00"
+    assert _dt("07e509160311231effffc400").iso() == "2021-09-22T17:35:30+01:00"
+    assert _dt("07e4011502100000ff000000").iso() == "2020-01-21T16:00:00+00:00"
+    assert _dt("07e4011502100000ff003c00").iso() == "2020-01-21T16:00:00-01:00"
+
+
+def test_date_time_hundredths_and_partial_values():
+    assert _dt("07e4011502100000328000ff").iso() == "2020-01-21T16:00:00.50"
+    assert _dt("07e40115ffffffffff8000ff").iso() == "2020-01-21"
+    assert _dt("ffffffffff0c1e00ff8000ff").iso() == "12:30:00"
+    assert _dt("ffffffffffffffffff8000ff").iso() is None
+
+
+def test_plausible_date_times_and_ascii_meter_numbers():
+    assert _dt("07e5091b01092f0f00ff8880").plausible()
+    assert not DateTime(b"181220000009").plausible()  # Netz NÖ meter number, 12 ASCII digits
+
+
+def _float(bits, size):
+    d = decimal_from_float_bits(bits, size)
+    return decimal_text(d.raw, d.scaler)
+
+
+def test_floats_become_exact_decimals_without_float_arithmetic():
+    assert _float(0x3F800000, 4) == "1"
+    assert _float(0x43668000, 4) == "230.5"
+    assert _float(0x3DCCCCCD, 4) == "0.1"          # float32 0.1 rounded to 7 digits
+    assert _float(0xC2F6E979, 4) == "-123.456"
+    assert _float(0x4B800001, 4) == "16777220"     # 2^24+2 rounded to float32 precision
+    assert _float(0x3FB999999999999A, 8) == "0.1"
+    assert _float(0x0, 4) == "0"
+    assert decimal_from_float_bits(0x7F800000, 4) is None  # infinity: no value
