@@ -1,0 +1,1 @@
+"""AES-GCM for DLMS general-glo-ciphering, built on the AES-ECB primitive the board has."""

@@ -1,0 +1,34 @@
+"""AES-ECB over whole buffers: the only block-cipher primitive GCM needs.
+
+MicroPython's cryptolib already has the wanted shape (ESP32 builds offer ECB and CBC only);
+CPython borrows the `cryptography` package, which exists only on the development side.
+"""
+try:
+    from cryptolib import aes as _cryptolib_aes
+except ImportError:
+    _cryptolib_aes = None
+
+_ECB = 1  # cryptolib's MODE_ECB; the constants are not exported on the ESP32 build
+
+
+class _CpythonEcb:
+    def __init__(self, key):
+        try:
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        except ImportError:
+            raise ImportError("AES needs the 'cryptography' package on CPython")
+        # ECB keeps no state between blocks, so one encryptor serves every call.
+        self._encryptor = Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor()
+
+    def encrypt(self, src, dst):
+        if len(src) % 16:
+            # the encryptor would silently hold back a partial block; cryptolib refuses too
+            raise ValueError("AES-ECB needs whole 16-byte blocks")
+        dst[:] = self._encryptor.update(src)
+
+
+def ecb(key):
+    """AES encryptor with `encrypt(src, dst)` over every 16-byte block (src may be dst)."""
+    if _cryptolib_aes is not None:
+        return _cryptolib_aes(key, _ECB)
+    return _CpythonEcb(key)
