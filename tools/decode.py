@@ -11,6 +11,7 @@ _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _here + "/../firmware/lib")
 
 from han.apdu import Keys  # noqa: E402
+from han.framing import wrapper  # noqa: E402
 from han.pipeline import Pipeline  # noqa: E402
 from han import report  # noqa: E402
 
@@ -85,11 +86,20 @@ def is_bare_message(data):
     return len(data) > 0 and data[0] in MESSAGE_STARTS
 
 
+def render(event):
+    """One JSON line for a Reading or an Error."""
+    return report.error(event) if hasattr(event, "code") else report.reading(event)
+
+
 def decode(data, keys, out):
     pipeline = Pipeline(keys)
+    wrapped = wrapper.payload(data)
+    if wrapped is not None:
+        for event in pipeline.decode_message(wrapped, "wrapper"):
+            out(event)
+        return pipeline
     if is_bare_message(data):
-        events = pipeline.decode_message(data)
-        for event in events:
+        for event in pipeline.decode_message(data):
             out(event)
         return pipeline
     view = memoryview(data)
@@ -118,11 +128,7 @@ def main(argv):
         data = data.encode()
     keys = Keys(options["key"], options["auth"]) if options["key"] or options["auth"] else None
     stdout = sys.stdout
-
-    def out(event):
-        stdout.write((report.error(event) if hasattr(event, "code") else report.reading(event)) + "\n")
-
-    decode(data, keys, out)
+    decode(data, keys, lambda event: stdout.write(render(event) + "\n"))
     return 0
 
 

@@ -48,8 +48,8 @@ def test_date_time_deviation_is_minutes_to_utc():
     assert _dt("07e4011502100000ff003c00").iso() == "2020-01-21T16:00:00-01:00"
 
 
-def test_date_time_hundredths_and_partial_values():
-    assert _dt("07e4011502100000328000ff").iso() == "2020-01-21T16:00:00.50"
+def test_date_time_to_the_second_and_partial_values():
+    assert _dt("07e4011502100000328000ff").iso() == "2020-01-21T16:00:00"  # hundredths dropped
     assert _dt("07e40115ffffffffff8000ff").iso() == "2020-01-21"
     assert _dt("ffffffffff0c1e00ff8000ff").iso() == "12:30:00"
     assert _dt("ffffffffffffffffff8000ff").iso() is None

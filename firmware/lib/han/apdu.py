@@ -4,7 +4,7 @@ Layers are peeled in a loop (GBT may carry a ciphered APDU and a ciphered APDU m
 block), each in place in the buffer that holds the message, so nothing is copied twice.
 """
 from han.axdr import Reader
-from han.errors import Fault, AUTH, DECRYPT, MALFORMED, NO_KEY, SEQUENCE, TOO_LONG, UNKNOWN
+from han.errors import Error, Fault, AUTH, DECRYPT, MALFORMED, NO_KEY, SEQUENCE, TOO_LONG, UNKNOWN
 
 GENERAL_BLOCK_TRANSFER = 0xE0
 GENERAL_GLO_CIPHERING = 0xDB
@@ -26,6 +26,7 @@ class BlockTransfer:
         self.buf = bytearray(capacity)
         self.length = 0
         self.next_block = 1
+        self.lost = None  # an Error to report: a partial message given up for a new one
 
     def abandon(self):
         """Drop a partial message; returns a description if one was pending."""
@@ -43,8 +44,11 @@ class BlockTransfer:
         size = reader.length()
         if reader.pos + size != len(view):
             raise Fault(MALFORMED, "GBT block %d says %d bytes, carries %d" % (block, size, len(view) - reader.pos))
-        if block == 1:
-            self.length = 0  # block 1 always starts over (a meter restarting its push)
+        if block == 1:  # block 1 always starts over (a meter restarting its push)
+            if self.next_block > 1:
+                self.lost = Error(SEQUENCE, "GBT message abandoned after block %d: block 1 started "
+                                            "a new one" % (self.next_block - 1))
+            self.length = 0
         elif block != self.next_block:
             expected = self.next_block
             self.abandon()

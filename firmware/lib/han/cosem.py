@@ -45,7 +45,8 @@ def parse_body(view):
 
 
 def _elements(body):
-    return body if isinstance(body, (list, tuple)) else (body,)
+    """The items of a list body; a scalar body is no list at all (None)."""
+    return body if isinstance(body, (list, tuple)) else None
 
 
 def self_describing(body):
@@ -56,6 +57,8 @@ def self_describing(body):
     list id, a meter time, a trailing meter number) come back with obis None.
     """
     elements = _elements(body)
+    if elements is None:
+        return None
     entries = []
     labelled = False
     i = 0
@@ -86,16 +89,51 @@ def self_describing(body):
 def positional(body):
     """[(obis, value, None)] for bare-value lists the meter table knows; None otherwise."""
     elements = _elements(body)
-    if any(isinstance(e, (list, tuple)) for e in elements):
+    if not elements or any(isinstance(e, (list, tuple)) for e in elements):
         return None
-    list_id = _text(elements[0]) if elements else None
-    convention, layout = meters.positional_layout(list_id, len(elements))
+    first = elements[0]
+    if is_code(first):
+        pass
+    elif isinstance(first, (str, bytes)):
+        first = _text(first) or False  # unprintable: identifies no list
+    else:
+        first = None
+    layout = meters.positional_layout(first, len(elements))
     if layout is None:
         return None
-    return [(layout[i], elements[i], None) for i in range(len(elements))]
+    return [(layout[i], elements[i], None) for i in range(len(elements)) if layout[i] is not None]
 
 
-LAYOUTS = (self_describing, positional)
+def capture_objects(body):
+    """[(obis, value, scaler_unit)] for push lists that start with their own capture-object list.
+
+    The L&G and Iskra Swiss/Austrian customer interface pushes a structure whose item 0 is the
+    push object list (array of {class, OBIS, attribute, data index}) and item i the value of
+    capture object i. Attribute 2 is a value; attribute 3 of a register is its scaler-unit.
+    """
+    if not isinstance(body, tuple) or not body or not isinstance(body[0], list):
+        return None
+    objects = body[0]
+    if len(objects) != len(body):
+        return None
+    for item in objects:
+        if not (isinstance(item, tuple) and len(item) == 4 and is_code(item[1])):
+            return None
+    scalers = {}
+    for i in range(len(objects)):
+        if objects[i][2] == 3 and isinstance(body[i], ScalerUnit):
+            scalers[objects[i][1]] = body[i]
+    entries = []
+    for i in range(len(objects)):
+        class_id, obis, attribute = objects[i][0], objects[i][1], objects[i][2]
+        if class_id == PUSH_SETUP or attribute != 2:
+            continue
+        entries.append((obis, body[i], scalers.get(obis)))
+    return entries
+
+
+PUSH_SETUP = 40  # COSEM interface class of the push setup object (the list describing itself)
+LAYOUTS = (capture_objects, positional, self_describing)
 
 
 def _text(value):
@@ -110,6 +148,10 @@ def _flag(system_title):
     if system_title and all(0x20 <= b < 0x7F for b in system_title[:3]):
         return system_title[:3].decode()
     return None
+
+
+def _is_model(obis):
+    return obis[2] == 96 and obis[3] == 1 and obis[4] in (1, 7)
 
 
 def _is_clock(obis):
@@ -149,10 +191,13 @@ def build_reading(body, header_time, system_title=None, hint=None):
     reading = Reading()
     reading.system_title = system_title
     list_id = _text(entries[0][1]) if entries and entries[0][0] is None else None
+    model = None
     for obis, value, _ in entries:
         if obis is not None and obis[2] == 0 and obis[3] == 2 and obis[4] == 129:
             list_id = _text(value)
-    convention = meters.identify(list_id, _flag(system_title), hint)
+        elif obis is not None and _is_model(obis):
+            model = _text(value)
+    convention = meters.identify(list_id, _flag(system_title), hint, model)
     reading.convention = convention.name
     reading.list_id = list_id
     reading.manufacturer = convention.manufacturer or meters.manufacturer_from_system_title(_flag(system_title))
@@ -167,7 +212,7 @@ def build_reading(body, header_time, system_title=None, hint=None):
             continue
         reading.items.append((obis, value))
         c, d, e = obis[2], obis[3], obis[4]
-        if c == 96 and d == 1 and e in (1, 7):
+        if _is_model(obis):
             reading.model = _text(value)
         elif (c == 96 and d == 1 and e == 0) or (c == 0 and d == 0 and e == 5):
             reading.meter_id = _text(value)
@@ -183,7 +228,7 @@ def _unlabelled(index, last, value, list_id):
     if isinstance(value, DateTime):
         return meters.CLOCK  # the meter's time (Netz NÖ puts it first)
     if index == 0 and _text(value) == list_id:
-        return None  # the list version id (Kamstrup): reported as list_id, not as a value
+        return meters.LIST_ID  # the list version id, sent without its code (Kamstrup)
     if index == last and isinstance(value, (str, bytes)):
         return meters.METER_ID  # the meter number (Netz NÖ puts it last)
     return None

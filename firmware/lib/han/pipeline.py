@@ -9,7 +9,7 @@ are generators: each yields the Readings and Errors the new bytes complete.
 from han import cosem
 from han.apdu import (BlockTransfer, Ciphered, GENERAL_BLOCK_TRANSFER, GENERAL_DED_CIPHERING,
                       GENERAL_GLO_CIPHERING, decipher, strip_llc)
-from han.errors import Error, Fault, DECRYPT, MALFORMED, SEQUENCE, TRUNCATED, UNKNOWN
+from han.errors import Error, Fault, DECRYPT, MALFORMED, TRUNCATED, UNKNOWN
 from han.framing import hdlc, mbus
 from han.framing.scanner import Frame, Scanner
 from han.framing.segments import Reassembly
@@ -104,9 +104,13 @@ class Pipeline:
         try:
             reading = self._unwrap(view, layers)
         except Fault as fault:
-            yield self._count(Error(fault.code, fault.detail, view))
-            return
-        if reading is not None:
+            reading = Error(fault.code, fault.detail, view)
+        if self.blocks.lost:
+            yield self._count(self.blocks.lost)
+            self.blocks.lost = None
+        if isinstance(reading, Error):
+            yield self._count(reading)
+        elif reading is not None:
             self.counters.readings += 1
             yield reading
 

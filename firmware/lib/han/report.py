@@ -28,6 +28,13 @@ def text_of(raw):
     return raw.hex()
 
 
+def _printable(text):
+    for ch in text:
+        if ch < " " or ch == "\x7f":
+            return False
+    return True
+
+
 def value(v):
     if isinstance(v, Quantity):
         return "[%s, %s]" % (v.text(), string(v.symbol()))
@@ -41,7 +48,7 @@ def value(v):
     if isinstance(v, Decimal):
         return decimal_text(v.raw, v.scaler)
     if isinstance(v, str):
-        return string(v)
+        return string(v) if _printable(v) else string(v.encode().hex())
     if isinstance(v, (bytes, bytearray)):
         return string(text_of(v))
     if isinstance(v, (list, tuple)):

@@ -135,13 +135,13 @@ class DateTime:
         year = self.year()
         deviation = self.deviation()
         return (year == 0xFFFF or 1970 <= year <= 2200) and (1 <= r[2] <= 12 or r[2] >= 0xFD) \
-            and (1 <= r[3] <= 31 or r[3] >= 0xFD) and (1 <= r[4] <= 7 or r[4] == 0xFF) \
+            and (1 <= r[3] <= 31 or r[3] >= 0xFD) \
             and (r[5] <= 23 or r[5] == 0xFF) and (r[6] <= 59 or r[6] == 0xFF) \
             and (r[7] <= 59 or r[7] == 0xFF) and (r[8] <= 99 or r[8] == 0xFF) \
             and (deviation is None or -900 <= deviation <= 900)
 
     def iso(self):
-        """ISO 8601 text; date or time only when the other half is unspecified; None if neither."""
+        """ISO 8601 text to the second; date or time alone when the other half is unspecified."""
         r = self.raw
         year = self.year()
         has_date = year != 0xFFFF and 1 <= r[2] <= 12 and 1 <= r[3] <= 31
@@ -149,9 +149,7 @@ class DateTime:
         date = "%04d-%02d-%02d" % (year, r[2], r[3]) if has_date else ""
         if not has_time:
             return date or None
-        time = "%02d:%02d:%02d" % (r[5], r[6], r[7] if r[7] <= 59 else 0)
-        if r[8] <= 99 and r[8]:
-            time += ".%02d" % r[8]
+        time = "%02d:%02d:%02d" % (r[5], r[6], r[7] if r[7] <= 59 else 0)  # seconds resolution
         deviation = self.deviation()
         if deviation is not None and -900 <= deviation <= 900:
             offset = -deviation

@@ -1,0 +1,17 @@
+"""The DLMS/COSEM wrapper (IEC 62056-47): DLMS over TCP/UDP, as some gateways forward pushes.
+
+    00 01 | source wPort (2) | destination wPort (2) | length (2) | APDU
+
+It has no start byte worth scanning a serial stream for, so it is recognised only on a whole
+message (a capture file, a datagram).
+"""
+HEADER = 8
+
+
+def payload(data):
+    """The APDU inside a wrapped message, or None if `data` is not exactly one wrapped APDU."""
+    if len(data) <= HEADER or data[0] != 0x00 or data[1] != 0x01:
+        return None
+    if (data[6] << 8) | data[7] != len(data) - HEADER:
+        return None
+    return data[HEADER:]
