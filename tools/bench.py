@@ -10,10 +10,10 @@ import gc
 import sys
 import time
 
-HERE = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
+HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, HERE + "/../firmware/lib")
 
-from han.apdu import Keys  # noqa: E402
+from han.keys import Keys  # noqa: E402
 from han.crc import crc16_x25  # noqa: E402
 from han.crypto.gcm import Gcm  # noqa: E402
 from han.pipeline import Pipeline  # noqa: E402
@@ -151,4 +151,5 @@ def main():
         print("live heap after the runs: %d B" % live_heap())
 
 
-main()
+if __name__ == "__main__":
+    main()

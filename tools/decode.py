@@ -10,31 +10,17 @@ import sys
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _here + "/../firmware/lib")
 
-from han.apdu import Keys  # noqa: E402
-from han.framing import wrapper  # noqa: E402
-from han.pipeline import Pipeline  # noqa: E402
-from han import report  # noqa: E402
+from han.keys import Keys, parse_key  # noqa: E402
 
 USAGE = "usage: decode.py [--key HEX32] [--auth-key HEX32] [--hex] [FILE]"
 MESSAGE_STARTS = (0x0F, 0xDB, 0xDF, 0xE0, 0x01, 0x02)  # an APDU without link framing
-CHUNK = 4096
+CHUNK = 2048
+MESSAGE_PEEK = 8  # enough to recognise an LLC header, an APDU tag or a DLMS wrapper header
 HEX_DIGITS = "0123456789abcdefABCDEF"
 
 
 class UsageError(Exception):
     pass
-
-
-def parse_key(text, name):
-    cleaned = text.strip()
-    if cleaned[:2] in ("0x", "0X"):
-        cleaned = cleaned[2:]
-    for sep in (" ", ":", "-"):
-        cleaned = cleaned.replace(sep, "")
-    if len(cleaned) != 32 or any(c not in HEX_DIGITS for c in cleaned):
-        raise UsageError("%s must be 32 hex digits (16 bytes), got %d characters: %r"
-                         % (name, len(cleaned), text))
-    return bytes.fromhex(cleaned)
 
 
 def parse_args(argv):
@@ -46,7 +32,10 @@ def parse_args(argv):
             if i + 1 >= len(argv):
                 raise UsageError(arg + " needs a value")
             name = "key" if arg == "--key" else "auth"
-            options[name] = parse_key(argv[i + 1], arg)
+            try:
+                options[name] = parse_key(argv[i + 1], arg)
+            except ValueError as e:
+                raise UsageError(e.args[0])
             i += 2
             continue
         if arg == "--hex":
@@ -72,12 +61,35 @@ def hex_tokens(text):
     return bytes(out)
 
 
-def read_input(path):
+def open_input(path):
     if path is None or path == "-":
-        stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
-        return stream.read()
-    with open(path, "rb") as f:
-        return f.read()
+        return sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+    return open(path, "rb")
+
+
+def chunks(stream):
+    """The input in bounded chunks (a capture may be larger than the heap)."""
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while True:
+        n = stream.readinto(buf)
+        if not n:
+            return
+        yield view[:n]
+
+
+def hex_chunks(stream):
+    """Bytes from a text hex dump, chunk by chunk; a token cut by a chunk edge is carried over."""
+    carry = b""
+    for chunk in chunks(stream):
+        text = carry + bytes(chunk)
+        cut = len(text)
+        while cut and text[cut - 1] not in b" \t\r\n":
+            cut -= 1
+        carry = text[cut:]
+        yield hex_tokens(text[:cut].decode())
+    if carry:
+        yield hex_tokens(carry.decode())
 
 
 def is_bare_message(data):
@@ -88,27 +100,40 @@ def is_bare_message(data):
 
 def render(event):
     """One JSON line for a Reading or an Error."""
+    from han import report
     return report.error(event) if hasattr(event, "code") else report.reading(event)
 
 
-def decode(data, keys, out):
+def decode_stream(pieces, keys, out):
+    """Decode an input given as an iterator of byte chunks; `out` gets every event."""
+    from han.framing import wrapper
+    from han.pipeline import Pipeline
     pipeline = Pipeline(keys)
-    wrapped = wrapper.payload(data)
-    if wrapped is not None:
-        for event in pipeline.decode_message(wrapped, "wrapper"):
-            out(event)
-        return pipeline
-    if is_bare_message(data):
-        for event in pipeline.decode_message(data):
-            out(event)
-        return pipeline
-    view = memoryview(data)
-    for start in range(0, len(view), CHUNK):
-        for event in pipeline.feed(view[start:start + CHUNK]):
+    first = b""
+    for piece in pieces:
+        if not first and piece:
+            first = bytes(piece[:MESSAGE_PEEK])
+            if wrapper.payload(first) is not None or is_bare_message(first):
+                # A message without link framing has no length of its own: take it whole.
+                whole = bytearray(piece)
+                for more in pieces:
+                    whole += more
+                data = wrapper.payload(whole)
+                layer = "wrapper" if data is not None else "message"
+                for event in pipeline.decode_message(whole if data is None else data, layer):
+                    out(event)
+                return pipeline
+        for event in pipeline.feed(piece):
             out(event)
     for event in pipeline.flush():
         out(event)
     return pipeline
+
+
+def decode(data, keys, out):
+    """Decode bytes already in memory (tests, tools)."""
+    return decode_stream(iter((memoryview(data)[i:i + CHUNK] for i in range(0, len(data), CHUNK))),
+                         keys, out)
 
 
 def main(argv):
@@ -118,17 +143,16 @@ def main(argv):
         sys.stderr.write("decode.py: %s\n" % e.args[0])
         return 2
     try:
-        data = read_input(options["file"])
+        stream = open_input(options["file"])
     except OSError as e:
         sys.stderr.write("decode.py: cannot read %s: %s\n" % (options["file"], e))
         return 2
-    if options["hex"]:
-        data = hex_tokens(data.decode() if isinstance(data, bytes) else data)
-    elif isinstance(data, str):
-        data = data.encode()
     keys = Keys(options["key"], options["auth"]) if options["key"] or options["auth"] else None
+    if keys and keys.encryption:
+        keys.gcm()  # first, while the heap is empty: its tables want one contiguous block
     stdout = sys.stdout
-    decode(data, keys, lambda event: stdout.write(render(event) + "\n"))
+    pieces = hex_chunks(stream) if options["hex"] else chunks(stream)
+    decode_stream(pieces, keys, lambda event: stdout.write(render(event) + "\n"))
     return 0
 
 

@@ -23,7 +23,8 @@ class BlockTransfer:
     """General-block-transfer reassembly: blocks 1, 2, ... until the last-block bit."""
 
     def __init__(self, capacity):
-        self.buf = bytearray(capacity)
+        self.capacity = capacity
+        self.buf = None  # allocated once, at the first block (most meters never send GBT)
         self.length = 0
         self.next_block = 1
         self.lost = None  # an Error to report: a partial message given up for a new one
@@ -55,9 +56,11 @@ class BlockTransfer:
             if expected == 1:
                 raise Fault(SEQUENCE, "GBT block %d arrived without block 1" % block)
             raise Fault(SEQUENCE, "GBT block %d arrived, expected %d: a block is missing" % (block, expected))
-        if self.length + size > len(self.buf):
+        if self.buf is None:
+            self.buf = bytearray(self.capacity)
+        if self.length + size > self.capacity:
             self.abandon()
-            raise Fault(TOO_LONG, "GBT message longer than %d bytes" % len(self.buf))
+            raise Fault(TOO_LONG, "GBT message longer than %d bytes" % self.capacity)
         self.buf[self.length:self.length + size] = view[reader.pos:]
         self.length += size
         self.next_block = block + 1
@@ -66,24 +69,6 @@ class BlockTransfer:
         n = self.length
         self.abandon()
         return memoryview(self.buf)[:n]
-
-
-class Keys:
-    """The meter's keys: encryption (GUEK, "GPK60") and optional authentication (GAK, "GPK61")."""
-
-    def __init__(self, encryption=None, authentication=None):
-        self.encryption = encryption
-        self.authentication = authentication
-        self._gcm = None
-        self._aad = bytearray(1 + 16)  # security control byte || authentication key
-        if authentication:
-            self._aad[1:] = authentication
-
-    def gcm(self):
-        if self._gcm is None:
-            from han.crypto.gcm import Gcm  # only meters that encrypt pay for the GHASH tables
-            self._gcm = Gcm(self.encryption)
-        return self._gcm
 
 
 class Ciphered:
@@ -130,7 +115,7 @@ def decipher(view, keys, found):
     data = view[reader.pos:end]
     gcm = keys.gcm()
     if authenticated and keys.authentication:
-        aad = keys._aad
+        aad = keys.aad
         aad[0] = security
         if not gcm.open(iv, data, aad, view[end:]):
             gcm.open(iv, data)  # to tell which key is wrong; this plaintext is never used

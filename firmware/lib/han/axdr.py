@@ -8,49 +8,33 @@ damaged or hostile message raises Fault(MALFORMED) instead of allocating without
 from han.errors import Fault, MALFORMED
 from han.values import ScalerUnit, DateTime, decimal_from_float_bits
 
-NULL = 0x00
-ARRAY = 0x01
-STRUCTURE = 0x02
-BOOLEAN = 0x03
-BIT_STRING = 0x04
-DOUBLE_LONG = 0x05
-DOUBLE_LONG_UNSIGNED = 0x06
-OCTET_STRING = 0x09
-VISIBLE_STRING = 0x0A
-UTF8_STRING = 0x0C
-BCD = 0x0D
-INTEGER = 0x0F
-LONG = 0x10
-UNSIGNED = 0x11
-LONG_UNSIGNED = 0x12
-COMPACT_ARRAY = 0x13
-LONG64 = 0x14
-LONG64_UNSIGNED = 0x15
-ENUM = 0x16
-FLOAT32 = 0x17
-FLOAT64 = 0x18
-DATE_TIME = 0x19
-DATE = 0x1A
-TIME = 0x1B
-DONT_CARE = 0xFF
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
 
-MAX_DEPTH = 8
+_ARRAY = const(0x01)
+_STRUCTURE = const(0x02)
+_BOOLEAN = const(0x03)
+_BIT_STRING = const(0x04)
+_OCTET_STRING = const(0x09)
+_VISIBLE_STRING = const(0x0A)
+_UTF8_STRING = const(0x0C)
+_BCD = const(0x0D)
+_INTEGER = const(0x0F)
+_COMPACT_ARRAY = const(0x13)
+_ENUM = const(0x16)
+_FLOAT32 = const(0x17)
+_FLOAT64 = const(0x18)
+_DATE_TIME = const(0x19)
+_DATE = const(0x1A)
+_TIME = const(0x1B)
+_MAX_DEPTH = const(8)
 
-# Fixed-size unsigned types: tag -> byte count. Signed ones are listed in SIGNED.
-FIXED = {
-    BOOLEAN: 1, DOUBLE_LONG: 4, DOUBLE_LONG_UNSIGNED: 4, BCD: 1, INTEGER: 1, LONG: 2,
-    UNSIGNED: 1, LONG_UNSIGNED: 2, LONG64: 8, LONG64_UNSIGNED: 8, ENUM: 1,
-}
-SIGNED = (DOUBLE_LONG, INTEGER, LONG, LONG64)
-TYPE_NAMES = {
-    NULL: "null", ARRAY: "array", STRUCTURE: "structure", BOOLEAN: "boolean",
-    BIT_STRING: "bit-string", DOUBLE_LONG: "double-long", DOUBLE_LONG_UNSIGNED: "double-long-unsigned",
-    OCTET_STRING: "octet-string", VISIBLE_STRING: "visible-string", UTF8_STRING: "utf8-string",
-    BCD: "bcd", INTEGER: "integer", LONG: "long", UNSIGNED: "unsigned", LONG_UNSIGNED: "long-unsigned",
-    COMPACT_ARRAY: "compact-array", LONG64: "long64", LONG64_UNSIGNED: "long64-unsigned", ENUM: "enum",
-    FLOAT32: "float32", FLOAT64: "float64", DATE_TIME: "date-time", DATE: "date", TIME: "time",
-    DONT_CARE: "dont-care",
-}
+# By tag (0x00-0x1B): byte count of fixed-size integer types (0 = not one), and their signedness.
+_SIZE = b"\0\0\0\1\0\4\4\0\0\0\0\0\0\1\0\1\2\1\2\0\x08\x08\1\0\0\0\0\0"
+_SIGNED = b"\0\0\0\0\0\1\0\0\0\0\0\0\0\0\0\1\1\0\0\0\1\0\0\0\0\0\0\0"
 
 
 class Reader:
@@ -75,10 +59,9 @@ class Reader:
         first = self.byte()
         if first < 0x80:
             return first
-        n = first & 0x7F
-        if n == 0 or n > 3:
+        if not 0 < first & 0x7F < 4:
             raise Fault(MALFORMED, "unsupported length form 0x%02X at byte %d" % (first, self.pos - 1))
-        return self.unsigned(n)
+        return self.unsigned(first & 0x7F)
 
     def unsigned(self, n):
         self._need(n)
@@ -107,67 +90,67 @@ class Reader:
 
     def value(self, tag, depth):
         """The value of a `tag`-typed element whose tag byte has been read."""
-        size = FIXED.get(tag)
+        size = _SIZE[tag] if tag < 0x1C else 0
         if size:
             value = self.unsigned(size)
-            if tag in SIGNED and value >> (size * 8 - 1):
-                value -= 1 << (size * 8)
-            elif tag == BOOLEAN:
-                value = value != 0
-            elif tag == BCD:
-                value = (value >> 4) * 10 + (value & 0x0F)
+            if _SIGNED[tag] and value >> (size * 8 - 1):
+                return value - (1 << (size * 8))
+            if tag == _BOOLEAN:
+                return value != 0
+            if tag == _BCD:
+                return (value >> 4) * 10 + (value & 0x0F)
             return value
-        if tag == STRUCTURE or tag == ARRAY:
-            if depth >= MAX_DEPTH:
-                raise Fault(MALFORMED, "data nested deeper than %d levels" % MAX_DEPTH)
+        if tag == _STRUCTURE or tag == _ARRAY:
+            if depth >= _MAX_DEPTH:
+                raise Fault(MALFORMED, "data nested deeper than %d levels" % _MAX_DEPTH)
             n = self.count()
             buf = self.buf
             pos = self.pos
-            if tag == STRUCTURE and n == 2 and pos + 4 <= self.end and buf[pos] == INTEGER \
-                    and buf[pos + 2] == ENUM:
-                scaler = buf[pos + 1]
+            if tag == _STRUCTURE and n == 2 and pos + 4 <= self.end and buf[pos] == _INTEGER \
+                    and buf[pos + 2] == _ENUM:
                 self.pos = pos + 4
+                scaler = buf[pos + 1]
                 return ScalerUnit(scaler - 256 if scaler > 127 else scaler, buf[pos + 3])
-            items = [self.data(depth + 1) for _ in range(n)]
-            return tuple(items) if tag == STRUCTURE else items
-        if tag == OCTET_STRING:
+            items = [None] * n
+            for i in range(n):
+                items[i] = self.data(depth + 1)
+            return tuple(items) if tag == _STRUCTURE else items
+        if tag == _OCTET_STRING:
             return self.take(self.length())
-        if tag == VISIBLE_STRING or tag == UTF8_STRING:
+        if tag == _VISIBLE_STRING or tag == _UTF8_STRING:
             raw = self.take(self.length())
             try:
                 return raw.decode()
             except UnicodeError:
                 return raw
-        if tag == NULL or tag == DONT_CARE:
+        if tag == 0x00 or tag == 0xFF:  # null-data, dont-care
             return None
-        if tag == DATE_TIME:
+        if tag == _DATE_TIME:
             return DateTime(self.take(12))
-        if tag == DATE:
+        if tag == _DATE:
             return DateTime(self.take(5) + b"\xff\xff\xff\xff\x80\x00\xff")
-        if tag == TIME:
+        if tag == _TIME:
             return DateTime(b"\xff\xff\xff\xff\xff" + self.take(4) + b"\x80\x00\xff")
-        if tag == FLOAT32 or tag == FLOAT64:
-            n = 4 if tag == FLOAT32 else 8
+        if tag == _FLOAT32 or tag == _FLOAT64:
+            n = 4 if tag == _FLOAT32 else 8
             return decimal_from_float_bits(self.unsigned(n), n)
-        if tag == BIT_STRING:
+        if tag == _BIT_STRING:
             bits = self.length()
             raw = self.take((bits + 7) // 8)
             return "".join("1" if raw[i >> 3] & (0x80 >> (i & 7)) else "0" for i in range(bits))
-        if tag == COMPACT_ARRAY:
+        if tag == _COMPACT_ARRAY:
             return self._compact_array(depth)
         raise Fault(MALFORMED, "unknown A-XDR type 0x%02X at byte %d" % (tag, self.pos - 1))
 
     def _type_description(self, depth):
         """A compact-array's element type: a tag, or nested tuples for arrays and structures."""
-        if depth >= MAX_DEPTH:
+        if depth >= _MAX_DEPTH:
             raise Fault(MALFORMED, "type description nested too deep")
         tag = self.byte()
-        if tag == ARRAY:
-            n = self.unsigned(2)
-            return (ARRAY, n, self._type_description(depth + 1))
-        if tag == STRUCTURE:
-            n = self.count()
-            return (STRUCTURE,) + tuple(self._type_description(depth + 1) for _ in range(n))
+        if tag == _ARRAY:
+            return (_ARRAY, self.unsigned(2), self._type_description(depth + 1))
+        if tag == _STRUCTURE:
+            return (_STRUCTURE,) + tuple(self._type_description(depth + 1) for _ in range(self.count()))
         return tag
 
     def _compact_array(self, depth):
@@ -187,13 +170,13 @@ class Reader:
 
     def _untagged(self, description, depth):
         """A compact-array element: laid out as `description` says, without tag bytes."""
-        if depth >= MAX_DEPTH:
+        if depth >= _MAX_DEPTH:
             raise Fault(MALFORMED, "compact-array nested too deep")
         if isinstance(description, tuple):
-            if description[0] == ARRAY:
+            if description[0] == _ARRAY:
                 return [self._untagged(description[2], depth + 1) for _ in range(description[1])]
             return tuple(self._untagged(d, depth + 1) for d in description[1:])
-        if description == ARRAY or description == STRUCTURE or description == COMPACT_ARRAY:
+        if description in (_ARRAY, _STRUCTURE, _COMPACT_ARRAY):
             raise Fault(MALFORMED, "compact-array element type 0x%02X without description" % description)
         return self.value(description, depth)
 
@@ -208,12 +191,7 @@ def describe(value, depth=0):
         return "array(%d%s)" % (len(value), (" of " + inner) if inner else "")
     if isinstance(value, bytes):
         return "octet-string(%d)" % len(value)
-    if isinstance(value, str):
-        return "string(%d)" % len(value)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
+    if value is None or isinstance(value, (str, bool, int)):
+        return "null" if value is None else "string(%d)" % len(value) if isinstance(value, str) \
+            else "boolean" if isinstance(value, bool) else "integer"
     return type(value).__name__

@@ -101,7 +101,12 @@ def positional(body):
     layout = meters.positional_layout(first, len(elements))
     if layout is None:
         return None
-    return [(layout[i], elements[i], None) for i in range(len(elements)) if layout[i] is not None]
+    entries = []
+    for i in range(len(elements)):
+        obis = layout[i * 6:i * 6 + 6]
+        if obis != meters.SKIP:
+            entries.append((obis, elements[i], None))
+    return entries
 
 
 def capture_objects(body):
@@ -167,7 +172,7 @@ def _value(obis, value, scaler_unit, convention):
             return Quantity(value, scaler_unit.scaler, scaler_unit.unit)
         if obis is None:
             return Quantity(value, 0, NO_UNIT)
-        return Quantity(value, convention.scalers.get((obis[2], obis[3]), 0), default_unit(obis))
+        return Quantity(value, convention.scaler(obis[2], obis[3]), default_unit(obis))
     if isinstance(value, Decimal):
         scaler = value.scaler + (scaler_unit.scaler if scaler_unit else 0)
         unit = scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else NO_UNIT)
@@ -200,7 +205,7 @@ def build_reading(body, header_time, system_title=None, hint=None):
     convention = meters.identify(list_id, _flag(system_title), hint, model)
     reading.convention = convention.name
     reading.list_id = list_id
-    reading.manufacturer = convention.manufacturer or meters.manufacturer_from_system_title(_flag(system_title))
+    reading.manufacturer = convention.manufacturer or meters.manufacturer(_flag(system_title))
     last = len(entries) - 1
     for index, (obis, value, scaler_unit) in enumerate(entries):
         value = _value(obis, value, scaler_unit, convention)

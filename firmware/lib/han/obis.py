@@ -1,4 +1,4 @@
-"""OBIS codes: parsing the text form once, and the units a code implies when the meter sends none."""
+"""OBIS codes: parsing the text form once, and the unit a code implies when the meter sends none."""
 from han.values import (AMPERE, DEGREE, HERTZ, NO_UNIT, VAR, VAR_HOUR, VOLT, VOLT_AMPERE,
                         VOLT_AMPERE_HOUR, WATT, WATT_HOUR)
 
@@ -13,35 +13,36 @@ def is_code(value):
     return isinstance(value, bytes) and len(value) == 6
 
 
-# Electricity (A = 1) quantity groups by C: (unit of power-like values, unit of energy values).
-_ACTIVE = (WATT, WATT_HOUR)
-_REACTIVE = (VAR, VAR_HOUR)
-_APPARENT = (VOLT_AMPERE, VOLT_AMPERE_HOUR)
-_GROUPS = {}
-for _base in (0, 20, 40, 60):  # total, L1, L2, L3
-    for _c, _group in ((1, _ACTIVE), (2, _ACTIVE), (3, _REACTIVE), (4, _REACTIVE),
-                       (5, _REACTIVE), (6, _REACTIVE), (7, _REACTIVE), (8, _REACTIVE),
-                       (9, _APPARENT), (10, _APPARENT), (15, _ACTIVE), (16, _ACTIVE)):
-        _GROUPS[_base + _c] = _group
-    _GROUPS[_base + 11] = (AMPERE, None)   # 11/31/51/71: current
-    _GROUPS[_base + 12] = (VOLT, None)     # 12/32/52/72: voltage
-    _GROUPS[_base + 13] = (NO_UNIT, None)  # 13/33/53/73: power factor
-_GROUPS[91] = (AMPERE, None)  # neutral current
-_GROUPS[14] = (HERTZ, None)
-_GROUPS[81] = (DEGREE, None)  # phase angles
-_INSTANT = (4, 5, 6, 7, 14, 15, 16, 24, 25, 26, 27)  # D: demand, instantaneous, maxima
-_ENERGY = (8, 9, 10, 29)                             # D: registers (time integrals)
+def _unit_tables():
+    """Units by electricity quantity C (A = 1): one table for rates (power, current, voltage...),
+    one for their time integrals (energy). C repeats every 20 for L1, L2, L3."""
+    rate = bytearray(b"\xff" * 100)
+    integral = bytearray(b"\xff" * 100)
+    groups = ((WATT, WATT_HOUR, (1, 2, 15, 16)), (VAR, VAR_HOUR, (3, 4, 5, 6, 7, 8)),
+              (VOLT_AMPERE, VOLT_AMPERE_HOUR, (9, 10)), (AMPERE, NO_UNIT, (11,)),
+              (VOLT, NO_UNIT, (12,)), (NO_UNIT, NO_UNIT, (13,)))  # 13: power factor
+    for phase in (0, 20, 40, 60):
+        for unit, energy_unit, quantities in groups:
+            for c in quantities:
+                rate[phase + c] = unit
+                integral[phase + c] = energy_unit
+    rate[14] = HERTZ
+    rate[81] = DEGREE  # phase angles
+    rate[91] = AMPERE  # neutral current
+    return bytes(rate), bytes(integral)
+
+
+_RATE_UNITS, _INTEGRAL_UNITS = _unit_tables()
+_RATES = b"\x04\x05\x06\x07\x0e\x0f\x10\x18\x19\x1a\x1b"  # D: demand, instantaneous, maxima
+_INTEGRALS = b"\x08\x09\x0a\x1d"                          # D: registers (time integrals)
 
 
 def default_unit(obis):
     """The DLMS unit an electricity OBIS code implies, or NO_UNIT."""
-    if obis[0] != 1:
+    if obis[0] != 1 or obis[2] >= 100:
         return NO_UNIT
-    group = _GROUPS.get(obis[2])
-    if group is None:
-        return NO_UNIT
-    if obis[3] in _INSTANT:
-        return group[0]
-    if obis[3] in _ENERGY and group[1] is not None:
-        return group[1]
+    if obis[3] in _RATES:
+        return _RATE_UNITS[obis[2]]
+    if obis[3] in _INTEGRALS:
+        return _INTEGRAL_UNITS[obis[2]]
     return NO_UNIT

@@ -4,7 +4,8 @@ from han.errors import Error, SEQUENCE, TOO_LONG
 
 class Reassembly:
     def __init__(self, capacity):
-        self.buf = bytearray(capacity)
+        self.capacity = capacity
+        self.buf = None  # allocated once, at the first segmented message (most meters send none)
         self.length = 0
         self.active = False
         self.next_sequence = 0
@@ -37,10 +38,12 @@ class Reassembly:
         if not self.active and not more:
             return view
         n = len(view)
-        if self.length + n > len(self.buf):
+        if self.buf is None:
+            self.buf = bytearray(self.capacity)
+        if self.length + n > self.capacity:
             self.active = True
             self._drop("")
-            self.lost = Error(TOO_LONG, "segmented message longer than %d bytes" % len(self.buf))
+            self.lost = Error(TOO_LONG, "segmented message longer than %d bytes" % self.capacity)
             return None
         self.buf[self.length:self.length + n] = view
         self.length += n
