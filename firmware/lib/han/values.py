@@ -27,6 +27,8 @@ NO_UNIT = 255
 
 
 def unit_symbol(code):
+    if isinstance(code, str):  # a unit without DLMS code (DSMR "GJ"), kept as sent
+        return code
     return UNITS[code] if 0 <= code < len(UNITS) else ""
 
 
@@ -51,7 +53,8 @@ class ScalerUnit:
 
 
 class Quantity:
-    """A measured number: exact integer, power-of-ten scaler and DLMS unit code."""
+    """A measured number: exact integer, power-of-ten scaler and DLMS unit code (or, for a unit
+    without one, its symbol as a str)."""
 
     def __init__(self, raw, scaler, unit):
         self.raw = raw
