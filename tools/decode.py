@@ -113,7 +113,7 @@ def decode_stream(pieces, keys, out):
     for piece in pieces:
         if not first and piece:
             first = bytes(piece[:MESSAGE_PEEK])
-            if wrapper.payload(first) is not None or is_bare_message(first):
+            if wrapper.starts(first) or is_bare_message(first):
                 # A message without link framing has no length of its own: take it whole.
                 whole = bytearray(piece)
                 for more in pieces:

@@ -8,7 +8,7 @@ sys.path.insert(0, root + "/tests/upy")
 sys.path.insert(0, root + "/firmware/lib")
 module = __import__(sys.argv[2])
 wanted = sys.argv[3:]
-names = sorted(n for n in dir(module) if n.startswith("test_"))
+names = sorted(n for n in module.__dict__ if n.startswith("test_"))  # dir() misses names set via globals()
 failed = 0
 for name in names:
     if wanted and name not in wanted:

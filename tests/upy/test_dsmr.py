@@ -8,11 +8,20 @@ import json
 import os
 
 from han import dsmr, report
+from han.framing import dsmr as framing
 from han.crc import crc16_arc
 from han.errors import MALFORMED, Fault
 from han.reading import Reading
 from han.values import DateTime, Quantity, VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR, obis_text
 from support import FRAMES, read_bytes
+
+
+def crc_problem(buf, start, end):
+    """What the P1 framing says of buf[start:end]: None (CRC right or absent) or why not."""
+    size = framing.measure(buf, start, end)
+    if size <= 0 or start + size != end:
+        return "not one whole telegram"
+    return framing.check(buf, start, size)
 
 
 def telegram(body, header=b"/ISk5\\2MT382-1000", crc=True, digits=4):
@@ -89,7 +98,7 @@ def check_telegram(data, sidecar_path):
     with open(sidecar_path) as f:
         expected = json.load(f)["expected"][0]
     end = telegram_end(data)
-    problem = dsmr.check_crc(data, 0, end)
+    problem = crc_problem(data, 0, end)
     if expected.get("error") == "checksum":
         assert problem and problem.startswith("DSMR telegram checksum mismatch"), problem
         return
@@ -138,7 +147,7 @@ def test_decrypted_telegram_with_unverified_tag_still_parses():
     base = FRAMES + "/energy-decrypter-tests/sagemcom-t210d-p1-ggc-dsmr-text"
     data = decrypted(base, "A8C74F67ECA8EF9C55C4743FF6F4F031")
     end = telegram_end(data)
-    assert dsmr.check_crc(data, 0, end) is None
+    assert crc_problem(data, 0, end) is None
     reading = dsmr.parse(data[:end])
     assert reading.time.iso() == "2023-08-17T15:24:25"
     assert rendered(reading.get(b"\x01\x00\x01\x08\x00\xff")) == '[7112944, "Wh"]'
@@ -174,18 +183,18 @@ def test_crc_check_value():
 
 def test_crc_correct_and_offsets():
     data = telegram(b"1-0:1.8.1(000004.426*kWh)\r\n")
-    assert dsmr.check_crc(data, 0, len(data)) is None
+    assert crc_problem(data, 0, len(data)) is None
     framed = b"noise" + data + b"/next"
-    assert dsmr.check_crc(framed, 5, 5 + len(data)) is None
-    assert dsmr.check_crc(memoryview(bytearray(framed)), 5, 5 + len(data)) is None
+    assert crc_problem(framed, 5, 5 + len(data)) is None
+    assert crc_problem(bytearray(framed), 5, 5 + len(data)) is None
     lower = data[:-6] + data[-6:-2].lower() + b"\r\n"
-    assert dsmr.check_crc(lower, 0, len(lower)) is None
+    assert crc_problem(lower, 0, len(lower)) is None
 
 
 def test_crc_absent_accepted():
     data = telegram(b"1-0:1.8.1(000004.426*kWh)\r\n", crc=False)
     assert data.endswith(b"\r\n!\r\n")
-    assert dsmr.check_crc(data, 0, len(data)) is None
+    assert crc_problem(data, 0, len(data)) is None
     assert dsmr.parse(data).items[0][0] == b"\x01\x00\x01\x08\x01\xff"
 
 
@@ -193,18 +202,18 @@ def test_crc_wrong_detected():
     data = bytearray(telegram(b"1-0:1.8.1(000004.426*kWh)\r\n"))
     good = crc16_arc(data, 0, len(data) - 6)
     data[20] ^= 0x01  # one flipped bit in the body
-    problem = dsmr.check_crc(data, 0, len(data))
+    problem = crc_problem(data, 0, len(data))
     computed = crc16_arc(data, 0, len(data) - 6)
     assert problem == "DSMR telegram checksum mismatch (sent %04X, computed %04X)" % (good, computed), problem
     data[20] ^= 0x01
     data[-3] = ord("0") if data[-3] != ord("0") else ord("1")  # a wrong CRC digit
-    assert dsmr.check_crc(data, 0, len(data)).startswith("DSMR telegram checksum mismatch")
+    assert crc_problem(data, 0, len(data)).startswith("DSMR telegram checksum mismatch")
 
 
 def test_crc_unpadded():
     data = read_bytes(FRAMES + "/dsmr/telegram_unpadded_crc.bin")
     assert b"\r\n!B9F\r\n" in data
-    assert dsmr.check_crc(data, 0, len(data)) is None
+    assert crc_problem(data, 0, len(data)) is None
     # vary two characters of a text until the CRC is below 0x100, then send it with 2, 3, 4 digits
     crc = 0x10000
     for i in range(0x20 * 0x100 + 0x20, 0x7F * 0x100):
@@ -217,21 +226,21 @@ def test_crc_unpadded():
     assert dsmr.parse(plain + b"\r\n").items[0][0] == b"\x00\x00\x60\x0d\x00\xff"
     for text in (b"%X" % crc, b"%03X" % crc, b"%04X" % crc):
         data = plain + text + b"\r\n"
-        assert dsmr.check_crc(data, 0, len(data)) is None, text
+        assert crc_problem(data, 0, len(data)) is None, text
     data = plain + (b"%X" % (crc ^ 1)) + b"\r\n"
-    assert dsmr.check_crc(data, 0, len(data)).startswith("DSMR telegram checksum mismatch")
+    assert crc_problem(data, 0, len(data)).startswith("DSMR telegram checksum mismatch")
 
 
 def test_crc_not_a_checksum():
     body = b"1-0:1.8.1(000004.426*kWh)\r\n"
     plain = telegram(body, crc=False)[:-2]
-    for tail in (b"12G4\r\n", b"12345\r\n"):
+    for tail in (b"12G4\r\n", b"12345\r\n"):  # "!" not followed by 0-4 hex digits: no end yet
         data = plain + tail
-        assert "hex digits" in dsmr.check_crc(data, 0, len(data))
+        assert crc_problem(data, 0, len(data)) == "not one whole telegram"
     data = plain[:-1] + b"\r\n"  # no "!" line at all
-    assert "end line" in dsmr.check_crc(data, 0, len(data))
-    assert "end line" in dsmr.check_crc(b"(!)\r\n", 0, 5)
-    assert "end line" in dsmr.check_crc(b"", 0, 0)
+    assert crc_problem(data, 0, len(data)) == "not one whole telegram"
+    assert crc_problem(b"(!)\r\n", 0, 5) == "not one whole telegram"
+    assert crc_problem(b"", 0, 0) == "not one whole telegram"
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -487,7 +496,7 @@ def test_fuzz_only_readings_or_malformed():
     parsed = faults = 0
     for i in range(400):
         data = mutate(seeds[i % len(seeds)], rand)
-        problem = dsmr.check_crc(data, 0, len(data))
+        problem = crc_problem(data, 0, len(data))
         assert problem is None or isinstance(problem, str)
         try:
             reading = dsmr.parse(data)

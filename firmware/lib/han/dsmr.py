@@ -7,11 +7,10 @@
     (value)\r\n                     DSMR 2.2/3: continues the previous object
     !CRC\r\n                        CRC-16/ARC over "/" .. "!", 0 to 4 hex digits
 
-Pure: `check_crc` and `parse` work on a buffer one telegram at a time and allocate per line,
-never per byte. Numbers stay exact (integer + scaler); kWh, kW, kvarh, kvar, kVAh and kVA become
+Pure: `parse` works on one telegram at a time (framed and CRC-checked by han.framing.dsmr) and
+allocates per line, never per byte. Numbers stay exact (integer + scaler); kWh, kW, kvarh, kvar, kVAh and kVA become
 Wh, W, varh, var, VAh and VA by shifting the scaler.
 """
-from han.crc import crc16_arc
 from han.errors import Fault, MALFORMED
 from han.reading import Reading
 from han.values import (AMPERE, DateTime, HERTZ, Quantity, VAR, VAR_HOUR, VOLT, VOLT_AMPERE,
@@ -60,44 +59,6 @@ _SEPARATORS = b"-:..*"
 _NO_CODE = b"\x00\x00\x00\x00\x00\xff"
 _SMALL = 100000000
 _DAYS = b"\x1f\x1c\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"
-_CRC_TAIL = 8  # "!" + 4 hex digits + CR LF, and a little slack
-
-
-def _hex_digit(b):
-    if 48 <= b <= 57:
-        return b - 48
-    b |= 0x20
-    if 97 <= b <= 102:
-        return b - 87
-    return -1
-
-
-def check_crc(buf, start, end):
-    """None if buf[start:end] (one telegram "/...!CRC\\r\\n") has a matching or no CRC, else why not."""
-    i = end - 1
-    stop = max(start, end - _CRC_TAIL)
-    while i >= stop and buf[i] != 0x21:
-        i -= 1
-    if i < stop or i == start or buf[i - 1] != 0x0A:
-        return "DSMR telegram has no \"!\" end line"
-    sent = 0
-    digits = 0
-    j = i + 1
-    while j < end and buf[j] != 0x0D and buf[j] != 0x0A:
-        d = _hex_digit(buf[j])
-        if d < 0 or digits == 4:
-            return "DSMR telegram checksum is not 1 to 4 hex digits"
-        sent = (sent << 4) | d
-        digits += 1
-        j += 1
-    if not digits:
-        return None  # the meter sends no CRC
-    computed = crc16_arc(buf, start, i + 1)
-    if computed == sent:
-        return None
-    return "DSMR telegram checksum mismatch (sent %04X, computed %04X)" % (sent, computed)
-
-
 def _text(raw):
     """Bytes as sent -> str, or the bytes themselves when they are not UTF-8."""
     try:

@@ -9,12 +9,13 @@ are generators: each yields the Readings and Errors the new bytes complete.
 from han import cosem
 from han.apdu import (BlockTransfer, Ciphered, GENERAL_BLOCK_TRANSFER, GENERAL_DED_CIPHERING,
                       GENERAL_GLO_CIPHERING, decipher, strip_llc)
-from han.errors import Error, Fault, DECRYPT, MALFORMED, TRUNCATED, UNKNOWN
-from han.framing import hdlc, mbus
+from han.errors import Error, Fault, CHECKSUM, DECRYPT, MALFORMED, TRUNCATED, UNKNOWN
+from han.framing import cipher, dsmr, hdlc, mbus
 from han.framing.scanner import Frame, Scanner
 from han.framing.segments import Reassembly
 
-FORMATS = (hdlc, mbus)
+FORMATS = (hdlc, mbus, dsmr, cipher)
+DSMR_START = 0x2F  # "/": a P1 telegram (plain, or the plaintext of an encrypted one)
 MAX_MESSAGE = 2048  # largest reassembled APDU (segments or GBT blocks)
 MAX_LAYERS = 6      # GBT, ciphering, GBT inside ciphering ...: no real meter nests deeper
 
@@ -137,6 +138,15 @@ class Pipeline:
                 plain = decipher(plain, self.keys, ciphered)
                 if self.trace:
                     self.trace("plaintext", plain)
+            elif tag == DSMR_START:
+                body = _binary_body(plain)
+                if body >= 0:  # Elgama: a P1 header, then a ciphered APDU without its tag byte
+                    layers.append("dsmr-header")
+                    layers.append("glo-ciphering")
+                    ciphered = Ciphered()
+                    plain = decipher(plain[body - 1:_closing_mark(plain)], self.keys, ciphered)
+                    continue
+                return self._telegram(plain, ciphered, layers)
             elif tag == cosem.DATA_NOTIFICATION or tag in (0x01, 0x02):
                 layers.append("data-notification" if tag == cosem.DATA_NOTIFICATION else "data")
                 return self._reading(plain, tag, ciphered, layers)
@@ -146,6 +156,24 @@ class Pipeline:
             else:
                 raise Fault(UNKNOWN, "APDU tag 0x%02X is not a data-notification" % tag)
         raise Fault(MALFORMED, "more than %d nested layers" % MAX_LAYERS)
+
+    def _telegram(self, plain, ciphered, layers):
+        """A P1 telegram; when it came out of a decryption, its own CRC proves the key right."""
+        if ciphered is not None:
+            plain = bytes(plain)  # a decrypted telegram, checked as the framing checks a plain one
+            size = dsmr.measure(plain, 0, len(plain))
+            problem = dsmr.check(plain, 0, size) if size > 0 else "no telegram end"
+            if problem and not ciphered.verified:
+                raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted telegram "
+                                     "fails its check (%s)" % problem)
+            if problem:
+                raise Fault(CHECKSUM, problem)
+            plain = plain[:size]
+        from han import dsmr as telegrams  # only P1 meters pay for the telegram parser
+        reading = telegrams.parse(plain)
+        layers.append("dsmr")
+        reading.layers = layers
+        return reading
 
     def _reading(self, plain, tag, ciphered, layers):
         try:
@@ -162,3 +190,21 @@ class Pipeline:
                                       self.hint)
         reading.layers = layers
         return reading
+
+
+def _binary_body(telegram):
+    """Where the data of a P1 telegram starts if it is binary (ciphered), else -1."""
+    n = len(telegram)
+    for i in range(5, min(n, 128) - 3):
+        if telegram[i] == 0x0D and telegram[i + 1] == 0x0A and telegram[i + 2] == 0x0D and telegram[i + 3] == 0x0A:
+            body = i + 4
+            return body if body < n and (telegram[body] < 0x20 or telegram[body] > 0x7E) else -1
+    return -1
+
+
+def _closing_mark(telegram):
+    """Position of the "!" that closes a telegram."""
+    i = len(telegram) - 3
+    while i > 0 and telegram[i] != 0x21:
+        i -= 1
+    return i

@@ -8,6 +8,12 @@ message (a capture file, a datagram).
 HEADER = 8
 
 
+def starts(header):
+    """Could a message starting with these 8 bytes be wrapped? (version 1, a length)"""
+    return len(header) >= HEADER and header[0] == 0x00 and header[1] == 0x01 and \
+        (header[6] or header[7])
+
+
 def payload(data):
     """The APDU inside a wrapped message, or None if `data` is not exactly one wrapped APDU."""
     if len(data) <= HEADER or data[0] != 0x00 or data[1] != 0x01:
