@@ -9,7 +9,7 @@ are generators: each yields the Readings and Errors the new bytes complete.
 from han import cosem
 from han.apdu import (BlockTransfer, Ciphered, GENERAL_BLOCK_TRANSFER, GENERAL_DED_CIPHERING,
                       GENERAL_GLO_CIPHERING, decipher, strip_llc)
-from han.errors import Error, Fault, CHECKSUM, DECRYPT, MALFORMED, TRUNCATED, UNKNOWN
+from han.errors import Error, Fault, AUTH, CHECKSUM, DECRYPT, MALFORMED, TRUNCATED, UNKNOWN
 from han.framing import cipher, dsmr, hdlc, mbus
 from han.framing.scanner import Frame, Scanner
 from han.framing.segments import Reassembly
@@ -46,6 +46,7 @@ class Pipeline:
         self.scanner = Scanner(formats)
         self.segments = Reassembly(max_message)
         self.blocks = BlockTransfer(max_message)
+        self.segment_sender = None  # addresses and control byte of a pending HDLC chain
         self.counters = Counters()
 
     def feed(self, data):
@@ -59,8 +60,7 @@ class Pipeline:
         for event in self.scanner.flush():
             yield from self._event(event)
         if self.segments.active:
-            self.segments.active = False
-            self.segments.length = 0
+            self.segments.abandon("")
             yield self._count(Error(TRUNCATED, "input ended before the last segment of a message"))
         if self.blocks.abandon():
             yield self._count(Error(TRUNCATED, "input ended before the last GBT block"))
@@ -78,8 +78,32 @@ class Pipeline:
     def _event(self, event):
         if isinstance(event, Frame):
             yield from self._frame(event)
-        else:
-            yield self._count(event)
+            return
+        yield self._count(event)
+        if self.segments.active and self._lost_a_segment(event):
+            yield self._count(self.segments.abandon("a segment was lost to a damaged frame"))
+
+    def _lost_a_segment(self, error):
+        """Was the rejected frame part of the pending message? (Only asked for HDLC segments,
+        which carry no numbers; M-Bus segments are numbered and checked as they come.)
+
+        It was if it is a frame of the same link carrying the addresses and control byte of
+        the message's first segment, allowing one flipped bit among them: a false start from
+        noise does not, a damaged segment does.
+        """
+        sender = self.segment_sender
+        if sender is None or getattr(error, "format", None) != self.segments.owner:
+            return False
+        data = error.data
+        if data is None or len(data) < 3 + len(sender):
+            return False
+        differing = 0
+        for i in range(len(sender)):
+            x = data[3 + i] ^ sender[i]
+            while x:
+                differing += x & 1
+                x >>= 1
+        return differing <= 1
 
     def _frame(self, frame):
         self.counters.frames += 1
@@ -93,17 +117,23 @@ class Pipeline:
         except Fault as fault:
             yield self._count(Error(fault.code, fault.detail, view[frame.start:frame.start + frame.size]))
             return
+        if self.segments.active and sequence is None and _starts_llc(buf, start, end):
+            # Unnumbered (HDLC) segments: only a message's first frame starts with the LLC header,
+            # so the pending message lost its last segment (damaged beyond recognition).
+            yield self._count(self.segments.abandon("a new message began before the last segment"))
+        if more and not self.segments.active:  # a chain begins: remember who sends it
+            self.segment_sender = bytes(view[frame.start + 3:start - 2]) if sequence is None else None
         message = self.segments.add(fmt.NAME, view[start:end], more, sequence)
         if self.segments.lost:
             yield self._count(self.segments.lost)
             self.segments.lost = None
         if message is not None:
-            yield from self._message(message, fmt.NAME)
+            yield from self._message(message, fmt.NAME, fmt.CHECKED)
 
-    def _message(self, view, layer):
+    def _message(self, view, layer, checked=True):
         layers = [layer]
         try:
-            reading = self._unwrap(view, layers)
+            reading = self._unwrap(view, layers, checked)
         except Fault as fault:
             reading = Error(fault.code, fault.detail, view)
         if self.blocks.lost:
@@ -115,8 +145,12 @@ class Pipeline:
             self.counters.readings += 1
             yield reading
 
-    def _unwrap(self, view, layers):
-        """Peel LLC, GBT and ciphering; returns a Reading, or None while GBT blocks are missing."""
+    def _unwrap(self, view, layers, checked=True):
+        """Peel LLC, GBT and ciphering; returns a Reading, or None while GBT blocks are missing.
+
+        A message from a link without checksum (`checked` False) is trusted only when its
+        authentication tag or its inner telegram's CRC proves it intact.
+        """
         plain = strip_llc(view)
         if len(plain) != len(view):
             layers.append("llc")
@@ -149,6 +183,9 @@ class Pipeline:
                 return self._telegram(plain, ciphered, layers)
             elif tag == cosem.DATA_NOTIFICATION or tag in (0x01, 0x02):
                 layers.append("data-notification" if tag == cosem.DATA_NOTIFICATION else "data")
+                if not checked and (ciphered is None or not ciphered.verified):
+                    raise Fault(AUTH, "a ciphered frame sent without checksum cannot be trusted unless "
+                                      "its tag is verified: configure the authentication key (GAK, GPK61)")
                 return self._reading(plain, tag, ciphered, layers)
             elif ciphered is not None and not ciphered.verified:
                 raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted data is not "
@@ -190,6 +227,10 @@ class Pipeline:
                                       self.hint)
         reading.layers = layers
         return reading
+
+
+def _starts_llc(buf, start, end):
+    return end - start >= 3 and buf[start] == 0xE6 and buf[start + 2] == 0x00 and buf[start + 1] in (0xE6, 0xE7)
 
 
 def _binary_body(telegram):

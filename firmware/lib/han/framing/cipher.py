@@ -11,6 +11,7 @@ from han.framing.status import NEED_MORE, NOT_A_FRAME
 NAME = "ciphered"
 KIND = "dlms"
 START_BYTES = b"\xdb"
+CHECKED = False  # no checksum: never started inside a rejected frame
 FILL_BYTE = -1
 MAX_FRAME = 3072
 HEADER_DETAIL = ""

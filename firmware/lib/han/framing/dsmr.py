@@ -10,6 +10,7 @@ from han.framing.status import NEED_MORE, NOT_A_FRAME
 NAME = "dsmr"
 KIND = "dsmr"
 START_BYTES = b"/"
+CHECKED = True  # has a checksum of its own
 FILL_BYTE = -1
 MAX_FRAME = 3072
 HEADER_DETAIL = ""

@@ -10,6 +10,7 @@ from han.framing.status import NEED_MORE, NOT_A_FRAME, FILL, BAD_HEADER
 
 NAME = "hdlc"
 START_BYTES = b"\x7e"
+CHECKED = True  # has a checksum of its own
 FILL_BYTE = 0x7E  # flags may repeat between frames and close the last one
 MAX_FRAME = 2048  # opening flag + the 11-bit length field's maximum
 MIN_LENGTH = 7    # format (2) + dst + src + ctrl + FCS (2)

@@ -11,6 +11,7 @@ from han.framing.status import NEED_MORE, NOT_A_FRAME
 NAME = "mbus"
 KIND = "dlms"
 START_BYTES = b"\x68"
+CHECKED = True  # has a checksum of its own
 FILL_BYTE = -1
 MAX_FRAME = 259 + 6
 HEADER_DETAIL = ""  # the M-Bus header has no checksum of its own

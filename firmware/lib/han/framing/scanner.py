@@ -105,12 +105,16 @@ class Scanner:
         error.size = n
         return error
 
-    def _reject(self, pos, code, detail, size):
-        """A start at `pos` that is not a good frame: report it, resume at the next byte."""
+    def _reject(self, fmt, pos, code, detail, size, shown=0):
+        """A start at `pos` that is not a good frame: report it, resume at the next byte.
+
+        `size` bytes are the rejected frame's; `shown` bytes (default `size`) go in the excerpt.
+        """
         if self.noise:
             yield self._noise_error()
-        error = Error(code, detail, memoryview(self.buf)[pos:pos + size])
+        error = Error(code, detail, memoryview(self.buf)[pos:min(self.end, pos + (shown or size))])
         error.size = size
+        error.format = fmt.NAME
         yield error
         self.quiet_until = max(self.quiet_until, pos + size)
         self.start = pos + 1
@@ -127,6 +131,9 @@ class Scanner:
             self._skip(self.start, pos)
             self.start = pos
             fmt = self.formats[self.marks[buf[pos]] - 1]
+            if pos < self.quiet_until and not fmt.CHECKED:
+                self.start = pos + 1  # what a bad frame contains is not a frame of its own
+                continue
             size = fmt.measure(buf, pos, end)
             if size > len(buf):
                 size = -1
@@ -134,12 +141,12 @@ class Scanner:
                 if pos + size > end:
                     if not final:
                         return
-                    yield from self._reject(pos, TRUNCATED, "input ended inside a %s frame (%d of %d bytes)"
+                    yield from self._reject(fmt, pos, TRUNCATED, "input ended inside a %s frame (%d of %d bytes)"
                                             % (fmt.NAME, end - pos, size), end - pos)
                     continue
                 detail = fmt.check(buf, pos, size)
                 if detail:
-                    yield from self._reject(pos, CHECKSUM, detail, size)
+                    yield from self._reject(fmt, pos, CHECKSUM, detail, size)
                     continue
                 if self.noise:
                     yield self._noise_error()
@@ -150,7 +157,7 @@ class Scanner:
             elif size == NEED_MORE and end - pos == 1 and buf[pos] == fmt.FILL_BYTE:
                 self.start = pos + 1  # a closing flag at the very end
             elif size == BAD_HEADER:
-                yield from self._reject(pos, CHECKSUM, fmt.HEADER_DETAIL, 1)
+                yield from self._reject(fmt, pos, CHECKSUM, fmt.HEADER_DETAIL, 1, 16)
             elif size == FILL or (pos == self.frame_end and buf[pos] == fmt.FILL_BYTE):
                 self.start = pos + 1  # a repeated flag, or the flag that closed the last frame
             else:

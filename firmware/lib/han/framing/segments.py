@@ -12,6 +12,13 @@ class Reassembly:
         self.owner = None
         self.lost = None  # an Error to report: segments dropped since the last call
 
+    def abandon(self, detail):
+        """Drop a partial message; returns the sequence Error to report (None if nothing was pending)."""
+        lost = Error(SEQUENCE, detail) if self.active else None
+        self.active = False
+        self.length = 0
+        return lost
+
     def _drop(self, detail):
         if self.active:
             self.lost = Error(SEQUENCE, detail)
