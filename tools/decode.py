@@ -106,6 +106,7 @@ def render(event):
 
 def decode_stream(pieces, keys, out):
     """Decode an input given as an iterator of byte chunks; `out` gets every event."""
+    from han import report  # noqa: F401  (imported before the pipeline's buffers, not after)
     from han.framing import wrapper
     from han.pipeline import Pipeline
     pipeline = Pipeline(keys)
