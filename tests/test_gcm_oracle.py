@@ -12,11 +12,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from han.crypto import aes
+from han.crypto import aes, gcm
 from han.crypto.gcm import Gcm
 
-# Lengths where chunking could go wrong: first chunk holds 240 data bytes, later ones 256.
-EDGE_LENGTHS = [0, 1, 15, 16, 17, 239, 240, 241, 255, 256, 257, 495, 496, 497, 512, 600, 2048]
+# Lengths where chunking could go wrong: the first keystream chunk holds one block less of
+# data than the later ones (its block 0 masks the tag).
+CHUNK = gcm._CHUNK_BYTES
+EDGE_LENGTHS = sorted(
+    {0, 1, 15, 16, 17, 255, 256, 257, 600, 2048}
+    | {CHUNK - 16 + k * CHUNK + d for k in range(4) for d in (-1, 0, 1)}
+)
 
 
 def oracle_seal(key, iv, plaintext, aad):

@@ -11,10 +11,19 @@ import time
 
 HERE = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
 sys.path.insert(0, HERE + "/../firmware/lib")
-
-from han.crypto.gcm import FAST_AVAILABLE, Gcm
-
 ON_MICROPYTHON = sys.implementation.name == "micropython"
+
+import han.crypto  # noqa: E402  (the package itself is not the crypto's cost)
+
+if ON_MICROPYTHON:
+    gc.collect()
+    _before_import = gc.mem_alloc()
+from han.crypto.gcm import FAST_AVAILABLE, Gcm  # noqa: E402
+
+if ON_MICROPYTHON:
+    gc.collect()
+    IMPORT_LIVE = gc.mem_alloc() - _before_import
+
 FRAME_BYTES = 240
 ROUNDS = 2000 if ON_MICROPYTHON else 500
 
@@ -112,5 +121,8 @@ def bench(fast):
 
 
 print(sys.implementation.name, ".".join(str(n) for n in sys.implementation.version[:3]))
+if ON_MICROPYTHON:
+    print("import han.crypto.gcm: %d B live heap (modules: %s)" % (
+        IMPORT_LIVE, ", ".join(sorted(n for n in sys.modules if n.startswith("han.crypto.")))))
 for fast in ((True, False) if FAST_AVAILABLE else (False,)):
     bench(fast)

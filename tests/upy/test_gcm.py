@@ -1,7 +1,14 @@
 # AES-GCM on both paths: the viper one (MicroPython only) and the pure twin (everywhere).
+import gc
+import sys
+
 from support import IS_MICROPYTHON, unhex
 
 from han.crypto.gcm import FAST_AVAILABLE, Gcm
+
+# What importing han.crypto.gcm loaded (under MicroPython run.py gives each test module a
+# fresh interpreter, so nothing imported han.crypto before).
+LOADED_BY_IMPORT = [name for name in sys.modules if name.startswith("han.crypto.")]
 
 FAST_CHOICES = (True, False) if FAST_AVAILABLE else (False,)
 
@@ -245,3 +252,55 @@ def test_real_kamstrup_frame():
         # data-notification, date-time 2020-01-07 14:47:20
         assert bytes(body[:20]) == unhex("0f000000000c07e40107020e2f14ff8000000241")
         assert bytes(frame[:18]) == KAMSTRUP_APDU[:18] and bytes(tag) == KAMSTRUP_APDU[-12:]
+
+
+def test_micropython_import_loads_only_the_viper_code():
+    # The pure twin (and aes.py's CPython adapter) stay off the board's heap unless asked for.
+    if IS_MICROPYTHON:
+        assert sorted(LOADED_BY_IMPORT) == ["han.crypto._gcm_viper", "han.crypto.gcm"], (
+            LOADED_BY_IMPORT)
+    else:
+        assert "han.crypto._gcm_pure" in LOADED_BY_IMPORT
+
+
+def live_heap():
+    gc.collect()
+    return gc.mem_alloc()
+
+
+def test_viper_instance_is_small_and_open_allocates_nothing():
+    if not IS_MICROPYTHON:
+        return  # gc.mem_alloc() is MicroPython's
+    key = pattern(16, 5)
+    Gcm(key)  # first-use caches (qstrs, method lookups) out of the figure
+    before = live_heap()
+    gcms = [Gcm(key) for _ in range(4)]
+    per_instance = (live_heap() - before) // 4
+    print("Gcm instance: %d B of live heap" % per_instance)
+    assert per_instance < 1024, per_instance  # about 700 B on the 64-bit unix port
+    gcm = gcms[0]
+    aad = pattern(17, 6)
+    for length in (0, 13, 47, 48, 49, 240, 447, 1000):
+        data = pattern(length, 7)
+        iv = pattern(12, length)
+        tag = gcm.seal(iv, data, aad)[:12]
+        ciphertext = bytes(data)
+        frame = bytearray(length + 3)
+        body = memoryview(frame)[3:]  # the views a caller cuts from its frame buffer
+        forged = bytearray(tag)
+        forged[0] ^= 1
+        body[:] = ciphertext
+        gcm.open(iv, body, aad, tag)  # warm up
+        body[:] = ciphertext
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            ok = gcm.open(iv, body, aad, tag)
+            refused = gcm.open(iv, body, aad, forged)
+            untagged = gcm.open(iv, body)
+            allocated = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+        assert ok and not refused and untagged
+        assert allocated == 0, (length, allocated)
