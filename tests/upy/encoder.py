@@ -686,10 +686,7 @@ class Security:
         self.give_authentication = give_authentication
 
     def keys(self):
-        try:
-            from han.keys import Keys
-        except ImportError:  # before the keys moved out of han.apdu
-            from han.apdu import Keys
+        from han.keys import Keys
         return Keys(self.encryption, self.authentication if self.give_authentication else None)
 
 

@@ -4,7 +4,7 @@ Frames are real captures: a Kamstrup HAN-NVE push (telnet dump of a Norwegian me
 Netz NÖ example (two M-Bus segments) published by the grid operator.
 """
 from han import crc
-from han.errors import CHECKSUM, NOISE, SEQUENCE, TRUNCATED
+from han.errors import CHECKSUM, SEQUENCE, TRUNCATED
 from han.framing import hdlc, mbus
 from han.framing.scanner import Frame, Scanner, find_marked, find_marked_pure
 from han.framing.segments import Reassembly

@@ -27,9 +27,13 @@ def live():
 
 
 def buffer_sizes(pipeline):
-    """(size, capacity) of the pipeline's buffers; a lazily made buffer has size None."""
+    """(size, capacity) of the pipeline's buffers; a lazily made buffer (or a reassembler made
+    lazily, like the GBT one) has size None."""
     out = []
     for holder in (pipeline.scanner, pipeline.segments, pipeline.blocks):
+        if holder is None:
+            out.append((None, pipeline.max_message))
+            continue
         buf = holder.buf
         capacity = getattr(holder, "capacity", None) or len(buf)
         out.append((None if buf is None else len(buf), capacity))

@@ -7,14 +7,15 @@ Pure and bounded: the buffers are allocated once here; nothing does I/O. `feed` 
 are generators: each yields the Readings and Errors the new bytes complete.
 """
 from han import cosem
-from han.apdu import (BlockTransfer, Ciphered, GENERAL_BLOCK_TRANSFER, GENERAL_DED_CIPHERING,
-                      GENERAL_GLO_CIPHERING, decipher, strip_llc)
-from han.errors import Error, Fault, AUTH, CHECKSUM, DECRYPT, MALFORMED, TRUNCATED, UNKNOWN
+from han.errors import Error, Fault, AUTH, DECRYPT, MALFORMED, TRUNCATED, UNKNOWN
 from han.framing import cipher, dsmr, hdlc, mbus
 from han.framing.scanner import Frame, Scanner
 from han.framing.segments import Reassembly
 
 FORMATS = (hdlc, mbus, dsmr, cipher)
+GENERAL_BLOCK_TRANSFER = 0xE0
+GENERAL_GLO_CIPHERING = 0xDB
+GENERAL_DED_CIPHERING = 0xDF
 DSMR_START = 0x2F  # "/": a P1 telegram (plain, or the plaintext of an encrypted one)
 MAX_MESSAGE = 2048  # largest reassembled APDU (segments or GBT blocks)
 MAX_LAYERS = 6      # GBT, ciphering, GBT inside ciphering ...: no real meter nests deeper
@@ -45,7 +46,8 @@ class Pipeline:
         self.trace = trace  # trace(layer name, bytes view) for debug dumps, or None
         self.scanner = Scanner(formats)
         self.segments = Reassembly(max_message)
-        self.blocks = BlockTransfer(max_message)
+        self.max_message = max_message
+        self.blocks = None  # GBT reassembly, made for the meters that use it (L&G)
         self.segment_sender = None  # addresses and control byte of a pending HDLC chain
         self.counters = Counters()
 
@@ -62,7 +64,7 @@ class Pipeline:
         if self.segments.active:
             self.segments.abandon("")
             yield self._count(Error(TRUNCATED, "input ended before the last segment of a message"))
-        if self.blocks.abandon():
+        if self.blocks is not None and self.blocks.abandon():
             yield self._count(Error(TRUNCATED, "input ended before the last GBT block"))
 
     def decode_message(self, data, layer="message"):
@@ -136,7 +138,7 @@ class Pipeline:
             reading = self._unwrap(view, layers, checked)
         except Fault as fault:
             reading = Error(fault.code, fault.detail, view)
-        if self.blocks.lost:
+        if self.blocks is not None and self.blocks.lost:
             yield self._count(self.blocks.lost)
             self.blocks.lost = None
         if isinstance(reading, Error):
@@ -151,8 +153,9 @@ class Pipeline:
         A message from a link without checksum (`checked` False) is trusted only when its
         authentication tag or its inner telegram's CRC proves it intact.
         """
-        plain = strip_llc(view)
-        if len(plain) != len(view):
+        plain = view
+        if _starts_llc(view, 0, len(view)):
+            plain = view[3:]
             layers.append("llc")
         if self.trace:
             self.trace("apdu", plain)
@@ -163,24 +166,30 @@ class Pipeline:
             tag = plain[0]
             if tag == GENERAL_BLOCK_TRANSFER:
                 layers.append("gbt")
+                if self.blocks is None:
+                    from han.gbt import BlockTransfer
+                    self.blocks = BlockTransfer(self.max_message)
                 plain = self.blocks.add(plain)
                 if plain is None:
                     return None
             elif tag == GENERAL_GLO_CIPHERING or tag == GENERAL_DED_CIPHERING:
                 layers.append("glo-ciphering" if tag == GENERAL_GLO_CIPHERING else "ded-ciphering")
+                from han.ciphering import Ciphered, decipher
                 ciphered = Ciphered()
                 plain = decipher(plain, self.keys, ciphered)
                 if self.trace:
                     self.trace("plaintext", plain)
             elif tag == DSMR_START:
-                body = _binary_body(plain)
+                from han import p1  # only P1 meters pay for telegrams
+                body = p1.binary_body(plain)
                 if body >= 0:  # Elgama: a P1 header, then a ciphered APDU without its tag byte
                     layers.append("dsmr-header")
                     layers.append("glo-ciphering")
+                    from han.ciphering import Ciphered, decipher
                     ciphered = Ciphered()
-                    plain = decipher(plain[body - 1:_closing_mark(plain)], self.keys, ciphered)
+                    plain = decipher(plain[body - 1:p1.closing_mark(plain)], self.keys, ciphered)
                     continue
-                return self._telegram(plain, ciphered, layers)
+                return p1.reading(plain, ciphered, layers)
             elif tag == cosem.DATA_NOTIFICATION or tag in (0x01, 0x02):
                 layers.append("data-notification" if tag == cosem.DATA_NOTIFICATION else "data")
                 if not checked and (ciphered is None or not ciphered.verified):
@@ -193,24 +202,6 @@ class Pipeline:
             else:
                 raise Fault(UNKNOWN, "APDU tag 0x%02X is not a data-notification" % tag)
         raise Fault(MALFORMED, "more than %d nested layers" % MAX_LAYERS)
-
-    def _telegram(self, plain, ciphered, layers):
-        """A P1 telegram; when it came out of a decryption, its own CRC proves the key right."""
-        if ciphered is not None:
-            plain = bytes(plain)  # a decrypted telegram, checked as the framing checks a plain one
-            size = dsmr.measure(plain, 0, len(plain))
-            problem = dsmr.check(plain, 0, size) if size > 0 else "no telegram end"
-            if problem and not ciphered.verified:
-                raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted telegram "
-                                     "fails its check (%s)" % problem)
-            if problem:
-                raise Fault(CHECKSUM, problem)
-            plain = plain[:size]
-        from han import dsmr as telegrams  # only P1 meters pay for the telegram parser
-        reading = telegrams.parse(plain)
-        layers.append("dsmr")
-        reading.layers = layers
-        return reading
 
     def _reading(self, plain, tag, ciphered, layers):
         try:
@@ -231,21 +222,3 @@ class Pipeline:
 
 def _starts_llc(buf, start, end):
     return end - start >= 3 and buf[start] == 0xE6 and buf[start + 2] == 0x00 and buf[start + 1] in (0xE6, 0xE7)
-
-
-def _binary_body(telegram):
-    """Where the data of a P1 telegram starts if it is binary (ciphered), else -1."""
-    n = len(telegram)
-    for i in range(5, min(n, 128) - 3):
-        if telegram[i] == 0x0D and telegram[i + 1] == 0x0A and telegram[i + 2] == 0x0D and telegram[i + 3] == 0x0A:
-            body = i + 4
-            return body if body < n and (telegram[body] < 0x20 or telegram[body] > 0x7E) else -1
-    return -1
-
-
-def _closing_mark(telegram):
-    """Position of the "!" that closes a telegram."""
-    i = len(telegram) - 3
-    while i > 0 and telegram[i] != 0x21:
-        i -= 1
-    return i

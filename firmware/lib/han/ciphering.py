@@ -1,0 +1,79 @@
+"""General-glo-ciphering (0xDB) and general-ded-ciphering (0xDF): AES-128-GCM per DLMS.
+
+    DB | system title length | system title | BER length | SC | frame counter (4) | data [| tag (12)]
+
+IV = system title || frame counter. SC bit 4: authenticated (12-byte tag, AAD = SC || AK),
+bit 5: encrypted, low nibble: security suite (any accepted), bit 7: compression (not supported).
+"""
+from han.axdr import Reader
+from han.errors import Fault, AUTH, DECRYPT, MALFORMED, NO_KEY, UNKNOWN
+
+TAG_LENGTH = 12  # DLMS truncates the GCM tag to 12 bytes
+
+
+class Ciphered:
+    """What a ciphering layer found, for readings and diagnosis."""
+
+    def __init__(self):
+        self.system_title = None
+        self.security = 0
+        self.counter = 0
+        self.verified = False  # the authentication tag was checked
+
+
+def decipher(view, keys, found):
+    """Decrypt a general-glo/ded-ciphering APDU in place; returns the plaintext view.
+
+    With an authentication key the tag is verified before any plaintext is released. Without
+    one (encryption-only meters, or a grid operator that withholds the key) the plaintext is
+    returned unverified and the caller validates it by parsing it.
+    """
+    reader = Reader(view, 1)
+    title_length = reader.byte()
+    found.system_title = reader.take(title_length)
+    size = reader.length()
+    if reader.pos + size != len(view):
+        raise Fault(MALFORMED, "ciphered APDU says %d bytes, carries %d" % (size, len(view) - reader.pos))
+    security = found.security = reader.byte()
+    found.counter = reader.unsigned(4)
+    if security & 0x80:
+        raise Fault(UNKNOWN, "compressed ciphered APDU (security control 0x%02X)" % security)
+    authenticated = security & 0x10
+    encrypted = security & 0x20
+    end = len(view) - (TAG_LENGTH if authenticated else 0)
+    if end < reader.pos:
+        raise Fault(MALFORMED, "ciphered APDU too short for its tag")
+    if not encrypted:
+        if not authenticated:
+            raise Fault(UNKNOWN, "ciphered APDU with security control 0x%02X" % security)
+        return view[reader.pos:end]  # authentication-only: plaintext in clear (tag not checked)
+    if not keys or not keys.encryption:
+        raise Fault(NO_KEY, "encrypted frame, no key configured (system title %s)" % _title(found.system_title))
+    if title_length != 8:
+        raise Fault(UNKNOWN, "system title of %d bytes: cannot form the GCM IV" % title_length)
+    iv = bytes(found.system_title) + bytes(view[reader.pos - 4:reader.pos])
+    data = view[reader.pos:end]
+    gcm = keys.gcm()
+    if authenticated and keys.authentication:
+        aad = keys.aad
+        aad[0] = security
+        if not gcm.open(iv, data, aad, view[end:]):
+            gcm.open(iv, data)  # to tell which key is wrong; this plaintext is never used
+            if _plausible(data):
+                raise Fault(AUTH, "authentication failed: the frame decrypts but its tag does not "
+                                  "verify: check the authentication key (GAK, GPK61)")
+            raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the authentication tag "
+                                 "fails and the plaintext is not DLMS")
+        found.verified = True
+        return data
+    gcm.open(iv, data)
+    return data
+
+
+def _plausible(view):
+    return len(view) > 0 and view[0] in (0x0F, 0xE0, 0x2F)  # notification, GBT, P1 telegram
+
+
+def _title(title):
+    text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in title[:3])
+    return "%s (%s)" % (bytes(title).hex().upper(), text)

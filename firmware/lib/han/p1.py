@@ -1,0 +1,43 @@
+"""P1 telegrams inside the pipeline: plain ones, decrypted ones (their CRC proves the key), and
+Elgama's P1 header followed by a ciphered APDU. Imported only when a telegram arrives.
+"""
+from han.errors import Fault, CHECKSUM, DECRYPT
+from han.framing import dsmr as framing
+
+
+def reading(plain, ciphered, layers):
+    """A Reading from a P1 telegram; when it came out of a decryption, its own CRC proves the
+    key right."""
+    if ciphered is not None:
+        plain = bytes(plain)  # a decrypted telegram, checked as the framing checks a plain one
+        size = framing.measure(plain, 0, len(plain))
+        problem = framing.check(plain, 0, size) if size > 0 else "no telegram end"
+        if problem and not ciphered.verified:
+            raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted telegram "
+                                 "fails its check (%s)" % problem)
+        if problem:
+            raise Fault(CHECKSUM, problem)
+        plain = plain[:size]
+    from han import dsmr
+    result = dsmr.parse(plain)
+    layers.append("dsmr")
+    result.layers = layers
+    return result
+
+
+def binary_body(telegram):
+    """Where the data of a P1 telegram starts if it is binary (ciphered), else -1."""
+    n = len(telegram)
+    for i in range(5, min(n, 128) - 3):
+        if telegram[i] == 0x0D and telegram[i + 1] == 0x0A and telegram[i + 2] == 0x0D and telegram[i + 3] == 0x0A:
+            body = i + 4
+            return body if body < n and (telegram[body] < 0x20 or telegram[body] > 0x7E) else -1
+    return -1
+
+
+def closing_mark(telegram):
+    """Position of the "!" that closes a telegram."""
+    i = len(telegram) - 3
+    while i > 0 and telegram[i] != 0x21:
+        i -= 1
+    return i
