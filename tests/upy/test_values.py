@@ -1,5 +1,6 @@
 """Exact numbers, COSEM date-times and units (both interpreters)."""
-from han.values import DateTime, Quantity, decimal_text, decimal_from_float_bits, unit_symbol
+from han.floats import decimal_from_float_bits
+from han.values import DateTime, Quantity, decimal_text, unit_symbol
 
 
 def test_counters_above_float32_precision_render_exactly():
@@ -27,6 +28,10 @@ def test_units_use_dlms_symbols():
     assert unit_symbol(35) == "V"
     assert unit_symbol(33) == "A"
     assert unit_symbol(44) == "Hz"
+    assert unit_symbol(8) == "°"
+    assert unit_symbol(39) == "Ωm²/m"
+    assert unit_symbol(72) == "dB"
+    assert unit_symbol(0) == ""
     assert unit_symbol(255) == ""
     assert unit_symbol(254) == ""
 

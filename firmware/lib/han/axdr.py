@@ -6,7 +6,7 @@ date-time, floats kept exact). Every length and count is checked against the byt
 damaged or hostile message raises Fault(MALFORMED) instead of allocating without bound.
 """
 from han.errors import Fault, MALFORMED
-from han.values import ScalerUnit, DateTime, decimal_from_float_bits
+from han.values import ScalerUnit, DateTime
 
 try:
     from micropython import const
@@ -45,12 +45,12 @@ class Reader:
         self.pos = pos
         self.end = len(buf) if end < 0 else end
 
-    def _need(self, n):
+    def need(self, n):
         if n < 0 or self.pos + n > self.end:
             raise Fault(MALFORMED, "A-XDR data ends early at byte %d (needs %d more)" % (self.pos, n))
 
     def byte(self):
-        self._need(1)
+        self.need(1)
         self.pos += 1
         return self.buf[self.pos - 1]
 
@@ -64,7 +64,7 @@ class Reader:
         return self.unsigned(first & 0x7F)
 
     def unsigned(self, n):
-        self._need(n)
+        self.need(n)
         buf = self.buf
         value = 0
         for i in range(self.pos, self.pos + n):
@@ -74,7 +74,7 @@ class Reader:
 
     def take(self, n):
         """The next `n` bytes as a copy (the message buffer is reused for the next frame)."""
-        self._need(n)
+        self.need(n)
         self.pos += n
         return bytes(self.buf[self.pos - n:self.pos])
 
@@ -132,66 +132,14 @@ class Reader:
         if tag == _TIME:
             return DateTime(b"\xff\xff\xff\xff\xff" + self.take(4) + b"\x80\x00\xff")
         if tag == _FLOAT32 or tag == _FLOAT64:
+            from han.floats import decimal_from_float_bits
             n = 4 if tag == _FLOAT32 else 8
             return decimal_from_float_bits(self.unsigned(n), n)
         if tag == _BIT_STRING:
             bits = self.length()
             raw = self.take((bits + 7) // 8)
             return "".join("1" if raw[i >> 3] & (0x80 >> (i & 7)) else "0" for i in range(bits))
-        if tag == _COMPACT_ARRAY:
-            return self._compact_array(depth)
+        if tag == _COMPACT_ARRAY:  # rare in pushes: its code loads when one appears
+            from han.compact import compact_array
+            return compact_array(self, depth)
         raise Fault(MALFORMED, "unknown A-XDR type 0x%02X at byte %d" % (tag, self.pos - 1))
-
-    def _type_description(self, depth):
-        """A compact-array's element type: a tag, or nested tuples for arrays and structures."""
-        if depth >= _MAX_DEPTH:
-            raise Fault(MALFORMED, "type description nested too deep")
-        tag = self.byte()
-        if tag == _ARRAY:
-            return (_ARRAY, self.unsigned(2), self._type_description(depth + 1))
-        if tag == _STRUCTURE:
-            return (_STRUCTURE,) + tuple(self._type_description(depth + 1) for _ in range(self.count()))
-        return tag
-
-    def _compact_array(self, depth):
-        description = self._type_description(depth)
-        size = self.length()
-        self._need(size)
-        end = self.pos + size
-        items = []
-        while self.pos < end:
-            before = self.pos
-            items.append(self._untagged(description, depth + 1))
-            if self.pos == before:  # zero-size elements would never reach the end
-                raise Fault(MALFORMED, "compact-array of empty elements")
-        if self.pos != end:
-            raise Fault(MALFORMED, "compact-array contents overrun their length")
-        return items
-
-    def _untagged(self, description, depth):
-        """A compact-array element: laid out as `description` says, without tag bytes."""
-        if depth >= _MAX_DEPTH:
-            raise Fault(MALFORMED, "compact-array nested too deep")
-        if isinstance(description, tuple):
-            if description[0] == _ARRAY:
-                return [self._untagged(description[2], depth + 1) for _ in range(description[1])]
-            return tuple(self._untagged(d, depth + 1) for d in description[1:])
-        if description in (_ARRAY, _STRUCTURE, _COMPACT_ARRAY):
-            raise Fault(MALFORMED, "compact-array element type 0x%02X without description" % description)
-        return self.value(description, depth)
-
-
-def describe(value, depth=0):
-    """A short shape of decoded data for 'unknown layout' errors, e.g. 'structure(13: ...)'."""
-    if isinstance(value, tuple):
-        inner = ", ".join(describe(v, depth + 1) for v in value[:20]) if depth < 2 else "..."
-        return "structure(%d: %s%s)" % (len(value), inner, ", ..." if len(value) > 20 else "")
-    if isinstance(value, list):
-        inner = describe(value[0], depth + 1) if value and depth < 2 else ""
-        return "array(%d%s)" % (len(value), (" of " + inner) if inner else "")
-    if isinstance(value, bytes):
-        return "octet-string(%d)" % len(value)
-    if value is None or isinstance(value, (str, bool, int)):
-        return "null" if value is None else "string(%d)" % len(value) if isinstance(value, str) \
-            else "boolean" if isinstance(value, bool) else "integer"
-    return type(value).__name__

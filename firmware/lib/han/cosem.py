@@ -5,7 +5,7 @@ as structures, with or without scaler-unit) or a positional list from the meter 
 no layout understands is reported with its shape, never decoded with invented OBIS codes.
 """
 from han import meters
-from han.axdr import Reader, describe
+from han.axdr import Reader
 from han.errors import Fault, MALFORMED, UNKNOWN
 from han.obis import default_unit, is_code
 from han.reading import Reading
@@ -192,6 +192,7 @@ def build_reading(body, header_time, system_title=None, hint=None):
         if entries is not None:
             break
     if entries is None:
+        from han.shapes import describe
         raise Fault(UNKNOWN, "valid frame, unknown list layout: " + describe(body))
     reading = Reading()
     reading.system_title = system_title

@@ -4,15 +4,25 @@ The ESP32's MicroPython floats are 32-bit (85823280 Wh is not representable), so
 uses float arithmetic: numbers are rendered to decimal text from the integer and the scaler.
 """
 
-# DLMS unit enumeration (Blue Book, table "Enumerated values for physical units").
-UNITS = (
-    "", "a", "mo", "wk", "d", "h", "min", "s", "°", "°C", "currency", "m", "m/s", "m³", "m³",
-    "m³/h", "m³/h", "m³/d", "m³/d", "l", "kg", "N", "Nm", "Pa", "bar", "J", "J/h", "W", "VA",
-    "var", "Wh", "VAh", "varh", "A", "C", "V", "V/m", "F", "Ω", "Ωm²/m", "Wb", "T", "A/m", "H",
-    "Hz", "1/(Wh)", "1/(varh)", "1/(VAh)", "V²h", "A²h", "kg/s", "S", "K", "1/(V²h)", "1/(A²h)",
-    "1/m³", "%", "Ah", "", "", "Wh/m³", "J/m³", "Mol %", "g/m³", "Pa s", "J/kg", "g/cm²", "atm",
-    "", "", "dBm", "dBµV", "dB",
-)
+from array import array
+
+# DLMS unit enumeration (Blue Book, table "Enumerated values for physical units"), code 0-72,
+# as one string rather than 73 objects: the board's heap is small.
+_UNITS = ("|a|mo|wk|d|h|min|s|°|°C|currency|m|m/s|m³|m³|m³/h|m³/h|m³/d|m³/d|l|kg|N|Nm|Pa|bar|J|J/h|W|"
+          "VA|var|Wh|VAh|varh|A|C|V|V/m|F|Ω|Ωm²/m|Wb|T|A/m|H|Hz|1/(Wh)|1/(varh)|1/(VAh)|V²h|A²h|kg/s|S|"
+          "K|1/(V²h)|1/(A²h)|1/m³|%|Ah|||Wh/m³|J/m³|Mol %|g/m³|Pa s|J/kg|g/cm²|atm|||dBm|dBµV|dB")
+
+
+def _unit_starts():
+    starts = array("H", [0])
+    for i in range(len(_UNITS)):
+        if _UNITS[i] == "|":
+            starts.append(i + 1)
+    starts.append(len(_UNITS) + 1)
+    return starts
+
+
+_UNIT_STARTS = _unit_starts()  # where each unit's symbol starts in _UNITS
 WATT = 27
 VOLT_AMPERE = 28
 VAR = 29
@@ -29,7 +39,9 @@ NO_UNIT = 255
 def unit_symbol(code):
     if isinstance(code, str):  # a unit without DLMS code (DSMR "GJ"), kept as sent
         return code
-    return UNITS[code] if 0 <= code < len(UNITS) else ""
+    if not 0 <= code <= 72:
+        return ""
+    return _UNITS[_UNIT_STARTS[code]:_UNIT_STARTS[code + 1] - 1]
 
 
 def decimal_text(raw, scaler):
@@ -81,38 +93,6 @@ class Decimal:
     def __init__(self, raw, scaler):
         self.raw = raw
         self.scaler = scaler
-
-
-def decimal_from_float_bits(bits, size):
-    """IEEE-754 bits (size 4 or 8 bytes) -> Decimal with 7 or 15 significant digits, or None."""
-    exponent_bits, mantissa_bits, digits = (8, 23, 7) if size == 4 else (11, 52, 15)
-    negative = bits >> (exponent_bits + mantissa_bits)
-    exponent = (bits >> mantissa_bits) & ((1 << exponent_bits) - 1)
-    mantissa = bits & ((1 << mantissa_bits) - 1)
-    if exponent == (1 << exponent_bits) - 1:
-        return None  # infinity or not-a-number: no reading
-    if exponent:
-        mantissa |= 1 << mantissa_bits
-    else:
-        exponent = 1
-    exponent -= (1 << (exponent_bits - 1)) - 1 + mantissa_bits  # value = mantissa × 2^exponent
-    if mantissa == 0:
-        return Decimal(0, 0)
-    if exponent >= 0:
-        number, places = mantissa << exponent, 0
-    else:
-        number, places = mantissa * 5 ** -exponent, -exponent  # m / 2^k = m × 5^k / 10^k
-    drop = len(str(number)) - digits
-    if drop > 0:
-        number, rest = divmod(number, 10 ** drop)
-        half = 5 * 10 ** (drop - 1)
-        if rest > half or (rest == half and number & 1):
-            number += 1
-        places -= drop
-    while number % 10 == 0 and places > 0:
-        number //= 10
-        places -= 1
-    return Decimal(-number if negative else number, -places)
 
 
 class DateTime:
