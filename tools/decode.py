@@ -7,8 +7,10 @@ whatever was rejected; 2 for bad arguments (e.g. a key that is not 32 hex digits
 """
 import sys
 
-_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _here + "/../firmware/lib")
+try:  # a precompiled library on the path wins (MICROPYPATH=build/host: small heaps, like the board)
+    import han  # noqa: F401
+except ImportError:
+    sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware/lib")
 
 from han.keys import Keys, parse_key  # noqa: E402
 
