@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import micropython_binary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DECODE = os.path.join(ROOT, "tools", "decode.py")
@@ -119,3 +120,36 @@ def test_missing_key_names_the_system_title(micropython):
     line = json.loads(micropython([DECODE, path]).stdout.decode())
     assert line["error"] == "no_key"
     assert "no key configured" in line["detail"] and "4B464D6750000009" in line["detail"]
+
+
+def _hundred_encrypted_frames(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import bench
+    frame, _ = bench.sized_frame(encrypted=True)
+    stream = tmp_path / "stream.bin"
+    stream.write_bytes(frame * 100)
+    return [DECODE, "--key", bench.KEY.hex(), "--auth-key", bench.AUTH_KEY.hex(), str(stream)]
+
+
+def _assert_hundred_readings(proc):
+    assert proc.returncode == 0, proc.stderr.decode()[-500:]
+    lines = proc.stdout.decode().splitlines()
+    assert len(lines) == 100
+    assert all("obis" in json.loads(line) for line in lines)
+
+
+def test_hundred_encrypted_frames_in_a_96k_heap_from_source(micropython, tmp_path):
+    _assert_hundred_readings(micropython(_hundred_encrypted_frames(tmp_path), heap="96K"))
+
+
+def test_hundred_encrypted_frames_in_a_96k_heap_precompiled(micropython, tmp_path):
+    """As on the board: the library precompiled with mpy-cross (here for this machine)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import build_mpy
+    lib = tmp_path / "lib"
+    assert build_mpy.build(os.path.join(ROOT, "firmware", "lib"), str(lib), "host") > 20
+    args = _hundred_encrypted_frames(tmp_path)
+    env = dict(os.environ, MICROPYPATH=str(lib))
+    proc = subprocess.run([micropython_binary(), "-X", "heapsize=96K"] + args, env=env,
+                          capture_output=True, cwd=ROOT, timeout=120)
+    _assert_hundred_readings(proc)

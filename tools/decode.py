@@ -16,7 +16,7 @@ from han.keys import Keys, parse_key  # noqa: E402
 
 USAGE = "usage: decode.py [--key HEX32] [--auth-key HEX32] [--hex] [FILE]"
 MESSAGE_STARTS = (0x0F, 0xDB, 0xDF, 0xE0, 0x01, 0x02)  # an APDU without link framing
-CHUNK = 2048
+CHUNK = 512
 MESSAGE_PEEK = 8  # enough to recognise an LLC header, an APDU tag or a DLMS wrapper header
 HEX_DIGITS = "0123456789abcdefABCDEF"
 
@@ -100,6 +100,16 @@ def is_bare_message(data):
     return len(data) > 0 and data[0] in MESSAGE_STARTS
 
 
+def write_event(event, write):
+    """One JSON line for a Reading or an Error, written in pieces."""
+    from han import report
+    if hasattr(event, "code"):
+        report.write_error(event, write)
+    else:
+        report.write_reading(event, write)
+    write("\n")
+
+
 def render(event):
     """One JSON line for a Reading or an Error."""
     from han import report
@@ -151,11 +161,12 @@ def main(argv):
         sys.stderr.write("decode.py: cannot read %s: %s\n" % (options["file"], e))
         return 2
     keys = Keys(options["key"], options["auth"]) if options["key"] or options["auth"] else None
+    import han.pipeline  # noqa: F401  (the largest import first, while the heap is empty)
     if keys and keys.encryption:
-        keys.gcm()  # first, while the heap is empty: its tables want one contiguous block
+        keys.gcm()
     stdout = sys.stdout
     pieces = hex_chunks(stream) if options["hex"] else chunks(stream)
-    decode_stream(pieces, keys, lambda event: stdout.write(render(event) + "\n"))
+    decode_stream(pieces, keys, lambda event: write_event(event, stdout.write))
     return 0
 
 

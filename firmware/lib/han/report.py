@@ -58,25 +58,47 @@ def value(v):
     return string(repr(v))
 
 
-def reading(r):
+def write_reading(r, write):
+    """A reading as JSON, written in small pieces (no long string is built: web pages, MQTT
+    payloads and the CLI all stream it)."""
     time = r.time.iso() if r.time is not None else None
-    parts = ['"time": ' + (string(time) if time else "null")]
-    parts.append('"obis": {' + ", ".join(string(obis_text(code)) + ": " + value(v) for code, v in r.items) + "}")
-    meter = []
+    write('{"time": ')
+    write(string(time) if time else "null")
+    write(', "obis": {')
+    first = True
+    for code, v in r.items:
+        write('"%s": ' % obis_text(code) if first else ', "%s": ' % obis_text(code))
+        write(value(v))
+        first = False
+    write("}")
+    first = True
     for key, v in (("manufacturer", r.manufacturer), ("model", r.model), ("id", r.meter_id),
-                   ("list", r.list_id)):
+                   ("list", r.list_id), ("system_title", r.system_title and bytes(r.system_title).hex())):
         if v:
-            meter.append(string(key) + ": " + string(v))
-    if r.system_title:
-        meter.append('"system_title": ' + string(bytes(r.system_title).hex()))
-    if meter:
-        parts.append('"meter": {' + ", ".join(meter) + "}")
-    parts.append('"layers": [' + ", ".join(string(x) for x in r.layers) + "]")
-    return "{" + ", ".join(parts) + "}"
+            write(', "meter": {' if first else ", ")
+            write('"%s": %s' % (key, string(v)))
+            first = False
+    if not first:
+        write("}")
+    write(', "layers": [')
+    write(", ".join(string(x) for x in r.layers))
+    write("]}")
+
+
+def reading(r):
+    parts = []
+    write_reading(r, parts.append)
+    return "".join(parts)
+
+
+def write_error(e, write):
+    write('{"error": %s, "detail": %s' % (string(e.code), string(e.detail)))
+    if e.data:
+        write(', "hex": "%s"' % bytes(e.data).hex())
+    write("}")
 
 
 def error(e):
-    parts = ['"error": ' + string(e.code), '"detail": ' + string(e.detail)]
-    if e.data:
-        parts.append('"hex": ' + string(bytes(e.data).hex()))
-    return "{" + ", ".join(parts) + "}"
+    parts = []
+    write_error(e, parts.append)
+    return "".join(parts)

@@ -13,7 +13,7 @@ KIND = "dlms"
 START_BYTES = b"\xdb"
 CHECKED = False  # no checksum: never started inside a rejected frame
 FILL_BYTE = -1
-MAX_FRAME = 3072
+MAX_FRAME = 2048
 HEADER_DETAIL = ""
 
 
