@@ -1,0 +1,1 @@
+"""The device program around the decoding pipeline: hardware, config, meter task, services."""

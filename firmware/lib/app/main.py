@@ -1,0 +1,66 @@
+"""The firmware: load the config, start the meter task and the services, keep the loop healthy."""
+import asyncio
+import gc
+import time
+
+from app import config as config_store
+from app.hal import make as make_hal
+from app.log import Log
+from app.meter import Meter
+from app.state import State
+
+TICK_MS = 50  # the stall monitor wakes this often; any extra delay is time the loop was blocked
+
+
+class App:
+    def __init__(self, hal):
+        self.hal = hal
+        self.started_ms = time.ticks_ms()
+        self.config, problem = config_store.load(hal.data)
+        self.log = Log(self.config["telnet"]["level"])
+        if hal.name == "unix":
+            self.log.sinks.append(print)  # the simulator's terminal is its serial console
+        self.state = State()
+        self.state.reset_cause = hal.reset_cause()
+        self.config_problem = problem
+        if problem:
+            self.log.error(problem)
+        self.meter = Meter(hal, self.config, self.state, self.log)
+
+    def reboot(self, cause):
+        self.log.warning("Rebooting: " + cause)
+        asyncio.create_task(self._reboot_soon(cause))
+
+    async def _reboot_soon(self, cause):
+        await asyncio.sleep_ms(300)  # let the last log lines go out
+        self.hal.reset(cause)
+
+    async def watch_loop(self):
+        """Measure the longest time the event loop was blocked."""
+        last = time.ticks_ms()
+        while True:
+            await asyncio.sleep_ms(TICK_MS)
+            now = time.ticks_ms()
+            stall = time.ticks_diff(now, last) - TICK_MS
+            if stall > self.state.loop_stall_ms:
+                self.state.loop_stall_ms = stall
+            last = now
+
+    async def main(self):
+        from app.telnet import Telnet
+        log = self.log
+        log.info("hanreader starting on %s (reset cause: %s)" % (self.hal.name, self.state.reset_cause))
+        tasks = [asyncio.create_task(self.meter.run()), asyncio.create_task(self.watch_loop())]
+        if self.config["telnet"]["enabled"]:
+            port = self.hal.telnet_port or self.config["telnet"]["port"]
+            self.telnet = Telnet(self)
+            await self.telnet.start(port)
+            log.info("Telnet console on port %d" % port)
+        gc.collect()
+        log.info("Heap free after start: %d B" % gc.mem_free())
+        await asyncio.gather(*tasks)
+
+
+def run():
+    app = App(make_hal())
+    asyncio.run(app.main())

@@ -1,0 +1,134 @@
+"""The meter task: UART -> decoding pipeline -> state, logs and listeners.
+
+Reads whatever the UART has and goes back to the event loop at once: a 2400-baud push takes
+seconds to arrive and must not hold anything up. When the line has been quiet for IDLE_MS the
+push is over and the pipeline decides what it still holds.
+"""
+import asyncio
+import time
+
+from han.errors import CHECKSUM, NOISE
+from han.keys import Keys, parse_key
+from han.pipeline import Pipeline
+from han.values import Quantity
+
+IDLE_MS = 250   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
+CHUNK = 256
+TRACE_TITLES = {"hdlc": "HDLC frame:", "mbus": "M-Bus frame:", "dsmr": "P1 telegram:",
+                "ciphered": "Ciphered frame:", "apdu": "APDU:", "plaintext": "Decrypted APDU:"}
+# Units each multiplier scales (DLMS codes): current transformer meters report primary values x N.
+_POWER_UNITS = (27, 28, 29)      # W, VA, var
+_ENERGY_UNITS = (30, 31, 32)     # Wh, VAh, varh
+_VOLT, _AMPERE = 35, 33
+
+
+def serial_setting(meter_config):
+    """The fixed setting from the config as text ("2400 8E1", "115200 8N1 inverted"), or None
+    when the config says "find it automatically" (baud 0)."""
+    if not meter_config["baud"]:
+        return None
+    text = "%d %d%s%d" % (meter_config["baud"], meter_config["bits"], meter_config["parity"],
+                          meter_config["stop_bits"])
+    return text + " inverted" if meter_config["invert"] else text
+
+
+def keys_from(meter_config):
+    encryption = parse_key(meter_config["key"]) if meter_config["key"] else None
+    authentication = parse_key(meter_config["auth_key"]) if meter_config["auth_key"] else None
+    return Keys(encryption, authentication) if encryption or authentication else None
+
+
+class Meter:
+    def __init__(self, hal, config, state, log):
+        self.hal = hal
+        self.config = config["meter"]
+        self.state = state
+        self.log = log
+        self.dump = True  # per-layer hex dumps at level V ("dump off" in telnet stops them)
+        self.keys = keys_from(self.config)
+        if self.keys and self.keys.encryption:
+            self.keys.gcm()  # its tables are made now, before the heap fragments
+        self.pipeline = Pipeline(self.keys, self.config["hint"] or None, self._trace)
+        self.led = None
+        self.multipliers = (self.config["power_multiplier"], self.config["voltage_multiplier"],
+                            self.config["current_multiplier"], self.config["energy_multiplier"])
+
+    def _trace(self, layer, view):
+        if self.dump and self.log.enabled("V"):
+            self.log.hexdump("V", TRACE_TITLES.get(layer, layer + ":"), view)
+
+    async def run(self):
+        setting = serial_setting(self.config) or "2400 8N1"
+        self.state.serial = setting
+        uart = self.hal.uart(self.config["rx_pin"], setting)
+        self.log.info("Reading the meter on GPIO%d at %s" % (self.config["rx_pin"], setting))
+        while True:
+            try:
+                chunk = await asyncio.wait_for_ms(uart.read(CHUNK), IDLE_MS)
+            except asyncio.TimeoutError:
+                self._decode(self.pipeline.flush())
+                continue
+            if chunk:
+                self._decode(self.pipeline.feed(chunk))
+
+    def _decode(self, events):
+        started = time.ticks_us()
+        completed = False
+        for event in events:
+            if hasattr(event, "code"):
+                self._error(event)
+            else:
+                self._reading(event)
+                completed = True
+        if completed:
+            took = time.ticks_diff(time.ticks_us(), started) // 1000
+            self.state.frame_ms = took
+            self.state.frame_ms_max = max(self.state.frame_ms_max, took)
+
+    def _error(self, error):
+        log = self.log
+        excerpt = bytes(error.data).hex() if error.data else ""
+        self.state.last_error = (error.code, error.detail, excerpt)
+        if error.code == NOISE:
+            log.warning("Unknown data received (%d bytes)" % getattr(error, "size", 0))
+            if error.data:
+                log.hexdump("V", "payload:", error.data)
+        elif error.code == CHECKSUM:
+            log.warning("Checksum error: " + error.detail)
+        else:
+            log.warning("%s: %s" % (error.code, error.detail))
+
+    def _reading(self, reading):
+        if self.multipliers != (1, 1, 1, 1):
+            reading.items = [(code, self._scaled(value)) for code, value in reading.items]
+        state = self.state
+        state.reading = reading
+        state.reading_ms = time.ticks_ms()
+        state.readings += 1
+        watts = _net_power(reading)
+        if watts is not None:
+            state.add_power(time.ticks_ms() // 1000, watts)
+        self.log.debug("Reading: %d values%s" % (len(reading.items), "" if watts is None else ", %d W" % watts))
+        if self.led is not None:
+            self.led.blink()
+        for listener in state.listeners:
+            listener(reading)
+
+    def _scaled(self, value):
+        if not isinstance(value, Quantity) or isinstance(value.unit, str):
+            return value
+        power, volts, amps, energy = self.multipliers
+        unit = value.unit
+        factor = power if unit in _POWER_UNITS else energy if unit in _ENERGY_UNITS else \
+            volts if unit == _VOLT else amps if unit == _AMPERE else 1
+        return value if factor == 1 else Quantity(value.raw * factor, value.scaler, unit)
+
+
+def _net_power(reading):
+    """Active power import minus export in whole watts, or None if the meter sends neither."""
+    watts = None
+    for code, value in reading.items:
+        if code[2] in (1, 2) and code[3] == 7 and code[4] == 0 and isinstance(value, Quantity):
+            w = value.raw * 10 ** value.scaler if value.scaler >= 0 else value.raw // 10 ** -value.scaler
+            watts = (watts or 0) + (w if code[2] == 1 else -w)
+    return watts

@@ -1,0 +1,46 @@
+"""What every service reads: the latest reading, the last hour of power, health and counters.
+
+Written by the meter task and the services; read by the web pages, MQTT and telnet. Nothing
+here does I/O. The history is a preallocated ring: one sample a reading, at most an hour.
+"""
+from array import array
+
+HISTORY = 360  # power samples kept (one per push: an hour of 10 s pushes)
+
+
+class State:
+    def __init__(self):
+        self.reading = None        # the latest han.reading.Reading (multipliers applied)
+        self.reading_ms = None     # ticks_ms when it arrived
+        self.readings = 0
+        self.power_times = array("i", bytes(4 * HISTORY))  # seconds since boot
+        self.power_watts = array("i", bytes(4 * HISTORY))  # import minus export, W
+        self.power_count = 0
+        self.diagnosis = ("no_data", "Waiting for data from the meter.")
+        self.serial = ""           # serial settings in use, e.g. "2400 8N1"
+        self.last_error = None     # (code, detail, hex excerpt)
+        self.wifi = "down"
+        self.mqtt = "off"
+        self.loop_stall_ms = 0     # longest time the event loop was blocked
+        self.frame_ms = 0          # time spent decoding the last chunk that completed a frame
+        self.frame_ms_max = 0
+        self.reset_cause = "unknown"
+        self.safe_mode = False
+        self.listeners = []        # callables(reading): MQTT, web pushes
+
+    def add_power(self, seconds, watts):
+        at = self.power_count % HISTORY
+        self.power_times[at] = seconds
+        self.power_watts[at] = watts
+        self.power_count += 1
+
+    def power_history(self, since=None):
+        """[(seconds, watts)] oldest first, optionally only newer than `since`."""
+        n = min(self.power_count, HISTORY)
+        start = self.power_count - n
+        out = []
+        for i in range(start, self.power_count):
+            t = self.power_times[i % HISTORY]
+            if since is None or t > since:
+                out.append((t, self.power_watts[i % HISTORY]))
+        return out
