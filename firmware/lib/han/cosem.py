@@ -89,8 +89,12 @@ def self_describing(body):
 def positional(body):
     """[(obis, value, None)] for bare-value lists the meter table knows; None otherwise."""
     elements = _elements(body)
-    if not elements or any(isinstance(e, (list, tuple)) for e in elements):
+    if not elements:
         return None
+    for i in range(len(elements)):  # bare values only (the first may be the list's own code)
+        e = elements[i]
+        if isinstance(e, (list, tuple)) or (i and is_code(e)):
+            return None
     first = elements[0]
     if is_code(first):
         pass
@@ -98,13 +102,16 @@ def positional(body):
         first = _text(first) or False  # unprintable: identifies no list
     else:
         first = None
-    layout = meters.positional_layout(first, len(elements))
+    if first is False:
+        return None
+    from han import positional as table  # only meters that send such lists pay for the table
+    layout = table.layout(first, len(elements))
     if layout is None:
         return None
     entries = []
     for i in range(len(elements)):
         obis = layout[i * 6:i * 6 + 6]
-        if obis != meters.SKIP:
+        if obis != table.SKIP:
             entries.append((obis, elements[i], None))
     return entries
 
@@ -198,15 +205,20 @@ def build_reading(body, header_time, system_title=None, hint=None):
     reading.system_title = system_title
     list_id = _text(entries[0][1]) if entries and entries[0][0] is None else None
     model = None
+    flag = _flag(system_title)
     for obis, value, _ in entries:
-        if obis is not None and obis[2] == 0 and obis[3] == 2 and obis[4] == 129:
+        if obis is None:
+            continue
+        if obis[2] == 0 and obis[3] == 2 and obis[4] == 129:
             list_id = _text(value)
-        elif obis is not None and _is_model(obis):
+        elif _is_model(obis):
             model = _text(value)
-    convention = meters.identify(list_id, _flag(system_title), hint, model)
+        elif obis[2] == 42 and obis[3] == 0 and flag is None and isinstance(value, bytes):
+            flag = _flag(value)  # a logical device name starts with the FLAG id ("ISK10307...")
+    convention = meters.identify(list_id, flag, hint, model)
     reading.convention = convention.name
     reading.list_id = list_id
-    reading.manufacturer = convention.manufacturer or meters.manufacturer(_flag(system_title))
+    reading.manufacturer = convention.manufacturer or meters.manufacturer(flag)
     last = len(entries) - 1
     for index, (obis, value, scaler_unit) in enumerate(entries):
         value = _value(obis, value, scaler_unit, convention)

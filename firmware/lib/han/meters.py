@@ -14,7 +14,6 @@ MANUFACTURERS = {
 LIST_ID = b"\x01\x01\x00\x02\x81\xff"   # 1-1:0.2.129.255 OBIS list version identifier
 METER_ID = b"\x00\x00\x60\x01\x00\xff"  # 0-0:96.1.0.255 meter id / number
 CLOCK = b"\x00\x00\x01\x00\x00\xff"     # 0-0:1.0.0.255 clock
-SKIP = bytes(6)  # in a positional layout: a position whose value is not reported
 
 
 def _scalers(*groups):
@@ -60,6 +59,14 @@ CONVENTIONS = (
     # Kaifa KFM_001: currents in mA, voltages in 0.1 V.
     Convention("kaifa", "Kaifa", ("KFM_",), ("KFM",), _scalers((-3, 7, 31, 51, 71), (-1, 7, 32, 52, 72))),
     Convention("aidon", "Aidon", ("AIDON_",), ("ADN",)),
+    # Iskraemeco AM550 (Slovenia, Switzerland): voltages in 0.1 V, currents in 10 mA.
+    Convention("iskraemeco", "Iskraemeco", (), ("ISK",), _scalers((-1, 7, 32, 52, 72), (-2, 7, 31, 51, 71))),
+    # Landis+Gyr Swiss customer interface: the push carries no scalers and the models differ;
+    # the user names the model (E450: currents in 10 mA; E360: also voltages in 0.1 V; E570:
+    # whole volts and amperes).
+    Convention("landisgyr-e450", "Landis+Gyr", (), (), _scalers((-2, 7, 31, 51, 71))),
+    Convention("landisgyr-e360", "Landis+Gyr", (), (), _scalers((-1, 7, 32, 52, 72), (-2, 7, 31, 51, 71))),
+    Convention("landisgyr-e570", "Landis+Gyr", (), ()),
 )
 
 GENERIC = Convention("generic", None)
@@ -90,62 +97,3 @@ def identify(list_id=None, flag=None, hint=None, model=None):
 
 def manufacturer(flag):
     return MANUFACTURERS.get(flag) if flag else None
-
-
-# Positional layouts: the OBIS code (6 bytes) of each position, SKIP where nothing is reported.
-_KAIFA_HEAD = (b"\x01\x01\x00\x02\x81\xff"  # 1-1:0.2.129 list version id
-               b"\x00\x00\x60\x01\x00\xff"  # 0-0:96.1.0 meter id
-               b"\x00\x00\x60\x01\x07\xff"  # 0-0:96.1.7 meter type
-               b"\x01\x00\x01\x07\x00\xff"  # 1-0:1.7.0 active power +
-               b"\x01\x00\x02\x07\x00\xff"  # 1-0:2.7.0 active power -
-               b"\x01\x00\x03\x07\x00\xff"  # 1-0:3.7.0 reactive power +
-               b"\x01\x00\x04\x07\x00\xff"  # 1-0:4.7.0 reactive power -
-               b"\x01\x00\x1f\x07\x00\xff")  # 1-0:31.7.0 current L1
-_KAIFA_1P = b"\x01\x00\x20\x07\x00\xff"  # 1-0:32.7.0 voltage L1
-_KAIFA_3P = (b"\x01\x00\x33\x07\x00\xff"  # 1-0:51.7.0 current L2
-             b"\x01\x00\x47\x07\x00\xff"  # 1-0:71.7.0 current L3
-             b"\x01\x00\x20\x07\x00\xff"  # 1-0:32.7.0 voltage L1
-             b"\x01\x00\x34\x07\x00\xff"  # 1-0:52.7.0 voltage L2
-             b"\x01\x00\x48\x07\x00\xff")  # 1-0:72.7.0 voltage L3
-_HOURLY = (b"\x00\x00\x01\x00\x00\xff"  # 0-0:1.0.0 clock
-           b"\x01\x00\x01\x08\x00\xff"  # 1-0:1.8.0 active energy +
-           b"\x01\x00\x02\x08\x00\xff"  # 1-0:2.8.0 active energy -
-           b"\x01\x00\x03\x08\x00\xff"  # 1-0:3.8.0 reactive energy +
-           b"\x01\x00\x04\x08\x00\xff")  # 1-0:4.8.0 reactive energy -
-_WIENER_NETZE = (SKIP                            # 0-6:25.9.0, the list's own code
-                 + b"\x00\x00\x60\x01\x00\xff"  # 0-0:96.1.0 meter number
-                 + SKIP + SKIP                   # time, date (the header has both)
-                 + _HOURLY[6:]                   # energies +A, -A, +R, -R
-                 + b"\x01\x00\x01\x07\x00\xff"  # 1-0:1.7.0 active power +
-                 b"\x01\x00\x02\x07\x00\xff")   # 1-0:2.7.0 active power -
-_WIENER_NETZE_LIST = b"\x00\x06\x19\x09\x00\xff"
-
-# (first item, item count, layout). The first item identifies the list: a list version prefix,
-# a 6-byte OBIS code, or None when the list starts with a value.
-POSITIONAL_LISTS = (
-    # Kaifa KFM_001 (Norway): list 1 is active power import alone, without a list id.
-    (None, 1, _KAIFA_HEAD[18:24]),
-    ("KFM_", 9, _KAIFA_HEAD + _KAIFA_1P),
-    ("KFM_", 13, _KAIFA_HEAD + _KAIFA_3P),
-    ("KFM_", 14, _KAIFA_HEAD + _KAIFA_1P + _HOURLY),
-    ("KFM_", 18, _KAIFA_HEAD + _KAIFA_3P + _HOURLY),
-    # Wiener Netze (Iskraemeco AM550, Siemens IM350) start with their push list's code
-    # 0-6:25.9.0; the 12-item variant ends with two empty octet-strings.
-    (_WIENER_NETZE_LIST, 10, _WIENER_NETZE),
-    (_WIENER_NETZE_LIST, 12, _WIENER_NETZE + SKIP + SKIP),
-)
-
-
-def positional_layout(first, count):
-    """OBIS codes (6 bytes per position) for a list of bare values, or None.
-
-    `first` is the list's first item: its text for a string, its 6 bytes for an OBIS code,
-    None for a value.
-    """
-    for key, size, layout in POSITIONAL_LISTS:
-        if size != count:
-            continue
-        if key is None and first is None or isinstance(key, bytes) and key == first \
-                or isinstance(key, str) and isinstance(first, str) and first.startswith(key):
-            return layout
-    return None

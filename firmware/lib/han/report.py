@@ -10,6 +10,11 @@ _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def string(text):
+    for ch in text:
+        if ch < " " or ch == '"' or ch == "\\":
+            break
+    else:
+        return '"' + text + '"'  # nothing to escape: the usual case, one allocation
     out = []
     for ch in text:
         if ch in _ESCAPES:
