@@ -1,6 +1,7 @@
 """Decode meter data: raw captures or telnet hex dumps in, one JSON line per telegram out.
 
     decode.py [--key HEX32] [--auth-key HEX32] [--hex] [FILE]      (FILE or stdin)
+    decode.py --diagnose [...]    one line {"diagnosis": code, "detail": sentence} instead
 
 Runs under CPython and MicroPython with identical output. Exit 0 when the input was read,
 whatever was rejected; 2 for bad arguments (e.g. a key that is not 32 hex digits).
@@ -14,7 +15,7 @@ except ImportError:
 
 from han.keys import Keys, parse_key  # noqa: E402
 
-USAGE = "usage: decode.py [--key HEX32] [--auth-key HEX32] [--hex] [FILE]"
+USAGE = "usage: decode.py [--key HEX32] [--auth-key HEX32] [--hex] [--diagnose] [FILE]"
 MESSAGE_STARTS = (0x0F, 0xDB, 0xDF, 0xE0, 0x01, 0x02)  # an APDU without link framing
 CHUNK = 512
 MESSAGE_PEEK = 8  # enough to recognise an LLC header, an APDU tag or a DLMS wrapper header
@@ -26,7 +27,7 @@ class UsageError(Exception):
 
 
 def parse_args(argv):
-    options = {"key": None, "auth": None, "hex": False, "file": None}
+    options = {"key": None, "auth": None, "hex": False, "diagnose": False, "file": None}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -42,6 +43,8 @@ def parse_args(argv):
             continue
         if arg == "--hex":
             options["hex"] = True
+        elif arg == "--diagnose":
+            options["diagnose"] = True
         elif arg in ("-h", "--help"):
             raise UsageError(USAGE)
         elif arg.startswith("-") and arg != "-":
@@ -149,6 +152,23 @@ def decode(data, keys, out):
                          keys, out)
 
 
+def tapped(pieces, diagnosis):
+    """The chunks unchanged; the diagnosis sees each one first."""
+    for piece in pieces:
+        diagnosis.observe_bytes(len(piece), piece)
+        yield piece
+
+
+def diagnose(pieces, keys, write):
+    """Decode the whole input, then write one line: the diagnosis of everything it held."""
+    from han.diagnosis import Diagnosis
+    from han.report import string
+    diagnosis = Diagnosis(window=1 << 29)  # the whole input is the window
+    decode_stream(tapped(pieces, diagnosis), keys, diagnosis.observe)
+    code, sentence = diagnosis.verdict()
+    write('{"diagnosis": %s, "detail": %s}\n' % (string(code), string(sentence)))
+
+
 def main(argv):
     try:
         options = parse_args(argv)
@@ -162,10 +182,15 @@ def main(argv):
         return 2
     keys = Keys(options["key"], options["auth"]) if options["key"] or options["auth"] else None
     import han.pipeline  # noqa: F401  (the largest import first, while the heap is empty)
+    if options["diagnose"]:
+        import han.diagnosis  # noqa: F401  (before the key's tables take their block)
     if keys and keys.encryption:
         keys.gcm()
     stdout = sys.stdout
     pieces = hex_chunks(stream) if options["hex"] else chunks(stream)
+    if options["diagnose"]:
+        diagnose(pieces, keys, stdout.write)
+        return 0
     decode_stream(pieces, keys, lambda event: write_event(event, stdout.write))
     return 0
 

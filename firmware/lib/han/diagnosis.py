@@ -1,0 +1,331 @@
+"""What is wrong with the meter line, in one sentence: counters over a window -> (code, sentence).
+
+    d = Diagnosis()
+    d.observe_bytes(n, buf, now_ms)   # every chunk read from the UART (n valid bytes of buf)
+    d.observe(event)                  # every Reading / Error the pipeline yields
+    code, sentence = d.verdict(now_ms)
+
+The window: event counts are halved every `window` events and byte counts every
+`BYTE_WINDOW` bytes, so the verdict follows what the line does now, not at boot; with
+`now_ms`, 30 s without a byte is `no_data` whatever came before.
+
+The verdict, first match wins: no_data; no_key / wrong_key / auth_failed (valid frames whose
+keys are missing or wrong: they outrank everything the line does); corrupted (at least a
+quarter of the frames whose header was right failed their checksum); unknown_layout (valid
+frames the decoder cannot read); ok (frames decode, a few bad ones allowed). Without any
+frame, the raw bytes decide, from a sample (the first `SAMPLE` bytes of each byte window):
+only 0x00/0xFF -> idle_or_inverted; what a wrong baud rate, parity or inversion makes of real
+frames -> serial_settings: noise runs that start with the same bytes push after push (the UART
+garbles the same header the same way), the few long-bit-run values a too fast UART reads, or
+far fewer distinct values than random bytes have; random-looking bytes, or frame headers
+that fail their own checksum -> noise (a weak power supply, as in the seed telnet log).
+
+Codes: ok, no_data, idle_or_inverted, noise, corrupted, serial_settings, no_key, wrong_key,
+auth_failed, unknown_layout. Pure: time is passed in.
+"""
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+OK = "ok"
+NO_DATA = "no_data"
+IDLE_OR_INVERTED = "idle_or_inverted"
+NOISE = "noise"
+CORRUPTED = "corrupted"
+SERIAL_SETTINGS = "serial_settings"
+NO_KEY = "no_key"
+WRONG_KEY = "wrong_key"
+AUTH_FAILED = "auth_failed"
+UNKNOWN_LAYOUT = "unknown_layout"
+
+WINDOW = 64            # events per halving of the event counts
+BYTE_WINDOW = 16384    # bytes per halving of the byte counts (and a fresh byte sample)
+SAMPLE = 512           # bytes of each byte window looked at one by one
+NO_DATA_MS = 30000     # silence after which the line counts as dead
+
+# Byte sample patterns
+PATTERN_NONE = 0        # too few bytes to tell
+PATTERN_IDLE = 1        # only 0x00 / 0xFF: an idle, inverted or broken line
+PATTERN_SLOW = 2        # few values made of long bit runs: the UART is faster than the meter
+PATTERN_STRUCTURED = 3  # far fewer distinct values than random bytes: real data, wrong setting
+PATTERN_RANDOM = 4      # random-looking: noise
+
+_MIN_SAMPLE = const(32)
+_MIN_OTHER = const(64)
+_TICKS_MASK = const(0x3FFFFFFF)  # time.ticks_ms() wraps at 2**30 on the ESP32
+
+# Bit set for each byte value with at most two level changes between adjacent bits (0x00,
+# 0x80, 0x78, 0xF8, ...): what a UART reads from a line that is slower than its own baud rate.
+_RUNS = (b"\xdf\xd1\x01\xd1\x01\x00\x01\xd1\x01\x00\x00\x00\x01\x00\x01\xd1"
+         b"\x8b\x80\x00\x80\x00\x00\x00\x80\x8b\x80\x00\x80\x8b\x80\x8b\xfb")
+
+# Event counters: index 0 readings, then one per error code (a failed header checksum,
+# an HCS false start, gets its own slot).
+_CODES = ("checksum", "truncated", "sequence", "no_key", "decrypt", "auth", "unknown",
+          "malformed", "noise", "too_long", "hcs")
+_READINGS = const(0)
+_CHECKSUM = const(1)
+_TRUNCATED = const(2)
+_NO_KEY = const(4)
+_DECRYPT = const(5)
+_AUTH = const(6)
+_UNKNOWN = const(7)
+_MALFORMED = const(8)
+_NOISE = const(9)
+_TOO_LONG = const(10)
+_HCS = const(11)
+_REPEATS = const(12)  # noise runs that began like the one before: a setting garbles a header
+_SLOTS = const(13)
+_HEAD = const(6)      # bytes compared at the start of noise runs
+
+TRY_SETTINGS = ("try 2400 8N1 for Kamstrup; 2400 8E1 for Aidon, Kaifa, Landis+Gyr (CII) and Austrian "
+                "M-Bus meters; 115200 8N1 inverted for P1/DSMR meters; 9600 8N1 for an optical (IR) head.")
+
+
+def expected_distinct(n):
+    """How many distinct values n random bytes have, on average (integer arithmetic)."""
+    p = 1 << 16
+    for _ in range(n):
+        p = (p * 255) >> 8
+    return (256 * ((1 << 16) - p)) >> 16
+
+
+class ByteSample:
+    """Statistics of the first `limit` bytes seen since the last reset."""
+
+    def __init__(self, limit=SAMPLE):
+        self.limit = limit
+        self.seen = bytearray(32)
+        self.reset()
+
+    def reset(self):
+        self.count = 0
+        self.zeros = 0
+        self.ones = 0      # 0xFF bytes
+        self.runs = 0      # other bytes made of at most three bit runs
+        self.distinct = 0  # distinct values other than 0x00 and 0xFF
+        seen = self.seen
+        for i in range(32):
+            seen[i] = 0
+
+    def add(self, chunk, n):
+        room = self.limit - self.count
+        if n > room:
+            n = room
+        if n <= 0:
+            return
+        seen = self.seen
+        zeros = ones = runs = distinct = 0
+        for i in range(n):
+            b = chunk[i]
+            if b == 0:
+                zeros += 1
+                continue
+            if b == 0xFF:
+                ones += 1
+                continue
+            at = b >> 3
+            bit = 1 << (b & 7)
+            if _RUNS[at] & bit:
+                runs += 1
+            if not seen[at] & bit:
+                seen[at] |= bit
+                distinct += 1
+        self.count += n
+        self.zeros += zeros
+        self.ones += ones
+        self.runs += runs
+        self.distinct += distinct
+
+    def pattern(self):
+        count = self.count
+        if count < _MIN_SAMPLE:
+            return PATTERN_NONE
+        other = count - self.zeros - self.ones
+        if not other:
+            return PATTERN_IDLE
+        if (count - other + self.runs) * 10 >= count * 9 and self.distinct <= 16:
+            return PATTERN_SLOW
+        if other >= _MIN_OTHER and self.distinct * 10 < expected_distinct(other) * 6:
+            return PATTERN_STRUCTURED
+        return PATTERN_RANDOM
+
+
+class Diagnosis:
+    def __init__(self, window=WINDOW):
+        self.window = window
+        self.n = [0] * _SLOTS
+        self.sample = ByteSample()
+        self.head = bytearray(_HEAD)  # the first bytes of the last long noise run
+        self.reset()
+
+    def reset(self):
+        n = self.n
+        for i in range(_SLOTS):
+            n[i] = 0
+        self.events = 0
+        self.bytes = 0
+        self.noise_bytes = 0
+        self.last_ms = None      # when bytes last arrived (if the runtime passes the time)
+        self.key_detail = None   # detail of the last key error (names the system title)
+        self.layout_detail = None
+        self.sample.reset()
+        self.previous = PATTERN_NONE  # the last full sample's pattern
+        head = self.head
+        for i in range(_HEAD):
+            head[i] = 0
+
+    def observe_bytes(self, n, chunk, now_ms=None):
+        if n <= 0:
+            return
+        if now_ms is not None:
+            self.last_ms = now_ms
+        if self.bytes + n > BYTE_WINDOW:
+            self.bytes >>= 1
+            self.noise_bytes >>= 1
+            if self.sample.count >= _MIN_SAMPLE:
+                self.previous = self.sample.pattern()
+            self.sample.reset()
+        self.bytes += n
+        self.sample.add(chunk, n)
+
+    def observe(self, event):
+        code = getattr(event, "code", None)
+        if code is None:
+            slot = _READINGS
+        else:
+            try:
+                slot = _CODES.index(code) + 1
+            except ValueError:
+                return
+            if slot == _CHECKSUM and getattr(event, "size", 0) == 1:
+                slot = _HCS  # a header that failed its own checksum: a false start
+            elif code == "noise":
+                self.noise_bytes += getattr(event, "size", 0)
+                self._noise_head(event.data)
+            elif slot == _NO_KEY or slot == _DECRYPT or slot == _AUTH:
+                self.key_detail = event.detail
+            elif slot == _UNKNOWN or slot == _MALFORMED or slot == _TOO_LONG:
+                self.layout_detail = event.detail
+        n = self.n
+        n[slot] += 1
+        self.events += 1
+        if self.events >= self.window:
+            self.events >>= 1
+            for i in range(_SLOTS):
+                n[i] = (n[i] + 1) >> 1  # a count of 1 stays: the last problem is not forgotten
+
+    def _noise_head(self, data):
+        """Count noise runs that start with the same bytes as the last one.
+
+        Random noise never does; a meter pushing the same frame header at a wrong baud rate,
+        parity or inversion does, as the UART garbles the header the same way each time. Runs
+        that start with mostly 0x00/0xFF (glitches on an idle line) do not count.
+        """
+        if data is None or len(data) < _HEAD:
+            return
+        head = self.head
+        same = True
+        busy = 0  # bytes other than 0x00/0xFF: glitches on an idle line make those
+        for i in range(_HEAD):
+            b = data[i]
+            if b != head[i]:
+                same = False
+                head[i] = b
+            if b != 0 and b != 0xFF:
+                busy += 1
+        if same and busy >= 3:
+            self.n[_REPEATS] += 1
+
+    def pattern(self):
+        if self.sample.count >= _MIN_SAMPLE:
+            return self.sample.pattern()
+        return self.previous
+
+    def verdict(self, now_ms=None):
+        """(code, sentence) for what the line does in the window."""
+        n = self.n
+        if now_ms is not None and (self.last_ms is None or
+                                   (now_ms - self.last_ms) & _TICKS_MASK > NO_DATA_MS):
+            return NO_DATA, _no_data(self.last_ms is not None)
+        if not self.bytes and not self.events:
+            return NO_DATA, _no_data(False)
+        readings = n[_READINGS]
+        keys = max(n[_NO_KEY], n[_DECRYPT], n[_AUTH])
+        if keys and keys >= readings:
+            if n[_NO_KEY] == keys:
+                return NO_KEY, ("Encrypted frames arrive but no encryption key is configured: enter the "
+                                "encryption key (GUEK; Danish grid operators call it GPK60) from your grid "
+                                "operator, and the authentication key (GAK, GPK61) if you were given one"
+                                + _title(self.key_detail) + ".")
+            if n[_DECRYPT] == keys:
+                return WRONG_KEY, ("Encrypted frames arrive but do not decrypt to meter data: the encryption "
+                                   "key (GUEK/GPK60) is wrong" + _title(self.key_detail) + ".")
+            return AUTH_FAILED, ("Encrypted frames decrypt but their authentication tag does not verify: "
+                                 "check the authentication key (GAK/GPK61).")
+        bad = n[_CHECKSUM] + n[_TRUNCATED]
+        malformed = n[_MALFORMED]
+        if bad or n[_NOISE] > readings + keys + n[_UNKNOWN]:
+            # Amid checksum failures or noise, frames that pass but do not parse were damaged
+            # too (a flipped bit can end a P1 telegram early, where no CRC is required).
+            bad += malformed
+            malformed = 0
+        layouts = n[_UNKNOWN] + n[_TOO_LONG] + malformed
+        valid = readings + keys + layouts
+        if bad and (not valid or (bad >= 2 and bad * 4 >= bad + valid)):
+            return CORRUPTED, ("Frames are corrupted in transit (%d of %d failed the checksum): check the "
+                               "power supply and the cable." % (bad, bad + valid))
+        if layouts and layouts >= readings:
+            return UNKNOWN_LAYOUT, "Frames are valid but the layout is unknown: " + _layout(self.layout_detail)
+        if valid:
+            sentence = "Frames decode (%d reading%s" % (readings, "" if readings == 1 else "s")
+            if bad:
+                sentence += ", %d of %d frames failed the checksum" % (bad, bad + valid)
+            return OK, sentence + ")."
+        pattern = self.pattern()
+        if pattern == PATTERN_IDLE:
+            return IDLE_OR_INVERTED, ("The line is idle or inverted: only 0x00/0xFF bytes arrive. Check the "
+                                      "invert setting (P1 lines are inverted) and the wiring.")
+        repeats = n[_REPEATS]
+        if repeats >= 2 and repeats * 3 >= n[_NOISE]:
+            return SERIAL_SETTINGS, ("Serial settings look wrong: bursts of bytes arrive that start the "
+                                     "same way each time but never form a frame; " + TRY_SETTINGS)
+        if pattern == PATTERN_SLOW:
+            return SERIAL_SETTINGS, ("Serial settings look wrong: the bytes are what a baud rate higher than "
+                                     "the meter's makes of its frames; " + TRY_SETTINGS)
+        if pattern == PATTERN_STRUCTURED and not n[_HCS]:
+            return SERIAL_SETTINGS, ("Serial settings look wrong: bytes arrive in patterns a wrong baud rate, "
+                                     "parity or inversion makes of real frames, but never as a frame; "
+                                     + TRY_SETTINGS)
+        return NOISE, ("Line noise: data arrives but never as a frame. Check the power supply (a weak USB "
+                       "supply is the usual cause) and the wiring.")
+
+
+def _no_data(had_bytes):
+    return (("No data for %d s" % (NO_DATA_MS // 1000)) if had_bytes else "No data arrives") + (
+        ": check the wiring and the RX pin, and that the grid operator has enabled the HAN/P1 port.")
+
+
+def _title(detail):
+    """", system title ... (manufacturer)" from a key error's detail, or ""."""
+    if not detail:
+        return ""
+    at = detail.find("system title ")
+    if at < 0:
+        return ""
+    words = detail[at + 13:].split(" ")
+    title = words[0].rstrip(")")
+    flag = words[1].strip("()") if len(words) > 1 else ""
+    from han.meters import manufacturer
+    name = manufacturer(flag)
+    return " (system title %s%s)" % (title, ", " + name if name else "")
+
+
+def _layout(detail):
+    if not detail:
+        return "(no detail)."
+    at = detail.find("layout: ")
+    shape = detail[at + 8:] if at >= 0 else detail
+    return shape + ("" if shape.endswith(".") else ".") + " Please report it with a capture of the frames."
