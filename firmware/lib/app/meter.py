@@ -7,6 +7,8 @@ push is over and the pipeline decides what it still holds.
 import asyncio
 import time
 
+from han import detective as serial_detective
+from han.diagnosis import Diagnosis
 from han.errors import CHECKSUM, NOISE
 from han.keys import Keys, parse_key
 from han.pipeline import Pipeline
@@ -14,6 +16,8 @@ from han.values import Quantity
 
 IDLE_MS = 250   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
 CHUNK = 256
+VERDICT_MS = 2000  # how often the diagnosis is looked at
+SETTLED_FILE = "serial-auto"  # the setting automatic detection found, tried first next boot
 TRACE_TITLES = {"hdlc": "HDLC frame:", "mbus": "M-Bus frame:", "dsmr": "P1 telegram:",
                 "ciphered": "Ciphered frame:", "apdu": "APDU:", "plaintext": "Decrypted APDU:"}
 # Units each multiplier scales (DLMS codes): current transformer meters report primary values x N.
@@ -50,6 +54,11 @@ class Meter:
             self.keys.gcm()  # its tables are made now, before the heap fragments
         self.pipeline = Pipeline(self.keys, self.config["hint"] or None, self._trace)
         self.led = None
+        self.diagnosis = Diagnosis()
+        self.verdict_ms = time.ticks_ms()
+        self.detective = None
+        if not self.config["baud"]:
+            self.detective = serial_detective.LineDetective(start=self._settled_index())
         self.multipliers = (self.config["power_multiplier"], self.config["voltage_multiplier"],
                             self.config["current_multiplier"], self.config["energy_multiplier"])
 
@@ -58,23 +67,84 @@ class Meter:
             self.log.hexdump("V", TRACE_TITLES.get(layer, layer + ":"), view)
 
     async def run(self):
-        setting = serial_setting(self.config) or "2400 8N1"
-        self.state.serial = setting
-        uart = self.hal.uart(self.config["rx_pin"], setting)
-        self.log.info("Reading the meter on GPIO%d at %s" % (self.config["rx_pin"], setting))
+        while True:
+            setting = self._setting()
+            self.state.serial = setting + (" (finding the setting)" if self._searching() else "")
+            uart = self.hal.uart(self.config["rx_pin"], setting)
+            self.log.info("Reading the meter on GPIO%d at %s" % (self.config["rx_pin"], self.state.serial))
+            try:
+                await self._read(uart)
+            finally:
+                uart.close()
+            list(self.pipeline.flush())  # bytes read at the old setting mean nothing at the new one
+
+    def _setting(self):
+        if self.detective is None:
+            return serial_setting(self.config)
+        return serial_detective.describe(self.detective.setting)
+
+    def _searching(self):
+        return self.detective is not None and not self.detective.settled
+
+    async def _read(self, uart):
+        """Decode until automatic detection wants another setting."""
         while True:
             try:
                 chunk = await asyncio.wait_for_ms(uart.read(CHUNK), IDLE_MS)
             except asyncio.TimeoutError:
-                self._decode(self.pipeline.flush())
-                continue
+                chunk = None
             if chunk:
+                self.diagnosis.observe_bytes(len(chunk), chunk)
+                if self.detective:
+                    self.detective.observe_bytes(len(chunk), chunk)
                 self._decode(self.pipeline.feed(chunk))
+            else:
+                self._decode(self.pipeline.flush())  # the line is quiet: the push is over
+            now = time.ticks_ms()
+            if time.ticks_diff(now, self.verdict_ms) >= VERDICT_MS:
+                self.verdict_ms = now
+                self._judge(now)
+            if self._searching():
+                decision = self.detective.decide(now)
+                if decision == serial_detective.NEXT:
+                    return
+                if decision == serial_detective.SETTLED:
+                    self._settled()
+
+    def _judge(self, now):
+        verdict = self.diagnosis.verdict(now)
+        if verdict != self.state.diagnosis:
+            self.state.diagnosis = verdict
+            (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
+
+    def _settled(self):
+        setting = serial_detective.describe(self.detective.setting)
+        self.state.serial = setting
+        self.log.info("Serial settings found: " + setting)
+        try:
+            with open(self._settled_path(), "w") as f:
+                f.write(str(self.detective.index))
+        except OSError:
+            pass
+
+    def _settled_path(self):
+        return (self.hal.data + "/" if self.hal.data else "") + SETTLED_FILE
+
+    def _settled_index(self):
+        try:
+            with open(self._settled_path()) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return 0
 
     def _decode(self, events):
         started = time.ticks_us()
         completed = False
+        detective = self.detective if self._searching() else None
         for event in events:
+            self.diagnosis.observe(event)
+            if detective:
+                detective.observe(event)
             if hasattr(event, "code"):
                 self._error(event)
             else:
