@@ -1,25 +1,28 @@
 """The device configuration: one JSON document, a schema with defaults and checks, atomic saves.
 
     {"wifi": {...}, "meter": {...}, "mqtt": {...}, "web": {...}, "telnet": {...}, "led": {...},
-     "timezone": "..."}
+     "system": {"timezone": "..."}}
 
 Every field is checked with a sentence saying what is wrong. A corrupt or unreadable file is
-kept aside as config.bad.json and the defaults are used (the device then opens its access point),
-so a bad file never causes a boot loop. Secrets are never shown: `masked()` gives "set"/"not set".
+kept aside as config.bad.json and the defaults are used (no Wi-Fi network is set, so the device
+opens its access point): a bad file never causes a boot loop. Secrets are never shown:
+`masked()` gives "set"/"not set", and no message quotes a secret's value.
 """
 import json
 import os
 
-from han.keys import parse_key
+from han.keys import HEX_DIGITS, parse_key
 
 FILE = "config.json"
 BAD_FILE = "config.bad.json"
+MAX_BYTES = 8192  # a larger file is not a config: reading it could exhaust the heap
 SERIAL_BAUDS = (0, 2400, 4800, 9600, 19200, 38400, 57600, 115200)  # 0: find it automatically
-METER_HINTS = ("", "aidon", "kaifa", "kamstrup", "kamstrup-se")
+METER_HINTS = ("", "aidon", "kaifa", "kamstrup", "kamstrup-se", "iskraemeco", "landisgyr-e450",
+               "landisgyr-e360", "landisgyr-e570")
+UART_TX_PIN = 17  # hal/esp32.py gives the meter UART this TX pin
 
 # ESP32-WROOM pins: flash (6-11) is never usable; input-only pins (34-39) cannot drive an LED;
 # strapping pins (0, 2, 5, 12, 15) decide how the chip boots; 1 and 3 are the USB serial port.
-_FLASH = (6, 7, 8, 9, 10, 11)
 _MISSING = (20, 24, 28, 29, 30, 31)
 
 
@@ -31,17 +34,24 @@ def gpio_problem(pin, use):
         return None, None  # no LED
     if not 0 <= pin <= 39 or pin in _MISSING:
         return "GPIO%d does not exist on the ESP32 (0-39, not 20, 24, 28-31)" % pin, None
-    if pin in _FLASH:
+    if pin in (37, 38):
+        return "GPIO%d is not brought out on ESP32-WROOM modules" % pin, None
+    if 6 <= pin <= 11:
         return "GPIO%d is wired to the flash chip on ESP32-WROOM modules: using it crashes the board" % pin, None
     if pin in (1, 3):
         return "GPIO%d is the USB serial port (UART0): the meter cannot share it" % pin, None
+    if pin == UART_TX_PIN:
+        return "GPIO%d is the meter UART's TX pin" % pin, None
     if use == "led":
         if pin >= 34:
             return "GPIO%d is input-only: it cannot drive an LED" % pin, None
         if pin == 0:
             return "GPIO0 is the BOOT button's strapping pin: an LED holding it low at reset starts " \
                    "the board in download mode", None
-        if pin in (2, 5, 12, 15):
+        if pin == 12:
+            return None, "GPIO12 is a strapping pin: an LED wired to 3.3 V pulls it high at reset, " \
+                         "which selects 1.8 V flash and the board does not boot; wire it to ground"
+        if pin in (2, 5, 15):
             return None, "GPIO%d is a strapping pin: fine for an LED, but keep it unlit at power-up" % pin
         return None, None
     if pin == 0:
@@ -91,14 +101,26 @@ def _flag(value):
 
 
 def _key(value):
+    """Empty, or 32 hex digits (spaces, colons, dashes and 0x allowed, as han.keys takes them).
+
+    The message never quotes the value: a key with a typo is still mostly the secret."""
     if value == "":
         return None
     if not isinstance(value, str):
         return "must be text"
+    cleaned = value.strip()
+    if cleaned[:2] in ("0x", "0X"):
+        cleaned = cleaned[2:]
+    cleaned = cleaned.replace(" ", "").replace(":", "").replace("-", "")
+    for c in cleaned:
+        if c not in HEX_DIGITS:
+            return "must be 32 hex digits (0-9, A-F); it contains other characters"
+    if len(cleaned) != 32:
+        return "must be 32 hex digits (16 bytes), not %d" % len(cleaned)
     try:
-        parse_key(value, "the key")
-    except ValueError as e:
-        return e.args[0][len("the key "):]
+        parse_key(value)  # the meter task reads it with this: it must agree
+    except ValueError:
+        return "must be 32 hex digits (16 bytes)"
     return None
 
 
@@ -157,13 +179,18 @@ def defaults():
     return config
 
 
+def _get(config, section, field, default=None):
+    fields = config.get(section)
+    return fields.get(field, default) if isinstance(fields, dict) else default
+
+
 def validate(config):
     """({"section.field": error}, {"section.field": warning}) for a whole configuration."""
     errors = {}
     warnings = {}
     for section, field, _, check, _ in SCHEMA:
         name = section + "." + field
-        value = config.get(section, {}).get(field)
+        value = _get(config, section, field)
         if check is None:
             error, warning = gpio_problem(value, "rx" if section == "meter" else "led")
         else:
@@ -172,19 +199,24 @@ def validate(config):
             errors[name] = error
         elif warning:
             warnings[name] = warning
-    rx, led = config.get("meter", {}).get("rx_pin"), config.get("led", {}).get("pin")
-    if rx == led and "meter.rx_pin" not in errors:
+    led = _get(config, "led", "pin")
+    if led == _get(config, "meter", "rx_pin") and "meter.rx_pin" not in errors and "led.pin" not in errors:
         errors["led.pin"] = "GPIO%d is already the meter's RX pin" % led
     return errors, warnings
+
+
+def describe(problems):
+    """One line from validate()'s errors or warnings: "meter.rx_pin: GPIO6 is ...; led.pin: ..."."""
+    return "; ".join("%s: %s" % (name, problems[name]) for name in sorted(problems))
 
 
 def merged(base, changes):
     """`base` with the fields of `changes` applied; an empty secret keeps the stored one."""
     result = {}
     for section, field, default, _, secret in SCHEMA:
-        value = base.get(section, {}).get(field, default)
-        new = changes.get(section, {})
-        if field in new and not (secret and new[field] == ""):
+        value = _get(base, section, field, default)
+        new = changes.get(section)
+        if isinstance(new, dict) and field in new and not (secret and new[field] == ""):
             value = new[field]
         result.setdefault(section, {})[field] = value
     return result
@@ -194,7 +226,7 @@ def masked(config):
     """The configuration with every secret replaced by "set" or "not set"."""
     shown = {}
     for section, field, default, _, secret in SCHEMA:
-        value = config.get(section, {}).get(field, default)
+        value = _get(config, section, field, default)
         shown.setdefault(section, {})[field] = ("set" if value else "not set") if secret else value
     return shown
 
@@ -203,27 +235,55 @@ def _path(folder, name):
     return folder + "/" + name if folder else name
 
 
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _replace(source, target):
+    try:
+        os.rename(source, target)
+    except OSError:  # file systems that do not replace on rename
+        os.remove(target)
+        os.rename(source, target)
+
+
+def _read(path):
+    if os.stat(path)[6] > MAX_BYTES:
+        raise ValueError("larger than %d bytes" % MAX_BYTES)
+    with open(path, "rb") as f:
+        stored = json.loads(f.read().decode())
+    if not isinstance(stored, dict):
+        raise ValueError("not a JSON object")
+    return stored
+
+
 def load(folder):
     """(config, problem): the stored configuration, or the defaults and why they are used.
 
-    Fields missing from the file take their defaults; an invalid field takes its default and is
-    named in the problem. An unreadable or corrupt file is renamed to config.bad.json.
+    No file (first boot): the defaults, problem None. Fields missing from the file take their
+    defaults; an invalid field takes its default and is named in the problem. A file that cannot
+    be read or parsed is renamed to config.bad.json and the defaults are used.
     """
     path = _path(folder, FILE)
-    try:
-        with open(path) as f:
-            stored = json.load(f)
-        if not isinstance(stored, dict):
-            raise ValueError("not a JSON object")
-    except OSError:
-        return defaults(), None  # first boot: nothing stored yet
-    except (ValueError, TypeError) as e:
-        try:
-            os.rename(path, _path(folder, BAD_FILE))
+    if not _exists(path):
+        try:  # a save cut short between removing the old file and renaming the new one
+            os.rename(path + ".tmp", path)
         except OSError:
-            pass
-        return defaults(), "config.json is corrupt (%s): kept as %s, using defaults" % (e, BAD_FILE)
-    config = merged(defaults(), {s: v for s, v in stored.items() if isinstance(v, dict)})
+            return defaults(), None
+    try:
+        stored = _read(path)
+    except Exception as e:  # noqa: BLE001 - whatever is wrong with the file, the device must boot
+        try:
+            _replace(path, _path(folder, BAD_FILE))
+            kept = "kept as " + BAD_FILE
+        except OSError:
+            kept = "it could not be moved aside"
+        return defaults(), "%s is unreadable (%s): %s; using the defaults (access point)" % (FILE, e, kept)
+    config = merged(defaults(), stored)
     errors, _ = validate(config)
     if not errors:
         return config, None
@@ -231,17 +291,22 @@ def load(folder):
     for name in errors:
         section, field = name.split(".")
         config[section][field] = fallback[section][field]
-    return config, "invalid settings replaced by defaults: " + ", ".join(sorted(errors))
+    if validate(config)[0]:  # the default LED pin is the kept RX pin: no LED then
+        config["led"]["pin"] = -1
+        if validate(config)[0]:
+            config = fallback
+    return config, "invalid settings in %s, their defaults are used: %s" % (FILE, describe(errors))
 
 
 def save(folder, config):
-    """Write atomically: a power cut leaves either the old or the new file, never half of one."""
+    """Check and write the configuration (schema fields only), atomically: a power cut leaves
+    the old or the new file, never half of one. Raises ValueError naming the invalid fields."""
+    config = merged(defaults(), config)
+    errors, _ = validate(config)
+    if errors:
+        raise ValueError(describe(errors))
     path = _path(folder, FILE)
     temporary = path + ".tmp"
     with open(temporary, "w") as f:
         json.dump(config, f)
-    try:
-        os.rename(temporary, path)
-    except OSError:  # file systems that do not replace on rename
-        os.remove(path)
-        os.rename(temporary, path)
+    _replace(temporary, path)

@@ -13,7 +13,7 @@ TICK_MS = 50  # the stall monitor wakes this often; any extra delay is time the 
 
 
 class App:
-    def __init__(self, hal):
+    def __init__(self, hal, guard=None):
         self.hal = hal
         self.started_ms = time.ticks_ms()
         self.config, problem = config_store.load(hal.data)
@@ -22,10 +22,14 @@ class App:
             self.log.sinks.append(print)  # the simulator's terminal is its serial console
         self.state = State()
         self.state.reset_cause = hal.reset_cause()
+        self.guard = guard  # app.boot_guard.Guard (counts starts that crash), None: no safe mode
+        self.safe_mode = self.state.safe_mode = bool(guard and guard.safe_mode)
         self.config_problem = problem
         if problem:
             self.log.error(problem)
-        self.meter = Meter(hal, self.config, self.state, self.log)
+        if guard and guard.reason():
+            (self.log.error if self.safe_mode else self.log.warning)(guard.reason())
+        self.meter = None if self.safe_mode else Meter(hal, self.config, self.state, self.log)
 
     def reboot(self, cause):
         self.log.warning("Rebooting: " + cause)
@@ -33,7 +37,13 @@ class App:
 
     async def _reboot_soon(self, cause):
         await asyncio.sleep_ms(300)  # let the last log lines go out
+        if self.guard:
+            self.guard.clear()  # a deliberate reboot is not a crash
         self.hal.reset(cause)
+
+    async def _confirm_healthy(self):
+        await self.guard.confirm(asyncio.sleep_ms)
+        self.log.info("Ran %g s: crash counter cleared" % (self.guard.healthy_ms / 1000))
 
     async def watch_loop(self):
         """Measure the longest time the event loop was blocked."""
@@ -50,8 +60,12 @@ class App:
         from app.telnet import Telnet
         log = self.log
         log.info("hanreader starting on %s (reset cause: %s)" % (self.hal.name, self.state.reset_cause))
-        tasks = [asyncio.create_task(self.meter.run()), asyncio.create_task(self.watch_loop())]
-        if self.config["telnet"]["enabled"]:
+        tasks = [asyncio.create_task(self.watch_loop())]
+        if self.guard:
+            tasks.append(asyncio.create_task(self._confirm_healthy()))
+        if not self.safe_mode:  # safe mode: no meter, no telnet (access point, config page)
+            tasks.append(asyncio.create_task(self.meter.run()))
+        if self.config["telnet"]["enabled"] and not self.safe_mode:
             port = self.hal.telnet_port or self.config["telnet"]["port"]
             self.telnet = Telnet(self)
             await self.telnet.start(port)
@@ -61,6 +75,6 @@ class App:
         await asyncio.gather(*tasks)
 
 
-def run():
-    app = App(make_hal())
+def run(guard=None):
+    app = App(make_hal(), guard)
     asyncio.run(app.main())

@@ -7,7 +7,11 @@ import machine
 import network
 
 UART_ID = 2  # UART0 is the USB serial port (REPL); UART2's default pins are free on WROOM
+DISARMED_MS = 86400000  # the watchdog timeout once a person has the prompt (a day)
 RX_BUFFER = 4096  # 1.8 s at 2400 baud, 0.35 s at 115200: covers the longest loop stall
+_STATUS = (("STAT_GOT_IP", "connected"), ("STAT_CONNECTING", "connecting"), ("STAT_IDLE", "idle"),
+           ("STAT_WRONG_PASSWORD", "wrong password"), ("STAT_HANDSHAKE_TIMEOUT", "wrong password"),
+           ("STAT_NO_AP_FOUND", "network not found"))
 CAUSES = {machine.PWRON_RESET: "power-on or brownout", machine.HARD_RESET: "crash or reset",
           machine.WDT_RESET: "watchdog", machine.DEEPSLEEP_RESET: "deep sleep",
           machine.SOFT_RESET: "soft reset"}
@@ -40,30 +44,57 @@ class Led:
 
 
 class Wifi:
+    """Station and access point. Nothing here waits for the radio: app/wifi.py polls it."""
+
     def __init__(self):
         self.station = network.WLAN(network.WLAN.IF_STA)
         self.ap = network.WLAN(network.WLAN.IF_AP)
         self.access_point = None
 
     def connect(self, ssid, password, hostname):
-        network.hostname(hostname)
+        """Start joining `ssid`; returns at once."""
+        if hostname:
+            network.hostname(hostname)
         self.station.active(True)
-        self.station.config(reconnects=3)  # the Wi-Fi task handles backoff itself
+        self.station.config(reconnects=2)  # then it gives up: the Wi-Fi task does the backoff
         self.station.connect(ssid, password)
+
+    def disconnect(self):
+        try:
+            self.station.disconnect()
+        except OSError:
+            pass
 
     def connected(self):
         return self.station.isconnected()
 
+    def status(self):
+        """Why the station is not joined, in words ("connecting", "wrong password" ...)."""
+        code = self.station.status()
+        for name, text in _STATUS:
+            if code == getattr(network, name, None):
+                return text
+        return "failed (%s)" % code
+
     def address(self):
-        if self.access_point:
-            return self.ap.ifconfig()[0]
+        """The station's IP address, None when not joined."""
         return self.station.ifconfig()[0] if self.station.isconnected() else None
+
+    def ap_address(self):
+        return self.ap.ifconfig()[0] if self.access_point else None
 
     def rssi(self):
         try:
             return self.station.status("rssi") if self.station.isconnected() else None
         except (OSError, ValueError):
             return None
+
+    def clients(self):
+        """How many phones or computers are on the access point."""
+        try:
+            return len(self.ap.status("stations")) if self.access_point else 0
+        except (OSError, ValueError):
+            return 0
 
     def start_access_point(self, ssid, password):
         self.ap.active(True)
@@ -79,17 +110,24 @@ class Wifi:
 
 
 class Watchdog:
+    """machine.WDT cannot be stopped; created again, it only takes the new timeout."""
+
     def __init__(self, timeout_ms):
         self.wdt = machine.WDT(timeout=timeout_ms)
 
     def feed(self):
         self.wdt.feed()
 
+    def disarm(self):
+        self.wdt = machine.WDT(timeout=DISARMED_MS)
+
 
 class Hal:
     name = "esp32"
     data = ""  # config.json and friends live at the root of the flash file system
     http_port = 80
+    dns_port = 53  # the captive portal's DNS responder, while the access point is open
+    dns_host = "0.0.0.0"
     telnet_port = None  # from the config
     serial_address = None
 

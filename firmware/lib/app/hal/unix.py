@@ -9,6 +9,8 @@ receive (wrong baud, parity, inversion). Everything is configured by environment
     HANREADER_HTTP_PORT    web server port                         (8080)
     HANREADER_TELNET_PORT  telnet port, overriding the config      (2323)
     HANREADER_BOOT_BUTTON  1 = the BOOT button is held at power-up
+    HANREADER_WIFI         up (the host's network) or down (never joins: access point fallback)
+    HANREADER_DNS_PORT     port of the access point's DNS responder on 127.0.0.1 (0 = none)
 """
 import asyncio
 import os
@@ -75,22 +77,37 @@ class Led:
 
 
 class Wifi:
-    """The machine's own network stands in for Wi-Fi: always connected."""
+    """The machine's own network stands in for the station: joined from the start, or, with
+    HANREADER_WIFI=down, never (to see the access point fallback). The access point is pretend."""
 
-    def __init__(self):
+    def __init__(self, mode):
+        self.down = mode == "down"
+        self.tried = False
         self.access_point = None
 
     def connect(self, ssid, password, hostname):
+        self.tried = True
+
+    def disconnect(self):
         pass
 
     def connected(self):
-        return True
+        return not self.down
+
+    def status(self):
+        return "connected" if not self.down else "network not found" if self.tried else "idle"
 
     def address(self):
-        return "127.0.0.1"
+        return None if self.down else "127.0.0.1"
+
+    def ap_address(self):
+        return "192.168.4.1" if self.access_point else None
 
     def rssi(self):
         return None
+
+    def clients(self):
+        return 0
 
     def start_access_point(self, ssid, password):
         self.access_point = ssid
@@ -100,12 +117,17 @@ class Wifi:
 
 
 class Watchdog:
+    """Only records the feeding (nothing resets the process)."""
+
     def __init__(self, timeout_ms):
         self.timeout_ms = timeout_ms
         self.fed = time.ticks_ms()
 
     def feed(self):
         self.fed = time.ticks_ms()
+
+    def disarm(self):
+        self.timeout_ms = 86400000
 
 
 class Hal:
@@ -120,7 +142,9 @@ class Hal:
         self.serial_address = _env("HANREADER_SERIAL", "127.0.0.1:2300")
         self.http_port = int(_env("HANREADER_HTTP_PORT", "8080"))
         self.telnet_port = int(_env("HANREADER_TELNET_PORT", "2323"))
-        self.wifi = Wifi()
+        self.wifi = Wifi(_env("HANREADER_WIFI", "up"))
+        self.dns_port = int(_env("HANREADER_DNS_PORT", "0"))  # 0: no captive DNS responder
+        self.dns_host = "127.0.0.1"
 
     def uart(self, rx_pin, setting):
         """A reader of the meter line; `setting` is text like "2400 8E1" or "115200 8N1 inverted"."""

@@ -1,0 +1,176 @@
+"""The boot guard: starts that end early are counted; three in a row give safe mode; a healthy
+run or a deliberate reboot clears the count (both interpreters)."""
+import os
+
+from app import boot_guard
+from app.boot_guard import Guard
+
+
+class Memory:
+    """A store in memory; `fail` makes every call raise, as a broken flash would."""
+
+    def __init__(self, count=None, fail=False):
+        self.count = count
+        self.fail = fail
+        self.writes = 0
+
+    def get(self):
+        if self.fail:
+            raise OSError(5)
+        if self.count is None:
+            raise OSError(2)  # nothing stored yet
+        return self.count
+
+    def put(self, count):
+        if self.fail:
+            raise OSError(28)
+        self.count = count
+        self.writes += 1
+
+
+def _boot(store, **kw):
+    guard = Guard(store, **kw)
+    guard.start()
+    return guard
+
+
+def _run(coroutine):
+    """Drive a coroutine whose awaits never really wait."""
+    try:
+        while True:
+            coroutine.send(None)
+    except StopIteration:
+        pass
+
+
+def test_first_start_is_normal_and_counted():
+    store = Memory()
+    guard = _boot(store)
+    assert guard.safe_mode is False and guard.crashes == 0 and guard.reason() is None
+    assert store.count == 1 and store.writes == 1
+
+
+def test_three_starts_that_ended_early_give_safe_mode():
+    store = Memory()
+    for crashes in range(3):
+        guard = _boot(store)
+        assert not guard.safe_mode and guard.crashes == crashes
+    assert "safe mode after 3" in guard.reason() and ": 2 (" in guard.reason()
+    guard = _boot(store)
+    assert guard.safe_mode and guard.crashes == 3
+    assert guard.reason().startswith("Safe mode: the last 3 starts ended within 60 s")
+    assert "access point and the config page" in guard.reason()
+    assert _boot(store).safe_mode  # a crash in safe mode stays in safe mode
+
+
+def test_start_returns_the_decision():
+    assert Guard(Memory(2)).start() is False
+    assert Guard(Memory(3)).start() is True
+
+
+def test_a_healthy_run_clears_the_count():
+    store = Memory()
+    _boot(store)
+    _boot(store)
+    guard = _boot(store)
+    slept = []
+
+    async def sleep_ms(ms):
+        slept.append(ms)
+
+    _run(guard.confirm(sleep_ms))
+    assert slept == [boot_guard.HEALTHY_MS] and guard.healthy and store.count == 0
+    assert not _boot(store).safe_mode
+
+
+def test_healthy_run_in_safe_mode_means_a_normal_next_start():
+    store = Memory(5)
+    guard = _boot(store, healthy_ms=250)
+    assert guard.safe_mode
+    slept = []
+
+    async def sleep_ms(ms):
+        slept.append(ms)
+
+    _run(guard.confirm(sleep_ms))
+    assert slept == [250]
+    assert not _boot(store).safe_mode
+
+
+def test_a_deliberate_reboot_is_not_a_crash():
+    store = Memory()
+    for _ in range(5):
+        guard = _boot(store)
+        assert not guard.safe_mode
+        guard.clear()
+    assert store.count == 0
+
+
+def test_limit_can_be_changed():
+    store = Memory(1)
+    assert _boot(store, limit=1).safe_mode
+
+
+def test_a_failing_store_never_stops_the_start():
+    guard = _boot(Memory(fail=True))
+    assert not guard.safe_mode and guard.crashes == 0
+    guard.clear()
+
+
+def test_nonsense_in_the_store_counts_as_nothing():
+    assert _boot(Memory(-4)).crashes == 0
+
+    class Text(Memory):
+        def get(self):
+            return "garbage"
+
+    assert _boot(Text()).crashes == 0
+
+
+def test_the_count_stops_growing():
+    store = Memory(boot_guard.MOST)
+    assert _boot(store).crashes == boot_guard.MOST and store.count == boot_guard.MOST
+
+
+def test_file_store_round_trip():
+    path = "/tmp/hanreader-test-guard-%s" % os.urandom(4).hex()
+    try:
+        store = boot_guard.FileStore(path)
+        assert not _boot(store).safe_mode  # no file yet
+        _boot(store)
+        _boot(store)
+        assert store.get() == 3
+        assert _boot(store).safe_mode
+        with open(path, "w") as f:
+            f.write("")  # a power cut in the middle of a write
+        assert not _boot(store).safe_mode
+    finally:
+        os.remove(path)
+
+
+def test_nvs_store_commits_every_change():
+    class Nvs:
+        def __init__(self):
+            self.values = {}
+            self.committed = {}
+
+        def get_i32(self, key):
+            if key not in self.committed:
+                raise OSError(-4354)  # ESP_ERR_NVS_NOT_FOUND
+            return self.committed[key]
+
+        def set_i32(self, key, value):
+            self.values[key] = value
+
+        def commit(self):
+            self.committed.update(self.values)
+
+    nvs = Nvs()
+    store = boot_guard.NvsStore(nvs)
+    for _ in range(3):
+        _boot(store)
+    assert nvs.committed == {"crashes": 3}
+    guard = _boot(store)
+    assert guard.safe_mode
+    guard.clear()
+    assert nvs.committed == {"crashes": 0}

@@ -1,0 +1,262 @@
+# Health (app/health.py): LED patterns as a function of state, the flash per reading, and the
+# watchdog supervisor with a fake clock and fake tasks. Runs under CPython and MicroPython alike.
+import sys
+
+from app import health
+from app.health import (CYCLE_MS, FEED_MS, FLASH_MS, MQTT_DOWN, NO_DATA, NO_DATA_MS, OK, SETUP,
+                        STALL_MS, TIMEOUT_MS, WIFI_DOWN, Indicator, Supervisor, lit, pattern)
+from app.log import Log
+from app.state import State
+
+
+def blinks(code):
+    """(number of blinks, total lit ms, longest blink ms) over one cycle, sampled every 10 ms."""
+    count = on_ms = longest = run = 0
+    before = False
+    for phase in range(0, CYCLE_MS, 10):
+        now = lit(code, phase)
+        if now and not before:
+            count += 1
+            run = 0
+        if now:
+            on_ms += 10
+            run += 10
+            longest = max(longest, run)
+        before = now
+    return count, on_ms, longest
+
+
+def test_patterns_are_distinct():
+    assert blinks(NO_DATA) == (1, 1000, 1000)      # one long blink
+    assert blinks(WIFI_DOWN) == (2, 300, 150)      # two short blinks
+    assert blinks(MQTT_DOWN) == (3, 450, 150)      # three short blinks
+    count, on_ms, longest = blinks(SETUP)          # fast flicker
+    assert count == 15 and longest == 100
+    assert not lit(WIFI_DOWN, CYCLE_MS - 10) and not lit(MQTT_DOWN, CYCLE_MS - 10)  # a pause ends each
+
+
+def test_the_most_basic_problem_wins():
+    fresh = 1000
+    assert pattern(fresh, 0, True, False, "off") == OK
+    assert pattern(fresh, 0, True, False, "connected to 10.0.0.2") == OK
+    assert pattern(fresh, 0, True, False, "connecting") == MQTT_DOWN
+    assert pattern(fresh, 0, False, False, "down") == WIFI_DOWN
+    assert pattern(fresh, 0, False, True, "down") == SETUP
+    assert pattern(fresh, 0, True, True, "off") == SETUP
+    assert pattern(NO_DATA_MS, 0, False, True, "down") == NO_DATA
+    assert pattern(NO_DATA_MS - 1, 0, True, False, "off") == OK
+    # across the wrap of ticks_ms
+    start = (1 << 30) - 100
+    assert pattern(5000, start, True, False, "off") == OK
+    assert pattern((start + NO_DATA_MS) & 0x3FFFFFFF, start, True, False, "off") == NO_DATA
+
+
+class Led:
+    def __init__(self):
+        self.lit = False
+        self.changes = 0
+
+    def set(self, lit):
+        self.lit = lit
+        self.changes += 1
+
+
+class WifiStub:
+    up = True
+    ap = False
+
+
+def test_one_flash_per_reading_when_all_is_well():
+    state = State()
+    led = Led()
+    wifi = WifiStub()
+    ind = Indicator(led, state, wifi, 0)
+    for now in range(0, 5000, 50):
+        ind.show(now)
+    assert led.changes == 0 and not led.lit
+    state.reading_ms = 5000
+    ind.blink()
+    on = [ind.show(now) for now in range(5000, 5500, 50)]
+    assert on[0] and sum(on) == FLASH_MS // 50 + (FLASH_MS % 50 > 0)
+    assert not led.lit and led.changes == 2
+    ind.blink()  # the next reading
+    assert ind.show(5500) and led.lit
+
+
+def test_no_data_after_the_bound_and_back_with_a_reading():
+    state = State()
+    led = Led()
+    ind = Indicator(led, state, None, 1000)
+    assert not ind.show(1000 + NO_DATA_MS - 50)
+    assert ind.show(1000 + NO_DATA_MS) and ind.code == NO_DATA  # the long blink starts at once
+    assert not ind.show(1000 + NO_DATA_MS + 1500)
+    state.reading_ms = 1000 + NO_DATA_MS + 1600
+    ind.blink()
+    assert ind.show(1000 + NO_DATA_MS + 1650) and ind.code == OK  # the reading's flash
+
+
+def test_wifi_and_mqtt_states_drive_the_led():
+    state = State()
+    wifi = WifiStub()
+    ind = Indicator(Led(), state, wifi, 0)
+    state.reading_ms = 0
+    wifi.up = False
+    ind.show(100)
+    assert ind.code == WIFI_DOWN
+    wifi.ap = True
+    ind.show(200)
+    assert ind.code == SETUP
+    wifi.up, wifi.ap = True, False
+    state.mqtt = "cannot connect to 10.0.0.2:1883"
+    ind.show(300)
+    assert ind.code == MQTT_DOWN
+    ind.blink()  # a reading does not flash over a problem pattern: still three blinks
+    shown = [ind.show(t) for t in range(300, 300 + CYCLE_MS, 10)]
+    assert sum(1 for a, b in zip([False] + shown, shown) if b and not a) == 3
+    state.mqtt = "connected"
+    ind.show(400)
+    assert ind.code == OK
+
+
+def test_no_led_configured():
+    state = State()
+    ind = Indicator(None, state, None, 0)
+    ind.blink()
+    assert ind.show(10)  # still computed, nothing driven
+
+
+class Task:
+    def __init__(self):
+        self.finished = False
+
+    def done(self):
+        return self.finished
+
+
+class Watchdog:
+    def __init__(self, timeout_ms):
+        self.timeout_ms = timeout_ms
+        self.feeds = 0
+        self.disarmed = False
+
+    def feed(self):
+        self.feeds += 1
+
+    def disarm(self):
+        self.disarmed = True
+
+
+class Hal:
+    def __init__(self):
+        self.dogs = []
+
+    def watchdog(self, timeout_ms):
+        self.dogs.append(Watchdog(timeout_ms))
+        return self.dogs[-1]
+
+
+def make(arm_ms=5000, start=0):
+    hal = Hal()
+    state = State()
+    log = Log("D")
+    lines = []
+    log.sinks.append(lines.append)
+    return Supervisor(hal, state, log, start, arm_ms), hal, state, lines
+
+
+def test_armed_only_after_the_delay_then_fed_while_healthy():
+    sup, hal, state, lines = make(arm_ms=5000)
+    meter = Task()
+    sup.watch("meter", meter)
+    for second in range(1, 5):
+        sup.tick(second * FEED_MS)
+    assert hal.dogs == [] and state.uptime_s == 4
+    sup.tick(5 * FEED_MS)
+    assert len(hal.dogs) == 1 and hal.dogs[0].timeout_ms == TIMEOUT_MS
+    for second in range(6, 20):
+        sup.tick(second * FEED_MS)
+    assert hal.dogs[0].feeds == 15 and len(hal.dogs) == 1
+    assert TIMEOUT_MS >= 2 * STALL_MS  # well above the longest stall it tolerates
+    assert any("Watchdog on" in line for line in lines)
+
+
+def test_an_ended_task_stops_the_feeding_for_good():
+    sup, hal, state, lines = make(arm_ms=0)
+    meter = Task()
+    sup.watch("meter", meter)
+    sup.tick(1000)
+    meter.finished = True
+    for second in range(2, 10):
+        sup.tick(second * 1000)
+    assert hal.dogs[0].feeds == 1
+    assert sup.problem == "the meter task has ended"
+    assert sum("the meter task has ended; the watchdog is not fed" in line for line in lines) == 1
+
+
+def test_a_long_stall_skips_the_feed_then_it_resumes():
+    sup, hal, state, lines = make(arm_ms=0)
+    sup.tick(1000)
+    sup.tick(2000 + STALL_MS)  # a 20 s stall: tolerated
+    assert hal.dogs[0].feeds == 2
+    sup.tick(3000 + 2 * STALL_MS + 1000)  # 21 s late
+    assert hal.dogs[0].feeds == 2 and "blocked for 21 s" in sup.problem
+    sup.tick(4000 + 2 * STALL_MS + 1000)
+    assert hal.dogs[0].feeds == 3 and sup.problem is None
+    assert any("Health: good again" in line for line in lines)
+
+
+def test_uptime_counts_across_the_ticks_wrap():
+    start = (1 << 30) - 2500
+    sup, hal, state, _ = make(start=start)
+    now = start
+    for _ in range(3600):
+        now = (now + 1000) & 0x3FFFFFFF
+        sup.tick(now)
+    assert state.uptime_s == 3600
+    for _ in range(7):
+        now = (now + 1070) & 0x3FFFFFFF
+        sup.tick(now)
+    assert state.uptime_s == 3607 and sup.ms == 490
+
+
+def test_disarm():
+    sup, hal, _, _ = make(arm_ms=0)
+    sup.disarm()  # nothing armed yet: nothing to do
+    sup.tick(1000)
+    sup.disarm()
+    assert hal.dogs[0].disarmed
+
+
+def test_tasks_run_on_the_event_loop():
+    if sys.implementation.name != "micropython":
+        return  # needs asyncio.sleep_ms and time.ticks_ms
+    import asyncio
+    import time
+    saved = health.FEED_MS, health.LED_MS
+    health.FEED_MS, health.LED_MS = 20, 10
+    state = State()
+    led = Led()
+    now = time.ticks_ms()
+    state.reading_ms = now
+    ind = Indicator(led, state, None, now)
+    sup, hal, _, _ = make(arm_ms=50, start=now)
+
+    async def main():
+        async def reader():
+            await asyncio.sleep_ms(10000)
+
+        meter = asyncio.create_task(reader())
+        sup.watch("meter", meter)
+        tasks = [asyncio.create_task(ind.run()), asyncio.create_task(sup.run())]
+        await asyncio.sleep_ms(30)
+        ind.blink()
+        await asyncio.sleep_ms(250)
+        for task in tasks + [meter]:
+            task.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        health.FEED_MS, health.LED_MS = saved
+    assert led.changes == 2 and not led.lit  # one flash
+    assert hal.dogs and hal.dogs[0].feeds >= 5
