@@ -5,9 +5,11 @@ import time
 
 from app import config as config_store
 from app.hal import make as make_hal
+from app.health import Indicator, Supervisor
 from app.log import Log
 from app.meter import Meter
 from app.state import State
+from app.wifi import Wifi
 
 TICK_MS = 50  # the stall monitor wakes this often; any extra delay is time the loop was blocked
 
@@ -30,6 +32,13 @@ class App:
         if guard and guard.reason():
             (self.log.error if self.safe_mode else self.log.warning)(guard.reason())
         self.meter = None if self.safe_mode else Meter(hal, self.config, self.state, self.log)
+        self.wifi = Wifi(hal, self.config, self.state, self.log, force_ap=bool(problem))
+        self.supervisor = Supervisor(hal, self.state, self.log, self.started_ms)  # the watchdog
+        led = self.config["led"]
+        self.indicator = Indicator(hal.led(led["pin"], led["inverted"]) if led["pin"] >= 0 else None,
+                                   self.state, self.wifi, self.started_ms)
+        if self.meter:
+            self.meter.led = self.indicator  # one flash per reading
 
     def reboot(self, cause):
         self.log.warning("Rebooting: " + cause)
@@ -65,6 +74,11 @@ class App:
             tasks.append(asyncio.create_task(self._confirm_healthy()))
         if not self.safe_mode:  # safe mode: no meter, no telnet (access point, config page)
             tasks.append(asyncio.create_task(self.meter.run()))
+            self.supervisor.watch("meter", tasks[-1])
+        tasks.append(asyncio.create_task(self.wifi.run()))
+        tasks.append(asyncio.create_task(self.supervisor.run()))
+        if self.indicator.led is not None:
+            tasks.append(asyncio.create_task(self.indicator.run()))
         if self.config["telnet"]["enabled"] and not self.safe_mode:
             port = self.hal.telnet_port or self.config["telnet"]["port"]
             self.telnet = Telnet(self)
@@ -77,4 +91,8 @@ class App:
 
 def run(guard=None):
     app = App(make_hal(), guard)
-    asyncio.run(app.main())
+    try:
+        asyncio.run(app.main())
+    except KeyboardInterrupt:  # mpremote or a person at the REPL: no watchdog reset under them
+        app.supervisor.disarm()
+        raise
