@@ -39,7 +39,7 @@ def gpio_problem(pin, use):
     if 6 <= pin <= 11:
         return "GPIO%d is wired to the flash chip on ESP32-WROOM modules: using it crashes the board" % pin, None
     if pin in (1, 3):
-        return "GPIO%d is the USB serial port (UART0): the meter cannot share it" % pin, None
+        return "GPIO%d is the USB serial port (UART0): nothing else can use it" % pin, None
     if pin == UART_TX_PIN:
         return "GPIO%d is the meter UART's TX pin" % pin, None
     if use == "led":
