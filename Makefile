@@ -1,12 +1,26 @@
 # hanreader: MicroPython firmware for smart-meter HAN/P1 ports.
-# `make test` needs nothing but python3: it builds .venv and installs what the tests use.
+# Nothing but python3 (with venv) is needed: the targets build .venv and install what they use.
+#
+#   make sim [METER=kamstrup] [WEB_PORT=8080] [TELNET_PORT=2323] [HEAP=112K] [SPEED=1]
+#   make test
+#   make build                           firmware/ precompiled for the ESP32 into build/esp32
+#   make deploy PORT=/dev/ttyUSB0        build/esp32 onto the board, plus umqtt.simple
+#   make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-....bin   MicroPython itself
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cksum requirements-dev.txt | cut -d' ' -f1)
+BOARD_STAMP = $(VENV)/.board-$(shell cksum requirements-board.txt | cut -d' ' -f1)
 
-.PHONY: test venv clean
+METER       ?= kamstrup
+WEB_PORT    ?= 8080
+TELNET_PORT ?= 2323
+HEAP        ?=
+SPEED       ?= 1
+BAUD        ?= 460800
+
+.PHONY: test venv sim build deploy flash clean
 
 venv: $(STAMP)
 
@@ -17,8 +31,38 @@ $(STAMP): requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# mpremote and esptool: only for the board, so `make test` does not install them.
+$(BOARD_STAMP): requirements-board.txt $(STAMP)
+	$(BIN)/pip install -q -r requirements-board.txt
+	rm -f $(VENV)/.board-*
+	touch $@
+
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+sim: $(STAMP)
+	$(BIN)/python tools/sim.py --meter "$(METER)" --web-port $(WEB_PORT) --telnet-port $(TELNET_PORT) \
+		--speed $(SPEED) $(if $(HEAP),--heap $(HEAP)) $(SIM_ARGS)
+
+build: $(STAMP)
+	rm -rf build/esp32
+	$(BIN)/python tools/build_mpy.py --arch xtensawin firmware/lib build/esp32/lib
+	cp firmware/boot.py firmware/main.py build/esp32/
+
+deploy:
+	@test -n "$(PORT)" || { echo "make deploy needs the board's serial port: make deploy PORT=/dev/ttyUSB0"; exit 2; }
+	$(MAKE) --no-print-directory build $(BOARD_STAMP)
+	-$(BIN)/mpremote connect $(PORT) rm -r :lib
+	cd build/esp32 && $(abspath $(BIN))/mpremote connect $(PORT) cp boot.py main.py : + cp -r lib : \
+		+ mip install umqtt.simple + reset
+
+flash:
+	@test -n "$(PORT)" -a -n "$(FIRMWARE)" || { echo "make flash needs the serial port and a MicroPython image:"; \
+		echo "  make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-20260406-v1.28.0.bin"; exit 2; }
+	@test -f "$(FIRMWARE)" || { echo "make flash: no file $(FIRMWARE)"; exit 2; }
+	$(MAKE) --no-print-directory $(BOARD_STAMP)
+	$(BIN)/esptool --port $(PORT) erase-flash
+	$(BIN)/esptool --port $(PORT) --baud $(BAUD) write-flash 0x1000 $(FIRMWARE)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

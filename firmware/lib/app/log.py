@@ -1,20 +1,37 @@
-"""The debug log: levels E/W/I/D/V, a ring of recent lines for new telnet clients, and sinks.
+"""The debug log: levels E/W/I/D/V, one ring of recent output, and sinks.
 
-Sinks must never block (a telnet client queues and is dropped when slow); the meter task logs
-from the event loop and must keep going whatever the listeners do.
+Every line ("(W) Unknown data received") goes into a preallocated ring of bytes, CRLF-ended as
+telnet wants them. The ring serves twice: a new telnet client is first sent the last lines in it,
+and it is every client's send queue: a client keeps its position in the ring and is dropped when
+the log gets a whole ring ahead of it. So the log's memory is fixed whatever the number of
+clients, and whoever writes a line never waits. Sinks (callables taking the line as str, e.g.
+the unix port's console) are called for every line and must not block either.
 """
+from binascii import hexlify
+
 LEVELS = "EWIDV"
+RING_BYTES = 8192   # more than one push dumped at level V (a 491-byte ciphered frame: ~5 KB)
+RECENT_LINES = 40   # what a new telnet client is sent first
+MAX_LINE = 512      # longer lines are cut
+
+# The device's ring, taken when this module is imported: app.main imports it before the decoder,
+# whose modules would leave the heap too fragmented for one block of this size.
+_early = bytearray(RING_BYTES)
 
 
 class Log:
-    def __init__(self, level="I", keep=40):
+    def __init__(self, level="I", size=RING_BYTES):
+        global _early
         self.level = LEVELS.index(level) if level in LEVELS else 2
-        self.lines = [None] * keep  # ring of recent lines, oldest overwritten
-        self.next = 0
-        self.sinks = []  # callables taking one line (str, no newline)
+        if size == RING_BYTES and _early is not None:
+            self.ring, _early = _early, None
+        else:
+            self.ring = bytearray(size)
+        self.head = 0     # bytes written since boot: the position of the next byte
+        self.sinks = []
 
     def set_level(self, level):
-        if level not in LEVELS:
+        if len(level) != 1 or level not in LEVELS:
             raise ValueError("level must be one of " + " ".join(LEVELS))
         self.level = LEVELS.index(level)
 
@@ -28,8 +45,9 @@ class Log:
         if LEVELS.index(level) > self.level:
             return
         line = "(%s) %s" % (level, text)
-        self.lines[self.next % len(self.lines)] = line
-        self.next += 1
+        data = line.encode()
+        self._put(memoryview(data)[:MAX_LINE])
+        self._put(b"\r\n")
         for sink in self.sinks:
             sink(line)
 
@@ -46,17 +64,60 @@ class Log:
         self.write("D", text)
 
     def hexdump(self, level, title, data):
-        """`title` then the bytes, 16 per line, as the peer firmware prints them."""
+        """`title`, then the bytes, 16 per line, as the peer firmware prints them."""
         if LEVELS.index(level) > self.level:
             return
         self.write(level, title)
+        view = memoryview(data)
         for start in range(0, len(data), 16):
-            self.write(level, " ".join("%02X" % b for b in data[start:start + 16]))
+            self.write(level, hexlify(view[start:start + 16], " ").decode().upper())
 
-    def recent(self):
-        """The kept lines, oldest first."""
-        n = len(self.lines)
-        if self.next <= n:
-            return self.lines[:self.next]
-        at = self.next % n
-        return self.lines[at:] + self.lines[:at]
+    def _put(self, data):
+        ring = self.ring
+        size = len(ring)
+        at = self.head % size
+        n = len(data)
+        room = size - at
+        if n <= room:
+            ring[at:at + n] = data
+        else:
+            view = memoryview(data)
+            ring[at:] = view[:room]
+            ring[:n - room] = view[room:]
+        self.head += n
+
+    def chunk(self, position, limit):
+        """Up to `limit` bytes of output from `position` on (one piece of the ring, so maybe fewer),
+        or None when the ring no longer holds them."""
+        size = len(self.ring)
+        if self.head - position > size:
+            return None
+        at = position % size
+        return memoryview(self.ring)[at:at + min(self.head - position, limit, size - at)]
+
+    def recent_start(self, lines=RECENT_LINES):
+        """The position where the last `lines` lines still in the ring begin."""
+        ring = self.ring
+        size = len(ring)
+        oldest = self.head - size if self.head > size else 0
+        start = self.head
+        pos = self.head - 1  # the newline that ends the last line
+        count = 0
+        while pos > oldest:
+            pos -= 1
+            if ring[pos % size] == 10:
+                start = pos + 1
+                count += 1
+                if count == lines:
+                    return start
+        return 0 if oldest == 0 else start
+
+    def recent(self, lines=RECENT_LINES):
+        """The last lines as str, oldest first."""
+        out = []
+        position = self.recent_start(lines)
+        while position < self.head:
+            piece = self.chunk(position, self.head - position)
+            out.append(bytes(piece))
+            position += len(piece)
+        return b"".join(out).decode().split("\r\n")[:-1]

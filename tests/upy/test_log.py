@@ -1,0 +1,92 @@
+# The log (app/log.py): levels, the peer's hex dump format, and the ring that is both the recent
+# lines for a new telnet client and every client's send queue. CPython and MicroPython alike.
+from app.log import Log
+
+
+def _text(log, position):
+    """Everything in the ring from `position` to the head, as text."""
+    out = b""
+    while position < log.head:
+        piece = log.chunk(position, 100)
+        assert piece is not None
+        out += bytes(piece)
+        position += len(piece)
+    return out.decode()
+
+
+def test_levels():
+    log = Log("W")
+    seen = []
+    log.sinks.append(seen.append)
+    log.info("hidden")
+    log.warning("shown")
+    log.error("also shown")
+    assert seen == ["(W) shown", "(E) also shown"]
+    log.set_level("V")
+    log.debug("now shown")
+    assert seen[-1] == "(D) now shown" and log.level_name() == "V" and log.enabled("V")
+    for bad in ("X", "", "IV"):
+        try:
+            log.set_level(bad)
+            raise AssertionError("accepted " + repr(bad))
+        except ValueError:
+            pass
+
+
+def test_hexdump_is_16_bytes_a_line_as_the_peer_prints():
+    log = Log("V")
+    start = log.head
+    log.hexdump("V", "HDLC frame:", bytes(range(0x70, 0x70 + 18)))
+    assert _text(log, start) == ("(V) HDLC frame:\r\n"
+                                 "(V) 70 71 72 73 74 75 76 77 78 79 7A 7B 7C 7D 7E 7F\r\n"
+                                 "(V) 80 81\r\n")
+    end = log.head
+    log.set_level("D")
+    log.hexdump("V", "not at D", b"\x01")
+    assert log.head == end
+
+
+def test_ring_wraps_and_keeps_the_last_lines():
+    log = Log("I", size=256)
+    for i in range(100):
+        log.info("line %03d" % i)   # 14 bytes each with "(I) " and CRLF
+    assert log.head == 1400
+    recent = log.recent(5)
+    assert recent == ["(I) line %03d" % i for i in range(95, 100)]
+    everything = log.recent(1000)  # as many whole lines as the ring still holds
+    assert everything[-1] == "(I) line 099" and len(everything) in (17, 18)
+    assert all(line.startswith("(I) line ") for line in everything)
+
+
+def test_a_reader_a_whole_ring_behind_is_told():
+    log = Log("I", size=256)
+    position = log.head
+    log.info("x" * 100)
+    assert log.chunk(position, 1000) is not None
+    log.info("y" * 200)
+    assert log.chunk(position, 1000) is None  # overwritten: that telnet client is dropped
+    assert len(log.chunk(log.head - 10, 1000)) == 10
+    assert len(log.chunk(log.head, 1000)) == 0
+
+
+def test_a_chunk_stops_at_the_end_of_the_ring():
+    log = Log("I", size=64)
+    log.info("a" * 40)   # 46 bytes
+    position = log.head
+    log.info("b" * 30)   # 36 bytes, wrapping
+    first = log.chunk(position, 1000)
+    assert len(first) == 64 - 46
+    assert _text(log, position) == "(I) " + "b" * 30 + "\r\n"
+
+
+def test_long_lines_are_cut():
+    log = Log("I", size=4096)
+    log.info("z" * 2000)
+    assert len(log.recent(1)[0]) == 512
+
+
+def test_a_new_log_has_nothing_recent():
+    log = Log()
+    assert log.recent() == [] and log.recent_start() == 0
+    log.info("first")
+    assert log.recent() == ["(I) first"] and log.recent_start() == 0
