@@ -262,3 +262,24 @@ def test_the_runner_with_a_bounded_heap_and_the_precompiled_library(tmp_path):
     finally:
         stop(runner)
         log.close()
+
+
+def test_board_targets_say_what_they_need_and_what_they_run():
+    import subprocess
+
+    def make(*args):
+        return subprocess.run(["make", "--no-print-directory"] + list(args), cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+    for args, needs in ((["deploy"], "PORT=/dev/ttyUSB0"), (["flash", "PORT=/dev/ttyUSB0"], "FIRMWARE="),
+                        (["flash", "PORT=/dev/ttyUSB0", "FIRMWARE=/no/such.bin"], "no file")):
+        done = make(*args)
+        assert done.returncode == 2 and needs in done.stdout, done.stdout + done.stderr
+    build = make("-n", "build").stdout
+    assert "build_mpy.py --arch xtensawin firmware/lib build/esp32/lib" in build
+    assert "cp firmware/boot.py firmware/main.py build/esp32/" in build
+    deploy = make("-n", "deploy", "PORT=/dev/ttyUSB0").stdout
+    assert "mpremote connect /dev/ttyUSB0 cp boot.py main.py : + cp -r lib :" in deploy
+    assert "mip install umqtt.simple" in deploy
+    flash = make("-n", "flash", "PORT=/dev/ttyUSB0", "FIRMWARE=" + KAMSTRUP).stdout  # any file will do
+    assert "esptool --port /dev/ttyUSB0 erase-flash" in flash
+    assert "esptool --port /dev/ttyUSB0 --baud 460800 write-flash 0x1000 " + KAMSTRUP in flash
