@@ -10,8 +10,11 @@
 # guard); on unix the process ends with the error.
 import sys
 
-if sys.platform != "esp32":  # unix port: the library is next to this file
-    sys.path.insert(0, __file__.rsplit("/", 1)[0] + "/lib" if "/" in __file__ else "lib")
+if sys.platform != "esp32":  # unix port: the library is next to this file, unless a
+    try:                      # precompiled copy is on MICROPYPATH (make sim HEAP=...)
+        import app  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, __file__.rsplit("/", 1)[0] + "/lib" if "/" in __file__ else "lib")
 
 
 def _boot_button_held():

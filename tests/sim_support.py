@@ -221,9 +221,10 @@ def parse_status(lines):
     counters = re.search(r"Bytes (\d+), frames (\d+), readings (\d+)", text)
     if counters:
         found["bytes"], found["frames"], found["readings"] = map(int, counters.groups())
-    stall = re.search(r"Loop stall max (\d+) ms; decoding a frame took (\d+) ms \(max (\d+) ms\)", text)
+    stall = re.search(r"Loop stall max (\d+) ms; decoding a frame took ([\d.]+) ms \(max ([\d.]+) ms\)", text)
     if stall:
-        found["stall"], found["frame_ms"], found["frame_ms_max"] = map(int, stall.groups())
+        found["stall"] = int(stall.group(1))
+        found["frame_ms"], found["frame_ms_max"] = float(stall.group(2)), float(stall.group(3))
     clients = re.search(r"Telnet: (\d+) clients?, (\d+) dropped", text)
     if clients:
         found["clients"], found["dropped"] = map(int, clients.groups())

@@ -172,7 +172,7 @@ def test_loop_stall_stays_low_while_a_2400_baud_frame_trickles_in(rig):
         time.sleep(0.05)
     assert status["stall"] < STALL_LIMIT_MS, status["text"]
     assert status["frame_ms_max"] < STALL_LIMIT_MS, status["text"]
-    print("\nloop stall max %d ms; decoding a frame took %d ms (max %d ms)"
+    print("\nloop stall max %d ms; decoding a frame took %.3f ms (max %.3f ms)"
           % (status["stall"], status["frame_ms"], status["frame_ms_max"]))
 
 

@@ -12,6 +12,7 @@ from app.state import State
 from app.wifi import Wifi
 
 TICK_MS = 50  # the stall monitor wakes this often; any extra delay is time the loop was blocked
+SAFE_MODE_MINUTES = 15  # then try a normal start again: the cause (a weak supply) may be gone
 
 
 class App:
@@ -50,6 +51,10 @@ class App:
             self.guard.clear()  # a deliberate reboot is not a crash
         self.hal.reset(cause)
 
+    async def _leave_safe_mode(self):
+        await asyncio.sleep(SAFE_MODE_MINUTES * 60)
+        self.reboot("safe mode ends after %d minutes: trying a normal start" % SAFE_MODE_MINUTES)
+
     async def _confirm_healthy(self):
         await self.guard.confirm(asyncio.sleep_ms)
         self.log.info("Ran %g s: crash counter cleared" % (self.guard.healthy_ms / 1000))
@@ -75,6 +80,8 @@ class App:
         if not self.safe_mode:  # safe mode: no meter, no telnet (access point, config page)
             tasks.append(asyncio.create_task(self.meter.run()))
             self.supervisor.watch("meter", tasks[-1])
+        else:
+            tasks.append(asyncio.create_task(self._leave_safe_mode()))
         tasks.append(asyncio.create_task(self.wifi.run()))
         tasks.append(asyncio.create_task(self.supervisor.run()))
         if self.indicator.led is not None:

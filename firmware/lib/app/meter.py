@@ -55,6 +55,7 @@ class Meter:
         self.pipeline = Pipeline(self.keys, self.config["hint"] or None, self._trace)
         self.led = None
         self.diagnosis = Diagnosis()
+        self.decode_us = 0  # time spent on the frame being received, over all its chunks
         self.verdict_ms = time.ticks_ms()
         self.detective = None
         if not self.config["baud"]:
@@ -93,14 +94,14 @@ class Meter:
                 chunk = await asyncio.wait_for_ms(uart.read(CHUNK), IDLE_MS)
             except asyncio.TimeoutError:
                 chunk = None
+            now = time.ticks_ms()
             if chunk:
-                self.diagnosis.observe_bytes(len(chunk), chunk)
-                if self.detective:
+                self.diagnosis.observe_bytes(len(chunk), chunk, now)
+                if self._searching():
                     self.detective.observe_bytes(len(chunk), chunk)
                 self._decode(self.pipeline.feed(chunk))
             else:
                 self._decode(self.pipeline.flush())  # the line is quiet: the push is over
-            now = time.ticks_ms()
             if time.ticks_diff(now, self.verdict_ms) >= VERDICT_MS:
                 self.verdict_ms = now
                 self._judge(now)
@@ -138,6 +139,7 @@ class Meter:
             return 0
 
     def _decode(self, events):
+        """Handle what one chunk completes; the time spent is added to the frame it belongs to."""
         started = time.ticks_us()
         completed = False
         detective = self.detective if self._searching() else None
@@ -150,10 +152,11 @@ class Meter:
             else:
                 self._reading(event)
                 completed = True
+        self.decode_us += time.ticks_diff(time.ticks_us(), started)
         if completed:
-            took = time.ticks_diff(time.ticks_us(), started) // 1000
-            self.state.frame_ms = took
-            self.state.frame_ms_max = max(self.state.frame_ms_max, took)
+            self.state.frame_us = self.decode_us
+            self.state.frame_us_max = max(self.state.frame_us_max, self.decode_us)
+            self.decode_us = 0
 
     def _error(self, error):
         log = self.log

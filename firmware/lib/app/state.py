@@ -22,8 +22,9 @@ class State:
         self.wifi = "down"
         self.mqtt = "off"
         self.loop_stall_ms = 0     # longest time the event loop was blocked
-        self.frame_ms = 0          # time spent decoding the last chunk that completed a frame
-        self.frame_ms_max = 0
+        self.frame_us = 0          # time spent decoding the last frame, over all its chunks
+        self.frame_us_max = 0
+        self.uptime_s = 0          # kept by the health supervisor (ticks wrap after days)
         self.reset_cause = "unknown"
         self.safe_mode = False
         self.listeners = []        # callables(reading): MQTT, web pushes

@@ -9,7 +9,6 @@ on as if nothing happened. An optional password (telnet.password in the config) 
 import asyncio
 import gc
 import sys
-import time
 
 from app import config as config_store
 
@@ -204,11 +203,15 @@ class Telnet:
         return ["Unknown command %r. %s" % (words[0], HELP)]
 
 
+def _ms(microseconds):
+    return "%d.%03d" % (microseconds // 1000, microseconds % 1000)
+
+
 def status_lines(app, telnet=None):
     state = app.state
     counters = app.meter.pipeline.counters
     errors = ", ".join("%s %d" % (code, n) for code, n in sorted(counters.errors.items())) or "none"
-    uptime = time.ticks_diff(time.ticks_ms(), app.started_ms) // 1000
+    uptime = state.uptime_s
     last = "none"
     if state.last_error:
         code, detail, excerpt = state.last_error
@@ -224,8 +227,8 @@ def status_lines(app, telnet=None):
         "Last error: " + last,
         "Heap free %d B, uptime %d s, reset cause: %s%s" % (gc.mem_free(), uptime, state.reset_cause,
                                                            ", SAFE MODE" if state.safe_mode else ""),
-        "Loop stall max %d ms; decoding a frame took %d ms (max %d ms)" % (
-            state.loop_stall_ms, state.frame_ms, state.frame_ms_max),
+        "Loop stall max %d ms; decoding a frame took %s ms (max %s ms)" % (
+            state.loop_stall_ms, _ms(state.frame_us), _ms(state.frame_us_max)),
         "Wi-Fi: %s; MQTT: %s" % (state.wifi, state.mqtt),
     ]
     if telnet is not None:

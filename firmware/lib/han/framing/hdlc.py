@@ -60,7 +60,7 @@ def check(buf, pos, total):
     """None if the FCS matches, else what went wrong."""
     fcs = pos + total - 2
     if crc16_x25(buf, pos + 1, fcs) != buf[fcs] | (buf[fcs + 1] << 8):
-        return "HDLC frame checksum (FCS) mismatch"
+        return "HDLC footer checksum (FCS) mismatch"
     return None
 
 

@@ -37,7 +37,7 @@ def check(buf, pos, total):
     if buf[last + 1] != 0x16:
         return "M-Bus frame has no stop byte (0x16)"
     if sum(memoryview(buf)[pos + 4:last]) & 0xFF != buf[last]:
-        return "M-Bus checksum mismatch"
+        return "M-Bus footer checksum mismatch"
     return None
 
 
