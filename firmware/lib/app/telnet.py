@@ -225,8 +225,8 @@ def status_lines(app, telnet=None):
                                                          counters.readings, errors),
         "Diagnosis: " + state.diagnosis[1],
         "Last error: " + last,
-        "Heap free %d B, uptime %d s, reset cause: %s%s" % (gc.mem_free(), uptime, state.reset_cause,
-                                                           ", SAFE MODE" if state.safe_mode else ""),
+        "Heap free %d B, used %d B, uptime %d s, reset cause: %s%s" % (
+            gc.mem_free(), gc.mem_alloc(), uptime, state.reset_cause, ", SAFE MODE" if state.safe_mode else ""),
         "Loop stall max %d ms; decoding a frame took %s ms (max %s ms)" % (
             state.loop_stall_ms, _ms(state.frame_us), _ms(state.frame_us_max)),
         "Wi-Fi: %s; MQTT: %s" % (state.wifi, state.mqtt),

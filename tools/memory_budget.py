@@ -1,0 +1,149 @@
+"""The firmware's memory budget, measured: precompiled, in a bounded MicroPython heap, fed by
+the simulated meter for many frames.
+
+    python3 tools/memory_budget.py [--heap 112K] [--frames 10000] [--speed 400]
+
+Prints the live heap (after a collection) once the firmware has started, after the first
+reading and at checkpoints up to the last frame, and exits non-zero if the firmware stops,
+falls behind or its live heap grows. The board has about 110 KB of Python heap; the unix port
+here is 64-bit, where most objects take about twice the room they take on the ESP32.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import build_mpy  # noqa: E402
+
+CAPTURE = os.path.join(ROOT, "frames", "amshan", "kamstrup-se-list-3phase-hdlc.bin")
+
+
+def micropython():
+    venv = os.path.join(ROOT, ".venv", "bin", "micropython")
+    return venv if os.path.exists(venv) else shutil.which("micropython")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Console:
+    """The firmware's telnet console: `status` parsed into numbers."""
+
+    def __init__(self, port, deadline):
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.buffer = b""
+
+    def status(self):
+        self.sock.sendall(b"status\r\n")
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            text = self.buffer.decode(errors="replace")
+            found = re.search(r"Bytes (\d+), frames (\d+), readings (\d+).*?Heap free (\d+) B, used (\d+) B",
+                              text, re.S)
+            if found:
+                self.buffer = b""
+                return [int(x) for x in found.groups()]
+            self.buffer += self.sock.recv(65536)
+        raise RuntimeError("no status reply")
+
+
+def build(target):
+    build_mpy.build(os.path.join(ROOT, "firmware", "lib"), os.path.join(target, "lib"), "host")
+    shutil.copy(os.path.join(ROOT, "firmware", "main.py"), target)
+    www = os.path.join(ROOT, "firmware", "www")
+    if os.path.isdir(www):
+        shutil.copytree(www, os.path.join(target, "www"))
+
+
+def run(heap, frames, speed, report=print):
+    work = tempfile.mkdtemp(prefix="hanreader-budget-")
+    processes = []
+    try:
+        firmware_dir = os.path.join(work, "firmware")
+        build(firmware_dir)
+        data = os.path.join(work, "data")
+        os.mkdir(data)
+        with open(os.path.join(data, "config.json"), "w") as f:  # a fixed setting: no detection
+            json.dump({"meter": {"baud": 2400, "parity": "N"}, "telnet": {"level": "W"}}, f)
+        serial, telnet = free_port(), free_port()
+        processes.append(subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "meter_sim.py"), "--port", str(serial), "--control", "0",
+             "--quiet", "--speed", str(speed), "--interval", "1", CAPTURE],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        env = dict(os.environ, MICROPYPATH=os.path.join(firmware_dir, "lib") + ":.frozen",
+                   HANREADER_SERIAL="127.0.0.1:%d" % serial, HANREADER_DATA=data,
+                   HANREADER_TELNET_PORT=str(telnet), HANREADER_HTTP_PORT=str(free_port()))
+        log = open(os.path.join(work, "firmware.log"), "w")
+        firmware = subprocess.Popen([micropython(), "-X", "heapsize=" + heap, os.path.join(firmware_dir, "main.py")],
+                                    env=env, stdout=log, stderr=subprocess.STDOUT)
+        processes.append(firmware)
+        console = Console(telnet, time.monotonic() + 30)
+        _, _, readings, free, used = console.status()
+        report("heap %s: live after start %d B (free %d B)" % (heap, used, free))
+        samples = []
+        checkpoint = 1
+        stalled_since = time.monotonic()
+        last_readings = readings
+        while True:
+            if firmware.poll() is not None:
+                log.close()
+                with open(os.path.join(work, "firmware.log")) as f:
+                    tail = f.read()[-1500:]
+                raise RuntimeError("the firmware stopped (exit %s):\n%s" % (firmware.returncode, tail))
+            _, frames_seen, readings, free, used = console.status()
+            if readings >= checkpoint:
+                samples.append((readings, used))
+                report("after %5d readings: live %d B (free %d B)" % (readings, used, free))
+                checkpoint = checkpoint * 10 if checkpoint < frames // 10 else checkpoint + frames // 10
+            if readings >= frames:
+                break
+            if readings != last_readings:
+                last_readings, stalled_since = readings, time.monotonic()
+            elif time.monotonic() - stalled_since > 30:
+                raise RuntimeError("no new reading for 30 s (at %d)" % readings)
+            time.sleep(0.5)
+        return samples
+    finally:
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--heap", default="112K")
+    parser.add_argument("--frames", type=int, default=10000)
+    parser.add_argument("--speed", type=float, default=400)
+    args = parser.parse_args(argv)
+    samples = run(args.heap, args.frames, args.speed)
+    settled = [used for readings, used in samples if readings >= 100]
+    growth = settled[-1] - min(settled) if settled else 0
+    print("live heap growth from 100 readings to the end: %d B" % growth)
+    return 0 if growth <= 2048 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
