@@ -8,7 +8,7 @@ import json
 import os
 
 from han import dsmr, report
-from han.framing import dsmr as framing
+from han import framing
 from han.crc import crc16_arc
 from han.errors import MALFORMED, Fault
 from han.reading import Reading
@@ -18,10 +18,10 @@ from support import FRAMES, read_bytes
 
 def crc_problem(buf, start, end):
     """What the P1 framing says of buf[start:end]: None (CRC right or absent) or why not."""
-    size = framing.measure(buf, start, end)
+    size = framing.measure(framing.DSMR, buf, start, end)
     if size <= 0 or start + size != end:
         return "not one whole telegram"
-    return framing.check(buf, start, size)
+    return framing.check(framing.DSMR, buf, start, size)
 
 
 def telegram(body, header=b"/ISk5\\2MT382-1000", crc=True, digits=4):
@@ -323,8 +323,8 @@ def test_timestamps_summer_and_winter():
     reading = dsmr.parse(telegram(b"1-3:0.2.8(50)\r\n0-0:1.0.0(221006155014S)\r\n"))
     assert reading.time.iso() == "2022-10-06T15:50:14"
     assert dsmr.timestamp(b"700101010000W").iso() == "1970-01-01T01:00:00"
-    assert dsmr.timestamp(b"690101000000W").year() == 1969
-    assert dsmr.timestamp(b"681231235959W").year() == 2068
+    assert dsmr.timestamp(b"690101000000W").raw[:2] == b"\x07\xb1"  # 1969
+    assert dsmr.timestamp(b"681231235959W").raw[:2] == b"\x08\x14"  # 2068
     assert dsmr.timestamp(b"000229000000W").iso() == "2000-02-29T00:00:00"
     assert dsmr.timestamp(b"240229120000W") is not None
     for text in (b"632525252525W", b"230229120000W", b"230431120000S", b"230101240000W",

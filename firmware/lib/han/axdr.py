@@ -50,18 +50,23 @@ class Reader:
             raise Fault(MALFORMED, "A-XDR data ends early at byte %d (needs %d more)" % (self.pos, n))
 
     def byte(self):
-        self.need(1)
-        self.pos += 1
-        return self.buf[self.pos - 1]
+        pos = self.pos
+        if pos >= self.end:
+            self.need(1)
+        self.pos = pos + 1
+        return self.buf[pos]
 
-    def length(self):
-        """A BER length: one byte below 0x80, else 0x8n followed by n bytes."""
-        first = self.byte()
-        if first < 0x80:
-            return first
-        if not 0 < first & 0x7F < 4:
-            raise Fault(MALFORMED, "unsupported length form 0x%02X at byte %d" % (first, self.pos - 1))
-        return self.unsigned(first & 0x7F)
+    def length(self, count=False):
+        """A BER length: one byte below 0x80, else 0x8n followed by n bytes. With `count`, the
+        number of elements that follow, each at least one byte: checked against those left."""
+        n = self.byte()
+        if n >= 0x80:
+            if not 0 < n & 0x7F < 4:
+                raise Fault(MALFORMED, "unsupported length form 0x%02X at byte %d" % (n, self.pos - 1))
+            n = self.unsigned(n & 0x7F)
+        if count and n > self.end - self.pos:
+            raise Fault(MALFORMED, "count %d exceeds the %d bytes left" % (n, self.end - self.pos))
+        return n
 
     def unsigned(self, n):
         self.need(n)
@@ -78,18 +83,10 @@ class Reader:
         self.pos += n
         return bytes(self.buf[self.pos - n:self.pos])
 
-    def count(self):
-        n = self.length()
-        if n > self.end - self.pos:  # every element takes at least one byte
-            raise Fault(MALFORMED, "count %d exceeds the %d bytes left" % (n, self.end - self.pos))
-        return n
-
-    def data(self, depth=0):
-        """One Data element."""
-        return self.value(self.byte(), depth)
-
-    def value(self, tag, depth):
-        """The value of a `tag`-typed element whose tag byte has been read."""
+    def data(self, depth=0, tag=-1):
+        """One Data element; with `tag`, the value of a `tag`-typed element without a tag byte."""
+        if tag < 0:
+            tag = self.byte()
         size = _SIZE[tag] if tag < 0x1C else 0
         if size:
             value = self.unsigned(size)
@@ -103,7 +100,7 @@ class Reader:
         if tag == _STRUCTURE or tag == _ARRAY:
             if depth >= _MAX_DEPTH:
                 raise Fault(MALFORMED, "data nested deeper than %d levels" % _MAX_DEPTH)
-            n = self.count()
+            n = self.length(True)
             buf = self.buf
             pos = self.pos
             if tag == _STRUCTURE and n == 2 and pos + 4 <= self.end and buf[pos] == _INTEGER \

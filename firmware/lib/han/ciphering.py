@@ -11,18 +11,9 @@ from han.errors import Fault, AUTH, DECRYPT, MALFORMED, NO_KEY, UNKNOWN
 TAG_LENGTH = 12  # DLMS truncates the GCM tag to 12 bytes
 
 
-class Ciphered:
-    """What a ciphering layer found, for readings and diagnosis."""
-
-    def __init__(self):
-        self.system_title = None
-        self.security = 0
-        self.counter = 0
-        self.verified = False  # the authentication tag was checked
-
-
-def decipher(view, keys, found):
-    """Decrypt a general-glo/ded-ciphering APDU in place; returns the plaintext view.
+def decipher(view, keys):
+    """Decrypt a general-glo/ded-ciphering APDU in place: (plaintext view, system title,
+    verified: the authentication tag was checked).
 
     With an authentication key the tag is verified before any plaintext is released. Without
     one (encryption-only meters, or a grid operator that withholds the key) the plaintext is
@@ -30,50 +21,43 @@ def decipher(view, keys, found):
     """
     reader = Reader(view, 1)
     title_length = reader.byte()
-    found.system_title = reader.take(title_length)
+    title = reader.take(title_length)
     size = reader.length()
     if reader.pos + size != len(view):
         raise Fault(MALFORMED, "ciphered APDU says %d bytes, carries %d" % (size, len(view) - reader.pos))
-    security = found.security = reader.byte()
-    found.counter = reader.unsigned(4)
+    security = reader.byte()
+    reader.unsigned(4)  # the invocation (frame) counter: part of the IV
     if security & 0x80:
         raise Fault(UNKNOWN, "compressed ciphered APDU (security control 0x%02X)" % security)
     authenticated = security & 0x10
-    encrypted = security & 0x20
     end = len(view) - (TAG_LENGTH if authenticated else 0)
     if end < reader.pos:
         raise Fault(MALFORMED, "ciphered APDU too short for its tag")
-    if not encrypted:
+    data = view[reader.pos:end]
+    if not security & 0x20:  # not encrypted
         if not authenticated:
             raise Fault(UNKNOWN, "ciphered APDU with security control 0x%02X" % security)
-        return view[reader.pos:end]  # authentication-only: plaintext in clear (tag not checked)
+        return data, title, False  # authentication-only: plaintext in clear (tag not checked)
     if not keys or not keys.encryption:
-        raise Fault(NO_KEY, "encrypted frame, no key configured (system title %s)" % _title(found.system_title))
+        text = ""
+        for b in title[:3]:
+            text += chr(b) if 0x20 <= b < 0x7F else "."
+        raise Fault(NO_KEY, "encrypted frame, no key configured (system title %s (%s))"
+                    % (title.hex().upper(), text))
     if title_length != 8:
         raise Fault(UNKNOWN, "system title of %d bytes: cannot form the GCM IV" % title_length)
-    iv = bytes(found.system_title) + bytes(view[reader.pos - 4:reader.pos])
-    data = view[reader.pos:end]
+    iv = title + bytes(view[reader.pos - 4:reader.pos])
     gcm = keys.gcm()
     if authenticated and keys.authentication:
         aad = keys.aad
         aad[0] = security
         if not gcm.open(iv, data, aad, view[end:]):
             gcm.open(iv, data)  # to tell which key is wrong; this plaintext is never used
-            if _plausible(data):
+            if len(data) and data[0] in (0x0F, 0xE0, 0x2F):  # notification, GBT, P1 telegram
                 raise Fault(AUTH, "authentication failed: the frame decrypts but its tag does not "
                                   "verify: check the authentication key (GAK, GPK61)")
             raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the authentication tag "
                                  "fails and the plaintext is not DLMS")
-        found.verified = True
-        return data
+        return data, title, True
     gcm.open(iv, data)
-    return data
-
-
-def _plausible(view):
-    return len(view) > 0 and view[0] in (0x0F, 0xE0, 0x2F)  # notification, GBT, P1 telegram
-
-
-def _title(title):
-    text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in title[:3])
-    return "%s (%s)" % (bytes(title).hex().upper(), text)
+    return data, title, False

@@ -18,7 +18,7 @@ def _type_description(reader, depth):
     if tag == ARRAY:
         return (ARRAY, reader.unsigned(2), _type_description(reader, depth + 1))
     if tag == STRUCTURE:
-        return (STRUCTURE,) + tuple(_type_description(reader, depth + 1) for _ in range(reader.count()))
+        return (STRUCTURE,) + tuple(_type_description(reader, depth + 1) for _ in range(reader.length(True)))
     return tag
 
 
@@ -48,4 +48,4 @@ def _untagged(reader, description, depth):
         return tuple(_untagged(reader, d, depth + 1) for d in description[1:])
     if description in (ARRAY, STRUCTURE, COMPACT_ARRAY):
         raise Fault(MALFORMED, "compact-array element type 0x%02X without description" % description)
-    return reader.value(description, depth)
+    return reader.data(depth, description)

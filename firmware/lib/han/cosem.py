@@ -7,246 +7,233 @@ no layout understands is reported with its shape, never decoded with invented OB
 from han import meters
 from han.axdr import Reader
 from han.errors import Fault, MALFORMED, UNKNOWN
-from han.obis import default_unit, is_code
 from han.reading import Reading
-from han.values import DateTime, Decimal, Quantity, ScalerUnit, NO_UNIT
+from han.values import DateTime, Decimal, Quantity, ScalerUnit, NO_UNIT, default_unit
 
 DATA_NOTIFICATION = 0x0F
+PUSH_SETUP = 40  # COSEM interface class of the push setup object (the list describing itself)
+LIST_ID = b"\x01\x01\x00\x02\x81\xff"   # 1-1:0.2.129.255 OBIS list version identifier
+METER_ID = b"\x00\x00\x60\x01\x00\xff"  # 0-0:96.1.0.255 meter id / number
+CLOCK = b"\x00\x00\x01\x00\x00\xff"     # 0-0:1.0.0.255 clock
 
 
-def parse_notification(view):
-    """(header DateTime or None, body) of a data-notification APDU in `view`."""
-    reader = Reader(view, 1)
-    reader.unsigned(4)  # long-invoke-id-and-priority: nothing a reader needs
-    first = reader.byte()
+def parse(view, notification=True):
+    """(header DateTime or None, body) of a data-notification APDU in `view`; without
+    `notification`, a bare A-XDR structure or array (gateways that strip the header)."""
+    reader = Reader(view, 1 if notification else 0)
     header_time = None
-    if first == 0x0C:  # octet-string length only (Kamstrup, L&G, Iskra, Netz NÖ)
-        header_time = DateTime(reader.take(12))
-    elif first == 0x09:  # tagged octet-string (Kaifa)
-        n = reader.byte()
-        if n != 12 and n != 0:
-            raise Fault(MALFORMED, "notification date-time of %d bytes" % n)
-        header_time = DateTime(reader.take(n)) if n else None
-    elif first != 0x00:
-        raise Fault(MALFORMED, "notification date-time starts with 0x%02X" % first)
+    if notification:
+        reader.unsigned(4)  # long-invoke-id-and-priority: nothing a reader needs
+        first = reader.byte()
+        if first == 0x0C:  # octet-string length only (Kamstrup, L&G, Iskra, Netz NÖ)
+            header_time = DateTime(reader.take(12))
+        elif first == 0x09:  # tagged octet-string (Kaifa)
+            n = reader.byte()
+            if n != 12 and n != 0:
+                raise Fault(MALFORMED, "notification date-time of %d bytes" % n)
+            header_time = DateTime(reader.take(n)) if n else None
+        elif first != 0x00:
+            raise Fault(MALFORMED, "notification date-time starts with 0x%02X" % first)
     body = reader.data()
     if reader.pos != len(view):
-        raise Fault(MALFORMED, "%d bytes after the notification body" % (len(view) - reader.pos))
+        raise Fault(MALFORMED, "%d bytes after the %s" % (len(view) - reader.pos,
+                                                         "notification body" if notification else "data"))
     return header_time, body
 
 
-def parse_body(view):
-    """A bare A-XDR structure or array (gateways that strip the notification header)."""
-    reader = Reader(view, 0)
-    body = reader.data()
-    if reader.pos != len(view):
-        raise Fault(MALFORMED, "%d bytes after the data" % (len(view) - reader.pos))
-    return body
-
-
-def _elements(body):
-    """The items of a list body; a scalar body is no list at all (None)."""
-    return body if isinstance(body, (list, tuple)) else None
-
-
-def self_describing(body):
-    """[(obis, value, scaler_unit)] from lists that carry OBIS codes; None if there are none.
-
-    Handles structures {obis, value[, scaler-unit]} (Aidon, TINETZ) and flat runs
-    obis, value[, scaler-unit] (Kamstrup, Netz NÖ, Kaifa SE). Values without a code (a leading
-    list id, a meter time, a trailing meter number) come back with obis None.
-    """
-    elements = _elements(body)
-    if elements is None:
-        return None
-    entries = []
-    labelled = False
-    i = 0
-    n = len(elements)
-    while i < n:
-        e = elements[i]
-        i += 1
-        if isinstance(e, tuple) and 2 <= len(e) <= 3 and is_code(e[0]):
-            scaler_unit = e[2] if len(e) == 3 else None
-            if scaler_unit is not None and not isinstance(scaler_unit, ScalerUnit):
-                return None
-            entries.append((e[0], e[1], scaler_unit))
-            labelled = True
-        elif is_code(e) and i < n:
-            value = elements[i]
-            i += 1
-            scaler_unit = None
-            if i < n and isinstance(elements[i], ScalerUnit):
-                scaler_unit = elements[i]
-                i += 1
-            entries.append((e, value, scaler_unit))
-            labelled = True
-        elif e is not None:  # null-data stands for an absent phase (Kamstrup): nothing to report
-            entries.append((None, e, None))
-    return entries if labelled else None
-
-
-def positional(body):
-    """[(obis, value, None)] for bare-value lists the meter table knows; None otherwise."""
-    elements = _elements(body)
-    if not elements:
-        return None
-    for i in range(len(elements)):  # bare values only (the first may be the list's own code)
-        e = elements[i]
-        if isinstance(e, (list, tuple)) or (i and is_code(e)):
-            return None
-    first = elements[0]
-    if is_code(first):
-        pass
-    elif isinstance(first, (str, bytes)):
-        first = _text(first) or False  # unprintable: identifies no list
-    else:
-        first = None
-    if first is False:
-        return None
-    from han import positional as table  # only meters that send such lists pay for the table
-    layout = table.layout(first, len(elements))
-    if layout is None:
-        return None
-    entries = []
-    for i in range(len(elements)):
-        obis = layout[i * 6:i * 6 + 6]
-        if obis != table.SKIP:
-            entries.append((obis, elements[i], None))
-    return entries
-
-
-def capture_objects(body):
-    """[(obis, value, scaler_unit)] for push lists that start with their own capture-object list.
-
-    The L&G and Iskra Swiss/Austrian customer interface pushes a structure whose item 0 is the
-    push object list (array of {class, OBIS, attribute, data index}) and item i the value of
-    capture object i. Attribute 2 is a value; attribute 3 of a register is its scaler-unit.
-    """
-    if not isinstance(body, tuple) or not body or not isinstance(body[0], list):
-        return None
-    objects = body[0]
-    if len(objects) != len(body):
-        return None
-    for item in objects:
-        if not (isinstance(item, tuple) and len(item) == 4 and is_code(item[1])):
-            return None
-    scalers = {}
-    for i in range(len(objects)):
-        if objects[i][2] == 3 and isinstance(body[i], ScalerUnit):
-            scalers[objects[i][1]] = body[i]
-    entries = []
-    for i in range(len(objects)):
-        class_id, obis, attribute = objects[i][0], objects[i][1], objects[i][2]
-        if class_id == PUSH_SETUP or attribute != 2:
-            continue
-        entries.append((obis, body[i], scalers.get(obis)))
-    return entries
-
-
-PUSH_SETUP = 40  # COSEM interface class of the push setup object (the list describing itself)
-LAYOUTS = (capture_objects, positional, self_describing)
+def _is_code(value):
+    return isinstance(value, bytes) and len(value) == 6
 
 
 def _text(value):
+    """A str, printable bytes as str, else None."""
     if isinstance(value, str):
         return value
-    if isinstance(value, bytes) and all(0x20 <= b < 0x7F for b in value):
-        return value.decode()
-    return None
+    if not isinstance(value, bytes):
+        return None
+    for b in value:
+        if not 0x20 <= b < 0x7F:
+            return None
+    return value.decode()
 
 
-def _flag(system_title):
-    if system_title and all(0x20 <= b < 0x7F for b in system_title[:3]):
-        return system_title[:3].decode()
-    return None
+def entries(body):
+    """[obis, value, scaler_unit, obis, value, ...] (flat: no tuple per entry) by the first
+    layout that fits the list body, or None.
 
-
-def _is_model(obis):
-    return obis[2] == 96 and obis[3] == 1 and obis[4] in (1, 7)
-
-
-def _is_clock(obis):
-    return obis[2] == 1 and obis[3] == 0 and obis[4] == 0
-
-
-def _value(obis, value, scaler_unit, convention):
-    """The reading's value for one list entry."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        if scaler_unit is not None:
-            return Quantity(value, scaler_unit.scaler, scaler_unit.unit)
-        if obis is None:
-            return Quantity(value, 0, NO_UNIT)
-        return Quantity(value, convention.scaler(obis[2], obis[3]), default_unit(obis))
-    if isinstance(value, Decimal):
-        scaler = value.scaler + (scaler_unit.scaler if scaler_unit else 0)
-        unit = scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else NO_UNIT)
-        return Quantity(value.raw, scaler, unit)
-    if isinstance(value, bytes) and len(value) == 12 and (obis is None or _is_clock(obis)):
-        when = DateTime(value)
-        if when.plausible():
-            return when
-    return value
-
-
-def build_reading(body, header_time, system_title=None, hint=None):
-    """Reading from a notification body; Fault(UNKNOWN) with the list shape if no layout fits."""
-    entries = None
-    for layout in LAYOUTS:
-        entries = layout(body)
-        if entries is not None:
+    1. Capture objects: the L&G and Iskra Swiss/Austrian customer interface pushes a structure
+       whose item 0 is the push object list (array of {class, OBIS, attribute, data index}) and
+       item i the value of capture object i. Attribute 2 is a value; attribute 3 of a register
+       is its scaler-unit.
+    2. Positional: bare values the meter table knows (han.positional), the first may be the
+       list's own code.
+    3. Self-describing: structures {obis, value[, scaler-unit]} (Aidon, TINETZ) and flat runs
+       obis, value[, scaler-unit] (Kamstrup, Netz NÖ, Kaifa SE). Values without a code (a
+       leading list id, a meter time, a trailing meter number) come with obis None.
+    """
+    if not isinstance(body, (list, tuple)) or not body:  # a scalar body is no list at all
+        return None
+    n = len(body)
+    out = []
+    objects = body[0]
+    if isinstance(body, tuple) and isinstance(objects, list) and len(objects) == n:
+        for item in objects:
+            if not (isinstance(item, tuple) and len(item) == 4 and _is_code(item[1])):
+                break
+        else:
+            for i in range(n):
+                class_id, obis, attribute = objects[i][0], objects[i][1], objects[i][2]
+                if class_id == PUSH_SETUP or attribute != 2:
+                    continue
+                scaler_unit = None
+                for j in range(n):
+                    if objects[j][2] == 3 and objects[j][1] == obis and isinstance(body[j], ScalerUnit):
+                        scaler_unit = body[j]
+                out.append(obis)
+                out.append(body[i])
+                out.append(scaler_unit)
+            return out
+    for i in range(n):  # bare values only (the first may be the list's own code)
+        e = body[i]
+        if isinstance(e, (list, tuple)) or (i and _is_code(e)):
             break
-    if entries is None:
+    else:
+        first = body[0]
+        if not _is_code(first):
+            first = (_text(first) or False) if isinstance(first, (str, bytes)) else None
+        if first is not False:  # unprintable text identifies no list
+            from han import positional as table  # only meters that send such lists pay for it
+            layout = table.layout(first, n)
+            if layout is not None:
+                for i in range(n):
+                    obis = layout[i * 6:i * 6 + 6]
+                    if obis != table.SKIP:
+                        out.append(obis)
+                        out.append(body[i])
+                        out.append(None)
+                return out
+    labelled = False
+    i = 0
+    while i < n:
+        e = body[i]
+        i += 1
+        scaler_unit = None
+        if isinstance(e, tuple) and 2 <= len(e) <= 3 and _is_code(e[0]):
+            if len(e) == 3:
+                scaler_unit = e[2]
+                if scaler_unit is not None and not isinstance(scaler_unit, ScalerUnit):
+                    return None
+            obis = e[0]
+            e = e[1]
+            labelled = True
+        elif _is_code(e) and i < n:
+            obis = e
+            e = body[i]
+            i += 1
+            if i < n and isinstance(body[i], ScalerUnit):
+                scaler_unit = body[i]
+                i += 1
+            labelled = True
+        elif e is not None:  # null-data stands for an absent phase (Kamstrup): nothing to report
+            obis = None
+        else:
+            continue
+        out.append(obis)
+        out.append(e)
+        out.append(scaler_unit)
+    return out if labelled else None
+
+
+def _flag(title):
+    """The FLAG manufacturer id a system title or logical device name starts with, or None."""
+    if not title:
+        return None
+    for b in title[:3]:
+        if not 0x20 <= b < 0x7F:
+            return None
+    return bytes(title[:3]).decode()
+
+
+def build_reading(body, header_time, system_title=None, hint=None, cache=None):
+    """Reading from a notification body; Fault(UNKNOWN) with the list shape if no layout fits.
+
+    `cache` (a list of four, owned by the caller) keeps the meter convention between readings:
+    a meter does not change.
+    """
+    found = entries(body)
+    if found is None:
         from han.shapes import describe
         raise Fault(UNKNOWN, "valid frame, unknown list layout: " + describe(body))
     reading = Reading()
     reading.system_title = system_title
-    list_id = _text(entries[0][1]) if entries and entries[0][0] is None else None
+    list_id = _text(found[1]) if found and found[0] is None else None
     model = None
     flag = _flag(system_title)
-    for obis, value, _ in entries:
+    for k in range(0, len(found), 3):
+        obis = found[k]
         if obis is None:
             continue
-        if obis[2] == 0 and obis[3] == 2 and obis[4] == 129:
-            list_id = _text(value)
-        elif _is_model(obis):
-            model = _text(value)
-        elif obis[2] == 42 and obis[3] == 0 and flag is None and isinstance(value, bytes):
-            flag = _flag(value)  # a logical device name starts with the FLAG id ("ISK10307...")
-    convention = meters.identify(list_id, flag, hint, model)
-    reading.convention = convention.name
+        c, d, e = obis[2], obis[3], obis[4]
+        if c == 0 and d == 2 and e == 129:
+            list_id = _text(found[k + 1])
+        elif c == 96 and d == 1 and (e == 1 or e == 7):
+            model = _text(found[k + 1])
+        elif c == 42 and d == 0 and flag is None and isinstance(found[k + 1], bytes):
+            flag = _flag(found[k + 1])  # a logical device name starts with the FLAG id ("ISK10307...")
+    if cache is not None and cache[0] == list_id and cache[1] == flag and cache[2] == model:
+        convention = cache[3]
+    else:
+        convention = meters.identify(list_id, flag, hint, model)
+        if cache is not None:
+            cache[0], cache[1], cache[2], cache[3] = list_id, flag, model, convention
+    scalers = convention[2]
+    reading.convention = convention[0]
     reading.list_id = list_id
-    reading.manufacturer = convention.manufacturer or meters.manufacturer(flag)
-    last = len(entries) - 1
-    for index, (obis, value, scaler_unit) in enumerate(entries):
-        value = _value(obis, value, scaler_unit, convention)
-        if obis is None:
-            obis = _unlabelled(index, last, value, list_id)
-            if obis is None:
+    reading.manufacturer = convention[1] or meters.manufacturer(flag)
+    last = len(found) - 3
+    for k in range(0, len(found), 3):
+        obis, value, scaler_unit = found[k], found[k + 1], found[k + 2]
+        if isinstance(value, bool):
+            pass
+        elif isinstance(value, int):
+            if scaler_unit is not None:
+                value = Quantity(value, scaler_unit.scaler, scaler_unit.unit)
+            elif obis is None:
+                value = Quantity(value, 0, NO_UNIT)
+            else:  # no scaler sent: the meter convention's, in the unit the code implies
+                scaler = 0
+                for i in range(0, len(scalers), 3):
+                    if scalers[i] == obis[2] and scalers[i + 1] == obis[3]:
+                        scaler = scalers[i + 2] - 256 if scalers[i + 2] > 127 else scalers[i + 2]
+                        break
+                value = Quantity(value, scaler, default_unit(obis))
+        elif isinstance(value, Decimal):
+            value = Quantity(value.raw, value.scaler + (scaler_unit.scaler if scaler_unit else 0),
+                             scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else NO_UNIT))
+        elif isinstance(value, bytes) and len(value) == 12 and \
+                (obis is None or (obis[2] == 1 and obis[3] == 0 and obis[4] == 0)):
+            when = DateTime(value)
+            if when.plausible():
+                value = when
+        if obis is None:  # a value the list sends without a code: name it, or leave it out
+            if isinstance(value, DateTime):
+                obis = CLOCK  # the meter's time (Netz NÖ puts it first)
+            elif k == 0 and _text(value) == list_id:
+                obis = LIST_ID  # the list version id, sent without its code (Kamstrup)
+            elif k == last and isinstance(value, (str, bytes)):
+                obis = METER_ID  # the meter number (Netz NÖ puts it last)
+            else:
                 continue
         if value is None:
             continue
         reading.items.append((obis, value))
         c, d, e = obis[2], obis[3], obis[4]
-        if _is_model(obis):
+        if c == 96 and d == 1 and (e == 1 or e == 7):
             reading.model = _text(value)
         elif (c == 96 and d == 1 and e == 0) or (c == 0 and d == 0 and e == 5):
             reading.meter_id = _text(value)
-        elif _is_clock(obis) and isinstance(value, DateTime) and reading.time is None:
+        elif c == 1 and d == 0 and e == 0 and isinstance(value, DateTime) and reading.time is None:
             reading.time = value
     if header_time is not None and header_time.iso():
         reading.time = header_time
     return reading
-
-
-def _unlabelled(index, last, value, list_id):
-    """An OBIS code for a value the list sends without one, or None to leave it out."""
-    if isinstance(value, DateTime):
-        return meters.CLOCK  # the meter's time (Netz NÖ puts it first)
-    if index == 0 and _text(value) == list_id:
-        return meters.LIST_ID  # the list version id, sent without its code (Kamstrup)
-    if index == last and isinstance(value, (str, bytes)):
-        return meters.METER_ID  # the meter number (Netz NÖ puts it last)
-    return None

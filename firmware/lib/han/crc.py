@@ -1,22 +1,23 @@
 """CRC-16 checks: X.25 for HDLC (HCS/FCS), ARC for DSMR telegrams.
 
 Both are reflected CRC-16s and share one table-driven loop; a viper twin is used on MicroPython.
+The ARC table is made at the first P1 telegram: HAN meters never need it.
 """
 from array import array
 
 
-def _table(poly):
-    table = array("H", bytes(512))
+def table(poly):
+    t = array("H", bytes(512))
     for i in range(256):
         c = i
         for _ in range(8):
             c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table[i] = c
-    return table
+        t[i] = c
+    return t
 
 
-X25_TABLE = _table(0x8408)  # HDLC FCS: init 0xFFFF, xorout 0xFFFF, sent low byte first
-ARC_TABLE = _table(0xA001)  # DSMR P1: init 0, xorout 0, sent as 4 hex digits
+X25_TABLE = table(0x8408)  # HDLC FCS: init 0xFFFF, xorout 0xFFFF, sent low byte first
+ARC_TABLE = None           # DSMR P1: init 0, xorout 0, sent as 4 hex digits (table(0xA001))
 
 
 def crc16_pure(buf, start, end, table, init, xorout):
@@ -37,4 +38,7 @@ def crc16_x25(buf, start, end):
 
 
 def crc16_arc(buf, start, end):
+    global ARC_TABLE
+    if ARC_TABLE is None:
+        ARC_TABLE = table(0xA001)
     return crc16(buf, start, end, ARC_TABLE, 0, 0)

@@ -29,28 +29,17 @@ except ImportError:
     def const(value):
         return value
 
-OK = "ok"
-NO_DATA = "no_data"
-IDLE_OR_INVERTED = "idle_or_inverted"
-NOISE = "noise"
-CORRUPTED = "corrupted"
-SERIAL_SETTINGS = "serial_settings"
-NO_KEY = "no_key"
-WRONG_KEY = "wrong_key"
-AUTH_FAILED = "auth_failed"
-UNKNOWN_LAYOUT = "unknown_layout"
-
-WINDOW = 64            # events per halving of the event counts
-BYTE_WINDOW = 16384    # bytes per halving of the byte counts (and a fresh byte sample)
-SAMPLE = 512           # bytes of each byte window looked at one by one
-NO_DATA_MS = 30000     # silence after which the line counts as dead
+BYTE_WINDOW = const(16384)  # bytes per halving of the byte counts (and a fresh byte sample)
+NO_DATA_MS = const(30000)   # silence after which the line counts as dead
+_WINDOW = const(64)         # events per halving of the event counts
+_SAMPLE = const(512)        # bytes of each byte window looked at one by one
 
 # Byte sample patterns
-PATTERN_NONE = 0        # too few bytes to tell
-PATTERN_IDLE = 1        # only 0x00 / 0xFF: an idle, inverted or broken line
-PATTERN_SLOW = 2        # few values made of long bit runs: the UART is faster than the meter
-PATTERN_STRUCTURED = 3  # far fewer distinct values than random bytes: real data, wrong setting
-PATTERN_RANDOM = 4      # random-looking: noise
+PATTERN_NONE = const(0)        # too few bytes to tell
+PATTERN_IDLE = const(1)        # only 0x00 / 0xFF: an idle, inverted or broken line
+PATTERN_SLOW = const(2)        # few values made of long bit runs: the UART is faster than the meter
+PATTERN_STRUCTURED = const(3)  # far fewer distinct values than random bytes: real data, wrong setting
+PATTERN_RANDOM = const(4)      # random-looking: noise
 
 _MIN_SAMPLE = const(32)
 _MIN_OTHER = const(64)
@@ -80,8 +69,60 @@ _REPEATS = const(12)  # noise runs that began like the one before: a setting gar
 _SLOTS = const(13)
 _HEAD = const(6)      # bytes compared at the start of noise runs
 
-TRY_SETTINGS = ("try 2400 8N1 for Kamstrup; 2400 8E1 for Aidon, Kaifa, Landis+Gyr (CII) and Austrian "
-                "M-Bus meters; 115200 8N1 inverted for P1/DSMR meters; 9600 8N1 for an optical (IR) head.")
+# The verdicts, one per line: code, a space, the sentence (one string: the board's heap is
+# small). "~" stands for the serial settings to try.
+_SAY = ("ok Frames decode (%d reading%s\n"
+        "no_data No data for %d s\n"
+        "no_data No data arrives\n"
+        "no_key Encrypted frames arrive but no encryption key is configured: enter the encryption "
+        "key (GUEK; Danish grid operators call it GPK60) from your grid operator, and the "
+        "authentication key (GAK, GPK61) if you were given one%s.\n"
+        "wrong_key Encrypted frames arrive but do not decrypt to meter data: the encryption key "
+        "(GUEK/GPK60) is wrong%s.\n"
+        "auth_failed Encrypted frames decrypt but their authentication tag does not verify: check "
+        "the authentication key (GAK/GPK61).\n"
+        "corrupted Frames are corrupted in transit (%d of %d failed the checksum): check the power "
+        "supply and the cable.\n"
+        "unknown_layout Frames are valid but the layout is unknown: %s Please report it with a "
+        "capture of the frames.\n"
+        "idle_or_inverted The line is idle or inverted: only 0x00/0xFF bytes arrive. Check the "
+        "invert setting (P1 lines are inverted) and the wiring.\n"
+        "serial_settings Serial settings look wrong: bursts of bytes arrive that start the same way "
+        "each time but never form a frame; ~\n"
+        "serial_settings Serial settings look wrong: the bytes are what a baud rate higher than the "
+        "meter's makes of its frames; ~\n"
+        "serial_settings Serial settings look wrong: bytes arrive in patterns a wrong baud rate, "
+        "parity or inversion makes of real frames, but never as a frame; ~\n"
+        "noise Line noise: data arrives but never as a frame. Check the power supply (a weak USB "
+        "supply is the usual cause) and the wiring.\n"
+        ": check the wiring and the RX pin, and that the grid operator has enabled the HAN/P1 port.\n"
+        "try 2400 8N1 for Kamstrup; 2400 8E1 for Aidon, Kaifa, Landis+Gyr (CII) and Austrian M-Bus "
+        "meters; 115200 8N1 inverted for P1/DSMR meters; 9600 8N1 for an optical (IR) head.")
+_OK = const(0)
+_NO_DATA_FOR = const(1)
+_NO_DATA = const(2)
+_NO_KEY_SAY = const(3)
+_WRONG_KEY = const(4)
+_AUTH_FAILED = const(5)
+_CORRUPTED = const(6)
+_UNKNOWN_LAYOUT = const(7)
+_IDLE = const(8)
+_REPEATING = const(9)
+_TOO_FAST = const(10)
+_PATTERNED = const(11)
+_LINE_NOISE = const(12)
+_NO_DATA_END = const(13)
+_TRY = const(14)
+
+
+def _line(index):
+    """Line `index` of _SAY, a trailing "~" replaced by the settings to try."""
+    at = 0
+    for _ in range(index):
+        at = _SAY.find("\n", at) + 1
+    end = _SAY.find("\n", at)
+    line = _SAY[at:end] if end >= 0 else _SAY[at:]
+    return line[:-1] + _line(_TRY) if line.endswith("~") else line
 
 
 def expected_distinct(n):
@@ -95,7 +136,7 @@ def expected_distinct(n):
 class ByteSample:
     """Statistics of the first `limit` bytes seen since the last reset."""
 
-    def __init__(self, limit=SAMPLE):
+    def __init__(self, limit=_SAMPLE):
         self.limit = limit
         self.seen = bytearray(32)
         self.reset()
@@ -154,7 +195,7 @@ class ByteSample:
 
 
 class Diagnosis:
-    def __init__(self, window=WINDOW):
+    def __init__(self, window=_WINDOW):
         self.window = window
         self.n = [0] * _SLOTS
         self.sample = ByteSample()
@@ -167,7 +208,6 @@ class Diagnosis:
             n[i] = 0
         self.events = 0
         self.bytes = 0
-        self.noise_bytes = 0
         self.last_ms = None      # when bytes last arrived (if the runtime passes the time)
         self.key_detail = None   # detail of the last key error (names the system title)
         self.layout_detail = None
@@ -184,7 +224,6 @@ class Diagnosis:
             self.last_ms = now_ms
         if self.bytes + n > BYTE_WINDOW:
             self.bytes >>= 1
-            self.noise_bytes >>= 1
             if self.sample.count >= _MIN_SAMPLE:
                 self.previous = self.sample.pattern()
             self.sample.reset()
@@ -193,6 +232,7 @@ class Diagnosis:
 
     def observe(self, event):
         code = getattr(event, "code", None)
+        n = self.n
         if code is None:
             slot = _READINGS
         else:
@@ -202,14 +242,29 @@ class Diagnosis:
                 return
             if slot == _CHECKSUM and getattr(event, "size", 0) == 1:
                 slot = _HCS  # a header that failed its own checksum: a false start
-            elif code == "noise":
-                self.noise_bytes += getattr(event, "size", 0)
-                self._noise_head(event.data)
+            elif slot == _NOISE:
+                # Count noise runs that start with the same bytes as the last one. Random noise
+                # never does; a meter pushing the same frame header at a wrong baud rate, parity
+                # or inversion does, as the UART garbles the header the same way each time. Runs
+                # that start with mostly 0x00/0xFF (glitches on an idle line) do not count.
+                data = event.data
+                if data is not None and len(data) >= _HEAD:
+                    head = self.head
+                    same = True
+                    busy = 0  # bytes other than 0x00/0xFF: glitches on an idle line make those
+                    for i in range(_HEAD):
+                        b = data[i]
+                        if b != head[i]:
+                            same = False
+                            head[i] = b
+                        if b != 0 and b != 0xFF:
+                            busy += 1
+                    if same and busy >= 3:
+                        n[_REPEATS] += 1
             elif slot == _NO_KEY or slot == _DECRYPT or slot == _AUTH:
                 self.key_detail = event.detail
             elif slot == _UNKNOWN or slot == _MALFORMED or slot == _TOO_LONG:
                 self.layout_detail = event.detail
-        n = self.n
         n[slot] += 1
         self.events += 1
         if self.events >= self.window:
@@ -217,54 +272,37 @@ class Diagnosis:
             for i in range(_SLOTS):
                 n[i] = (n[i] + 1) >> 1  # a count of 1 stays: the last problem is not forgotten
 
-    def _noise_head(self, data):
-        """Count noise runs that start with the same bytes as the last one.
-
-        Random noise never does; a meter pushing the same frame header at a wrong baud rate,
-        parity or inversion does, as the UART garbles the header the same way each time. Runs
-        that start with mostly 0x00/0xFF (glitches on an idle line) do not count.
-        """
-        if data is None or len(data) < _HEAD:
-            return
-        head = self.head
-        same = True
-        busy = 0  # bytes other than 0x00/0xFF: glitches on an idle line make those
-        for i in range(_HEAD):
-            b = data[i]
-            if b != head[i]:
-                same = False
-                head[i] = b
-            if b != 0 and b != 0xFF:
-                busy += 1
-        if same and busy >= 3:
-            self.n[_REPEATS] += 1
-
-    def pattern(self):
-        if self.sample.count >= _MIN_SAMPLE:
-            return self.sample.pattern()
-        return self.previous
-
     def verdict(self, now_ms=None):
         """(code, sentence) for what the line does in the window."""
-        n = self.n
         if now_ms is not None and (self.last_ms is None or
                                    (now_ms - self.last_ms) & _TICKS_MASK > NO_DATA_MS):
-            return NO_DATA, _no_data(self.last_ms is not None)
-        if not self.bytes and not self.events:
-            return NO_DATA, _no_data(False)
+            line = _line(_NO_DATA_FOR) % (NO_DATA_MS // 1000) if self.last_ms is not None else _line(_NO_DATA)
+            line += _line(_NO_DATA_END)
+        elif not self.bytes and not self.events:
+            line = _line(_NO_DATA) + _line(_NO_DATA_END)
+        else:
+            line = self._judge(self.n)
+        space = line.find(" ")
+        return line[:space], line[space + 1:]
+
+    def _judge(self, n):
+        """The verdict's line in _SAY, filled in, when bytes or events came."""
         readings = n[_READINGS]
         keys = max(n[_NO_KEY], n[_DECRYPT], n[_AUTH])
         if keys and keys >= readings:
-            if n[_NO_KEY] == keys:
-                return NO_KEY, ("Encrypted frames arrive but no encryption key is configured: enter the "
-                                "encryption key (GUEK; Danish grid operators call it GPK60) from your grid "
-                                "operator, and the authentication key (GAK, GPK61) if you were given one"
-                                + _title(self.key_detail) + ".")
-            if n[_DECRYPT] == keys:
-                return WRONG_KEY, ("Encrypted frames arrive but do not decrypt to meter data: the encryption "
-                                   "key (GUEK/GPK60) is wrong" + _title(self.key_detail) + ".")
-            return AUTH_FAILED, ("Encrypted frames decrypt but their authentication tag does not verify: "
-                                 "check the authentication key (GAK/GPK61).")
+            if n[_NO_KEY] != keys and n[_DECRYPT] != keys:
+                return _line(_AUTH_FAILED)
+            # ", system title ... (manufacturer)" from the key error's detail
+            detail = self.key_detail
+            at = detail.find("system title ") if detail else -1
+            title = ""
+            if at >= 0:
+                words = detail[at + 13:].split(" ")
+                flag = words[1].strip("()") if len(words) > 1 else ""
+                from han.meters import manufacturer
+                name = manufacturer(flag)
+                title = " (system title %s%s)" % (words[0].rstrip(")"), ", " + name if name else "")
+            return _line(_NO_KEY_SAY if n[_NO_KEY] == keys else _WRONG_KEY) % title
         bad = n[_CHECKSUM] + n[_TRUNCATED]
         malformed = n[_MALFORMED]
         if bad or n[_NOISE] > readings + keys + n[_UNKNOWN]:
@@ -275,57 +313,28 @@ class Diagnosis:
         layouts = n[_UNKNOWN] + n[_TOO_LONG] + malformed
         valid = readings + keys + layouts
         if bad and (not valid or (bad >= 2 and bad * 4 >= bad + valid)):
-            return CORRUPTED, ("Frames are corrupted in transit (%d of %d failed the checksum): check the "
-                               "power supply and the cable." % (bad, bad + valid))
+            return _line(_CORRUPTED) % (bad, bad + valid)
         if layouts and layouts >= readings:
-            return UNKNOWN_LAYOUT, "Frames are valid but the layout is unknown: " + _layout(self.layout_detail)
+            line = _line(_UNKNOWN_LAYOUT)
+            detail = self.layout_detail
+            if not detail:
+                return line[:line.find("%s")] + "(no detail)."
+            at = detail.find("layout: ")
+            shape = detail[at + 8:] if at >= 0 else detail
+            return line % (shape if shape.endswith(".") else shape + ".")
         if valid:
-            sentence = "Frames decode (%d reading%s" % (readings, "" if readings == 1 else "s")
+            line = _line(_OK) % (readings, "" if readings == 1 else "s")
             if bad:
-                sentence += ", %d of %d frames failed the checksum" % (bad, bad + valid)
-            return OK, sentence + ")."
-        pattern = self.pattern()
+                line += ", %d of %d frames failed the checksum" % (bad, bad + valid)
+            return line + ")."
+        pattern = self.sample.pattern() if self.sample.count >= _MIN_SAMPLE else self.previous
         if pattern == PATTERN_IDLE:
-            return IDLE_OR_INVERTED, ("The line is idle or inverted: only 0x00/0xFF bytes arrive. Check the "
-                                      "invert setting (P1 lines are inverted) and the wiring.")
+            return _line(_IDLE)
         repeats = n[_REPEATS]
         if repeats >= 2 and repeats * 3 >= n[_NOISE]:
-            return SERIAL_SETTINGS, ("Serial settings look wrong: bursts of bytes arrive that start the "
-                                     "same way each time but never form a frame; " + TRY_SETTINGS)
+            return _line(_REPEATING)
         if pattern == PATTERN_SLOW:
-            return SERIAL_SETTINGS, ("Serial settings look wrong: the bytes are what a baud rate higher than "
-                                     "the meter's makes of its frames; " + TRY_SETTINGS)
+            return _line(_TOO_FAST)
         if pattern == PATTERN_STRUCTURED and not n[_HCS]:
-            return SERIAL_SETTINGS, ("Serial settings look wrong: bytes arrive in patterns a wrong baud rate, "
-                                     "parity or inversion makes of real frames, but never as a frame; "
-                                     + TRY_SETTINGS)
-        return NOISE, ("Line noise: data arrives but never as a frame. Check the power supply (a weak USB "
-                       "supply is the usual cause) and the wiring.")
-
-
-def _no_data(had_bytes):
-    return (("No data for %d s" % (NO_DATA_MS // 1000)) if had_bytes else "No data arrives") + (
-        ": check the wiring and the RX pin, and that the grid operator has enabled the HAN/P1 port.")
-
-
-def _title(detail):
-    """", system title ... (manufacturer)" from a key error's detail, or ""."""
-    if not detail:
-        return ""
-    at = detail.find("system title ")
-    if at < 0:
-        return ""
-    words = detail[at + 13:].split(" ")
-    title = words[0].rstrip(")")
-    flag = words[1].strip("()") if len(words) > 1 else ""
-    from han.meters import manufacturer
-    name = manufacturer(flag)
-    return " (system title %s%s)" % (title, ", " + name if name else "")
-
-
-def _layout(detail):
-    if not detail:
-        return "(no detail)."
-    at = detail.find("layout: ")
-    shape = detail[at + 8:] if at >= 0 else detail
-    return shape + ("" if shape.endswith(".") else ".") + " Please report it with a capture of the frames."
+            return _line(_PATTERNED)
+        return _line(_LINE_NOISE)

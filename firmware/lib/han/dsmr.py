@@ -7,7 +7,7 @@
     (value)\r\n                     DSMR 2.2/3: continues the previous object
     !CRC\r\n                        CRC-16/ARC over "/" .. "!", 0 to 4 hex digits
 
-Pure: `parse` works on one telegram at a time (framed and CRC-checked by han.framing.dsmr) and
+Pure: `parse` works on one telegram at a time (framed and CRC-checked by han.framing) and
 allocates per line, never per byte. Numbers stay exact (integer + scaler); kWh, kW, kvarh, kvar, kVAh and kVA become
 Wh, W, varh, var, VAh and VA by shifting the scaler.
 """

@@ -18,22 +18,15 @@ TOO_LONG = "too_long"    # a message longer than the reassembly buffer
 EXCERPT = 32  # bytes of the offending data kept with an error (bounded: errors are logged)
 
 
-class Error:
-    """A rejected frame, message or run of bytes."""
+class Error(Exception):
+    """A rejected frame, message or run of bytes. Layers raise it (as `Fault`); the pipeline
+    yields it with an excerpt of the offending data. The scanner adds `size` (bytes rejected)
+    and `format` (the frame format's name)."""
 
     def __init__(self, code, detail, data=None):
         self.code = code
         self.detail = detail
         self.data = bytes(data[:EXCERPT]) if data is not None else None
 
-    def __repr__(self):
-        return "Error(%s: %s)" % (self.code, self.detail)
 
-
-class Fault(Exception):
-    """Raised inside a layer; the pipeline turns it into an `Error`."""
-
-    def __init__(self, code, detail):
-        super().__init__(code, detail)
-        self.code = code
-        self.detail = detail
+Fault = Error  # the name layers raise it by

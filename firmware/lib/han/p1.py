@@ -2,17 +2,18 @@
 Elgama's P1 header followed by a ciphered APDU. Imported only when a telegram arrives.
 """
 from han.errors import Fault, CHECKSUM, DECRYPT
-from han.framing import dsmr as framing
+from han.framing import DSMR, check, measure
 
 
-def reading(plain, ciphered, layers):
-    """A Reading from a P1 telegram; when it came out of a decryption, its own CRC proves the
-    key right."""
-    if ciphered is not None:
+def reading(plain, verified, layers):
+    """A Reading from a P1 telegram. `verified` is None for a telegram sent in clear, else
+    whether the decryption's authentication tag was checked: when it was not, the telegram's
+    own CRC proves the key right."""
+    if verified is not None:
         plain = bytes(plain)  # a decrypted telegram, checked as the framing checks a plain one
-        size = framing.measure(plain, 0, len(plain))
-        problem = framing.check(plain, 0, size) if size > 0 else "no telegram end"
-        if problem and not ciphered.verified:
+        size = measure(DSMR, plain, 0, len(plain))
+        problem = check(DSMR, plain, 0, size) if size > 0 else "no telegram end"
+        if problem and not verified:
             raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted telegram "
                                  "fails its check (%s)" % problem)
         if problem:

@@ -18,6 +18,3 @@ class Reading:
             if code == obis:
                 return value
         return None
-
-    def __repr__(self):
-        return "Reading(%d items)" % len(self.items)

@@ -13,16 +13,12 @@ _UNITS = ("|a|mo|wk|d|h|min|s|°|°C|currency|m|m/s|m³|m³|m³/h|m³/h|m³/d|m�
           "K|1/(V²h)|1/(A²h)|1/m³|%|Ah|||Wh/m³|J/m³|Mol %|g/m³|Pa s|J/kg|g/cm²|atm|||dBm|dBµV|dB")
 
 
-def _unit_starts():
-    starts = array("H", [0])
-    for i in range(len(_UNITS)):
-        if _UNITS[i] == "|":
-            starts.append(i + 1)
-    starts.append(len(_UNITS) + 1)
-    return starts
-
-
-_UNIT_STARTS = _unit_starts()  # where each unit's symbol starts in _UNITS
+_UNIT_STARTS = array("H", [0])  # where each unit's symbol starts in _UNITS
+for _i in range(len(_UNITS)):
+    if _UNITS[_i] == "|":
+        _UNIT_STARTS.append(_i + 1)
+_UNIT_STARTS.append(len(_UNITS) + 1)
+del _i
 WATT = 27
 VOLT_AMPERE = 28
 VAR = 29
@@ -34,6 +30,34 @@ VOLT = 35
 HERTZ = 44
 DEGREE = 8
 NO_UNIT = 255
+
+# The unit an electricity OBIS code (A = 1) implies when the meter sends none, by C (quantity;
+# it repeats every 20 for L1, L2, L3): for rates (D 4-7, 14-16, 24-27: power, current,
+# voltage ...), and for their time integrals (D 8-10, 29: energy registers).
+_RATE_UNITS = bytearray(b"\xff" * 100)
+_INTEGRAL_UNITS = bytearray(b"\xff" * 100)
+for _i in range(80):
+    _c = _i % 20
+    _RATE_UNITS[_i] = b"\xff\x1b\x1b\x1d\x1d\x1d\x1d\x1d\x1d\x1c\x1c\x21\x23\xff\xff\x1b\x1b\xff\xff\xff"[_c]
+    _INTEGRAL_UNITS[_i] = b"\xff\x1e\x1e\x20\x20\x20\x20\x20\x20\x1f\x1f\xff\xff\xff\xff\x1e\x1e\xff\xff\xff"[_c]
+del _i, _c
+_RATE_UNITS[14] = HERTZ
+_RATE_UNITS[81] = DEGREE  # phase angles
+_RATE_UNITS[91] = AMPERE  # neutral current
+_RATE_UNITS = bytes(_RATE_UNITS)
+_INTEGRAL_UNITS = bytes(_INTEGRAL_UNITS)
+
+
+def default_unit(obis):
+    """The DLMS unit an electricity OBIS code implies, or NO_UNIT."""
+    if obis[0] != 1 or obis[2] >= 100:
+        return NO_UNIT
+    d = obis[3]
+    if d in b"\x04\x05\x06\x07\x0e\x0f\x10\x18\x19\x1a\x1b":  # demand, instantaneous, maxima
+        return _RATE_UNITS[obis[2]]
+    if d in b"\x08\x09\x0a\x1d":  # registers (time integrals)
+        return _INTEGRAL_UNITS[obis[2]]
+    return NO_UNIT
 
 
 def unit_symbol(code):
@@ -83,9 +107,6 @@ class Quantity:
         return isinstance(other, Quantity) and self.raw * 10 ** max(0, self.scaler - other.scaler) == \
             other.raw * 10 ** max(0, other.scaler - self.scaler) and self.unit == other.unit
 
-    def __repr__(self):
-        return "Quantity(%s %s)" % (self.text(), self.symbol())
-
 
 class Decimal:
     """A number from an A-XDR float, rounded to the float's precision and kept exact."""
@@ -101,9 +122,6 @@ class DateTime:
 
     def __init__(self, raw):
         self.raw = bytes(raw)
-
-    def year(self):
-        return (self.raw[0] << 8) | self.raw[1]
 
     def deviation(self):
         """Minutes local time is behind UTC per the meter, or None if not specified."""
@@ -124,7 +142,7 @@ class DateTime:
     def plausible(self):
         """Could these 12 bytes be a date-time (used for octet-strings in clock positions)?"""
         r = self.raw
-        year = self.year()
+        year = (r[0] << 8) | r[1]
         deviation = self.deviation()
         return (year == 0xFFFF or 1970 <= year <= 2200) and (1 <= r[2] <= 12 or r[2] >= 0xFD) \
             and (1 <= r[3] <= 31 or r[3] >= 0xFD) \
@@ -135,7 +153,7 @@ class DateTime:
     def iso(self):
         """ISO 8601 text to the second; date or time alone when the other half is unspecified."""
         r = self.raw
-        year = self.year()
+        year = (r[0] << 8) | r[1]
         has_date = year != 0xFFFF and 1 <= r[2] <= 12 and 1 <= r[3] <= 31
         has_time = r[5] <= 23 and r[6] <= 59
         date = "%04d-%02d-%02d" % (year, r[2], r[3]) if has_date else ""
@@ -149,9 +167,6 @@ class DateTime:
             offset = abs(offset)
             time += "%s%02d:%02d" % (sign, offset // 60, offset % 60)
         return date + "T" + time if date else time
-
-    def __repr__(self):
-        return "DateTime(%s)" % self.iso()
 
 
 def obis_text(code):

@@ -1,1 +1,211 @@
-"""Link layers: find frames in a byte stream (scanner) and cut them by their own rules."""
+"""Link-layer frame formats, as a table the scanner reads: HDLC, M-Bus, P1/DSMR, bare ciphered.
+
+A format is an index into NAMES (HDLC, MBUS, DSMR, CIPHERED); measure(), check() and payload()
+take it as their first argument. One module rather than one per format: each module costs the
+board's small heap a dictionary, names and functions of its own.
+
+HDLC frame format type 3 (IEC 62056-46), as meters push it on the HAN port:
+
+    7E | A<S>LL LL | dst (1-4) | src (1-4) | ctrl | HCS (2) | information | FCS (2) | 7E
+
+No byte stuffing: the frame ends where its 11-bit length says, never at the next 0x7E, and one
+flag may close one frame and open the next. Both checksums are CRC-16/X.25, low byte first.
+
+M-Bus long frames carrying DLMS (EN 13757-2 link, DLMS/COSEM M-Bus wrapper):
+
+    68 L L 68 | C A CI STSAP DTSAP | APDU part | CS 16
+
+L counts C through the end of the data; CS is their sum mod 256. CI 000F SSSS: F = last
+segment (FIN), SSSS = segment number, so one APDU arrives as CI 0x10, or 0x00, 0x01, ... 0x1n.
+
+P1/DSMR ASCII telegrams: "/XXXZ ident" ... "!CRC" CR LF (IEC 62056-21 mode D, DSMR 2.2-5). The
+telegram ends at the first "!" followed by up to four hex digits and CR LF. Its CRC is
+CRC-16/ARC over "/" through "!" (DSMR 5); meters without a CRC send "!" CR LF. Elgama sends a
+CRC-16/X.25 with its bytes swapped in the hex text, over the same span.
+
+General-glo-ciphering APDUs sent bare (Luxembourg "Smarty", Styria P1):
+
+    DB 08 <system title> <BER length> SC FC ... : the length delimits the frame.
+
+There is no checksum: decryption validates the frame (its tag, or the telegram's own CRC). To
+keep noise from being taken for such a frame, the system title must start with a three-letter
+manufacturer id and the security byte must be a known one.
+"""
+from han.crc import crc16_x25
+
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+HDLC = const(0)
+MBUS = const(1)
+DSMR = const(2)
+CIPHERED = const(3)
+NAMES = ("hdlc", "mbus", "dsmr", "ciphered")
+START_BYTES = b"\x7e\x68/\xdb"  # by format
+FILL_BYTES = b"\x7e\x00\x00\x00"  # flags may repeat between HDLC frames and close the last one
+CHECKED = b"\x01\x01\x01\x00"   # has a checksum of its own (a bare ciphered frame has none)
+MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
+                                # ciphered: the longest real telegram seen is 1.4 KB (Hungary)
+_MBUS_MAX = const(265)          # 259 + 6
+HEADER_DETAIL = "HDLC header checksum (HCS) mismatch"  # the only format with a header checksum
+
+# What measure() returns when it cannot give a length yet.
+NEED_MORE = const(0)     # could be a frame: wait for more bytes
+NOT_A_FRAME = const(-1)  # this start byte is noise
+FILL = const(-2)         # inter-frame fill (a repeated HDLC flag): skip without calling it noise
+BAD_HEADER = const(-3)   # a frame header whose own checksum fails
+
+
+def max_frame(fmt):
+    return _MBUS_MAX if fmt == MBUS else MAX_FRAME
+
+
+def _hdlc_header(buf, pos, end):
+    """Offset after the HDLC control byte, NEED_MORE, or NOT_A_FRAME for an over-long address."""
+    i = pos + 3
+    for _ in range(2):  # destination, then source address: the last byte has its LSB set
+        for n in range(4):
+            if i >= end:
+                return NEED_MORE
+            i += 1
+            if buf[i - 1] & 1:
+                break
+        else:
+            return NOT_A_FRAME
+    return i + 1 if i < end else NEED_MORE
+
+
+def _hex(b):
+    """The value of a hex digit's byte, or -1."""
+    if 0x30 <= b <= 0x39:
+        return b - 0x30
+    b |= 0x20
+    return b - 0x57 if 0x61 <= b <= 0x66 else -1
+
+
+def measure(fmt, buf, pos, end):
+    """Length of the frame starting at `pos` (HDLC: closing flag excluded) or a status code."""
+    have = end - pos
+    if fmt == HDLC:
+        if have < 3:
+            return NEED_MORE
+        kind = buf[pos + 1]
+        if kind & 0xF0 != 0xA0:
+            return FILL if kind == 0x7E else NOT_A_FRAME
+        total = (((kind & 0x07) << 8) | buf[pos + 2]) + 1
+        if total <= 7:  # format (2) + dst + src + ctrl + FCS (2)
+            return NOT_A_FRAME
+        frame_end = pos + total
+        header = _hdlc_header(buf, pos, min(end, frame_end))
+        if header == NEED_MORE:
+            return NEED_MORE if end < frame_end else NOT_A_FRAME
+        if header == NOT_A_FRAME or header + 2 > frame_end:
+            return NOT_A_FRAME
+        if header + 2 == frame_end:  # no information field: the two bytes left are the FCS
+            return total
+        if header + 2 > end:
+            return NEED_MORE
+        if crc16_x25(buf, pos + 1, header) != buf[header] | (buf[header + 1] << 8):
+            return BAD_HEADER
+        return total
+    if fmt == MBUS:
+        if have < 4:
+            return NEED_MORE
+        if buf[pos + 3] != 0x68 or buf[pos + 1] != buf[pos + 2]:
+            return NOT_A_FRAME
+        # Some Austrian meters put only the low byte of 256+ into L (seen at L = 1 for 257):
+        # a real L is never below 3 (C, A, CI), so the missing 256 is unambiguous.
+        length = buf[pos + 1]
+        return (length + 256 if length < 4 else length) + 6
+    if fmt == DSMR:
+        if have < 5:
+            return NEED_MORE
+        for i in range(pos + 1, pos + 4):  # three letters
+            if not (0x41 <= buf[i] <= 0x5A or 0x61 <= buf[i] <= 0x7A):
+                return NOT_A_FRAME
+        if not 0x20 < buf[pos + 4] < 0x7F:
+            return NOT_A_FRAME
+        limit = min(end, pos + MAX_FRAME)
+        search = pos + 5
+        while True:
+            bang = buf.find(b"!", search, limit)
+            if bang < 0:
+                return NEED_MORE if limit == end and end < pos + MAX_FRAME else NOT_A_FRAME
+            i = bang + 1
+            while i < end and i - bang <= 4 and _hex(buf[i]) >= 0:
+                i += 1
+            if i + 2 > end:
+                return NEED_MORE if end < pos + MAX_FRAME else NOT_A_FRAME
+            if i - bang <= 5 and buf[i] == 0x0D and buf[i + 1] == 0x0A:
+                return i + 2 - pos
+            search = bang + 1
+    if have < 14:
+        return NEED_MORE
+    if buf[pos + 1] != 8:
+        return NOT_A_FRAME
+    for i in range(pos + 2, pos + 5):  # the FLAG id: three capitals
+        if not 0x41 <= buf[i] <= 0x5A:
+            return NOT_A_FRAME
+    first = buf[pos + 10]
+    if first < 0x80:
+        size, header = first, 11
+    elif first == 0x81:
+        size, header = buf[pos + 11], 12
+    elif first == 0x82:
+        size, header = (buf[pos + 11] << 8) | buf[pos + 12], 13
+    else:
+        return NOT_A_FRAME
+    security = buf[pos + header]
+    if security & 0x8F > 2 or not security & 0x30:  # suites 0-2, no compression; auth and/or enc
+        return NOT_A_FRAME
+    return header + size
+
+
+def check(fmt, buf, pos, total):
+    """None if the frame's checksum holds, else what went wrong."""
+    last = pos + total - 2
+    if fmt == HDLC:
+        if crc16_x25(buf, pos + 1, last) != buf[last] | (buf[last + 1] << 8):
+            return "HDLC footer checksum (FCS) mismatch"
+    elif fmt == MBUS:
+        if buf[last + 1] != 0x16:
+            return "M-Bus frame has no stop byte (0x16)"
+        if sum(memoryview(buf)[pos + 4:last]) & 0xFF != buf[last]:
+            return "M-Bus footer checksum mismatch"
+    elif fmt == DSMR:
+        # The closing "!" and the CRC its hex digits give; some meters (Iskra in Slovenia)
+        # send no CRC.
+        sent = 0
+        shift = 0
+        while buf[last - 1] != 0x21:  # '!'
+            last -= 1
+            sent |= _hex(buf[last]) << shift
+            shift += 4
+        if shift:
+            from han.crc import crc16_arc
+            computed = crc16_arc(buf, pos, last)
+            if computed != sent:
+                x25 = crc16_x25(buf, pos, last)
+                if ((x25 & 0xFF) << 8) | (x25 >> 8) != sent:
+                    return "DSMR telegram checksum mismatch (sent %04X, computed %04X)" % (sent, computed)
+    return None
+
+
+def payload(fmt, buf, pos, total):
+    """(start, end, more, sequence) of the frame's message part: `more` is the segmentation
+    bit (HDLC) or the M-Bus FIN bit's opposite, `sequence` the M-Bus segment number (None for
+    links without segment numbers). Raises Fault(UNKNOWN) for an M-Bus frame that is not DLMS."""
+    if fmt == HDLC:
+        header = _hdlc_header(buf, pos, pos + total)
+        start = header + 2 if header + 2 < pos + total else header
+        return start, pos + total - 2, buf[pos + 1] & 0x08, None
+    if fmt == MBUS:
+        ci = buf[pos + 6]
+        if ci & 0xE0 or total < 11:
+            from han.errors import Fault, UNKNOWN
+            raise Fault(UNKNOWN, "M-Bus frame with CI 0x%02X is not a DLMS transport segment" % ci)
+        return pos + 9, pos + total - 2, not ci & 0x10, ci & 0x0F
+    return pos, pos + total, False, None

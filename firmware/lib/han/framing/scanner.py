@@ -7,9 +7,16 @@ frame that fails its checksum) scanning resumes at the byte after that start, so
 hidden behind it is not lost. Results do not depend on how the input is chunked.
 """
 from han.errors import Error, CHECKSUM, NOISE, TRUNCATED
-from han.framing.status import NEED_MORE, FILL, BAD_HEADER
+from han.framing import (BAD_HEADER, CHECKED, FILL, FILL_BYTES, HEADER_DETAIL, NAMES, NEED_MORE,
+                         START_BYTES, check, max_frame, measure)
 
-NOISE_EXCERPT = 64
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+NOISE_EXCERPT = const(64)
 
 
 def find_marked_pure(buf, start, end, marks):
@@ -26,23 +33,21 @@ except ImportError:
 
 
 class Frame:
-    """A checked frame, valid in `buf[start:start + size]` until the scanner resumes."""
-
-    def __init__(self, fmt, buf, start, size):
-        self.format = fmt
-        self.buf = buf
-        self.start = start
-        self.size = size
+    """A checked frame of format `format`, valid in `buf[start:start + size]` until the scanner
+    resumes. The scanner reuses one Frame: a frame is handled before the next one is found."""
 
 
 class Scanner:
     def __init__(self, formats, capacity=0):
-        self.formats = formats
+        self.formats = formats  # han.framing format numbers
         self.marks = bytearray(256)  # start byte -> 1 + index of its format
-        for index, fmt in enumerate(formats):
-            for b in fmt.START_BYTES:
-                self.marks[b] = index + 1
-        self.buf = bytearray(capacity or max(f.MAX_FRAME for f in formats) + 64)
+        largest = 0
+        for index in range(len(formats)):
+            self.marks[START_BYTES[formats[index]]] = index + 1
+            largest = max(largest, max_frame(formats[index]))
+        self.buf = bytearray(capacity or largest + 64)
+        self.frame = Frame()
+        self.frame.buf = self.buf
         self.start = 0  # first byte not yet decided
         self.end = 0    # end of buffered input
         self.quiet_until = 0  # bytes before this belong to a frame already reported bad
@@ -54,11 +59,20 @@ class Scanner:
         """Take `data` (any length) and yield every Frame and Error it completes."""
         data = memoryview(data)
         taken = 0
+        buf = self.buf
         while taken < len(data):
-            if self.end == len(self.buf):
-                self._compact()
-            n = min(len(self.buf) - self.end, len(data) - taken)
-            self.buf[self.end:self.end + n] = data[taken:taken + n]
+            if self.end == len(buf):  # full: move what is undecided to the front
+                keep = self.end - self.start
+                if keep == len(buf):  # cannot happen while every format caps its frame size
+                    self._skip(self.start, self.start + 1)
+                    self.start += 1
+                    keep -= 1
+                buf[0:keep] = buf[self.start:self.end]
+                self.quiet_until = max(0, self.quiet_until - self.start)
+                self.frame_end -= self.start
+                self.start, self.end = 0, keep
+            n = min(len(buf) - self.end, len(data) - taken)
+            buf[self.end:self.end + n] = data[taken:taken + n]
             self.end += n
             taken += n
             yield from self._scan(False)
@@ -70,22 +84,6 @@ class Scanner:
             yield self._noise_error()
         self.start = self.end = self.quiet_until = 0
         self.frame_end = -1
-
-    def pending_noise(self):
-        """Report the noise run so far (a runtime calls this so endless noise still shows)."""
-        if self.noise:
-            yield self._noise_error()
-
-    def _compact(self):
-        keep = self.end - self.start
-        if keep == len(self.buf):  # cannot happen while every format caps its frame size
-            self._skip(self.start, self.start + 1)
-            self.start += 1
-            keep -= 1
-        self.buf[0:keep] = self.buf[self.start:self.end]
-        self.quiet_until = max(0, self.quiet_until - self.start)
-        self.frame_end -= self.start
-        self.start, self.end = 0, keep
 
     def _skip(self, start, end):
         start = max(start, self.quiet_until)
@@ -105,20 +103,6 @@ class Scanner:
         error.size = n
         return error
 
-    def _reject(self, fmt, pos, code, detail, size, shown=0):
-        """A start at `pos` that is not a good frame: report it, resume at the next byte.
-
-        `size` bytes are the rejected frame's; `shown` bytes (default `size`) go in the excerpt.
-        """
-        if self.noise:
-            yield self._noise_error()
-        error = Error(code, detail, memoryview(self.buf)[pos:min(self.end, pos + (shown or size))])
-        error.size = size
-        error.format = fmt.NAME
-        yield error
-        self.quiet_until = max(self.quiet_until, pos + size)
-        self.start = pos + 1
-
     def _scan(self, final):
         buf = self.buf
         end = self.end
@@ -131,35 +115,57 @@ class Scanner:
             self._skip(self.start, pos)
             self.start = pos
             fmt = self.formats[self.marks[buf[pos]] - 1]
-            if pos < self.quiet_until and not fmt.CHECKED:
+            if pos < self.quiet_until and not CHECKED[fmt]:
                 self.start = pos + 1  # what a bad frame contains is not a frame of its own
                 continue
-            size = fmt.measure(buf, pos, end)
+            size = measure(fmt, buf, pos, end)
             if size > len(buf):
                 size = -1
+            code = None
             if size > 0:
                 if pos + size > end:
                     if not final:
                         return
-                    yield from self._reject(fmt, pos, TRUNCATED, "input ended inside a %s frame (%d of %d bytes)"
-                                            % (fmt.NAME, end - pos, size), end - pos)
-                    continue
-                detail = fmt.check(buf, pos, size)
-                if detail:
-                    yield from self._reject(fmt, pos, CHECKSUM, detail, size)
-                    continue
-                if self.noise:
-                    yield self._noise_error()
-                yield Frame(fmt, buf, pos, size)
-                self.start = self.frame_end = pos + size
+                    code = TRUNCATED
+                    detail = "input ended inside a %s frame (%d of %d bytes)" % (NAMES[fmt], end - pos, size)
+                    size = shown = end - pos
+                else:
+                    detail = check(fmt, buf, pos, size)
+                    if detail:
+                        code = CHECKSUM
+                        shown = size
+                    else:
+                        if self.noise:
+                            yield self._noise_error()
+                        frame = self.frame
+                        frame.format = fmt
+                        frame.start = pos
+                        frame.size = size
+                        yield frame
+                        self.start = self.frame_end = pos + size
+                        continue
             elif size == NEED_MORE and not final:
                 return
-            elif size == NEED_MORE and end - pos == 1 and buf[pos] == fmt.FILL_BYTE:
+            elif size == NEED_MORE and end - pos == 1 and buf[pos] == FILL_BYTES[fmt]:
                 self.start = pos + 1  # a closing flag at the very end
             elif size == BAD_HEADER:
-                yield from self._reject(fmt, pos, CHECKSUM, fmt.HEADER_DETAIL, 1, 16)
-            elif size == FILL or (pos == self.frame_end and buf[pos] == fmt.FILL_BYTE):
+                code = CHECKSUM
+                detail = HEADER_DETAIL
+                size = 1
+                shown = 16
+            elif size == FILL or (pos == self.frame_end and buf[pos] == FILL_BYTES[fmt]):
                 self.start = pos + 1  # a repeated flag, or the flag that closed the last frame
             else:
                 self._skip(pos, pos + 1)
+                self.start = pos + 1
+            if code:
+                # Not a good frame: report it, resume at the next byte. `size` bytes are the
+                # rejected frame's; `shown` bytes go in the excerpt.
+                if self.noise:
+                    yield self._noise_error()
+                error = Error(code, detail, memoryview(buf)[pos:min(end, pos + shown)])
+                error.size = size
+                error.format = NAMES[fmt]
+                yield error
+                self.quiet_until = max(self.quiet_until, pos + size)
                 self.start = pos + 1

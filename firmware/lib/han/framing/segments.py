@@ -12,18 +12,15 @@ class Reassembly:
         self.owner = None
         self.lost = None  # an Error to report: segments dropped since the last call
 
-    def abandon(self, detail):
-        """Drop a partial message; returns the sequence Error to report (None if nothing was pending)."""
+    def abandon(self, detail, keep=False):
+        """Drop a partial message; returns the sequence Error to report (None if nothing was
+        pending), or with `keep` leaves it in `lost`."""
         lost = Error(SEQUENCE, detail) if self.active else None
         self.active = False
         self.length = 0
+        if keep and lost:
+            self.lost = lost
         return lost
-
-    def _drop(self, detail):
-        if self.active:
-            self.lost = Error(SEQUENCE, detail)
-        self.active = False
-        self.length = 0
 
     def add(self, owner, view, more, sequence):
         """Add one frame's payload; returns the whole message once complete, else None.
@@ -32,14 +29,14 @@ class Reassembly:
         until the next call.
         """
         if self.active and owner != self.owner:
-            self._drop("a %s frame arrived in the middle of a segmented %s message" % (owner, self.owner))
+            self.abandon("a %s frame arrived in the middle of a segmented %s message" % (owner, self.owner), True)
         if sequence is not None:
             if sequence == 0:
-                self._drop("a new message started before the last segment arrived")
+                self.abandon("a new message started before the last segment arrived", True)
             elif not self.active or sequence != self.next_sequence:
                 expected = self.next_sequence if self.active else 0
                 self.active = True
-                self._drop("segment %d arrived, expected %d" % (sequence, expected))
+                self.abandon("segment %d arrived, expected %d" % (sequence, expected), True)
                 return None
             self.next_sequence = sequence + 1
         if not self.active and not more:
@@ -48,8 +45,8 @@ class Reassembly:
         if self.buf is None:
             self.buf = bytearray(self.capacity)
         if self.length + n > self.capacity:
-            self.active = True
-            self._drop("")
+            self.active = False
+            self.length = 0
             self.lost = Error(TOO_LONG, "segmented message longer than %d bytes" % self.capacity)
             return None
         self.buf[self.length:self.length + n] = view

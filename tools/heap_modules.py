@@ -1,0 +1,98 @@
+"""Live heap of the decoding library, module by module, as the board pays for it.
+
+    python3 tools/heap_modules.py [--source] [--heap 112K] [MODULE ...]
+
+Precompiles firmware/lib for this machine (tools/build_mpy.py --arch host) into a temporary
+folder and runs MicroPython on it: for every han module (or those named), a fresh interpreter
+first imports what the module imports, then the module itself, and the gc.mem_alloc() delta
+is the module's own cost. Then one interpreter imports the set a running firmware holds and
+prints the total. --source measures the sources instead (compiler garbage collected).
+Figures are for the 64-bit unix port: about twice the ESP32's.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIB = os.path.join(ROOT, "firmware", "lib")
+# What a running firmware imports (pipeline, report, keys, diagnosis, detective, ciphering).
+FIRMWARE_SET = ("han.pipeline", "han.report", "han.keys", "han.diagnosis", "han.detective",
+                "han.ciphering", "han.crypto.gcm")
+
+PROBE = """
+import gc, sys
+gc.collect()
+base = set(sys.modules)
+__import__(%r)
+print(" ".join(n for n in sys.modules if n not in base))
+"""
+
+MEASURE = """
+import gc
+for name in %r:
+    __import__(name)
+gc.collect(); gc.collect()
+before = gc.mem_alloc()
+for name in %r:
+    __import__(name)
+gc.collect(); gc.collect()
+print(gc.mem_alloc() - before)
+"""
+
+
+def micropython():
+    found = os.path.join(ROOT, ".venv", "bin", "micropython")
+    return found if os.path.exists(found) else "micropython"
+
+
+def run(code, path, heap):
+    env = dict(os.environ, MICROPYPATH=path + ":.frozen")
+    proc = subprocess.run([micropython(), "-X", "heapsize=" + heap, "-c", code], env=env,
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode:
+        raise SystemExit(proc.stderr)
+    return proc.stdout.split()
+
+
+def modules(path):
+    names = []
+    for folder, _, files in os.walk(os.path.join(path, "han")):
+        for name in files:
+            if name.endswith((".py", ".mpy")) and not name.startswith("_viper") and "_gcm_pure" not in name:
+                rel = os.path.relpath(os.path.join(folder, name), path)
+                names.append(rel.rsplit(".", 1)[0].replace("/", ".").replace(".__init__", ""))
+    return sorted(names)
+
+
+def main(argv):
+    heap = "512K"
+    source = "--source" in argv
+    argv = [a for a in argv if a != "--source"]
+    if argv[:1] == ["--heap"]:
+        heap, argv = argv[1], argv[2:]
+    with tempfile.TemporaryDirectory() as tmp:
+        if source:
+            path = LIB
+        else:
+            sys.path.insert(0, os.path.join(ROOT, "tools"))
+            import build_mpy
+            build_mpy.build(LIB, tmp, "host")
+            path = tmp
+        names = argv or modules(path)
+        total = 0
+        print("%-26s %8s  (imports first)" % ("module", "bytes"))
+        for name in names:
+            loaded = run(PROBE % name, path, heap)
+            deps = [n for n in loaded if n != name and n != "han"] if loaded else []
+            cost = int(run(MEASURE % (["han"] + deps, [name]), path, heap)[0])
+            total += cost
+            print("%-26s %8d  %s" % (name, cost, " ".join(deps)))
+        print("%-26s %8d" % ("sum of the above", total))
+        whole = int(run(MEASURE % ([], list(FIRMWARE_SET)), path, heap)[0])
+        loaded = run(PROBE % "han.detective", path, heap)
+        print("firmware set (%s): %d B" % (", ".join(FIRMWARE_SET), whole))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
