@@ -33,7 +33,9 @@ def build(source, target, arch):
             src = os.path.join(folder, name)
             out = os.path.join(target, os.path.relpath(src, source))[:-3] + ".mpy"
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            subprocess.run([compiler, "-march=" + arch, "-o", out, src], check=True)
+            # -s: tracebacks name "han/pipeline.py", and the board keeps a short name in its heap
+            subprocess.run([compiler, "-march=" + arch, "-s", os.path.relpath(src, source), "-o", out, src],
+                           check=True)
             count += 1
     return count
 

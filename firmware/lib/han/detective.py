@@ -35,12 +35,12 @@ KEEP = 0
 NEXT = 1
 SETTLED = 2
 
-DWELL_MS = 12000      # per candidate without proof; a proof extends it by as much
-GRACE_MS = 3000       # at most this much longer while bytes are still arriving
-QUIET_MS = 500        # the line counts as still busy if bytes arrived this recently
-EARLY_BYTES = 4096    # this many bytes without a frame: the setting is wrong (>= 2 pushes)
-EARLY_SAMPLE = 64     # bytes looked at for the zeros / long-bit-run pattern
-PROOFS = 2
+DWELL_MS = const(12000)     # per candidate without proof; a proof extends it by as much
+GRACE_MS = const(3000)      # at most this much longer while bytes are still arriving
+QUIET_MS = const(500)       # the line counts as still busy if bytes arrived this recently
+EARLY_BYTES = const(4096)   # this many bytes without a frame: the setting is wrong (>= 2 pushes)
+_EARLY_SAMPLE = const(64)   # bytes looked at for the zeros / long-bit-run pattern
+_PROOFS = const(2)
 
 _TICKS_MASK = const(0x3FFFFFFF)  # time.ticks_ms() wraps at 2**30 on the ESP32
 
@@ -50,7 +50,7 @@ DEFAULT = (b"\x00\x18E\x00" b"\x00\x18E\x01" b"\x00\x18\x00\x00" b"\x00\x18\x00\
            b"\x00\x60\x00\x00" b"\x00\x60\x00\x01" b"\x04\x80\x00\x00" b"\x04\x80\x00\x01")
 
 # Errors only a frame that passed its checksum (or a message that parsed) can give.
-PROOF_CODES = ("no_key", "decrypt", "auth", "unknown", "malformed", "too_long")
+_PROOF_CODES = ("no_key", "decrypt", "auth", "unknown", "malformed", "too_long")
 
 
 def setting_at(candidates, index):
@@ -78,15 +78,19 @@ class LineDetective:
     def __init__(self, candidates=DEFAULT, start=0):
         self.candidates = candidates
         self.count = len(candidates) // 4 if isinstance(candidates, (bytes, bytearray)) else len(candidates)
-        self.index = start % self.count
-        self.cycles = 0        # full rounds through the candidates without settling
-        self.settled = False
-        self.sample = ByteSample(EARLY_SAMPLE)
-        self._begin()
+        self.sample = ByteSample(_EARLY_SAMPLE)
+        self.restart(start)
 
     @property
     def setting(self):
         return setting_at(self.candidates, self.index)
+
+    def restart(self, start=0):
+        """Look again (the user asked, or the meter changed)."""
+        self.index = start % self.count
+        self.cycles = 0        # full rounds through the candidates without settling
+        self.settled = False
+        self._begin()
 
     def _begin(self):
         self.started = None   # set by the first decide(): the UART was (re)opened then
@@ -98,13 +102,6 @@ class LineDetective:
         self.busy = None      # time bytes were last seen arriving
         self.sample.reset()
 
-    def restart(self, start=0):
-        """Look again (the user asked, or the meter changed)."""
-        self.index = start % self.count
-        self.cycles = 0
-        self.settled = False
-        self._begin()
-
     def observe_bytes(self, n, chunk):
         if self.settled or n <= 0:
             return
@@ -115,7 +112,7 @@ class LineDetective:
         if self.settled:
             return
         code = getattr(event, "code", None)
-        if code is None or code in PROOF_CODES:
+        if code is None or code in _PROOF_CODES:
             self.proofs += 1
             self.proved = True
 
@@ -133,24 +130,17 @@ class LineDetective:
         if self.proved:  # a proof gives the next push a full dwell
             self.proved = False
             self.deadline = max(self.deadline, elapsed + DWELL_MS)
-        if self.proofs >= PROOFS:
+        if self.proofs >= _PROOFS:
             self.settled = True
             return SETTLED
-        if not self.proofs:
-            sample = self.sample
-            if self.bytes >= EARLY_BYTES:
-                return self._next()
-            if sample.count >= EARLY_SAMPLE and (sample.zeros == sample.count
-                                                 or sample.pattern() == PATTERN_SLOW):
-                return self._next()
-        if elapsed < self.deadline:
-            return KEEP
-        if (self.busy is not None and elapsed - self.busy < QUIET_MS
-                and elapsed < self.deadline + GRACE_MS):
-            return KEEP  # a frame may still be arriving
-        return self._next()
-
-    def _next(self):
+        sample = self.sample
+        if self.proofs or (self.bytes < EARLY_BYTES and (
+                sample.count < _EARLY_SAMPLE or (sample.zeros != sample.count and sample.pattern() != PATTERN_SLOW))):
+            if elapsed < self.deadline:
+                return KEEP
+            if (self.busy is not None and elapsed - self.busy < QUIET_MS
+                    and elapsed < self.deadline + GRACE_MS):
+                return KEEP  # a frame may still be arriving
         self.index += 1
         if self.index >= self.count:
             self.index = 0

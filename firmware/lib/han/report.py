@@ -6,8 +6,6 @@ interpreters.
 """
 from han.values import DateTime, Decimal, Quantity, decimal_text, obis_text
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
 
 def string(text):
     for ch in text:
@@ -15,29 +13,24 @@ def string(text):
             break
     else:
         return '"' + text + '"'  # nothing to escape: the usual case, one allocation
-    out = []
+    out = '"'
     for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
+        if ch == '"' or ch == "\\":
+            out += "\\" + ch
         elif ch < " ":
-            out.append("\\u%04x" % ord(ch))
+            at = "\n\r\t".find(ch)
+            out += "\\" + "nrt"[at] if at >= 0 else "\\u%04x" % ord(ch)
         else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+            out += ch
+    return out + '"'
 
 
 def text_of(raw):
     """Bytes as text when every byte is printable ASCII, else lowercase hex."""
-    if all(0x20 <= b < 0x7F for b in raw):
-        return raw.decode()
-    return raw.hex()
-
-
-def _printable(text):
-    for ch in text:
-        if ch < " " or ch == "\x7f":
-            return False
-    return True
+    for b in raw:
+        if not 0x20 <= b < 0x7F:
+            return raw.hex()
+    return raw.decode()
 
 
 def value(v):
@@ -53,7 +46,10 @@ def value(v):
     if isinstance(v, Decimal):
         return decimal_text(v.raw, v.scaler)
     if isinstance(v, str):
-        return string(v) if _printable(v) else string(v.encode().hex())
+        for ch in v:
+            if ch < " " or ch == "\x7f":  # unprintable: its UTF-8 bytes in hex
+                return string(v.encode().hex())
+        return string(v)
     if isinstance(v, (bytes, bytearray)):
         return string(text_of(v))
     if isinstance(v, (list, tuple)):
