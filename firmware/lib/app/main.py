@@ -91,6 +91,10 @@ class App:
             self.telnet = Telnet(self)
             await self.telnet.start(port)
             log.info("Telnet console on port %d" % port)
+        from app.web.server import Web  # also in safe mode: the config page is the way out
+        self.web = Web(self)
+        await self.web.start(self.hal.http_port)
+        log.info("Web server on port %d" % self.hal.http_port)
         gc.collect()
         log.info("Heap free after start: %d B" % gc.mem_free())
         await asyncio.gather(*tasks)

@@ -1,0 +1,2 @@
+"""The web UI and JSON API: server.py (connections, routes, pages), api.py (live data, status),
+auth.py (admin password, sessions, CSRF), settings.py (the configuration form and API)."""

@@ -1,0 +1,429 @@
+# The web server's pure parts on CPython and MicroPython alike: request parsing and limits,
+# forms and JSON bodies, the captive-portal rule, the password hash (PBKDF2 vectors), sessions
+# and CSRF comparison, the settings form mapped onto the config validation, and the JSON writers
+# (exact decimal text). Coroutines here never really wait, so they are driven by hand.
+import json
+
+from app import config as config_store
+from app.state import HISTORY, State
+from app.web import admin, api, auth, portal, server, settings
+from han.pipeline import Pipeline
+from han.values import DateTime, Decimal, Quantity
+from support import FRAMES, read_bytes
+
+
+def run(coroutine):
+    """Drive a coroutine that never waits for real; its result."""
+    try:
+        while True:
+            coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+
+
+def raises(kind, call, *args):
+    try:
+        call(*args)
+    except kind as e:
+        return e
+    raise AssertionError("no %s" % kind.__name__)
+
+
+class Stream:
+    """A socket stand-in: readinto() hands out `chunks` one by one; write() records."""
+
+    def __init__(self, chunks=()):
+        self.chunks = list(chunks)
+        self.written = []
+
+    async def readinto(self, buf):
+        if not self.chunks:
+            return 0
+        chunk = self.chunks.pop(0)
+        n = min(len(chunk), len(buf))
+        buf[:n] = chunk[:n]
+        if n < len(chunk):
+            self.chunks.insert(0, chunk[n:])
+        return n
+
+    def write(self, data):
+        self.written.append(bytes(data))
+
+    async def drain(self):
+        pass
+
+
+class Out(server.Out):
+    """server.Out into a Stream, flushing without a timer."""
+
+    def __init__(self):
+        server.Out.__init__(self, Stream(), bytearray(server.BUFFER))
+
+    async def flush(self):
+        self._send()
+
+    def text(self):
+        self._send()
+        return b"".join(self.stream.written).decode()
+
+    def body(self):
+        return json.loads(self.text().split("\r\n\r\n", 1)[1])
+
+
+# --- the request head ---
+
+def test_request_line():
+    assert server.parse_request_line(b"GET /api/data HTTP/1.1") == ("GET", "/api/data", "")
+    assert server.parse_request_line(b"GET /api/history?after=3 HTTP/1.0") == ("GET", "/api/history", "after=3")
+    assert server.parse_request_line(b"GET http://192.168.4.1/config?x HTTP/1.1") == ("GET", "/config", "x")
+    assert server.parse_request_line(b"GET http://example.com HTTP/1.1") == ("GET", "/", "")
+    for bad in (b"", b"GET /", b"GET / HTTP/2", b"GET  / HTTP/1.1", b"GET x HTTP/1.1", b"\xff / HTTP/1.1",
+                b"GET / HTTP/1.1 extra"):
+        assert server.parse_request_line(bad) is None, bad
+
+
+def test_headers_kept_and_refused():
+    request = server.Request("POST", "/api/config", "")
+    for name, value in (("host", "192.168.4.1"), ("content-length", "12"), ("content-type", JSON_TYPE),
+                        ("cookie", "theme=dark; hanreader=abc123; other=1"), ("x-csrf-token", "t"),
+                        ("origin", "http://192.168.4.1"), ("expect", "100-continue"),
+                        ("user-agent", "ignored")):
+        request.header(name, value)
+    assert (request.host, request.length, request.session, request.csrf, request.expect) == \
+        ("192.168.4.1", 12, "abc123", "t", True)
+    assert not admin.cross_site(request)
+    request.origin = "http://evil.example"
+    assert admin.cross_site(request)
+    request.origin = None
+    request.site = "cross-site"
+    assert admin.cross_site(request)
+    for name, value in (("content-length", "-1"), ("content-length", "lots"), ("transfer-encoding", "chunked")):
+        error = raises(server.HttpError, request.header, name, value)
+        assert error.status[:3] in ("400", "501")
+
+
+JSON_TYPE = "application/json"
+
+
+def test_cookie_value():
+    assert server.cookie_value("hanreader=x1", "hanreader") == "x1"
+    assert server.cookie_value("a=1;hanreader=x2 ;b=2", "hanreader") == "x2"
+    assert server.cookie_value("hanreaderx=1; xhanreader=2", "hanreader") is None
+
+
+def test_lines_bounded_by_the_buffer():
+    slot = server.Slot()
+    long_header = b"X-Long: " + b"a" * (server.BUFFER * 2) + b"\r\n"
+    stream = Stream([b"GET / HTT", b"P/1.1\r\nHost: h\r\n", long_header[:300], long_header[300:], b"\r\nbody"])
+    assert run(slot.line(stream)) == b"GET / HTTP/1.1"
+    assert run(slot.line(stream)) == b"Host: h"
+    assert run(slot.line(stream)) is None  # too long: skipped whole
+    assert run(slot.line(stream)) == b""
+    request = server.Request("POST", "/", "")
+    request.length = 4
+    assert bytes(run(slot.body(stream, request))) == b"body" and request.read == 4
+    assert raises(EOFError, lambda: run(slot.line(stream)))
+
+
+def test_whole_head_parsed_and_limits():
+    web = server.Web(FakeApp())
+    head = b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 11\r\n" \
+           b"Cookie: hanreader=tok\r\n\r\npassword=xy"
+    slot = web.slots[0]
+    request = run(web._head(slot, Stream([head])))
+    assert (request.method, request.path, request.length, request.session) == ("POST", "/api/login", 11, "tok")
+    assert bytes(run(slot.body(Stream(), request))) == b"password=xy"
+    too_many = b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * (server.MAX_HEADERS + 1) + b"\r\n"
+    assert raises(server.HttpError, lambda: run(web._head(server.Slot(), Stream([too_many])))).status.startswith("431")
+    huge = b"GET / HTTP/1.1\r\n" + (b"A: " + b"b" * 400 + b"\r\n") * 11 + b"\r\n"
+    assert raises(server.HttpError, lambda: run(web._head(server.Slot(), Stream([huge])))).status.startswith("431")
+    long_line = b"GET /" + b"a" * server.BUFFER + b" HTTP/1.1\r\n\r\n"
+    assert raises(server.HttpError, lambda: run(web._head(server.Slot(), Stream([long_line])))).status.startswith("414")
+    assert raises(server.HttpError, lambda: run(web._head(server.Slot(), Stream([b"hello\r\n"])))).status.startswith("400")
+
+
+def test_out_buffers_and_passes_big_pieces_through():
+    out = Out()
+    out.put("a" * 100)
+    assert out.stream.written == []
+    out.put(b"b" * (server.BUFFER - 50))  # does not fit: the first piece goes
+    assert out.stream.written == [b"a" * 100]
+    out.put("c" * (server.BUFFER + 1))    # larger than the buffer: straight through
+    assert out.text() == "a" * 100 + "b" * (server.BUFFER - 50) + "c" * (server.BUFFER + 1)
+
+
+def test_status_lines_and_headers():
+    out = Out()
+    out.error("404 Not Found", 'no "such" page')
+    text = out.text()
+    assert text.startswith("HTTP/1.1 404 Not Found\r\nConnection: close\r\n")
+    assert "Content-Type: application/json\r\n" in text and "Cache-Control: no-store\r\n" in text
+    assert json.loads(text.split("\r\n\r\n", 1)[1]) == {"error": 'no "such" page'}
+    out = Out()
+    out.start("200 OK", server.content_type("index.html"))
+    assert "Content-Security-Policy: default-src 'self'" in out.text() and "X-Frame-Options: DENY" in out.text()
+    assert server.content_type("app.js") == "text/javascript" and server.content_type("app.css") == "text/css"
+
+
+def test_www_folder_next_to_lib():
+    assert server.www_folder("/lib/app/web/server.mpy") == "/www"
+    assert server.www_folder("firmware/lib/app/web/server.py") == "firmware/www"
+    assert server.www_folder("/x/build/sim-mpy/lib/app/web/server.mpy") == "/x/build/sim-mpy/www"
+    assert server.www_folder("app/web/server.py") == "www"
+
+
+# --- captive portal ---
+
+def test_captive_portal_rule():
+    for host, path in (("connectivitycheck.gstatic.com", "/generate_204"), ("captive.apple.com", "/hotspot-detect.html"),
+                       ("www.msftconnecttest.com", "/connecttest.txt"), ("example.com", "/"),
+                       ("192.168.4.1", "/generate_204")):
+        assert portal.captive(host, path, "hanreader"), (host, path)
+    for host in ("192.168.4.1", "192.168.4.1:80", "127.0.0.1:8080", "hanreader", "HANREADER.local",
+                 "hanreader.fritz.box", "localhost:8080", "[::1]:80", ""):
+        assert not portal.captive(host, "/config", "hanreader"), host
+    assert portal.is_address("10.0.0.1") and not portal.is_address("a.b") and not portal.is_address("")
+
+
+# --- bodies ---
+
+def test_form_fields():
+    assert admin.form_fields(b"a=1&b=x+y&c=%C3%A9%3D%26&d=&e") == {"a": "1", "b": "x y", "c": "é=&", "d": "", "e": ""}
+    assert admin.form_fields(b"a=1&a=2") == {"a": "2"}  # the last wins: a checkbox after its hidden "false"
+    assert admin.form_fields(b"") == {}
+    assert admin.form_fields(b"k=%zz%4") == {"k": "%zz%4"}  # malformed escapes kept
+    assert admin.form_fields("meter.key=00%3A11+22") == {"meter.key": "00:11 22"}
+    raises(ValueError, admin.form_fields, b"&".join(b"f%d=1" % i for i in range(admin.MAX_FIELDS + 1)))
+    raises(ValueError, admin.form_fields, b"a=%FF")
+    raises(ValueError, admin.form_fields, b"a=\xff")
+
+
+def test_json_fields_flattened():
+    fields = admin.json_fields(b'{"meter": {"rx_pin": 16, "key": null}, "web.password": "pw", "csrf": "t"}')
+    assert fields == {"meter.rx_pin": 16, "meter.key": None, "web.password": "pw", "csrf": "t"}
+    raises(ValueError, admin.json_fields, b"[1, 2]")
+    raises(ValueError, admin.json_fields, b"{nope")
+
+
+def test_basic_password():
+    assert admin.basic_password("Basic YWRtaW46aHVudGVyMjI=") == "hunter22"   # admin:hunter22
+    assert admin.basic_password("Basic OmE6Yg==") == "a:b"                    # :a:b
+    assert admin.basic_password("Bearer x") is None and admin.basic_password(None) is None
+    assert admin.basic_password("Basic bm9jb2xvbg==") is None  # "nocolon"
+
+
+# --- password hash and sessions ---
+
+def _derived(password, salt, iterations):
+    key = bytearray(32)
+    for _ in auth.derive(password, salt, iterations, key):
+        pass
+    return bytes(key).hex()
+
+
+def test_pbkdf2_hmac_sha256_vectors():
+    # RFC 7914 section 11 and the widely published PBKDF2-HMAC-SHA256 vectors.
+    assert _derived("password", b"salt", 1) == "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b"
+    assert _derived("password", b"salt", 2) == "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43"
+    assert _derived("password", b"salt", 4096) == "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
+    assert _derived("passwd", b"salt", 1)[:32] == "55ac046e56e3089fec1691c22544b605"  # RFC 7914, first 16 bytes
+    long_password = "x" * 100  # longer than the HMAC block: hashed first
+    assert _derived(long_password, b"s", 2) != _derived("x" * 64, b"s", 2)
+
+
+def test_derivation_yields_to_the_loop():
+    steps = sum(1 for _ in auth.derive("pw", b"salt", auth.ITERATIONS, bytearray(32)))
+    assert steps == (auth.ITERATIONS - 1) // auth.BATCH
+
+
+def test_hash_format():
+    salt = bytes(range(16))
+    key = bytearray(32)
+    for _ in auth.derive("correct horse", salt, 10, key):
+        pass
+    stored = auth.format_hash(10, salt, key)
+    assert stored.startswith("pbkdf2-sha256$10$000102030405060708090a0b0c0d0e0f$") and len(stored) <= 128
+    assert config_store.validate(config_store.merged(config_store.defaults(), {"web": {"password_hash": stored}}))[0] == {}
+    assert auth.parse_hash(stored) == (10, salt, bytes(key))
+    for bad in ("", "plain", "md5$1$00$00", "pbkdf2-sha256$x$00$" + "00" * 32, "pbkdf2-sha256$10$zz$" + "00" * 32,
+                "pbkdf2-sha256$10$00$0011", "pbkdf2-sha256$0$00$" + "00" * 32):
+        assert auth.parse_hash(bad) is None, bad
+    assert stored != auth.format_hash(10, bytes(16), key)
+
+
+def test_constant_time_compare():
+    assert auth.same("abc", "abc") and auth.same(b"abc", "abc")
+    assert not auth.same("abc", "abd") and not auth.same("abc", "ab") and not auth.same("", "a")
+
+
+def test_password_rules():
+    assert auth.password_problem("12345678") is None
+    assert auth.password_problem("1234567") == "must be at least 8 characters"
+    assert auth.password_problem("x" * 65) == "must be at most 64 characters"
+    assert auth.password_problem("12345678", "12345679") == "the two passwords differ"
+    assert auth.password_problem(None) == "must be text"
+
+
+def test_sessions_bounded_idle_and_random():
+    sessions = []
+    first = auth.create(sessions, 1000)
+    assert len(first[0]) == 32 and len(first[1]) == 32 and first[0] != first[1]
+    assert auth.find(sessions, first[0], 2000) is first and first[2] == 2000
+    assert auth.find(sessions, "0" * 32, 2000) is None
+    assert auth.find(sessions, first[0], 2000 + auth.IDLE_MS + 1) is None and sessions == []  # idle: gone
+    made = [auth.create(sessions, 10 * i) for i in range(auth.SESSIONS)]
+    auth.find(sessions, made[0][0], 100)  # the oldest is used again: the second oldest goes
+    extra = auth.create(sessions, 200)
+    assert len(sessions) == auth.SESSIONS and made[1] not in sessions and made[0] in sessions and extra in sessions
+    assert len(set(entry[0] for entry in sessions)) == auth.SESSIONS
+    assert "HttpOnly" in auth.cookie("t") and "SameSite=Strict" in auth.cookie("t")
+    assert "Max-Age=0" in auth.cookie("")
+
+
+# --- the settings form ---
+
+def test_form_text_becomes_the_setting_type():
+    assert settings.convert("16", 16) == (16, None)
+    assert settings.convert(" -1 ", 2) == (-1, None)
+    assert settings.convert("sixteen", 16) == ("sixteen", "must be a whole number")
+    assert settings.convert("on", False) == (True, None) and settings.convert("false", True) == (False, None)
+    assert settings.convert("maybe", False)[1] == "must be true or false"
+    assert settings.convert("x", "") == ("x", None) and settings.convert(7, "") == (7, None)
+
+
+def test_bad_gpio_and_short_key_are_field_errors():
+    stored = config_store.defaults()
+    config, errors, warnings, password = settings.candidate(stored, {
+        "meter.rx_pin": "6", "meter.key": "00112233445566778899AABBCCDDEEF", "mqtt.port": "x", "csrf": "t"})
+    assert errors["meter.rx_pin"] == "GPIO6 is wired to the flash chip on ESP32-WROOM modules: using it crashes the board"
+    assert errors["meter.key"] == "must be 32 hex digits (16 bytes), not 31"
+    assert errors["mqtt.port"] == "must be a whole number"
+    assert "00112233445566778899AABBCCDDEEF" not in json.dumps(errors)  # a key is never quoted back
+    assert password is None and "led.pin" in warnings
+
+
+def test_pasted_keys_empty_secrets_and_clearing():
+    stored = config_store.merged(config_store.defaults(), {"meter": {"key": "0" * 32}, "mqtt": {"password": "pw"}})
+    key = "00:11:22:33 44:55:66:77 88:99:AA:BB:CC:DD:EE:FF"
+    config, errors, _, _ = settings.candidate(stored, {"meter.auth_key": key, "meter.key": "", "mqtt.password": "",
+                                                       "clear.mqtt.password": "true", "meter.invert": "true"})
+    assert errors == {}
+    assert config["meter"]["auth_key"] == key and config["meter"]["key"] == "0" * 32  # empty keeps
+    assert config["mqtt"]["password"] == "" and config["meter"]["invert"] is True
+    config, errors, _, _ = settings.candidate(stored, {"meter.key": None})  # JSON null clears
+    assert errors == {} and config["meter"]["key"] == ""
+    _, errors, _, _ = settings.candidate(stored, {"clear.meter.rx_pin": "true", "meter.nope": "1",
+                                                  "web.password_hash": "x"})
+    assert set(errors) == {"clear.meter.rx_pin", "meter.nope", "web.password_hash"}
+
+
+def test_new_admin_password_in_the_form():
+    stored = config_store.defaults()
+    _, errors, _, password = settings.candidate(stored, {"web.password": "short", "web.password2": "short"})
+    assert errors == {"web.password": "must be at least 8 characters"}
+    _, errors, _, _ = settings.candidate(stored, {"web.password": "long enough", "web.password2": "long enougH"})
+    assert errors == {"web.password2": "the two passwords differ"}
+    _, errors, _, password = settings.candidate(stored, {"web.password": "long enough", "web.password2": "long enough"})
+    assert errors == {} and password == "long enough"
+    _, errors, _, password = settings.candidate(stored, {"web.password": "", "web.password2": ""})
+    assert errors == {} and password is None
+
+
+def test_every_setting_is_on_the_config_page():
+    with open(FRAMES.rsplit("/frames", 1)[0] + "/firmware/www/config.html") as f:
+        page = f.read()
+    for section, field, _, _, secret in config_store.SCHEMA:
+        if (section, field) == ("web", "password_hash"):
+            assert 'name="web.password"' in page and 'name="web.password2"' in page
+            continue
+        tag = page[page.index('name="%s.%s"' % (section, field)):]
+        assert ("data-secret" in tag[:tag.index(">")]) == secret, field  # secrets: "set" / "not set"
+    for choice in config_store.SERIAL_BAUDS[1:]:
+        assert "<option>%d</option>" % choice in page
+    for hint in config_store.METER_HINTS[1:]:
+        assert 'value="%s"' % hint in page
+    assert "Encryption key (GUEK; Danish grid operators call it GPK60)" in page
+    assert "Authentication key (GAK; GPK61)" in page
+
+
+# --- JSON writers ---
+
+class FakeApp:
+    def __init__(self):
+        self.state = State()
+        self.config = config_store.defaults()
+        self.safe_mode = False
+        self.meter = None
+
+
+def _kamstrup_reading():
+    pipeline = Pipeline()
+    events = list(pipeline.feed(read_bytes(FRAMES + "/amshan/kamstrup-se-list-3phase-hdlc.bin")))
+    events += list(pipeline.flush())
+    readings = [e for e in events if not hasattr(e, "code")]
+    assert len(readings) == 1, events
+    return readings[0]
+
+
+def test_value_parts_are_exact_text():
+    assert api.parts(Quantity(237, -2, 33)) == ("2.37", "2.37", "A")
+    assert api.parts(Quantity(-5, -1, 27)) == ("-0.5", "-0.5", "W")
+    assert api.parts(Quantity(85823280, 0, 30)) == ("85823280", "85823280", "Wh")
+    assert api.parts(Quantity(1234, 3, 30))[1] == "1234000"
+    assert api.parts(Decimal(12345, -3)) == ("12.345", "12.345", None)
+    assert api.parts(True) == ("true", "true", None) and api.parts(7) == ("7", "7", None)
+    assert api.parts(b"AB\x01") == ('"414201"', "414201", None) and api.parts(b"Kam") == ('"Kam"', "Kam", None)
+    assert api.parts("Kamstrup_V0001")[1] == "Kamstrup_V0001"
+    stamp = DateTime(bytes([0x07, 0xE6, 1, 24, 1, 18, 58, 50, 0, 0xFF, 0xC4, 0x00]))
+    assert api.parts(stamp)[1] == stamp.iso()
+    assert api.parts([Quantity(1, 0, 27), "x"]) == ('[1, "x"]', "1, x", None)
+
+
+def test_data_json_has_obis_names_and_exact_text():
+    app = FakeApp()
+    out = Out()
+    run(api.data(app, out, 5000))
+    assert out.body() == {"readings": 0, "age_s": None, "time": None, "meter": {}, "values": []}
+    app.state.reading = _kamstrup_reading()
+    app.state.reading_ms = 1000
+    app.state.readings = 1
+    out = Out()
+    run(api.data(app, out, 4500))
+    data = out.body()
+    assert data["age_s"] == 3 and data["time"] == "2022-01-24T18:58:50" and data["readings"] == 1
+    assert data["meter"]["manufacturer"] == "Kamstrup" and data["meter"]["list"] == "Kamstrup_V0001"
+    by_name = {}
+    for v in data["values"]:
+        by_name.setdefault(v["name"], v)
+    assert by_name["power_import"] == {"obis": "1.1.1.7.0.255", "name": "power_import", "value": 826, "text": "826",
+                                       "unit": "W"}
+    assert by_name["current_l2"]["text"] == "0.89" and by_name["voltage_l3"]["text"] == "236"
+    assert len(data["values"]) == 13
+    assert '"text": "0.89"' in out.text() and '"value": 0.89,' in out.text()  # the exact digits on the wire
+
+
+def test_history_json_from_the_ring():
+    app = FakeApp()
+    state = app.state
+    for i in range(HISTORY + 5):  # the ring has wrapped
+        state.add_power(100 + i, i)
+    out = Out()
+    run(api.history(app, out, "", (100 + HISTORY + 5) * 1000))
+    found = out.body()
+    assert found["count"] == HISTORY + 5 and len(found["points"]) == HISTORY
+    assert found["points"][0] == [HISTORY, 5] and found["points"][-1] == [1, HISTORY + 4]
+    out = Out()
+    run(api.history(app, out, "after=%d" % (HISTORY + 3), (100 + HISTORY + 5) * 1000))
+    assert out.body()["points"] == [[2, HISTORY + 3], [1, HISTORY + 4]]
+    out = Out()
+    run(api.history(app, out, "after=99999", (100 + HISTORY + 5) * 1000))  # restarted since: all
+    assert len(out.body()["points"]) == HISTORY
+
+
+def test_settings_json_masks_secrets():
+    app = FakeApp()
+    app.config = config_store.merged(app.config, {"meter": {"key": "0" * 32}, "wifi": {"ssid": 'my "net"'}})
+    out = Out()
+    run(settings.show(app, out))
+    assert out.body() == config_store.masked(app.config)
+    assert "0" * 32 not in out.text()
