@@ -28,6 +28,7 @@ $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/python tools/fetch_umqtt.py $(VENV)/upy-lib
 	rm -f $(VENV)/.installed-*
 	touch $@
 
