@@ -40,6 +40,13 @@ class App:
                                    self.state, self.wifi, self.started_ms)
         if self.meter:
             self.meter.led = self.indicator  # one flash per reading
+        self.mqtt = None  # app.mqtt.Mqtt, its code loaded only when there is a broker
+        host, port = self.config["mqtt"]["host"], self.config["mqtt"]["port"]
+        if not host and hal.mqtt_broker:  # the broker `make sim` started
+            host, port = hal.mqtt_broker.rsplit(":", 1)
+        if host and not self.safe_mode:
+            from app.mqtt import Mqtt
+            self.mqtt = Mqtt(self, host, int(port))
 
     def reboot(self, cause):
         self.log.warning("Rebooting: " + cause)
@@ -83,6 +90,8 @@ class App:
         else:
             tasks.append(asyncio.create_task(self._leave_safe_mode()))
         tasks.append(asyncio.create_task(self.wifi.run()))
+        if self.mqtt:
+            tasks.append(asyncio.create_task(self.mqtt.run()))
         tasks.append(asyncio.create_task(self.supervisor.run()))
         if self.indicator.led is not None:
             tasks.append(asyncio.create_task(self.indicator.run()))

@@ -49,6 +49,7 @@ class Meter:
         self.state = state
         self.log = log
         self.dump = True  # per-layer hex dumps at level V ("dump off" in telnet stops them)
+        self.frames = None  # callable(layer, bytes view) for every layer's bytes (MQTT raw topic)
         self.keys = keys_from(self.config)
         if self.keys and self.keys.encryption:
             self.keys.gcm()  # its tables are made now, before the heap fragments
@@ -64,6 +65,8 @@ class Meter:
                             self.config["current_multiplier"], self.config["energy_multiplier"])
 
     def _trace(self, layer, view):
+        if self.frames is not None:
+            self.frames(layer, view)
         if self.dump and self.log.enabled("V"):
             self.log.hexdump("V", TRACE_TITLES.get(layer, layer + ":"), view)
 

@@ -20,7 +20,10 @@ class State:
         self.serial = ""           # serial settings in use, e.g. "2400 8N1"
         self.last_error = None     # (code, detail, hex excerpt)
         self.wifi = "down"
-        self.mqtt = "off"
+        self.mqtt = "off"          # MQTT in one line: "off" (no broker set), "connected to ...", why not
+        self.mqtt_sent = 0         # MQTT messages published since start
+        self.mqtt_reconnects = 0   # connections to the broker after the first one
+        self.mqtt_error = None     # why the last MQTT connection failed or ended, in words
         self.loop_stall_ms = 0     # longest time the event loop was blocked
         self.frame_us = 0          # time spent decoding the last frame, over all its chunks
         self.frame_us_max = 0

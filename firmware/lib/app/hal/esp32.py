@@ -130,6 +130,7 @@ class Hal:
     dns_host = "0.0.0.0"
     telnet_port = None  # from the config
     serial_address = None
+    mqtt_broker = ""  # the unix port's stand-in broker (make sim): the board has only mqtt.host
 
     def __init__(self):
         self.wifi = Wifi()

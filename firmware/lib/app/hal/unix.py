@@ -11,6 +11,7 @@ receive (wrong baud, parity, inversion). Everything is configured by environment
     HANREADER_BOOT_BUTTON  1 = the BOOT button is held at power-up
     HANREADER_WIFI         up (the host's network) or down (never joins: access point fallback)
     HANREADER_DNS_PORT     port of the access point's DNS responder on 127.0.0.1 (0 = none)
+    HANREADER_MQTT_BROKER  host:port of the broker `make sim` started, used while mqtt.host is empty
 """
 import asyncio
 import os
@@ -145,6 +146,7 @@ class Hal:
         self.wifi = Wifi(_env("HANREADER_WIFI", "up"))
         self.dns_port = int(_env("HANREADER_DNS_PORT", "0"))  # 0: no captive DNS responder
         self.dns_host = "127.0.0.1"
+        self.mqtt_broker = _env("HANREADER_MQTT_BROKER", "")
 
     def uart(self, rx_pin, setting):
         """A reader of the meter line; `setting` is text like "2400 8E1" or "115200 8N1 inverted"."""

@@ -1,0 +1,283 @@
+# What MQTT publishes (app/mqtt_messages.py) and the pure parts of the supervisor (app/mqtt.py):
+# topics, the state message, Home Assistant discovery configs, exact kWh, the reconnect backoff,
+# the streamed payloads and the connection umqtt.simple writes through. Both interpreters.
+import json
+import sys
+
+from app import mqtt_messages as messages
+from app.mqtt import (BACKOFF_MS, IO_MS, MAX_BACKOFF_MS, WRITE_CHUNK, Connection, Down, Payload,
+                      backoff_ms, describe, subscribe_packet)
+from han.pipeline import Pipeline
+from han.reading import Reading
+from han.values import (HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR, DateTime,
+                        Quantity)
+from support import FRAMES, ROOT, read_bytes
+
+KAMSTRUP_SE = FRAMES + "/amsreader-frames/Kamstrup-Sweden.bin"  # hourly list: power to energy
+METER_ID = "5706567331323526"
+KAMSTRUP_SENSORS = ["power_import", "power_export", "reactive_power_import", "reactive_power_export",
+                    "current_l1", "current_l2", "current_l3", "voltage_l1", "voltage_l2", "voltage_l3",
+                    "energy_import", "energy_export", "reactive_energy_import", "reactive_energy_export"]
+
+
+def code(text):
+    return bytes(int(part) for part in text.split("."))
+
+
+def first_reading(path):
+    pipeline = Pipeline()
+    events = list(pipeline.feed(read_bytes(path))) + list(pipeline.flush())
+    return [e for e in events if isinstance(e, Reading)][0]
+
+
+def render(function, *args):
+    parts = []
+    function(*args, parts.append)
+    return "".join(parts)
+
+
+def reading_of(*items):
+    reading = Reading()
+    reading.items = [(code(text), value) for text, value in items]
+    return reading
+
+
+def test_state_message_of_a_kamstrup_reading():
+    reading = first_reading(KAMSTRUP_SE)
+    text = render(messages.write_state, reading)
+    state = json.loads(text)
+    assert state["time"] == "2022-02-18T22:00:35"
+    assert state["meter"] == {"id": METER_ID, "manufacturer": "Kamstrup", "model": "6841131BN245101092",
+                              "list": "Kamstrup_V0001"}
+    assert state["power_import"] == {"obis": "1.1.1.7.0.255", "value": 2269, "unit": "W"}
+    assert state["current_l2"] == {"obis": "1.1.51.7.0.255", "value": 5.99, "unit": "A"}
+    assert state["meter_id"] == {"obis": "1.1.0.0.5.255", "value": METER_ID}
+    # 96.1.1 is named "meter_id" too: the second one goes by its code
+    assert state["1.1.96.1.1.255"] == {"obis": "1.1.96.1.1.255", "value": "6841131BN245101092"}
+    assert state["meter_time"] == {"obis": "0.1.1.0.0.255", "value": "2022-02-18T22:00:35"}
+    # energy in kWh, exact: 32014158 Wh
+    assert '"energy_import": {"obis": "1.1.1.8.0.255", "value": 32014.158, "unit": "kWh"}' in text
+    assert '"reactive_energy_export": {"obis": "1.1.4.8.0.255", "value": 1073.187, "unit": "kvarh"}' in text
+    assert len(state) == 2 + len(reading.items)
+
+
+def test_energy_is_published_in_kwh_without_rounding():
+    assert messages.quantity(Quantity(85823280, 0, WATT_HOUR)) == ("85823.280", "kWh")
+    assert messages.quantity(Quantity(5, 3, WATT_HOUR)) == ("5", "kWh")         # 5000 Wh
+    assert messages.quantity(Quantity(7, 2, VAR_HOUR)) == ("0.7", "kvarh")     # 700 varh
+    assert messages.quantity(Quantity(12345, -2, VOLT_AMPERE_HOUR)) == ("0.12345", "kVAh")
+    assert messages.quantity(Quantity(-12, -1, WATT)) == ("-1.2", "W")
+    assert messages.quantity(Quantity(975, -3, NO_UNIT)) == ("0.975", "")
+
+
+def test_value_payloads_and_topics():
+    assert messages.value_text(Quantity(32014158, 0, WATT_HOUR)) == "32014.158"
+    assert messages.value_text("Kamstrup_V0001") == "Kamstrup_V0001"
+    assert messages.value_text(b"\x01\xff") == "01ff"
+    assert messages.value_text(DateTime(bytes((7, 230, 2, 18, 5, 22, 0, 35, 0, 0x80, 0, 0)))) == \
+        "2022-02-18T22:00:35"
+    assert messages.value_text(7) == "7"
+    assert messages.value_topic("hanreader", code("1.1.1.7.0.255"), "power_import") == "hanreader/power/import"
+    assert messages.value_topic("home/meter", code("1.0.32.7.0.255"), "voltage_l1") == "home/meter/voltage/l1"
+    assert messages.value_topic("hanreader", code("1.0.99.1.0.255"), None) == "hanreader/obis/1.0.99.1.0.255"
+
+
+def test_home_assistant_classes():
+    assert messages.ha_class("power_import", WATT) == ("power", "measurement", "W")
+    assert messages.ha_class("energy_export", WATT_HOUR) == ("energy", "total_increasing", "kWh")
+    assert messages.ha_class("reactive_energy_import", VAR_HOUR) == (None, "total_increasing", "kvarh")
+    assert messages.ha_class("frequency", HERTZ) == ("frequency", "measurement", "Hz")
+    assert messages.ha_class("voltage_l2", 35) == ("voltage", "measurement", "V")
+    assert messages.ha_class("current_l3", 33) == ("current", "measurement", "A")
+    assert messages.ha_class("power_factor_l1", NO_UNIT) == ("power_factor", "measurement", None)
+    assert messages.ha_class("meter_id", NO_UNIT) is None     # text, not a sensor
+    assert messages.ha_class(None, WATT) is None              # no name: no sensor
+    assert messages.ha_class("energy_import", "GJ") is None   # a unit without DLMS code
+
+
+def test_discovery_configs_of_a_kamstrup_meter():
+    reading = first_reading(KAMSTRUP_SE)
+    sensors = messages.Sensors()
+    assert sensors.learn(reading) == len(KAMSTRUP_SENSORS)
+    device = messages.Device(messages.node_id(reading.meter_id, b"\x01"), reading.meter_id,
+                             reading.manufacturer, reading.model)
+    configs = {}
+    for i in range(sensors.count):
+        entry_code, unit = sensors.entry(i)
+        name = messages.named([(entry_code, None)]).__next__()[2]
+        topic = messages.discovery_topic("homeassistant", device, name)
+        assert topic == "homeassistant/sensor/hanreader_%s/%s/config" % (METER_ID, name)
+        configs[name] = json.loads(render(messages.write_discovery, entry_code, unit, device, "hanreader"))
+    assert sorted(configs) == sorted(KAMSTRUP_SENSORS)
+    energy = configs["energy_import"]
+    assert energy == {
+        "name": "Energy import", "unique_id": "hanreader_%s_energy_import" % METER_ID,
+        "state_topic": "hanreader/energy/import", "availability_topic": "hanreader/status",
+        "device_class": "energy", "state_class": "total_increasing", "unit_of_measurement": "kWh",
+        "device": {"identifiers": ["hanreader_" + METER_ID], "name": "Kamstrup meter",
+                   "manufacturer": "Kamstrup", "model": "6841131BN245101092", "serial_number": METER_ID},
+        "origin": {"name": "hanreader"}}
+    assert configs["power_export"]["device_class"] == "power"
+    assert configs["power_export"]["unit_of_measurement"] == "W"
+    assert configs["voltage_l3"]["name"] == "Voltage L3"
+    assert configs["current_l1"]["unit_of_measurement"] == "A"
+    assert configs["reactive_energy_export"]["state_class"] == "total_increasing"
+    assert "device_class" not in configs["reactive_energy_export"]
+    assert len(set(c["unique_id"] for c in configs.values())) == len(configs)
+
+
+def test_power_factor_and_frequency_sensors():
+    reading = reading_of(("1.0.13.7.0.255", Quantity(975, -3, NO_UNIT)),
+                         ("1.0.14.7.0.255", Quantity(5000, -2, HERTZ)),
+                         ("1.0.99.1.0.255", Quantity(1, 0, WATT)),       # no name: no sensor
+                         ("0.0.96.1.0.255", "ABC-12 3"))                 # text: no sensor
+    reading.meter_id = "ABC-12 3"
+    sensors = messages.Sensors()
+    assert sensors.learn(reading) == 2
+    device = messages.Device(messages.node_id(reading.meter_id, b""), reading.meter_id)
+    assert device.node == "hanreader_ABC_12_3"
+    factor = json.loads(render(messages.write_discovery, *sensors.entry(0), device, "p"))
+    assert factor["device_class"] == "power_factor" and "unit_of_measurement" not in factor
+    assert factor["device"]["name"] == "Electricity meter"
+    frequency = json.loads(render(messages.write_discovery, *sensors.entry(1), device, "p"))
+    assert (frequency["device_class"], frequency["unit_of_measurement"], frequency["state_topic"]) == \
+        ("frequency", "Hz", "p/frequency")
+    state = json.loads(render(messages.write_state, reading))
+    assert state["time"] is None and state["meter"] == {"id": "ABC-12 3"}
+    assert state["power_factor"] == {"obis": "1.0.13.7.0.255", "value": 0.975}
+    assert '"value": 50.00, "unit": "Hz"' in render(messages.write_state, reading)
+
+
+def test_sensors_are_learned_once_whatever_a_and_b_and_stay_bounded():
+    sensors = messages.Sensors()
+    assert sensors.learn(reading_of(("1.1.1.7.0.255", Quantity(1, 0, WATT)))) == 1
+    assert sensors.learn(reading_of(("1.0.1.7.0.255", Quantity(2, 0, WATT)),     # same C.D.E
+                                    ("1.0.1.8.0.255", Quantity(3, 0, WATT_HOUR)))) == 1
+    assert sensors.count == 2 and sensors.find(code("1.0.1.8.0.255")) == 1
+    assert sensors.find(code("1.0.2.7.0.255")) == -1
+    assert len(sensors.table) == messages.MAX_SENSORS * messages.SENSOR_SIZE
+    sensors.count = messages.MAX_SENSORS  # full: nothing more is taken
+    assert sensors.learn(reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == 0
+
+
+def test_node_id_falls_back_to_the_chip_id():
+    assert messages.node_id(None, b"\x53\x49\x4d\x00\x00\x01") == "hanreader_53494d000001"
+    assert messages.node_id("", b"\xaa") == "hanreader_aa"
+
+
+def test_display_names():
+    assert messages.display_name("power_import") == "Power import"
+    assert messages.display_name("power_import_l1") == "Power import L1"
+    assert messages.display_name("energy_import_tariff_1") == "Energy import tariff 1"
+
+
+def test_backoff_doubles_up_to_a_minute_with_jitter():
+    assert [backoff_ms(n, 128) for n in range(1, 9)] == [
+        BACKOFF_MS, 2000, 4000, 8000, 16000, 32000, MAX_BACKOFF_MS, MAX_BACKOFF_MS]
+    for n in (1, 5, 30):
+        low, high = backoff_ms(n, 0), backoff_ms(n, 255)
+        base = backoff_ms(n, 128)
+        assert low == base - base // 4 and base < high < base + base // 4 + 1
+
+
+def test_subscribe_packet():
+    packet = subscribe_packet(b"homeassistant/status", 1)
+    assert packet == b"\x82\x19\x00\x01\x00\x14homeassistant/status\x00"
+
+
+class FakeSocket:
+    """A socket for Connection: records writes, takes at most `room` bytes per write, gives
+    `incoming` on reads."""
+
+    def __init__(self, room=1 << 20, incoming=b""):
+        self.room = room
+        self.written = bytearray()
+        self.writes = 0
+        self.incoming = incoming
+        self.timeout = None
+        self.closed = False
+
+    def settimeout(self, seconds):
+        self.timeout = seconds
+
+    def write(self, data):
+        self.writes += 1
+        n = min(len(data), self.room)
+        self.written.extend(bytes(data[:n]))
+        return n or None
+
+    def read(self, n):
+        data, self.incoming = self.incoming[:n], self.incoming[n:]
+        return data
+
+    def close(self):
+        self.closed = True
+
+
+class FakeStream:
+    def __init__(self, sock):
+        self.s = sock
+
+
+def connection(**options):
+    sock = FakeSocket(**options)
+    return Connection(sock, FakeStream(sock)), sock
+
+
+def test_a_streamed_payload_is_measured_then_written_in_chunks():
+    reading = first_reading(KAMSTRUP_SE)
+    expected = render(messages.write_state, reading).encode()
+    payload = Payload(messages.write_state, reading)
+    assert len(payload) == len(expected) > 3 * WRITE_CHUNK
+    conn, sock = connection()
+    assert sock.timeout == IO_MS / 1000
+    conn.write(b"\x30\x00\x00\x00", 3)   # as umqtt.simple writes a header: (buffer, length)
+    conn.write(payload)
+    conn.flush()
+    assert bytes(sock.written) == b"\x30\x00\x00" + expected
+    assert sock.writes <= len(expected) // WRITE_CHUNK + 2
+    assert len(Payload(messages.write_state, reading_of(("1.0.0.0.0.255", "m³")))) == \
+        len(render(messages.write_state, reading_of(("1.0.0.0.0.255", "m³"))).encode())  # bytes, not characters
+
+
+def test_a_socket_that_takes_less_ends_the_connection():
+    conn, _ = connection(room=100)
+    conn.write(bytes(WRITE_CHUNK))
+    try:
+        conn.write(b"more")  # the chunk is full: flushed, and only 100 bytes go
+    except OSError as e:
+        assert "took no data" in describe(e)
+    else:
+        raise AssertionError("a short write was not noticed")
+
+
+def test_reads_start_with_the_byte_the_loop_saw_and_skip_what_umqtt_leaves():
+    conn, _ = connection(incoming=b"\x03\x00\x01\x00\xd0")
+    conn.peeked = b"\x90"                 # a SUBACK: umqtt.simple's wait_msg reads its type only
+    assert conn.read(1) == b"\x90"
+    conn.skip()                           # length 3, then 3 bytes
+    assert conn.read(1) == b"\xd0"
+    try:
+        conn.read(1)
+    except Down as e:
+        assert describe(e) == "the broker closed the connection"
+    else:
+        raise AssertionError("end of stream not noticed")
+
+
+def test_connect_packet_comes_from_umqtt_simple_without_network():
+    sys.path.append(ROOT + "/.venv/upy-lib")  # tools/fetch_umqtt.py puts umqtt.simple there
+    try:
+        from umqtt.simple import MQTTClient
+    except ImportError:
+        return  # CPython (umqtt.simple is MicroPython code), or not fetched
+    from app.mqtt import connect_packet
+    client = MQTTClient(b"hanreader-53494d000001", "198.51.100.1", 1883, b"meter", b"pw", 60)
+    client.set_last_will(b"hanreader/status", b"offline", True)
+    packet = bytes(connect_packet(client))
+    body = (b"\x00\x04MQTT\x04" + bytes((0x80 | 0x40 | 0x20 | 0x04 | 0x02,)) + b"\x00\x3c"
+            + b"\x00\x16hanreader-53494d000001" + b"\x00\x10hanreader/status" + b"\x00\x07offline"
+            + b"\x00\x05meter" + b"\x00\x02pw")
+    assert packet == b"\x10" + bytes((len(body),)) + body
+    import umqtt.simple
+    assert umqtt.simple.socket.__name__ in ("socket", "usocket")  # put back
