@@ -2,7 +2,7 @@
 # Nothing but python3 (with venv) is needed: the targets build .venv and install what they use.
 #
 #   make sim [METER=kamstrup] [WEB_PORT=8080] [TELNET_PORT=2323] [HEAP=112K] [SPEED=1]
-#   make test
+#   make test                            (installs Mosquitto, the MQTT tests' broker, when root)
 #   make build                           firmware/ precompiled for the ESP32 into build/esp32
 #   make deploy PORT=/dev/ttyUSB0        build/esp32 onto the board, plus umqtt.simple
 #   make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-....bin   MicroPython itself
@@ -20,7 +20,7 @@ HEAP        ?=
 SPEED       ?= 1
 BAUD        ?= 460800
 
-.PHONY: test venv sim build deploy flash clean
+.PHONY: test venv sim build deploy flash clean mosquitto
 
 venv: $(STAMP)
 
@@ -38,7 +38,14 @@ $(BOARD_STAMP): requirements-board.txt $(STAMP)
 	rm -f $(VENV)/.board-*
 	touch $@
 
-test: $(STAMP)
+# The MQTT tests' broker: Debian's Mosquitto, installed when missing and make runs as root.
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
+		else echo "make: the MQTT tests need Mosquitto (sudo apt-get install mosquitto)"; fi; }
+
+test: $(STAMP) mosquitto
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 sim: $(STAMP)

@@ -234,7 +234,7 @@ def test_reboot_restarts_the_firmware_under_the_sim_runner(tmp_path):
             output = f.read()
         assert "telnet:  127.0.0.1:%d" % telnet_port in output
         assert "web:     http://127.0.0.1:%d" % web_port in output
-        assert "MQTT:    not configured" in output
+        assert "MQTT:    broker 127.0.0.1:" in output  # started by the runner: no mqtt.host set
         assert "rebooted (exit code 3)" in output
         runner.send_signal(signal.SIGINT)  # Ctrl-C: the runner stops the firmware and the simulator
         assert runner.wait(15) == 0

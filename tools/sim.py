@@ -36,7 +36,11 @@ CRASHES_MAX = 5
 
 sys.path.insert(0, HERE)
 import build_mpy  # noqa: E402
+import fetch_umqtt  # noqa: E402
 import meter_sim  # noqa: E402
+import sim_broker  # noqa: E402
+
+UPY_LIB = os.path.join(ROOT, ".venv", "upy-lib")  # umqtt.simple for the unix port (make venv)
 
 
 def micropython():
@@ -99,6 +103,7 @@ def precompile(target):
     """firmware/ as the board gets it, with .mpy for this machine: main.py (and boot.py) stay source."""
     shutil.rmtree(target, ignore_errors=True)
     count = build_mpy.build(os.path.join(ROOT, "firmware", "lib"), os.path.join(target, "lib"), "host")
+    count += build_mpy.build(UPY_LIB, os.path.join(target, "lib"), "host")  # umqtt.simple, as on the board
     for name in ("boot.py", "main.py"):
         shutil.copy(os.path.join(ROOT, "firmware", name), target)
     return count
@@ -111,6 +116,7 @@ class Sim:
         self.firmware = None
         self.control = None
         self.stopping = False
+        self.broker = None  # sim_broker.Broker, when the device has no MQTT broker configured
 
     def start_meter(self):
         args = self.args
@@ -129,7 +135,10 @@ class Sim:
     def start_firmware(self):
         args = self.args
         env = dict(os.environ, HANREADER_SERIAL="127.0.0.1:%d" % self.serial_port, HANREADER_DATA=args.data,
-                   HANREADER_HTTP_PORT=str(args.web_port), HANREADER_TELNET_PORT=str(args.telnet_port))
+                   HANREADER_HTTP_PORT=str(args.web_port), HANREADER_TELNET_PORT=str(args.telnet_port),
+                   MICROPYPATH=".frozen:" + UPY_LIB)
+        if self.broker:
+            env["HANREADER_MQTT_BROKER"] = "127.0.0.1:%d" % self.broker.port
         command = [micropython()]
         if args.heap:
             command += ["-X", "heapsize=" + args.heap]
@@ -160,6 +169,8 @@ class Sim:
         for process in (self.firmware, self.meter):
             if process is not None and process.poll() is None:
                 process.terminate()
+        if self.broker:
+            self.broker.stop()
         for process in (self.firmware, self.meter):
             if process is not None:
                 try:
@@ -178,6 +189,12 @@ class Sim:
         info = meter_sim.sidecar(args.capture)
         if info.get("keys") and not args.no_keys and put_keys(args.data, info["keys"]):
             print("sim: the capture is encrypted: its published keys are now in %s/config.json" % args.data)
+        fetch_umqtt.fetch(UPY_LIB)
+        if not load_config(args.data).get("mqtt", {}).get("host") and args.broker != "none":
+            self.broker = sim_broker.Broker(args.data + "-broker", None if args.broker == "auto" else args.broker)
+            if not self.broker.start():
+                print("sim: could not start an MQTT broker (%s): see %s" % (self.broker.kind, self.broker.log_path))
+                self.broker = None
         self.firmware_dir = os.path.join(ROOT, "firmware")
         if args.heap:
             self.firmware_dir = args.build
@@ -214,6 +231,10 @@ class Sim:
         if mqtt.get("host"):
             broker = "broker %s:%s, topics under %s/" % (mqtt["host"], mqtt.get("port", 1883),
                                                         mqtt.get("prefix", "hanreader"))
+        elif self.broker:
+            broker = "broker 127.0.0.1:%d (%s, started by make sim: mqtt.host is not set)\n" \
+                     "           watch:  %s" % (self.broker.port, self.broker.kind,
+                                               self.broker.watch_command(mqtt.get("prefix", "hanreader")))
         else:
             broker = "not configured (set mqtt.host on the web page, or in %s/config.json)" % args.data
         lines = [
@@ -258,6 +279,9 @@ def main(argv):
     parser.add_argument("--build", default=os.path.join(ROOT, "build", "sim-mpy"),
                         help="where --heap puts the precompiled firmware")
     parser.add_argument("--no-keys", action="store_true", help="do not put the capture's keys in the config")
+    parser.add_argument("--broker", default="auto", choices=("auto",) + sim_broker.KINDS + ("none",),
+                        help="the MQTT broker started when mqtt.host is not set (auto: mosquitto if "
+                             "installed, else amqtt)")
     args = parser.parse_args(own)
     args.sim_args = extra
     args.capture = meter_sim.resolve(args.meter)
