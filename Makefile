@@ -3,7 +3,7 @@
 #
 #   make sim [METER=kamstrup] [WEB_PORT=8080] [TELNET_PORT=2323] [HEAP=112K] [SPEED=1]
 #   make test                            (installs Mosquitto, the MQTT tests' broker, when root)
-#   make build                           firmware/ precompiled for the ESP32 into build/esp32
+#   make build                           firmware/ precompiled for the ESP32 into build/esp32 (pages gzipped)
 #   make deploy PORT=/dev/ttyUSB0        build/esp32 onto the board, plus umqtt.simple
 #   make flash PORT=/dev/ttyUSB0 FIRMWARE=ESP32_GENERIC-....bin   MicroPython itself
 
@@ -55,14 +55,15 @@ sim: $(STAMP)
 build: $(STAMP)
 	rm -rf build/esp32
 	$(BIN)/python tools/build_mpy.py --arch xtensawin firmware/lib build/esp32/lib
+	$(BIN)/python tools/build_www.py firmware/www build/esp32/www
 	cp firmware/boot.py firmware/main.py build/esp32/
 
 deploy:
 	@test -n "$(PORT)" || { echo "make deploy needs the board's serial port: make deploy PORT=/dev/ttyUSB0"; exit 2; }
 	$(MAKE) --no-print-directory build $(BOARD_STAMP)
-	-$(BIN)/mpremote connect $(PORT) rm -r :lib
+	-$(BIN)/mpremote connect $(PORT) rm -r :lib + rm -r :www
 	cd build/esp32 && $(abspath $(BIN))/mpremote connect $(PORT) cp boot.py main.py : + cp -r lib : \
-		+ mip install umqtt.simple + reset
+		+ cp -r www : + mip install umqtt.simple + reset
 
 flash:
 	@test -n "$(PORT)" -a -n "$(FIRMWARE)" || { echo "make flash needs the serial port and a MicroPython image:"; \

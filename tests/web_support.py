@@ -40,13 +40,13 @@ class Device:
     """firmware/main.py (or a precompiled copy in `firmware_dir`) under the unix port, reading a
     meter simulator on `serial_port`; its output goes to data/console.log."""
 
-    def __init__(self, data, serial_port, config=None, heap=None, firmware_dir=None):
+    def __init__(self, data, serial_port, config=None, heap=None, firmware_dir=None, http_port=None):
         os.makedirs(data, exist_ok=True)
         self.data = data
         if config is not None:
             with open(self.config_path(), "w") as f:
                 json.dump(config, f)
-        self.http_port = free_port()
+        self.http_port = http_port or free_port()  # the same port again: a browser's page goes on
         self.telnet_port = free_port()
         self.output_path = os.path.join(data, "console.log")
         self.output = open(self.output_path, "a")
@@ -158,14 +158,14 @@ class Rig:
         self.meter = None
 
     def start(self, config=None, capture=KAMSTRUP, data=None, heap=None, firmware_dir=None, sim_args=(),
-              speed="10"):
+              speed="10", http_port=None):
         if self.meter is None:
             self.meter = MeterSim(capture, "--quiet", "--seed", "1", "--speed", speed, "--offset", "0.5", *sim_args)
             self.started.append(self.meter)
         if config is not None:
             config = dict(config)
             config["meter"] = dict(FIXED_SERIAL, **config.get("meter", {}))
-        device = Device(str(data or self.tmp_path / "data"), self.meter.port, config, heap, firmware_dir)
+        device = Device(str(data or self.tmp_path / "data"), self.meter.port, config, heap, firmware_dir, http_port)
         self.started.append(device)
         return device
 
@@ -195,28 +195,39 @@ class Browser:
 
     def __init__(self, width=1000, height=900):
         from playwright.sync_api import sync_playwright
-        self.profile = tempfile.mkdtemp(prefix="hanreader-chromium-")
         self.playwright = sync_playwright().start()
-        try:
-            self.context = self.playwright.chromium.launch_persistent_context(
-                self.profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-                viewport={"width": width, "height": height})
-        except Exception:
-            self.playwright.stop()
-            raise
-        self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
+        self.contexts = []
+        self.profiles = []
         self.errors = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        try:
+            self.page = self.new_page(width, height)
+        except Exception:
+            self.close()
+            raise
 
-    def screenshot(self, name):
+    def new_page(self, width=1000, height=900):
+        """A page in a browser of its own (a fresh profile: no cookies)."""
+        profile = tempfile.mkdtemp(prefix="hanreader-chromium-")
+        self.profiles.append(profile)
+        context = self.playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": width, "height": height})
+        self.contexts.append(context)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        return page
+
+    def screenshot(self, name, page=None):
         os.makedirs(ARTIFACTS, exist_ok=True)
         path = os.path.join(ARTIFACTS, name + ".png")
-        self.page.screenshot(path=path, full_page=True)
+        (page or self.page).screenshot(path=path, full_page=True)
         return path
 
     def close(self):
         try:
-            self.context.close()
+            for context in self.contexts:
+                context.close()
         finally:
             self.playwright.stop()
-            shutil.rmtree(self.profile, ignore_errors=True)
+            for profile in self.profiles:
+                shutil.rmtree(profile, ignore_errors=True)

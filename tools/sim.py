@@ -36,6 +36,7 @@ CRASHES_MAX = 5
 
 sys.path.insert(0, HERE)
 import build_mpy  # noqa: E402
+import build_www  # noqa: E402
 import fetch_umqtt  # noqa: E402
 import meter_sim  # noqa: E402
 import sim_broker  # noqa: E402
@@ -100,10 +101,12 @@ def put_keys(folder, keys):
 
 
 def precompile(target):
-    """firmware/ as the board gets it, with .mpy for this machine: main.py (and boot.py) stay source."""
+    """firmware/ as the board gets it, with .mpy for this machine: main.py (and boot.py) stay source,
+    the web pages are gzipped."""
     shutil.rmtree(target, ignore_errors=True)
     count = build_mpy.build(os.path.join(ROOT, "firmware", "lib"), os.path.join(target, "lib"), "host")
     count += build_mpy.build(UPY_LIB, os.path.join(target, "lib"), "host")  # umqtt.simple, as on the board
+    build_www.build(os.path.join(ROOT, "firmware", "www"), os.path.join(target, "www"))  # pages gzipped
     for name in ("boot.py", "main.py"):
         shutil.copy(os.path.join(ROOT, "firmware", name), target)
     return count

@@ -226,6 +226,9 @@ function draw(points) {
       minutes ? "−" + minutes + " min" : "now"));
   }
   $("line").setAttribute("points", visible.map((p) => x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" "));
+  const last = visible[visible.length - 1];  // the latest reading as a dot: visible even alone
+  $("last").setAttribute("cx", last ? x(last[0]).toFixed(1) : -10);
+  $("last").setAttribute("cy", last ? y(last[1]).toFixed(1) : -10);
 }
 
 // --- status ---

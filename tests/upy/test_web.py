@@ -152,6 +152,18 @@ def test_out_buffers_and_passes_big_pieces_through():
     assert out.text() == "a" * 100 + "b" * (server.BUFFER - 50) + "c" * (server.BUFFER + 1)
 
 
+def test_numbers_written_as_digits():
+    out = Out()
+    for n in (0, 7, -7, 10, 826, -123456789, 2 ** 40):
+        out.number(n)
+        out.put(" ")
+    assert out.text() == "0 7 -7 10 826 -123456789 %d " % 2 ** 40
+    out = Out()
+    out.put("x" * (server.BUFFER - 3))
+    out.number(123456)  # does not fit: the buffer goes first
+    assert out.text() == "x" * (server.BUFFER - 3) + "123456"
+
+
 def test_status_lines_and_headers():
     out = Out()
     out.error("404 Not Found", 'no "such" page')

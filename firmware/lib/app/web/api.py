@@ -106,7 +106,7 @@ async def history(app, out, query, now_ms=None):
     now = (time.ticks_ms() if now_ms is None else now_ms) // 1000
     out.start("200 OK", JSON, _NO_STORE)
     out.put('{"count": %d, "points": [' % count)
-    lead = ""
+    lead = b"["
     for i in range(first, count):
         if state.power_count - i > HISTORY:
             continue  # overwritten by new samples while this was being sent
@@ -114,11 +114,15 @@ async def history(app, out, query, now_ms=None):
         age = now - state.power_times[at]
         if age < 0:
             age += _WRAP_S
-        out.put("%s[%d, %d]" % (lead, age, state.power_watts[at]))
-        lead = ", "
+        out.put(lead)  # constants and digits only: no string made per point
+        out.number(age)
+        out.put(b", ")
+        out.number(state.power_watts[at])
+        out.put(b"]")
+        lead = b", ["
         if out.n > FLUSH_AT:
             await out.flush()
-    out.put("]}")
+    out.put(b"]}")
 
 
 def _ms(microseconds):

@@ -11,11 +11,12 @@ request line is refused), then the response on its way out. Every response close
 (Connection: close): nothing is kept for a client between requests but its session. Responses are
 written in pieces as they are made: files BUFFER bytes at a time from flash, JSON item by item.
 Whoever is slow waits alone:
-  * the request head must be complete within HEAD_TIMEOUT_MS, a body within BODY_TIMEOUT_MS;
-  * a socket that takes no data for WRITE_TIMEOUT_MS is closed;
-  * when every slot is taken, a connection that has not sent a byte yet (browsers open spare
-    ones) gives its slot up to the newcomer; otherwise the newcomer waits up to QUEUE_MS for a
-    slot (at most MAX_WAITING of them wait), then gets 503.
+  * the request head must be complete within HEAD_TIMEOUT_MS, a body within BODY_TIMEOUT_MS,
+    and the client must have taken the whole answer within ANSWER_TIMEOUT_MS (one timer for the
+    whole answer, not one per piece: each timer is a task on the heap);
+  * when every slot is taken, a connection that has not sent a byte for SPARE_MS (browsers open
+    spare ones) gives its slot up to the newcomer; otherwise the newcomer waits up to QUEUE_MS
+    for a slot (at most MAX_WAITING of them wait), then gets 503.
 Limits: HEAD_MAX bytes of head, MAX_HEADERS lines; bodies are limited by the route (admin.py).
 
 Pages and files come from the www folder next to lib/: www/NAME.gz, sent with Content-Encoding:
@@ -25,16 +26,18 @@ status page and the admin API are served.
 """
 import asyncio
 import os
+import time
 
 MAX_CONNECTIONS = 3
 MAX_WAITING = 4
 QUEUE_MS = 3000
+SPARE_MS = 1000  # a real client sends its request at once; a browser's spare connection waits
 BUFFER = 512
 HEAD_MAX = 4096
 MAX_HEADERS = 40
 HEAD_TIMEOUT_MS = 5000
 BODY_TIMEOUT_MS = 5000
-WRITE_TIMEOUT_MS = 5000
+ANSWER_TIMEOUT_MS = 15000
 DISCARD_MAX = 8192      # unread request bytes taken in before closing (see _exchange)
 DISCARD_MS = 500
 FLUSH_AT = 384  # JSON writers hand the buffer to the socket past this many bytes
@@ -164,6 +167,7 @@ class Slot:
         self.buf = bytearray(BUFFER)
         self.task = None     # the connection's task while the slot is taken
         self.fresh = False   # nothing received yet (a browser's spare connection)
+        self.since = 0       # ticks_ms when the connection took the slot
         self.start = 0       # unread bytes are buf[start:end]
         self.end = 0
 
@@ -216,8 +220,7 @@ class Slot:
 
 class Out:
     """A response on its way out: pieces gather in the slot's buffer and go to the socket when it
-    fills (put) or when the writer can wait (flush); a socket that takes nothing for
-    WRITE_TIMEOUT_MS ends the connection (asyncio.TimeoutError)."""
+    fills (put) or when the writer can wait (flush)."""
 
     def __init__(self, stream, buf):
         self.stream = stream
@@ -237,6 +240,29 @@ class Out:
         self.buf[self.n:self.n + n] = data
         self.n += n
 
+    def number(self, n):
+        """The decimal digits of an int, written without making a string (an hour of power is
+        720 numbers)."""
+        buf = self.buf
+        if self.n + 21 > len(buf):
+            self._send()
+        if n < 0:
+            buf[self.n] = 0x2D  # -
+            self.n += 1
+            n = -n
+        first = self.n
+        while True:
+            buf[self.n] = 0x30 + n % 10
+            self.n += 1
+            n //= 10
+            if not n:
+                break
+        last = self.n - 1
+        while first < last:  # the digits came least significant first
+            buf[first], buf[last] = buf[last], buf[first]
+            first += 1
+            last -= 1
+
     def _send(self):
         if self.n:
             self.stream.write(memoryview(self.buf)[:self.n])  # copied if the socket is full
@@ -244,7 +270,7 @@ class Out:
 
     async def flush(self):
         self._send()
-        await asyncio.wait_for_ms(self.stream.drain(), WRITE_TIMEOUT_MS)
+        await self.stream.drain()
 
     def start(self, status, kind=None, headers=""):
         """The status line and headers (each line of `headers` ends with CRLF)."""
@@ -303,8 +329,9 @@ class Web:
         QUEUE_MS; None if there is none."""
         slot = self._free()
         if slot is None:
+            now = time.ticks_ms()
             for other in self.slots:
-                if other.fresh:
+                if other.fresh and time.ticks_diff(now, other.since) >= SPARE_MS:
                     other.task.cancel()  # its finally gives the slot back
                     await asyncio.sleep_ms(0)
                     slot = self._free()
@@ -321,6 +348,7 @@ class Web:
                 self.waiting -= 1
         if slot is not None:
             slot.task = asyncio.current_task()
+            slot.since = time.ticks_ms()
             slot.fresh = True
             slot.start = slot.end = 0
         return slot
@@ -352,14 +380,14 @@ class Web:
         request = None
         try:
             request = await asyncio.wait_for_ms(self._head(slot, stream), HEAD_TIMEOUT_MS)
-            await self._respond(request, slot, stream, out)
+            await asyncio.wait_for_ms(self._answer(request, slot, stream, out), ANSWER_TIMEOUT_MS)
         except HttpError as e:
             if out.started:
                 raise
             out.n = 0
             out.error(e.status, e.detail)
+            await asyncio.wait_for_ms(out.flush(), ANSWER_TIMEOUT_MS)
         self.served += 1
-        await out.flush()
         if request is None or request.length > request.read:
             # What the client sent and we did not read would make closing the socket reset the
             # connection, and the client lose the answer: take (a bounded amount of) it first.
@@ -392,6 +420,10 @@ class Web:
             except UnicodeError:
                 pass  # not text: not a header the routes use
         raise HttpError("431 Request Header Fields Too Large", "too many header lines")
+
+    async def _answer(self, request, slot, stream, out):
+        await self._respond(request, slot, stream, out)
+        await out.flush()
 
     async def _respond(self, request, slot, stream, out):
         app = self.app
@@ -478,7 +510,7 @@ class Web:
                 if not n:
                     break
                 out.stream.write(view[:n])
-                await asyncio.wait_for_ms(out.stream.drain(), WRITE_TIMEOUT_MS)
+                await out.stream.drain()
 
 
 def _forget(names):
