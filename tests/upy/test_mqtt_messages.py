@@ -99,13 +99,12 @@ def test_discovery_configs_of_a_kamstrup_meter():
     reading = first_reading(KAMSTRUP_SE)
     sensors = messages.Sensors()
     assert sensors.learn(reading) == len(KAMSTRUP_SENSORS)
-    device = messages.Device(messages.node_id(reading.meter_id, b"\x01"), reading.meter_id,
-                             reading.manufacturer, reading.model)
+    device = messages.device(reading, b"\x01")
     configs = {}
     for i in range(sensors.count):
         entry_code, unit = sensors.entry(i)
         name = messages.named([(entry_code, None)]).__next__()[2]
-        topic = messages.discovery_topic("homeassistant", device, name)
+        topic = messages.discovery_topic("homeassistant", device[0], name)
         assert topic == "homeassistant/sensor/hanreader_%s/%s/config" % (METER_ID, name)
         configs[name] = json.loads(render(messages.write_discovery, entry_code, unit, device, "hanreader"))
     assert sorted(configs) == sorted(KAMSTRUP_SENSORS)
@@ -134,8 +133,8 @@ def test_power_factor_and_frequency_sensors():
     reading.meter_id = "ABC-12 3"
     sensors = messages.Sensors()
     assert sensors.learn(reading) == 2
-    device = messages.Device(messages.node_id(reading.meter_id, b""), reading.meter_id)
-    assert device.node == "hanreader_ABC_12_3"
+    device = messages.device(reading, b"")
+    assert device == ("hanreader_ABC_12_3", "ABC-12 3", None, None)
     factor = json.loads(render(messages.write_discovery, *sensors.entry(0), device, "p"))
     assert factor["device_class"] == "power_factor" and "unit_of_measurement" not in factor
     assert factor["device"]["name"] == "Electricity meter"

@@ -162,15 +162,12 @@ class Connection:
 
     def write(self, data, length=None):
         if isinstance(data, Payload):
-            data.function(*data.args, self._piece)
-            return
-        view = memoryview(data)
-        self._put(view if length is None else view[:length])
+            data.function(*data.args, self._put)
+        else:
+            self._put(data if length is None else memoryview(data)[:length])
 
-    def _piece(self, text):
-        self._put(_view(text))
-
-    def _put(self, view):
+    def _put(self, piece):
+        view = _view(piece)
         n = len(view)
         if self.filled + n > WRITE_CHUNK:
             self.flush()
@@ -192,31 +189,30 @@ class Connection:
             raise OSError(ETIMEDOUT)
 
     def read(self, n):
-        if self.peeked is not None:
-            first = self.peeked
+        first = self.peeked
+        if first is not None:
             self.peeked = None
-            return first if n == 1 else first + self._read(n - 1)
-        return self._read(n)
-
-    def _read(self, n):
+            if n == 1:
+                return first
+            n -= 1
         data = self.io.read(n)
         if not data:
             raise Down("the broker closed the connection")
         if len(data) < n:  # the rest of the packet did not come within IO_MS
             raise OSError(ETIMEDOUT)
-        return data
+        return data if first is None else first + data
 
     def skip(self):
         """Read past a packet umqtt.simple only named (a SUBACK): its length, then its body."""
         size = shift = 0
         while True:
-            b = self._read(1)[0]
+            b = self.read(1)[0]
             size |= (b & 0x7F) << shift
             shift += 7
             if not b & 0x80:
                 break
         while size:
-            size -= len(self._read(min(size, 64)))
+            size -= len(self.read(min(size, 64)))
 
     def setblocking(self, flag):
         pass  # umqtt.simple's wait_msg asks for blocking reads: the timeout stays
@@ -271,7 +267,7 @@ class Mqtt:
         self.problem = None       # why the current connection ends (from the receiving task)
         self.heard_ms = 0         # ticks when the broker last sent something
         self.sensors = messages.Sensors() if config["discovery"] else None
-        self.device = None        # messages.Device, once a reading says which meter this is
+        self.device = None        # messages.device(), once a reading says which meter this is
         self.readings_without_id = 0
         self.announced = 0        # sensors announced to Home Assistant on this connection
         self.raw = bytearray(RAW_BUFFER) if config["raw"] else None
@@ -474,8 +470,13 @@ class Mqtt:
         if self.raw is not None and self.raw_start < self.raw_end:
             self._publish_frames(connection)
             busy = True
-        if self.device is not None and self.announced < self.sensors.count:
-            self._announce(connection, self.announced)
+        if self.device is not None and self.announced < self.sensors.count:  # one sensor at a time
+            code, unit = self.sensors.entry(self.announced)
+            topic = messages.discovery_topic(self.config["discovery_prefix"], self.device[0], friendly_name(code))
+            self.client.publish(topic.encode(), Payload(messages.write_discovery, code, unit, self.device,
+                                                        self.prefix), True)
+            connection.flush()
+            self._sent(1)
             self.announced += 1
             busy = True
         if busy:
@@ -485,7 +486,12 @@ class Mqtt:
     async def _publish_reading(self, connection, reading):
         sensors = self.sensors
         if sensors is not None:
-            self._learn(reading)
+            if self.device is None:  # which meter this is: its number, or the chip's after a while
+                if reading.meter_id or self.readings_without_id >= ID_WAIT_READINGS:
+                    self.device = messages.device(reading, self.hal.unique_id())
+                else:
+                    self.readings_without_id += 1
+            sensors.learn(reading)
         client = self.client
         client.publish((self.prefix + "/state").encode(), Payload(messages.write_state, reading))
         sent = 1
@@ -501,23 +507,6 @@ class Mqtt:
                 await asyncio.sleep_ms(0)
         connection.flush()
         self._sent(sent)
-
-    def _learn(self, reading):
-        if self.device is None:
-            if reading.meter_id or self.readings_without_id >= ID_WAIT_READINGS:
-                self.device = messages.Device(messages.node_id(reading.meter_id, self.hal.unique_id()),
-                                              reading.meter_id, reading.manufacturer, reading.model)
-            else:
-                self.readings_without_id += 1
-        self.sensors.learn(reading)
-
-    def _announce(self, connection, index):
-        code, unit = self.sensors.entry(index)
-        topic = messages.discovery_topic(self.config["discovery_prefix"], self.device, friendly_name(code))
-        self.client.publish(topic.encode(), Payload(messages.write_discovery, code, unit, self.device,
-                                                    self.prefix), True)
-        connection.flush()
-        self._sent(1)
 
     def _publish_frames(self, connection):
         raw = self.raw

@@ -28,27 +28,18 @@ quantity's scaler shifted by 3, so the decimal text stays exact.
 """
 from app.names import name as friendly_name
 from han.report import string, text_of, value as json_value
-from han.values import (AMPERE, HERTZ, NO_UNIT, VAR, VAR_HOUR, VOLT, VOLT_AMPERE, VOLT_AMPERE_HOUR,
-                        WATT, WATT_HOUR, DateTime, Quantity, decimal_text, obis_text)
+from han.values import (NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT_HOUR, DateTime, Quantity, decimal_text,
+                        obis_text)
 
 MAX_SENSORS = 48       # Home Assistant sensors remembered (the name table has fewer)
 SENSOR_SIZE = 4        # bytes per remembered sensor
 _ENERGY = (WATT_HOUR, VOLT_AMPERE_HOUR, VAR_HOUR)
-# DLMS unit -> Home Assistant (device_class, state_class, unit_of_measurement); power factor
-# (no unit) is recognised by name. Reactive and apparent energy get no device class: recent
-# Home Assistant versions only know "reactive_energy", older ones none.
-_CLASSES = {
-    WATT: ("power", "measurement", "W"),
-    VAR: ("reactive_power", "measurement", "var"),
-    VOLT_AMPERE: ("apparent_power", "measurement", "VA"),
-    WATT_HOUR: ("energy", "total_increasing", "kWh"),
-    VAR_HOUR: (None, "total_increasing", "kvarh"),
-    VOLT_AMPERE_HOUR: (None, "total_increasing", "kVAh"),
-    AMPERE: ("current", "measurement", "A"),
-    VOLT: ("voltage", "measurement", "V"),
-    HERTZ: ("frequency", "measurement", "Hz"),
-}
-_POWER_FACTOR = ("power_factor", "measurement", None)
+# DLMS unit code -> Home Assistant device_class, state_class, unit_of_measurement ("-": no
+# device class: recent Home Assistant versions know "reactive_energy", older ones nothing). One
+# string, not a dict of tuples: that took 2.4 KB of heap. Power factor (no unit) goes by name.
+_CLASSES = (",27 power measurement W,29 reactive_power measurement var,28 apparent_power measurement VA"
+            ",30 energy total_increasing kWh,32 - total_increasing kvarh,31 - total_increasing kVAh"
+            ",33 current measurement A,35 voltage measurement V,44 frequency measurement Hz")
 
 
 def quantity(q):
@@ -84,8 +75,13 @@ def ha_class(name, unit):
     if name is None or isinstance(unit, str):
         return None
     if unit == NO_UNIT:
-        return _POWER_FACTOR if name.startswith("power_factor") else None
-    return _CLASSES.get(unit)
+        return ("power_factor", "measurement", None) if name.startswith("power_factor") else None
+    at = _CLASSES.find(",%d " % unit)
+    if at < 0:
+        return None
+    end = _CLASSES.find(",", at + 1)
+    _, device_class, state_class, symbol = _CLASSES[at + 1:end if end > 0 else len(_CLASSES)].split()
+    return None if device_class == "-" else device_class, state_class, symbol
 
 
 def named(items):
@@ -191,26 +187,23 @@ class Sensors:
         return b"\0\0" + bytes(self.table[at:at + 3]) + b"\xff", self.table[at + 3]
 
 
-class Device:
-    """Who the Home Assistant device is: the meter, once a reading has said so."""
-
-    def __init__(self, node, meter_id=None, manufacturer=None, model=None):
-        self.node = node
-        self.meter_id = meter_id
-        self.manufacturer = manufacturer
-        self.model = model
+def device(reading, unique_id):
+    """Who the Home Assistant device is: (node id, meter number, manufacturer, model)."""
+    return node_id(reading.meter_id, unique_id), reading.meter_id, reading.manufacturer, reading.model
 
 
-def discovery_topic(discovery_prefix, device, name):
-    return "%s/sensor/%s/%s/config" % (discovery_prefix, device.node, name)
+def discovery_topic(discovery_prefix, node, name):
+    return "%s/sensor/%s/%s/config" % (discovery_prefix, node, name)
 
 
 def write_discovery(code, unit, device, prefix, write):
-    """The Home Assistant discovery config of one sensor, in pieces (published retained)."""
+    """The Home Assistant discovery config of one sensor, in pieces (published retained);
+    `device` as device() makes it."""
+    node, meter_id, manufacturer, model = device
     name = friendly_name(code)
     device_class, state_class, unit_text = ha_class(name, unit)
     write('{"name": %s, "unique_id": "%s_%s", "state_topic": %s, "availability_topic": %s'
-          % (string(display_name(name)), device.node, name, string(value_topic(prefix, code, name)),
+          % (string(display_name(name)), node, name, string(value_topic(prefix, code, name)),
              string(prefix + "/status")))
     if device_class:
         write(', "device_class": "%s"' % device_class)
@@ -218,9 +211,8 @@ def write_discovery(code, unit, device, prefix, write):
     if unit_text:
         write(', "unit_of_measurement": "%s"' % unit_text)
     write(', "device": {"identifiers": ["%s"], "name": %s' % (
-        device.node, string((device.manufacturer + " meter") if device.manufacturer else "Electricity meter")))
-    for key, v in (("manufacturer", device.manufacturer), ("model", device.model),
-                   ("serial_number", device.meter_id)):
+        node, string((manufacturer + " meter") if manufacturer else "Electricity meter")))
+    for key, v in (("manufacturer", manufacturer), ("model", model), ("serial_number", meter_id)):
         if v:
             write(', "%s": %s' % (key, string(v)))
     write('}, "origin": {"name": "hanreader"}}')
