@@ -199,6 +199,9 @@ def test_state_topics_discovery_raw_frames_and_last_will(rig):
     power = json.loads(watcher.on("homeassistant/sensor/%s/power_import/config" % NODE)[0][0])
     assert (power["device_class"], power["state_class"], power["unit_of_measurement"]) == \
         ("power", "measurement", "W")
+    assert rig.subscriber(broker.port, topic="hanreader/status").wait("hanreader/status")[0] == (b"online", True)
+    with open(broker.log_path) as f:  # the client id is the board's own: two boards never kick each other off
+        assert " as hanreader-53494d000001 " in f.read()
     late = rig.subscriber(broker.port, topic="homeassistant/#")  # retained: a late Home Assistant sees them
     wait_until(lambda: len(late.messages) >= SENSORS and all(r for _, _, r in late.messages), 10,
                "retained discovery configs")
