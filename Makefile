@@ -20,7 +20,7 @@ HEAP        ?=
 SPEED       ?= 1
 BAUD        ?= 460800
 
-.PHONY: test venv sim build deploy flash clean mosquitto
+.PHONY: test venv sim build deploy flash clean mosquitto chromium
 
 venv: $(STAMP)
 
@@ -45,7 +45,14 @@ mosquitto:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
 		else echo "make: the MQTT tests need Mosquitto (sudo apt-get install mosquitto)"; fi; }
 
-test: $(STAMP) mosquitto
+# The browser the web tests drive headless (Playwright never downloads its own here).
+chromium:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else echo "make: the browser tests need Chromium (sudo apt-get install chromium); skipped"; fi; }
+
+test: $(STAMP) mosquitto chromium
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 sim: $(STAMP)
