@@ -101,6 +101,7 @@ function dashboard() {
   let readings = -1;
   let count = 0;        // samples the device has numbered so far (/api/history)
   let points = [];      // [time in s (this browser's clock), watts]
+  addEventListener("resize", () => draw(points));  // one chart unit a pixel, whatever the width
 
   poll(async () => {
     const r = await api("/api/data");
