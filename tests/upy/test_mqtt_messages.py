@@ -280,3 +280,12 @@ def test_connect_packet_comes_from_umqtt_simple_without_network():
     assert packet == b"\x10" + bytes((len(body),)) + body
     import umqtt.simple
     assert umqtt.simple.socket.__name__ in ("socket", "usocket")  # put back
+
+
+def test_failures_in_words():
+    from errno import ECONNREFUSED
+    assert describe(OSError(ECONNREFUSED)) == "connection refused"
+    assert describe(EOFError()) == "the broker closed the connection"
+    assert describe(Down("the broker stopped answering")) == "the broker stopped answering"
+    assert describe(OSError(-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")) == \
+        "network error -30592 MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE"

@@ -239,9 +239,8 @@ def describe(e):
             return "connection reset"
         if code in (ETIMEDOUT, EAGAIN):
             return "the broker took no data for %d ms" % IO_MS
-        if code < 0:
-            return "host name not found"
-        return "network error %d" % code
+    if isinstance(e, OSError):  # TLS errors are negative codes, with the name of the error
+        return "network error " + " ".join(str(a) for a in e.args)
     return "%s %s" % (type(e).__name__, e)
 
 
@@ -361,8 +360,11 @@ class Mqtt:
     async def _connect(self):
         import socket
         self.problem = None
-        if self.address is None or self.failures % RESOLVE_AFTER == RESOLVE_AFTER - 1:
-            self.address = socket.getaddrinfo(self.host, self.port)[0][-1]
+        if self.address is None or (self.failures and self.failures % RESOLVE_AFTER == 0):
+            try:
+                self.address = socket.getaddrinfo(self.host, self.port)[0][-1]
+            except OSError:
+                raise Down("no address found for %s (DNS)" % self.host)
         packet = connect_packet(self.client)
         sock = socket.socket()
         sock.setblocking(False)
