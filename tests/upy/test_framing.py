@@ -217,3 +217,22 @@ def test_a_stream_of_garbage_never_grows_the_buffer():
             pass
     assert len(scanner.buf) == size
     assert scanner.end - scanner.start <= size
+
+
+def test_a_segment_lost_beyond_recognition_costs_only_its_message():
+    # Found by hypothesis: the last segment of message A is damaged in its format byte (no
+    # longer an HDLC start: noise). Message B, from another sender and without LLC header, must
+    # not be glued to A's pending segments.
+    from encoder import aidon_list, data_notification, hdlc_frames, join_frames, long_unsigned
+    from han.pipeline import Pipeline
+    apdu = data_notification(aidon_list([(bytes((1, 0, 1, 7, 0, 255)), long_unsigned(n), None)
+                                         for n in range(20)]))
+    a = hdlc_frames(apdu, b"\x21", b"\xf0\x39", sizes=[30, 30, 30])
+    b = hdlc_frames(apdu, b"\x41", b"\x0a\x13", sizes=[40, 40])
+    damaged = bytearray(a[-1])
+    damaged[1] ^= 0x10  # A0 -> B0: the frame is no longer recognisable
+    stream = join_frames(a[:-1]) + bytes(damaged) + join_frames(b)
+    events = list(Pipeline().feed(stream))
+    readings = [e for e in events if not hasattr(e, "code")]
+    assert len(readings) == 1, events
+    assert "sequence" in [e.code for e in events if hasattr(e, "code")]

@@ -130,9 +130,12 @@ class Pipeline:
                 fault.data = bytes(view[at:at + min(event.size, EXCERPT)])
                 yield self._count(fault)
                 continue
-            if segments.active and sequence is None and _starts_llc(buf, start, end):
+            if segments.active and sequence is None and self.segment_sender is not None and (
+                    _starts_llc(buf, start, end)
+                    or bytes(view[at + 3:start - 3]) != self.segment_sender[:-1]):
                 # Unnumbered (HDLC) segments: only a message's first frame starts with the LLC
-                # header, so the pending message lost its last segment (damaged beyond recognition).
+                # header, and every segment comes from the same addresses (the control byte may
+                # count frames). Otherwise the pending message lost its last segment.
                 yield self._count(segments.abandon("a new message began before the last segment"))
             if more and not segments.active:  # a chain begins: remember who sends it
                 self.segment_sender = bytes(view[at + 3:start - 2]) if sequence is None else None
