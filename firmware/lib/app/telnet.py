@@ -11,6 +11,7 @@ import gc
 import sys
 
 from app import config as config_store
+from app.streams import close
 
 MAX_CLIENTS = 3
 WRITE_CHUNK = 512          # bytes handed to a socket at a time
@@ -88,7 +89,7 @@ class Telnet:
         finally:
             if client in self.clients:
                 self.clients.remove(client)
-            await _close(stream)
+            await close(stream)
 
     async def _login(self, stream, lines):
         password = self.app.config["telnet"]["password"]
@@ -303,11 +304,3 @@ async def _drain(stream):
         return True
     except (OSError, asyncio.TimeoutError):
         return False
-
-
-async def _close(stream):
-    try:
-        stream.close()
-        await stream.wait_closed()  # MicroPython closes the socket here, not in close()
-    except OSError:
-        pass

@@ -12,22 +12,10 @@ allocates per line, never per byte. Numbers stay exact (integer + scaler); kWh, 
 Wh, W, varh, var, VAh and VA by shifting the scaler.
 """
 from han.errors import Fault, MALFORMED
+from han.framing.scanner import find_marked  # the scanner's byte search (viper or pure)
 from han.reading import Reading
 from han.values import (AMPERE, DateTime, HERTZ, Quantity, VAR, VAR_HOUR, VOLT, VOLT_AMPERE,
                         VOLT_AMPERE_HOUR, WATT, WATT_HOUR)
-
-
-def find_marked_pure(buf, start, end, marks):
-    for i in range(start, end):
-        if marks[buf[i]]:
-            return i
-    return -1
-
-
-try:
-    from han._viper import find_marked
-except ImportError:  # CPython, or a MicroPython build without viper
-    find_marked = find_marked_pure
 
 _LF = bytearray(256)
 _LF[10] = 1

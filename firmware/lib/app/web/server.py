@@ -28,6 +28,8 @@ import asyncio
 import os
 import time
 
+from app.streams import close
+
 MAX_CONNECTIONS = 3
 MAX_WAITING = 4
 QUEUE_MS = 3000
@@ -373,7 +375,7 @@ class Web:
             if slot is not None:
                 slot.task = None
                 slot.fresh = False
-            await _close(stream)
+            await close(stream)
 
     async def _exchange(self, slot, stream):
         out = Out(stream, slot.buf)
@@ -530,11 +532,3 @@ async def _discard(slot, stream):
         got = await stream.readinto(slot.buf)
         if got == 0:
             return
-
-
-async def _close(stream):
-    try:
-        stream.close()
-        await stream.wait_closed()  # MicroPython closes the socket here, not in close()
-    except OSError:
-        pass
