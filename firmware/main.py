@@ -28,14 +28,17 @@ def _boot_button_held():
 if _boot_button_held():
     print("hanreader: BOOT button held at start-up: main.py skipped, nothing started")
 else:
-    from app import boot_guard
+    def _counted_start():  # no global names: the app unloads the guard after a healthy minute
+        from app import boot_guard
 
-    guard = boot_guard.make()
-    guard.start()
+        guard = boot_guard.make()
+        guard.start()
+        return guard
+
     try:
         from app.main import run
 
-        run(guard)
+        run(_counted_start())
     except Exception as e:  # noqa: BLE001 - KeyboardInterrupt (Ctrl-C) and SystemExit pass
         if sys.platform != "esp32":
             raise

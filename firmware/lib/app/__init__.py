@@ -1,1 +1,18 @@
 """The device program around the decoding pipeline: hardware, config, meter task, services."""
+import sys
+
+
+def unload(name):
+    """Forget a module used only now and then (the config rules after boot, the serial
+    detective once it has settled), so its code stops taking heap until it is needed again.
+    Precompiled code is freed this way; the names it interned stay."""
+    module = sys.modules.pop(name, None)
+    if module is None:
+        return
+    package, _, leaf = name.rpartition(".")
+    parent = sys.modules.get(package)
+    if parent is not None and leaf in parent.__dict__:
+        try:
+            delattr(parent, leaf)
+        except (AttributeError, TypeError):
+            pass

@@ -3,7 +3,7 @@ import asyncio
 import gc
 import time
 
-from app import config as config_store
+from app import unload
 from app.hal import make as make_hal
 from app.health import Indicator, Supervisor
 from app.log import Log
@@ -19,7 +19,10 @@ class App:
     def __init__(self, hal, guard=None):
         self.hal = hal
         self.started_ms = time.ticks_ms()
+        from app import config as config_store  # the rules are needed at boot, then only to save
         self.config, problem = config_store.load(hal.data)
+        del config_store
+        unload("app.config")
         self.log = Log(self.config["telnet"]["level"])
         if hal.name == "unix":
             self.log.sinks.append(print)  # the simulator's terminal is its serial console
@@ -65,6 +68,8 @@ class App:
     async def _confirm_healthy(self):
         await self.guard.confirm(asyncio.sleep_ms)
         self.log.info("Ran %g s: crash counter cleared" % (self.guard.healthy_ms / 1000))
+        self.guard = None  # the counter is 0 now: a reboot has nothing to clear
+        unload("app.boot_guard")
 
     async def watch_loop(self):
         """Measure the longest time the event loop was blocked."""
@@ -111,6 +116,7 @@ class App:
 
 def run(guard=None):
     app = App(make_hal(), guard)
+    guard = None  # the app lets go of it once the start has proved healthy
     try:
         asyncio.run(app.main())
     except KeyboardInterrupt:  # mpremote or a person at the REPL: no watchdog reset under them

@@ -7,7 +7,7 @@ push is over and the pipeline decides what it still holds.
 import asyncio
 import time
 
-from han import detective as serial_detective
+from app import unload
 from han.diagnosis import Diagnosis
 from han.errors import CHECKSUM, NOISE
 from han.keys import Keys, parse_key
@@ -58,9 +58,12 @@ class Meter:
         self.diagnosis = Diagnosis()
         self.decode_us = 0  # time spent on the frame being received, over all its chunks
         self.verdict_ms = time.ticks_ms()
-        self.detective = None
-        if not self.config["baud"]:
-            self.detective = serial_detective.LineDetective(start=self._settled_index())
+        self.setting = serial_setting(self.config)  # None: find it (the line detective)
+        self.detective = self.finder = None
+        if self.setting is None:
+            from han import detective  # loaded only while the setting is being found
+            self.finder = detective
+            self.detective = detective.LineDetective(start=self._settled_index())
         self.multipliers = (self.config["power_multiplier"], self.config["voltage_multiplier"],
                             self.config["current_multiplier"], self.config["energy_multiplier"])
 
@@ -84,11 +87,11 @@ class Meter:
 
     def _setting(self):
         if self.detective is None:
-            return serial_setting(self.config)
-        return serial_detective.describe(self.detective.setting)
+            return self.setting
+        return self.finder.describe(self.detective.setting)
 
     def _searching(self):
-        return self.detective is not None and not self.detective.settled
+        return self.detective is not None
 
     async def _read(self, uart):
         """Decode until automatic detection wants another setting."""
@@ -110,9 +113,9 @@ class Meter:
                 self._judge(now)
             if self._searching():
                 decision = self.detective.decide(now)
-                if decision == serial_detective.NEXT:
+                if decision == self.finder.NEXT:
                     return
-                if decision == serial_detective.SETTLED:
+                if decision == self.finder.SETTLED:
                     self._settled()
 
     def _judge(self, now):
@@ -122,14 +125,15 @@ class Meter:
             (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
 
     def _settled(self):
-        setting = serial_detective.describe(self.detective.setting)
-        self.state.serial = setting
+        setting = self.setting = self.state.serial = self.finder.describe(self.detective.setting)
         self.log.info("Serial settings found: " + setting)
         try:
             with open(self._settled_path(), "w") as f:
                 f.write(str(self.detective.index))
         except OSError:
             pass
+        self.detective = self.finder = None
+        unload("han.detective")  # its work is done: the heap it took comes back
 
     def _settled_path(self):
         return (self.hal.data + "/" if self.hal.data else "") + SETTLED_FILE

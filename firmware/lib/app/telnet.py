@@ -10,7 +10,7 @@ import asyncio
 import gc
 import sys
 
-from app import config as config_store
+from app import unload
 from app.streams import close
 
 MAX_CLIENTS = 3
@@ -195,7 +195,10 @@ class Telnet:
         if name == "status":
             return status_lines(app, self)
         if name == "config":
+            from app import config as config_store  # rarely asked for: loaded for the answer
             shown = config_store.masked(app.config)
+            del config_store
+            unload("app.config")
             return ["%s.%s = %r" % (section, field, value)
                     for section in sorted(shown) for field, value in sorted(shown[section].items())]
         if name == "reboot":

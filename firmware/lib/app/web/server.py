@@ -28,6 +28,7 @@ import asyncio
 import os
 import time
 
+from app import unload
 from app.streams import close
 
 MAX_CONNECTIONS = 3
@@ -52,7 +53,7 @@ _HTML = "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; i
         "frame-ancestors 'none'\r\n"
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
         b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
-_ADMIN = ("app.web.admin", "app.web.auth", "app.web.settings")
+_ADMIN = ("app.web.admin", "app.web.auth", "app.web.settings", "app.config")
 
 
 class HttpError(Exception):
@@ -517,14 +518,8 @@ class Web:
 
 def _forget(names):
     """Unload modules (their heap comes back once nothing uses them; the next import reloads)."""
-    import sys
-    package = sys.modules.get("app.web")
     for name in names:
-        if sys.modules.pop(name, None) is not None and package is not None:
-            try:
-                delattr(package, name[8:])
-            except AttributeError:
-                pass
+        unload(name)
 
 
 async def _discard(slot, stream):
