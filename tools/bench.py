@@ -145,7 +145,10 @@ def main():
                 pass
             held = live_heap() - base
             del pipeline
-            line += ", pipeline holds %d B, allocates %d B/frame" % (held, allocation_per_frame(frame, keys))
+            allocated = allocation_per_frame(frame, keys)
+            # Peak: everything live plus all a frame allocates before the collector runs.
+            line += ", pipeline holds %d B, allocates %d B/frame, peak heap %d B" % (
+                held, allocated, live_heap() + held + allocated)
         else:
             import tracemalloc
             line += ", peak traced %d KB" % (tracemalloc.get_traced_memory()[1] // 1024)
