@@ -16,7 +16,7 @@ except ImportError:
     sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware/lib")
 
 from han.keys import Keys  # noqa: E402
-from han.crc import crc16_x25  # noqa: E402
+from han.framing import crc16_x25  # noqa: E402
 from han.crypto.gcm import Gcm  # noqa: E402
 from han.pipeline import Pipeline  # noqa: E402
 

@@ -9,7 +9,7 @@ import os
 
 from han import dsmr, report
 from han import framing
-from han.crc import crc16_arc
+from han.framing import crc16_arc
 from han.errors import MALFORMED, Fault
 from han.reading import Reading
 from han.values import DateTime, Quantity, VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR, obis_text

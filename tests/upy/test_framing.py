@@ -3,7 +3,7 @@
 Frames are real captures: a Kamstrup HAN-NVE push (telnet dump of a Norwegian meter) and the
 Netz NÖ example (two M-Bus segments) published by the grid operator.
 """
-from han import crc
+from han import framing
 from han.errors import CHECKSUM, SEQUENCE, TRUNCATED
 from han.framing import HDLC, MBUS, payload
 from han.framing.scanner import Frame, Scanner, find_marked, find_marked_pure
@@ -59,18 +59,18 @@ def codes(events):
 
 
 def test_crc_vectors():
-    assert crc.crc16_x25(b"\x03\x3f", 0, 2) == 0xEC5B  # Green Book: FCS bytes 5B EC
-    assert crc.crc16_x25(unhex("a0 e2 2b 21 13"), 0, 5) == 0x9A23  # Kamstrup spec header: HCS 23 9A
-    assert crc.crc16_arc(b"123456789", 0, 9) == 0xBB3D  # DSMR P1 check value
+    assert framing.crc16_x25(b"\x03\x3f", 0, 2) == 0xEC5B  # Green Book: FCS bytes 5B EC
+    assert framing.crc16_x25(unhex("a0 e2 2b 21 13"), 0, 5) == 0x9A23  # Kamstrup spec header: HCS 23 9A
+    assert framing.crc16_arc(b"123456789", 0, 9) == 0xBB3D  # DSMR P1 check value
 
 
 def test_crc_and_scan_fast_paths_match_their_pure_twins():
     data = bytes((i * 7919 + 13) & 0xFF for i in range(3000))
-    arc = crc.table(0xA001)  # made when the first P1 telegram needs it
+    arc = framing.table(0xA001)  # made when the first P1 telegram needs it
     for start, end in ((0, 0), (0, 1), (5, 2999), (1000, 1255)):
-        assert crc.crc16(data, start, end, crc.X25_TABLE, 0xFFFF, 0xFFFF) == \
-            crc.crc16_pure(data, start, end, crc.X25_TABLE, 0xFFFF, 0xFFFF)
-        assert crc.crc16(data, start, end, arc, 0, 0) == crc.crc16_pure(data, start, end, arc, 0, 0)
+        assert framing.crc16(data, start, end, framing.X25_TABLE, 0xFFFF, 0xFFFF) == \
+            framing.crc16_pure(data, start, end, framing.X25_TABLE, 0xFFFF, 0xFFFF)
+        assert framing.crc16(data, start, end, arc, 0, 0) == framing.crc16_pure(data, start, end, arc, 0, 0)
     marks = bytearray(256)
     marks[0x7E] = marks[0x68] = 1
     for start in range(0, 3000, 97):
@@ -119,7 +119,7 @@ def test_false_start_before_a_real_frame():
 def test_false_start_with_valid_header_checksum_does_not_hide_the_next_frame():
     # A header whose HCS happens to hold promises 300 bytes; the real frame is inside them.
     header = bytearray(unhex("7e a1 2b 41 08 83 13 00 00"))
-    hcs = crc.crc16_x25(header, 1, 7)
+    hcs = framing.crc16_x25(header, 1, 7)
     header[7], header[8] = hcs & 0xFF, hcs >> 8
     events = scan(bytes(header) + KAMSTRUP + NOISE_BYTES * 5)
     assert KAMSTRUP[:-1] in frames(events)

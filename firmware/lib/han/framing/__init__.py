@@ -30,8 +30,12 @@ General-glo-ciphering APDUs sent bare (Luxembourg "Smarty", Styria P1):
 There is no checksum: decryption validates the frame (its tag, or the telegram's own CRC). To
 keep noise from being taken for such a frame, the system title must start with a three-letter
 manufacturer id and the security byte must be a known one.
+
+CRC-16 checks: X.25 for HDLC (HCS/FCS), ARC for DSMR telegrams. Both are reflected CRC-16s and
+share one table-driven loop (a viper twin on MicroPython); the ARC table is made at the first
+P1 telegram: HAN meters never need it.
 """
-from han.crc import crc16_x25
+from array import array
 
 try:
     from micropython import const
@@ -57,6 +61,44 @@ NEED_MORE = const(0)     # could be a frame: wait for more bytes
 NOT_A_FRAME = const(-1)  # this start byte is noise
 FILL = const(-2)         # inter-frame fill (a repeated HDLC flag): skip without calling it noise
 BAD_HEADER = const(-3)   # a frame header whose own checksum fails
+
+
+def table(poly):
+    t = array("H", bytes(512))
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        t[i] = c
+    return t
+
+
+X25_TABLE = table(0x8408)  # HDLC FCS: init 0xFFFF, xorout 0xFFFF, sent low byte first
+ARC_TABLE = None           # DSMR P1: init 0, xorout 0, sent as 4 hex digits (table(0xA001))
+
+
+def crc16_pure(buf, start, end, table, init, xorout):
+    crc = init
+    for i in range(start, end):
+        crc = (crc >> 8) ^ table[(crc ^ buf[i]) & 0xFF]
+    return crc ^ xorout
+
+
+try:
+    from han._viper import crc16
+except ImportError:  # CPython, or a MicroPython build without viper
+    crc16 = crc16_pure
+
+
+def crc16_x25(buf, start, end):
+    return crc16(buf, start, end, X25_TABLE, 0xFFFF, 0xFFFF)
+
+
+def crc16_arc(buf, start, end):
+    global ARC_TABLE
+    if ARC_TABLE is None:
+        ARC_TABLE = table(0xA001)
+    return crc16(buf, start, end, ARC_TABLE, 0, 0)
 
 
 def max_frame(fmt):
@@ -185,7 +227,6 @@ def check(fmt, buf, pos, total):
             sent |= _hex(buf[last]) << shift
             shift += 4
         if shift:
-            from han.crc import crc16_arc
             computed = crc16_arc(buf, pos, last)
             if computed != sent:
                 x25 = crc16_x25(buf, pos, last)
