@@ -1,13 +1,14 @@
-"""Live heap of the decoding library, module by module, as the board pays for it.
+"""Live heap of the firmware's modules, one by one, as the board pays for them.
 
-    python3 tools/heap_modules.py [--source] [--heap 112K] [MODULE ...]
+    python3 tools/heap_modules.py [--source] [--heap 112K] [MODULE | han | app ...]
 
-Precompiles firmware/lib for this machine (tools/build_mpy.py --arch host) into a temporary
-folder and runs MicroPython on it: for every han module (or those named), a fresh interpreter
-first imports what the module imports, then the module itself, and the gc.mem_alloc() delta
-is the module's own cost. Then one interpreter imports the set a running firmware holds and
-prints the total. --source measures the sources instead (compiler garbage collected).
-Figures are for the 64-bit unix port: about twice the ESP32's.
+Precompiles firmware/lib (and umqtt.simple from .venv/upy-lib) for this machine
+(tools/build_mpy.py --arch host) into a temporary folder and runs MicroPython on it: for every
+han module (or those named; "han" and "app" stand for all of that package's modules), a fresh
+interpreter first imports what the module imports, then the module itself, and the
+gc.mem_alloc() delta is the module's own cost. Then one interpreter imports the set a running
+firmware holds and prints the total. --source measures the sources instead (compiler garbage
+collected). Figures are for the 64-bit unix port: about twice the ESP32's.
 """
 import os
 import subprocess
@@ -16,9 +17,14 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "firmware", "lib")
+UPY_LIB = os.path.join(ROOT, ".venv", "upy-lib")  # umqtt.simple (tools/fetch_umqtt.py)
 # What a running firmware imports (pipeline, report, keys, diagnosis, detective, ciphering).
 FIRMWARE_SET = ("han.pipeline", "han.report", "han.keys", "han.diagnosis", "han.detective",
                 "han.ciphering", "han.crypto.gcm")
+# What stays loaded of the device program while it runs (the rest comes for a request, a command
+# or a change and goes again); measured on top of the firmware set and asyncio.
+APP_SET = ("app.main", "app.hal.unix", "app.telnet", "app.web.server")
+MQTT_SET = ("app.mqtt", "umqtt.simple")
 
 PROBE = """
 import gc, sys
@@ -55,11 +61,13 @@ def run(code, path, heap):
     return proc.stdout.split()
 
 
-def modules(path):
+def modules(path, package="han"):
     names = []
-    for folder, _, files in os.walk(os.path.join(path, "han")):
+    for folder, _, files in os.walk(os.path.join(path, package)):
         for name in files:
-            if name.endswith((".py", ".mpy")) and not name.startswith("_viper") and "_gcm_pure" not in name:
+            # not the viper stubs, the pure-Python GCM or the board's HAL (it imports machine)
+            if name.endswith((".py", ".mpy")) and not name.startswith("_viper") and "_gcm_pure" not in name \
+                    and name.rsplit(".", 1)[0] != "esp32":
                 rel = os.path.relpath(os.path.join(folder, name), path)
                 names.append(rel.rsplit(".", 1)[0].replace("/", ".").replace(".__init__", ""))
     return sorted(names)
@@ -78,20 +86,30 @@ def main(argv):
             sys.path.insert(0, os.path.join(ROOT, "tools"))
             import build_mpy
             build_mpy.build(LIB, tmp, "host")
+            if os.path.isdir(UPY_LIB):
+                build_mpy.build(UPY_LIB, tmp, "host")
             path = tmp
-        names = argv or modules(path)
+        names = []
+        for name in argv or ["han"]:
+            names += modules(path, name) if name in ("han", "app") else [name]
         total = 0
         print("%-26s %8s  (imports first)" % ("module", "bytes"))
         for name in names:
             loaded = run(PROBE % name, path, heap)
-            deps = [n for n in loaded if n != name and n != "han"] if loaded else []
-            cost = int(run(MEASURE % (["han"] + deps, [name]), path, heap)[0])
+            package = name.split(".")[0]
+            deps = [n for n in loaded if n != name and n != package] if loaded else []
+            cost = int(run(MEASURE % ([package] + deps if package != name else deps, [name]), path, heap)[0])
             total += cost
             print("%-26s %8d  %s" % (name, cost, " ".join(deps)))
         print("%-26s %8d" % ("sum of the above", total))
         whole = int(run(MEASURE % ([], list(FIRMWARE_SET)), path, heap)[0])
-        loaded = run(PROBE % "han.detective", path, heap)
         print("firmware set (%s): %d B" % (", ".join(FIRMWARE_SET), whole))
+        if not source:
+            app = int(run(MEASURE % (list(FIRMWARE_SET) + ["asyncio"], list(APP_SET)), path, heap)[0])
+            print("app resident set (%s): %d B" % (", ".join(APP_SET), app))
+            if os.path.isdir(UPY_LIB):
+                mqtt = int(run(MEASURE % (list(FIRMWARE_SET + APP_SET), list(MQTT_SET)), path, heap)[0])
+                print("with MQTT (%s): %d B more" % (", ".join(MQTT_SET), mqtt))
 
 
 if __name__ == "__main__":

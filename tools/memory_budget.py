@@ -1,11 +1,13 @@
 """The firmware's memory budget, measured: precompiled, in a bounded MicroPython heap, fed by
 the simulated meter for many frames.
 
-    python3 tools/memory_budget.py [--heap 112K] [--frames 10000] [--speed 400]
+    python3 tools/memory_budget.py [--heap 112K] [--frames 10000] [--speed 400] [--mqtt]
 
 Prints the live heap (after a collection) once the firmware has started, after the first
 reading and at checkpoints up to the last frame, and exits non-zero if the firmware stops,
-falls behind or its live heap grows. The board has about 110 KB of Python heap; the unix port
+falls behind or its live heap grows. With --mqtt a broker is started (Mosquitto, else amqtt:
+tools/sim_broker.py) and the firmware publishes every reading to it (umqtt.simple precompiled
+too, as on the board); the checkpoints are taken while it is connected. The board has about 110 KB of Python heap; the unix port
 here is 64-bit, where most objects take about twice the room they take on the ESP32.
 """
 import argparse
@@ -23,8 +25,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import build_mpy  # noqa: E402
+import sim_broker  # noqa: E402
 
 CAPTURE = os.path.join(ROOT, "frames", "amshan", "kamstrup-se-list-3phase-hdlc.bin")
+UPY_LIB = os.path.join(ROOT, ".venv", "upy-lib")  # umqtt.simple (tools/fetch_umqtt.py, make venv)
 
 
 def micropython():
@@ -53,33 +57,39 @@ class Console:
         self.buffer = b""
 
     def status(self):
+        """[bytes, frames, readings, heap free, heap used] and the MQTT line ("off", "connected ...")."""
         self.sock.sendall(b"status\r\n")
         end = time.monotonic() + 20
         while time.monotonic() < end:
             text = self.buffer.decode(errors="replace")
-            found = re.search(r"Bytes (\d+), frames (\d+), readings (\d+).*?Heap free (\d+) B, used (\d+) B",
-                              text, re.S)
+            found = re.search(r"Bytes (\d+), frames (\d+), readings (\d+).*?Heap free (\d+) B, used (\d+) B"
+                              r".*?MQTT: ([^\r\n]*)\r\n", text, re.S)
             if found:
                 self.buffer = b""
-                return [int(x) for x in found.groups()]
+                return [int(x) for x in found.groups()[:5]], found.group(6)
             self.buffer += self.sock.recv(65536)
         raise RuntimeError("no status reply")
 
 
-def build(target):
+def build(target, mqtt=False):
     build_mpy.build(os.path.join(ROOT, "firmware", "lib"), os.path.join(target, "lib"), "host")
+    if mqtt:  # umqtt.simple precompiled as well: frozen or installed as .mpy on the board
+        build_mpy.build(UPY_LIB, os.path.join(target, "lib"), "host")
     shutil.copy(os.path.join(ROOT, "firmware", "main.py"), target)
     www = os.path.join(ROOT, "firmware", "www")
     if os.path.isdir(www):
         shutil.copytree(www, os.path.join(target, "www"))
 
 
-def run(heap, frames, speed, report=print):
+def run(heap, frames, speed, report=print, mqtt=False):
+    """Samples [(readings, live heap)] at the checkpoints; raises RuntimeError when the firmware
+    stops, falls behind or (with `mqtt`) does not stay connected to the broker."""
     work = tempfile.mkdtemp(prefix="hanreader-budget-")
     processes = []
+    broker = None
     try:
         firmware_dir = os.path.join(work, "firmware")
-        build(firmware_dir)
+        build(firmware_dir, mqtt)
         data = os.path.join(work, "data")
         os.mkdir(data)
         with open(os.path.join(data, "config.json"), "w") as f:  # a fixed setting: no detection
@@ -92,13 +102,18 @@ def run(heap, frames, speed, report=print):
         env = dict(os.environ, MICROPYPATH=os.path.join(firmware_dir, "lib") + ":.frozen",
                    HANREADER_SERIAL="127.0.0.1:%d" % serial, HANREADER_DATA=data,
                    HANREADER_TELNET_PORT=str(telnet), HANREADER_HTTP_PORT=str(free_port()))
+        if mqtt:
+            broker = sim_broker.Broker(os.path.join(work, "broker"))
+            if not broker.start():
+                raise RuntimeError("no MQTT broker could be started (install mosquitto)")
+            env["HANREADER_MQTT_BROKER"] = "127.0.0.1:%d" % broker.port
         log = open(os.path.join(work, "firmware.log"), "w")
         firmware = subprocess.Popen([micropython(), "-X", "heapsize=" + heap, os.path.join(firmware_dir, "main.py")],
                                     env=env, stdout=log, stderr=subprocess.STDOUT)
         processes.append(firmware)
         console = Console(telnet, time.monotonic() + 30)
-        _, _, readings, free, used = console.status()
-        report("heap %s: live after start %d B (free %d B)" % (heap, used, free))
+        (_, _, readings, free, used), link = console.status()
+        report("heap %s: live after start %d B (free %d B)%s" % (heap, used, free, "; MQTT: " + link if mqtt else ""))
         samples = []
         checkpoint = 1
         stalled_since = time.monotonic()
@@ -109,10 +124,15 @@ def run(heap, frames, speed, report=print):
                 with open(os.path.join(work, "firmware.log")) as f:
                     tail = f.read()[-1500:]
                 raise RuntimeError("the firmware stopped (exit %s):\n%s" % (firmware.returncode, tail))
-            _, frames_seen, readings, free, used = console.status()
-            if readings >= checkpoint:
+            (_, frames_seen, readings, free, used), link = console.status()
+            if mqtt and not link.startswith("connected"):
+                if readings >= 20:
+                    raise RuntimeError("MQTT is not connected after %d readings: %s" % (readings, link))
+                checkpoint = max(checkpoint, readings + 1)  # measured once the connection is up
+            elif readings >= checkpoint:
                 samples.append((readings, used))
-                report("after %5d readings: live %d B (free %d B)" % (readings, used, free))
+                report("after %5d readings: live %d B (free %d B)%s" % (
+                    readings, used, free, "; MQTT: " + link.split(";")[1].strip() if mqtt else ""))
                 checkpoint = checkpoint * 10 if checkpoint < frames // 10 else checkpoint + frames // 10
             if readings >= frames:
                 break
@@ -123,6 +143,8 @@ def run(heap, frames, speed, report=print):
             time.sleep(0.5)
         return samples
     finally:
+        if broker is not None:
+            broker.stop()
         for process in processes:
             process.terminate()
             try:
@@ -137,8 +159,9 @@ def main(argv):
     parser.add_argument("--heap", default="112K")
     parser.add_argument("--frames", type=int, default=10000)
     parser.add_argument("--speed", type=float, default=400)
+    parser.add_argument("--mqtt", action="store_true", help="publish to a broker started here")
     args = parser.parse_args(argv)
-    samples = run(args.heap, args.frames, args.speed)
+    samples = run(args.heap, args.frames, args.speed, mqtt=args.mqtt)
     settled = [used for readings, used in samples if readings >= 100]
     growth = settled[-1] - min(settled) if settled else 0
     print("live heap growth from 100 readings to the end: %d B" % growth)
