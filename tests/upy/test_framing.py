@@ -6,8 +6,7 @@ Netz NÖ example (two M-Bus segments) published by the grid operator.
 from han import framing
 from han.errors import CHECKSUM, SEQUENCE, TRUNCATED
 from han.framing import HDLC, MBUS, payload
-from han.framing.scanner import Frame, Scanner, find_marked, find_marked_pure
-from han.framing.segments import Reassembly
+from han.framing.scanner import Frame, Reassembly, Scanner, find_marked, find_marked_pure
 from support import unhex
 
 KAMSTRUP = unhex(

@@ -9,8 +9,7 @@ are generators: each yields the Readings and Errors the new bytes complete.
 from han import cosem
 from han.errors import Error, Fault, AUTH, DECRYPT, EXCERPT, MALFORMED, NOISE, TRUNCATED, UNKNOWN
 from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, payload
-from han.framing.scanner import Frame, Scanner
-from han.framing.segments import Reassembly
+from han.framing.scanner import Frame, Reassembly, Scanner
 
 try:
     from micropython import const
