@@ -2,7 +2,8 @@
 # (the real State with a full hour of power and a reading, the real config), to measure what
 # serving the dashboard costs in the heap:
 #   micropython -X heapsize=N tests/web_heap_app.py PORT MEASURED
-# Prints "import NAME BYTES" for the server's modules (gc.mem_alloc deltas after a collection),
+# Prints "import NAME BYTES" for the server's modules (gc.mem_alloc deltas after a collection:
+# server.py stays loaded, http.py and api.py are loaded while requests come),
 # "ready" once serving, then for each of the first MEASURED requests "alloc PATH BYTES": all it
 # allocated, counted with the collector off (an upper bound of its peak). Later requests are
 # served normally (concurrency); /api/status gives the live heap.
@@ -73,44 +74,47 @@ for i in range(HISTORY):  # a full hour of power
 
 start = live()
 print("base %d" % start)  # the interpreter, asyncio, this script, the app's state and config
-for name in ("app.web.server", "app.web.api"):
+for name in ("app.web.server", "app.web.http", "app.web.api"):
     before = live()
     __import__(name)
     print("import %s %d" % (name, live() - before))
+from app.web import http  # noqa: E402
 from app.web.server import Web  # noqa: E402
 
 before = live()
 web = Web(app)
 print("import Web() %d" % (live() - before))
 
-_head = Web._head
-_exchange = Web._exchange
+# Every request is measured by wrapping http.exchange (the server looks it up per connection;
+# the measured requests come well within server.LINGER_MS, so http.py is not reloaded meanwhile).
+_head = http.head
+_exchange = http.exchange
 count = [0]
 
 
-async def head(self, slot, stream):
-    request = await _head(self, slot, stream)
+async def head(slot, stream):
+    request = await _head(slot, stream)
     slot.path = request.path
     return request
 
 
-async def exchange(self, slot, stream):
+async def exchange(web, slot, stream):
     count[0] += 1
     if count[0] > MEASURED:
-        return await _exchange(self, slot, stream)
+        return await _exchange(web, slot, stream)
     gc.collect()
     gc.disable()
     before = gc.mem_alloc()
     try:
-        await _exchange(self, slot, stream)
+        await _exchange(web, slot, stream)
     finally:
         used = gc.mem_alloc() - before
         gc.enable()
         print("alloc %s %d" % (getattr(slot, "path", "?"), used))
 
 
-Web._head = head
-Web._exchange = exchange
+http.head = head
+http.exchange = exchange
 
 
 async def main():

@@ -6,7 +6,7 @@ import json
 
 from app import config as config_store
 from app.state import HISTORY, State
-from app.web import admin, api, auth, portal, server, settings
+from app.web import admin, api, auth, http, portal, server, settings
 from han.pipeline import Pipeline
 from han.values import DateTime, Decimal, Quantity
 from support import FRAMES, read_bytes
@@ -53,11 +53,11 @@ class Stream:
         pass
 
 
-class Out(server.Out):
-    """server.Out into a Stream, flushing without a timer."""
+class Out(http.Out):
+    """http.Out into a Stream, flushing without a timer."""
 
     def __init__(self):
-        server.Out.__init__(self, Stream(), bytearray(server.BUFFER))
+        http.Out.__init__(self, Stream(), bytearray(server.BUFFER))
 
     async def flush(self):
         self._send()
@@ -73,17 +73,17 @@ class Out(server.Out):
 # --- the request head ---
 
 def test_request_line():
-    assert server.parse_request_line(b"GET /api/data HTTP/1.1") == ("GET", "/api/data", "")
-    assert server.parse_request_line(b"GET /api/history?after=3 HTTP/1.0") == ("GET", "/api/history", "after=3")
-    assert server.parse_request_line(b"GET http://192.168.4.1/config?x HTTP/1.1") == ("GET", "/config", "x")
-    assert server.parse_request_line(b"GET http://example.com HTTP/1.1") == ("GET", "/", "")
+    assert http.parse_request_line(b"GET /api/data HTTP/1.1") == ("GET", "/api/data", "")
+    assert http.parse_request_line(b"GET /api/history?after=3 HTTP/1.0") == ("GET", "/api/history", "after=3")
+    assert http.parse_request_line(b"GET http://192.168.4.1/config?x HTTP/1.1") == ("GET", "/config", "x")
+    assert http.parse_request_line(b"GET http://example.com HTTP/1.1") == ("GET", "/", "")
     for bad in (b"", b"GET /", b"GET / HTTP/2", b"GET  / HTTP/1.1", b"GET x HTTP/1.1", b"\xff / HTTP/1.1",
                 b"GET / HTTP/1.1 extra"):
-        assert server.parse_request_line(bad) is None, bad
+        assert http.parse_request_line(bad) is None, bad
 
 
 def test_headers_kept_and_refused():
-    request = server.Request("POST", "/api/config", "")
+    request = http.Request("POST", "/api/config", "")
     for name, value in (("host", "192.168.4.1"), ("content-length", "12"), ("content-type", JSON_TYPE),
                         ("cookie", "theme=dark; hanreader=abc123; other=1"), ("x-csrf-token", "t"),
                         ("origin", "http://192.168.4.1"), ("expect", "100-continue"),
@@ -98,7 +98,7 @@ def test_headers_kept_and_refused():
     request.site = "cross-site"
     assert admin.cross_site(request)
     for name, value in (("content-length", "-1"), ("content-length", "lots"), ("transfer-encoding", "chunked")):
-        error = raises(server.HttpError, request.header, name, value)
+        error = raises(http.HttpError, request.header, name, value)
         assert error.status[:3] in ("400", "501")
 
 
@@ -106,23 +106,23 @@ JSON_TYPE = "application/json"
 
 
 def test_cookie_value():
-    assert server.cookie_value("hanreader=x1", "hanreader") == "x1"
-    assert server.cookie_value("a=1;hanreader=x2 ;b=2", "hanreader") == "x2"
-    assert server.cookie_value("hanreaderx=1; xhanreader=2", "hanreader") is None
+    assert http.cookie_value("hanreader=x1", "hanreader") == "x1"
+    assert http.cookie_value("a=1;hanreader=x2 ;b=2", "hanreader") == "x2"
+    assert http.cookie_value("hanreaderx=1; xhanreader=2", "hanreader") is None
 
 
 def test_lines_bounded_by_the_buffer():
     slot = server.Slot()
     long_header = b"X-Long: " + b"a" * (server.BUFFER * 2) + b"\r\n"
     stream = Stream([b"GET / HTT", b"P/1.1\r\nHost: h\r\n", long_header[:300], long_header[300:], b"\r\nbody"])
-    assert run(slot.line(stream)) == b"GET / HTTP/1.1"
-    assert run(slot.line(stream)) == b"Host: h"
-    assert run(slot.line(stream)) is None  # too long: skipped whole
-    assert run(slot.line(stream)) == b""
-    request = server.Request("POST", "/", "")
+    assert run(http.line(slot, stream)) == b"GET / HTTP/1.1"
+    assert run(http.line(slot, stream)) == b"Host: h"
+    assert run(http.line(slot, stream)) is None  # too long: skipped whole
+    assert run(http.line(slot, stream)) == b""
+    request = http.Request("POST", "/", "")
     request.length = 4
-    assert bytes(run(slot.body(stream, request))) == b"body" and request.read == 4
-    assert raises(EOFError, lambda: run(slot.line(stream)))
+    assert bytes(run(http.body(slot, stream, request))) == b"body" and request.read == 4
+    assert raises(EOFError, lambda: run(http.line(slot, stream)))
 
 
 def test_whole_head_parsed_and_limits():
@@ -130,16 +130,16 @@ def test_whole_head_parsed_and_limits():
     head = b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 11\r\n" \
            b"Cookie: hanreader=tok\r\n\r\npassword=xy"
     slot = web.slots[0]
-    request = run(web._head(slot, Stream([head])))
+    request = run(http.head(slot, Stream([head])))
     assert (request.method, request.path, request.length, request.session) == ("POST", "/api/login", 11, "tok")
-    assert bytes(run(slot.body(Stream(), request))) == b"password=xy"
-    too_many = b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * (server.MAX_HEADERS + 1) + b"\r\n"
-    assert raises(server.HttpError, lambda: run(web._head(server.Slot(), Stream([too_many])))).status.startswith("431")
+    assert bytes(run(http.body(slot, Stream(), request))) == b"password=xy"
+    too_many = b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * (http.MAX_HEADERS + 1) + b"\r\n"
+    assert raises(http.HttpError, lambda: run(http.head(server.Slot(), Stream([too_many])))).status.startswith("431")
     huge = b"GET / HTTP/1.1\r\n" + (b"A: " + b"b" * 400 + b"\r\n") * 11 + b"\r\n"
-    assert raises(server.HttpError, lambda: run(web._head(server.Slot(), Stream([huge])))).status.startswith("431")
+    assert raises(http.HttpError, lambda: run(http.head(server.Slot(), Stream([huge])))).status.startswith("431")
     long_line = b"GET /" + b"a" * server.BUFFER + b" HTTP/1.1\r\n\r\n"
-    assert raises(server.HttpError, lambda: run(web._head(server.Slot(), Stream([long_line])))).status.startswith("414")
-    assert raises(server.HttpError, lambda: run(web._head(server.Slot(), Stream([b"hello\r\n"])))).status.startswith("400")
+    assert raises(http.HttpError, lambda: run(http.head(server.Slot(), Stream([long_line])))).status.startswith("414")
+    assert raises(http.HttpError, lambda: run(http.head(server.Slot(), Stream([b"hello\r\n"])))).status.startswith("400")
 
 
 def test_out_buffers_and_passes_big_pieces_through():
@@ -172,16 +172,16 @@ def test_status_lines_and_headers():
     assert "Content-Type: application/json\r\n" in text and "Cache-Control: no-store\r\n" in text
     assert json.loads(text.split("\r\n\r\n", 1)[1]) == {"error": 'no "such" page'}
     out = Out()
-    out.start("200 OK", server.content_type("index.html"))
+    out.start("200 OK", http.content_type("index.html"))
     assert "Content-Security-Policy: default-src 'self'" in out.text() and "X-Frame-Options: DENY" in out.text()
-    assert server.content_type("app.js") == "text/javascript" and server.content_type("app.css") == "text/css"
+    assert http.content_type("app.js") == "text/javascript" and http.content_type("app.css") == "text/css"
 
 
 def test_www_folder_next_to_lib():
-    assert server.www_folder("/lib/app/web/server.mpy") == "/www"
-    assert server.www_folder("firmware/lib/app/web/server.py") == "firmware/www"
-    assert server.www_folder("/x/build/sim-mpy/lib/app/web/server.mpy") == "/x/build/sim-mpy/www"
-    assert server.www_folder("app/web/server.py") == "www"
+    assert http.www_folder("/lib/app/web/http.mpy") == "/www"
+    assert http.www_folder("firmware/lib/app/web/http.py") == "firmware/www"
+    assert http.www_folder("/x/build/sim-mpy/lib/app/web/http.mpy") == "/x/build/sim-mpy/www"
+    assert http.www_folder("app/web/http.py") == "www"
 
 
 # --- captive portal ---

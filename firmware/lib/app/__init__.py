@@ -16,3 +16,12 @@ def unload(name):
             delattr(parent, leaf)
         except (AttributeError, TypeError):
             pass
+
+
+async def close(stream):
+    """Close a client's stream (telnet, web), whatever state it is in."""
+    try:
+        stream.close()
+        await stream.wait_closed()  # MicroPython closes the socket here, not in close()
+    except OSError:
+        pass

@@ -1,4 +1,4 @@
-"""The admin side of the API, loaded for such a request and dropped after (see server.py):
+"""The admin side of the API, loaded for such a request and dropped after (see http.py):
 
     GET  /api/session    {"password_set", "logged_in", "csrf", "safe_mode"} for the pages
     POST /api/password   the first admin password (only while none is set): password, password2
@@ -19,7 +19,7 @@ import asyncio
 from json import dumps
 
 from app.web import auth
-from app.web.server import BODY_TIMEOUT_MS, JSON, HttpError
+from app.web.http import BODY_TIMEOUT_MS, JSON, HttpError, body
 
 BODY_MAX = 512
 CONFIG_BODY_MAX = 3072
@@ -114,9 +114,9 @@ async def fields(request, slot, stream, limit=BODY_MAX):
         raise HttpError("413 Payload Too Large", "the body is larger than %d bytes" % limit)
     if request.expect:
         stream.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    body = await asyncio.wait_for_ms(slot.body(stream, request), BODY_TIMEOUT_MS)
+    data = await asyncio.wait_for_ms(body(slot, stream, request), BODY_TIMEOUT_MS)
     try:
-        return json_fields(body) if request.type.startswith(JSON) else form_fields(body)
+        return json_fields(data) if request.type.startswith(JSON) else form_fields(data)
     except ValueError as e:
         raise HttpError("400 Bad Request", "the body cannot be read: %s" % e)
 

@@ -1,7 +1,7 @@
 """Live JSON for the dashboard, the status page and integrations: /api/data, /api/history and
 /api/status.
 
-Written in pieces as they are made (server.Out): a reading or an hour of power never becomes one
+Written in pieces as they are made (http.Out): a reading or an hour of power never becomes one
 long string. Numbers are the exact decimal text han.values makes from the meter's integer and
 scaler: no float on the way, so "0.89" A stays 0.89 and 85823280 Wh stays whole.
 """
@@ -10,7 +10,7 @@ from json import dumps
 
 from app.names import name as friendly_name
 from app.state import HISTORY
-from app.web.server import FLUSH_AT, JSON
+from app.web.http import FLUSH_AT, JSON
 from han.values import DateTime, Decimal, Quantity, decimal_text, obis_text
 
 _NO_STORE = "Cache-Control: no-store\r\n"

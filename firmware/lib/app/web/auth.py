@@ -24,7 +24,7 @@ import os
 import time
 from binascii import hexlify, unhexlify
 
-from app.web.server import COOKIE
+from app.web.http import COOKIE
 
 SCHEME = "pbkdf2-sha256"
 ITERATIONS = 1000

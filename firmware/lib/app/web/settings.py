@@ -15,7 +15,7 @@ start; a new password alone does not, and logs out every other browser.
 from json import dumps
 
 from app import config as config_store
-from app.web.server import JSON
+from app.web.http import JSON
 
 _TRUE = ("true", "on", "1", "yes")
 _FALSE = ("false", "off", "0", "no", "")

@@ -1,0 +1,136 @@
+"""What the telnet console says: the login, the commands and their answers, the status text.
+
+Loaded by app/telnet.py for a new connection or a command line and unloaded right after, so its
+code takes no heap between commands. The `status` heap figures are taken by telnet.py before
+this module is loaded: they show the firmware at rest.
+"""
+import asyncio
+import sys
+
+from app import unload
+from app.log import LEVELS
+from app.telnet import drain
+
+LOGIN_TIMEOUT_MS = 60000
+LOGIN_TRIES = 3
+SEND_BUFFER = 4096         # the unix port's socket send buffer, about what the board's TCP has
+EXCERPT_HEX = 48           # hex digits of the last error's bytes shown by `status`
+HELP = "Commands: help | status | level E|W|I|D|V | dump on|off | config | reboot | quit"
+
+_WILL_ECHO = b"\xff\xfb\x01"  # the server echoes: the client stops echoing (hides the password)
+_WONT_ECHO = b"\xff\xfc\x01"
+
+
+async def login(telnet, client):
+    """A new connection: its name, the password when telnet.password is set (LOGIN_TRIES tries);
+    the welcome line, or None when it did not log in."""
+    stream = client.stream
+    client.name = _peer(stream)
+    if sys.platform == "linux":
+        # The board's TCP stack holds a few KB per socket; Linux would buffer megabytes for a client
+        # that does not read, so on the unix port such a client would never be found out.
+        try:
+            stream.s.setsockopt(1, 7, SEND_BUFFER)  # SOL_SOCKET, SO_SNDBUF (Linux numbers)
+        except (AttributeError, OSError):
+            pass
+    log = telnet.log
+    password = telnet.app.config["telnet"]["password"]
+    if password:
+        from app.telnet import clean
+        tries = 0
+        while True:
+            stream.write(b"Password: " + _WILL_ECHO)
+            if not await drain(stream):
+                return None
+            line = await asyncio.wait_for_ms(client.line(), LOGIN_TIMEOUT_MS)
+            if line is None:
+                return None
+            if clean(line) == password:
+                stream.write(_WONT_ECHO + b"\r\n")
+                break
+            tries += 1
+            await asyncio.sleep_ms(1000)  # guessing takes time
+            stream.write(b"\r\nWrong password.\r\n")
+            if tries == LOGIN_TRIES:
+                log.warning("Telnet: wrong password %d times from %s" % (LOGIN_TRIES, client.name))
+                await drain(stream)
+                return None
+    return "hanreader console (log level %s). %s" % (LEVELS[log.level], HELP)
+
+
+def command(telnet, words):
+    """The reply lines to one command (`quit` is telnet.py's)."""
+    app = telnet.app
+    name = words[0].lower()
+    if name == "help":
+        return [HELP]
+    if name == "level":
+        level = words[1].upper() if len(words) == 2 else ""
+        if len(level) == 1 and level in LEVELS:
+            app.log.set_level(level)
+            if level == "V":
+                return ["Log level V (frame dumps %s)" % ("on" if app.meter.dump else "off: 'dump on'")]
+            return ["Log level " + level]
+        return ["usage: level E|W|I|D|V (now %s)" % LEVELS[app.log.level]]
+    if name == "dump":
+        if len(words) == 2 and words[1].lower() in ("on", "off"):
+            app.meter.dump = words[1].lower() == "on"
+            return ["Frame dumps %s (shown at level V, now %s)" % (words[1].lower(), LEVELS[app.log.level])]
+        return ["usage: dump on|off (now %s)" % ("on" if app.meter.dump else "off")]
+    if name == "status":
+        return status_lines(app, telnet)
+    if name == "config":
+        from app import config as config_store  # the rules: loaded for the answer
+        shown = config_store.masked(app.config)
+        del config_store
+        unload("app.config")
+        return ["%s.%s = %r" % (section, field, value)
+                for section in sorted(shown) for field, value in sorted(shown[section].items())]
+    if name == "reboot":
+        app.reboot("reboot from telnet")
+        return ["Rebooting."]
+    return ["Unknown command %r. %s" % (words[0], HELP)]
+
+
+def _ms(microseconds):
+    return "%d.%03d" % (microseconds // 1000, microseconds % 1000)
+
+
+def status_lines(app, telnet):
+    state = app.state
+    counters = app.meter.pipeline.counters
+    errors = ", ".join("%s %d" % (code, n) for code, n in sorted(counters.errors.items())) or "none"
+    last = "none"
+    if state.last_error:
+        code, detail, excerpt = state.last_error
+        last = "%s: %s" % (code, detail)
+        if excerpt:
+            last += " [%s%s]" % (excerpt[:EXCERPT_HEX], "..." if len(excerpt) > EXCERPT_HEX else "")
+    clients = len(telnet.clients)
+    return [
+        "Serial: %s on GPIO%d" % (state.serial, app.config["meter"]["rx_pin"]),
+        "Bytes %d, frames %d, readings %d; errors: %s" % (counters.bytes, counters.frames,
+                                                         counters.readings, errors),
+        "Diagnosis: " + state.diagnosis[1],
+        "Last error: " + last,
+        "Heap free %d B, used %d B, uptime %d s, reset cause: %s%s" % (
+            telnet.heap[0], telnet.heap[1], state.uptime_s, state.reset_cause,
+            ", SAFE MODE" if state.safe_mode else ""),
+        "Loop stall max %d ms; decoding a frame took %s ms (max %s ms)" % (
+            state.loop_stall_ms, _ms(state.frame_us), _ms(state.frame_us_max)),
+        "Wi-Fi: %s; MQTT: %s" % (state.wifi, state.mqtt),
+        "Telnet: %d client%s, %d dropped; log level %s, frame dumps %s" % (
+            clients, "" if clients == 1 else "s", telnet.dropped, LEVELS[app.log.level],
+            "on" if app.meter.dump else "off"),
+    ]
+
+
+def _peer(stream):
+    """"address:port" of the client (the unix port gives a raw IPv4 sockaddr)."""
+    try:
+        peer = stream.get_extra_info("peername")
+        if isinstance(peer, (bytes, bytearray)):
+            return "%d.%d.%d.%d:%d" % (peer[4], peer[5], peer[6], peer[7], peer[2] << 8 | peer[3])
+        return "%s:%d" % (peer[0], peer[1])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return "?"
