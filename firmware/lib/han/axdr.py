@@ -3,9 +3,9 @@
 Decoded values are plain Python values: structure -> tuple, array -> list, integers -> int,
 octet-string -> bytes, visible/utf8-string -> str, and small classes for the rest (scaler-unit,
 date-time, floats kept exact). Every length and count is checked against the bytes present, so a
-damaged or hostile message raises Fault(MALFORMED) instead of allocating without bound.
+damaged or hostile message raises Error("malformed") instead of allocating without bound.
 """
-from han.errors import Fault, MALFORMED
+from han.errors import Error
 from han.values import ScalerUnit, DateTime
 
 try:
@@ -47,7 +47,7 @@ class Reader:
 
     def need(self, n):
         if n < 0 or self.pos + n > self.end:
-            raise Fault(MALFORMED, "A-XDR data ends early at byte %d (needs %d more)" % (self.pos, n))
+            raise Error("malformed", "A-XDR data ends early at byte %d (needs %d more)" % (self.pos, n))
 
     def byte(self):
         pos = self.pos
@@ -62,10 +62,10 @@ class Reader:
         n = self.byte()
         if n >= 0x80:
             if not 0 < n & 0x7F < 4:
-                raise Fault(MALFORMED, "unsupported length form 0x%02X at byte %d" % (n, self.pos - 1))
+                raise Error("malformed", "unsupported length form 0x%02X at byte %d" % (n, self.pos - 1))
             n = self.unsigned(n & 0x7F)
         if count and n > self.end - self.pos:
-            raise Fault(MALFORMED, "count %d exceeds the %d bytes left" % (n, self.end - self.pos))
+            raise Error("malformed", "count %d exceeds the %d bytes left" % (n, self.end - self.pos))
         return n
 
     def unsigned(self, n):
@@ -99,7 +99,7 @@ class Reader:
             return value
         if tag == _STRUCTURE or tag == _ARRAY:
             if depth >= _MAX_DEPTH:
-                raise Fault(MALFORMED, "data nested deeper than %d levels" % _MAX_DEPTH)
+                raise Error("malformed", "data nested deeper than %d levels" % _MAX_DEPTH)
             n = self.length(True)
             buf = self.buf
             pos = self.pos
@@ -139,4 +139,4 @@ class Reader:
         if tag == _COMPACT_ARRAY:  # rare in pushes: its code loads when one appears
             from han.compact import compact_array
             return compact_array(self, depth)
-        raise Fault(MALFORMED, "unknown A-XDR type 0x%02X at byte %d" % (tag, self.pos - 1))
+        raise Error("malformed", "unknown A-XDR type 0x%02X at byte %d" % (tag, self.pos - 1))

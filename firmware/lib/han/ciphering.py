@@ -6,7 +6,7 @@ IV = system title || frame counter. SC bit 4: authenticated (12-byte tag, AAD = 
 bit 5: encrypted, low nibble: security suite (any accepted), bit 7: compression (not supported).
 """
 from han.axdr import Reader
-from han.errors import Fault, AUTH, DECRYPT, MALFORMED, NO_KEY, UNKNOWN
+from han.errors import Error
 
 TAG_LENGTH = 12  # DLMS truncates the GCM tag to 12 bytes
 
@@ -24,28 +24,28 @@ def decipher(view, keys):
     title = reader.take(title_length)
     size = reader.length()
     if reader.pos + size != len(view):
-        raise Fault(MALFORMED, "ciphered APDU says %d bytes, carries %d" % (size, len(view) - reader.pos))
+        raise Error("malformed", "ciphered APDU says %d bytes, carries %d" % (size, len(view) - reader.pos))
     security = reader.byte()
     reader.unsigned(4)  # the invocation (frame) counter: part of the IV
     if security & 0x80:
-        raise Fault(UNKNOWN, "compressed ciphered APDU (security control 0x%02X)" % security)
+        raise Error("unknown", "compressed ciphered APDU (security control 0x%02X)" % security)
     authenticated = security & 0x10
     end = len(view) - (TAG_LENGTH if authenticated else 0)
     if end < reader.pos:
-        raise Fault(MALFORMED, "ciphered APDU too short for its tag")
+        raise Error("malformed", "ciphered APDU too short for its tag")
     data = view[reader.pos:end]
     if not security & 0x20:  # not encrypted
         if not authenticated:
-            raise Fault(UNKNOWN, "ciphered APDU with security control 0x%02X" % security)
+            raise Error("unknown", "ciphered APDU with security control 0x%02X" % security)
         return data, title, False  # authentication-only: plaintext in clear (tag not checked)
     if not keys or not keys.encryption:
         text = ""
         for b in title[:3]:
             text += chr(b) if 0x20 <= b < 0x7F else "."
-        raise Fault(NO_KEY, "encrypted frame, no key configured (system title %s (%s))"
+        raise Error("no_key", "encrypted frame, no key configured (system title %s (%s))"
                     % (title.hex().upper(), text))
     if title_length != 8:
-        raise Fault(UNKNOWN, "system title of %d bytes: cannot form the GCM IV" % title_length)
+        raise Error("unknown", "system title of %d bytes: cannot form the GCM IV" % title_length)
     iv = title + bytes(view[reader.pos - 4:reader.pos])
     gcm = keys.gcm()
     if authenticated and keys.authentication:
@@ -54,9 +54,9 @@ def decipher(view, keys):
         if not gcm.open(iv, data, aad, view[end:]):
             gcm.open(iv, data)  # to tell which key is wrong; this plaintext is never used
             if len(data) and data[0] in (0x0F, 0xE0, 0x2F):  # notification, GBT, P1 telegram
-                raise Fault(AUTH, "authentication failed: the frame decrypts but its tag does not "
+                raise Error("auth", "authentication failed: the frame decrypts but its tag does not "
                                   "verify: check the authentication key (GAK, GPK61)")
-            raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the authentication tag "
+            raise Error("decrypt", "wrong encryption key (GUEK, GPK60): the authentication tag "
                                  "fails and the plaintext is not DLMS")
         return data, title, True
     gcm.open(iv, data)

@@ -6,7 +6,7 @@ no layout understands is reported with its shape, never decoded with invented OB
 """
 from han import meters
 from han.axdr import Reader
-from han.errors import Fault, MALFORMED, UNKNOWN
+from han.errors import Error
 from han.reading import Reading
 from han.values import DateTime, Decimal, Quantity, ScalerUnit, NO_UNIT, default_unit
 
@@ -30,13 +30,13 @@ def parse(view, notification=True):
         elif first == 0x09:  # tagged octet-string (Kaifa)
             n = reader.byte()
             if n != 12 and n != 0:
-                raise Fault(MALFORMED, "notification date-time of %d bytes" % n)
+                raise Error("malformed", "notification date-time of %d bytes" % n)
             header_time = DateTime(reader.take(n)) if n else None
         elif first != 0x00:
-            raise Fault(MALFORMED, "notification date-time starts with 0x%02X" % first)
+            raise Error("malformed", "notification date-time starts with 0x%02X" % first)
     body = reader.data()
     if reader.pos != len(view):
-        raise Fault(MALFORMED, "%d bytes after the %s" % (len(view) - reader.pos,
+        raise Error("malformed", "%d bytes after the %s" % (len(view) - reader.pos,
                                                          "notification body" if notification else "data"))
     return header_time, body
 
@@ -155,7 +155,7 @@ def _flag(title):
 
 
 def build_reading(body, header_time, system_title=None, hint=None, cache=None):
-    """Reading from a notification body; Fault(UNKNOWN) with the list shape if no layout fits.
+    """Reading from a notification body; Error("unknown") with the list shape if no layout fits.
 
     `cache` (a list of four, owned by the caller) keeps the meter convention between readings:
     a meter does not change.
@@ -163,7 +163,7 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
     found = entries(body)
     if found is None:
         from han.shapes import describe
-        raise Fault(UNKNOWN, "valid frame, unknown list layout: " + describe(body))
+        raise Error("unknown", "valid frame, unknown list layout: " + describe(body))
     reading = Reading()
     reading.system_title = system_title
     list_id = _text(found[1]) if found and found[0] is None else None

@@ -3,7 +3,7 @@
     E0 | block control (bit 7: last block) | block number (2) | acknowledged (2) | BER length | data
 """
 from han.axdr import Reader
-from han.errors import Error, Fault, MALFORMED, SEQUENCE, TOO_LONG
+from han.errors import Error
 
 
 class BlockTransfer:
@@ -31,23 +31,23 @@ class BlockTransfer:
         reader.unsigned(2)  # block number acknowledged: meaningful only for two-way links
         size = reader.length()
         if reader.pos + size != len(view):
-            raise Fault(MALFORMED, "GBT block %d says %d bytes, carries %d" % (block, size, len(view) - reader.pos))
+            raise Error("malformed", "GBT block %d says %d bytes, carries %d" % (block, size, len(view) - reader.pos))
         if block == 1:  # block 1 always starts over (a meter restarting its push)
             if self.next_block > 1:
-                self.lost = Error(SEQUENCE, "GBT message abandoned after block %d: block 1 started "
+                self.lost = Error("sequence", "GBT message abandoned after block %d: block 1 started "
                                             "a new one" % (self.next_block - 1))
             self.length = 0
         elif block != self.next_block:
             expected = self.next_block
             self.abandon()
             if expected == 1:
-                raise Fault(SEQUENCE, "GBT block %d arrived without block 1" % block)
-            raise Fault(SEQUENCE, "GBT block %d arrived, expected %d: a block is missing" % (block, expected))
+                raise Error("sequence", "GBT block %d arrived without block 1" % block)
+            raise Error("sequence", "GBT block %d arrived, expected %d: a block is missing" % (block, expected))
         if self.buf is None:
             self.buf = bytearray(self.capacity)
         if self.length + size > self.capacity:
             self.abandon()
-            raise Fault(TOO_LONG, "GBT message longer than %d bytes" % self.capacity)
+            raise Error("too_long", "GBT message longer than %d bytes" % self.capacity)
         self.buf[self.length:self.length + size] = view[reader.pos:]
         self.length += size
         self.next_block = block + 1

@@ -1,7 +1,7 @@
 """P1 telegrams inside the pipeline: plain ones, decrypted ones (their CRC proves the key), and
 Elgama's P1 header followed by a ciphered APDU. Imported only when a telegram arrives.
 """
-from han.errors import Fault, CHECKSUM, DECRYPT
+from han.errors import Error
 from han.framing import DSMR, check, measure
 
 
@@ -14,10 +14,10 @@ def reading(plain, verified, layers):
         size = measure(DSMR, plain, 0, len(plain))
         problem = check(DSMR, plain, 0, size) if size > 0 else "no telegram end"
         if problem and not verified:
-            raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted telegram "
+            raise Error("decrypt", "wrong encryption key (GUEK, GPK60): the decrypted telegram "
                                  "fails its check (%s)" % problem)
         if problem:
-            raise Fault(CHECKSUM, problem)
+            raise Error("checksum", problem)
         plain = plain[:size]
     from han import dsmr
     result = dsmr.parse(plain)

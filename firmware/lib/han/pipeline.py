@@ -7,7 +7,7 @@ Pure and bounded: the buffers are allocated once here; nothing does I/O. `feed` 
 are generators: each yields the Readings and Errors the new bytes complete.
 """
 from han import cosem
-from han.errors import Error, Fault, AUTH, DECRYPT, EXCERPT, MALFORMED, NOISE, TRUNCATED, UNKNOWN
+from han.errors import Error
 from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, payload
 from han.framing.scanner import Frame, Reassembly, Scanner
 
@@ -23,6 +23,7 @@ _GENERAL_GLO_CIPHERING = const(0xDB)
 _GENERAL_DED_CIPHERING = const(0xDF)
 _DSMR_START = const(0x2F)  # "/": a P1 telegram (plain, or the plaintext of an encrypted one)
 _DATA_NOTIFICATION = const(0x0F)
+_EXCERPT = const(32)  # bytes of the offending data kept with an error, as han.errors.EXCERPT
 MAX_MESSAGE = 2048  # largest reassembled APDU (segments or GBT blocks)
 MAX_LAYERS = 6      # GBT, ciphering, GBT inside ciphering ...: no real meter nests deeper
 
@@ -63,9 +64,9 @@ class Pipeline:
         yield from self._events(self.scanner.flush())
         if self.segments.active:
             self.segments.abandon("")
-            yield self._count(Error(TRUNCATED, "input ended before the last segment of a message"))
+            yield self._count(Error("truncated", "input ended before the last segment of a message"))
         if self.blocks is not None and self.blocks.abandon():
-            yield self._count(Error(TRUNCATED, "input ended before the last GBT block"))
+            yield self._count(Error("truncated", "input ended before the last GBT block"))
 
     def decode_message(self, data, layer="message"):
         """One message without framing (starts at the LLC header or the APDU tag)."""
@@ -83,7 +84,7 @@ class Pipeline:
         counters = self.counters
         if isinstance(event, Error):
             counters.errors[event.code] = counters.errors.get(event.code, 0) + 1
-            if event.code == NOISE:
+            if event.code == "noise":
                 counters.noise_bytes += getattr(event, "size", 0)
             counters.last_error = event
         else:
@@ -125,8 +126,8 @@ class Pipeline:
                 self.trace(NAMES[fmt], view[at:at + event.size])
             try:
                 start, end, more, sequence = payload(fmt, buf, at, event.size)
-            except Fault as fault:
-                fault.data = bytes(view[at:at + min(event.size, EXCERPT)])
+            except Error as fault:
+                fault.data = bytes(view[at:at + min(event.size, _EXCERPT)])
                 yield self._count(fault)
                 continue
             if segments.active and sequence is None and self.segment_sender is not None and (
@@ -168,7 +169,7 @@ class Pipeline:
                 self.trace("apdu", plain)
             for _ in range(MAX_LAYERS):
                 if not len(plain):
-                    raise Fault(MALFORMED, "empty APDU")
+                    raise Error("malformed", "empty APDU")
                 tag = plain[0]
                 if tag == _GENERAL_BLOCK_TRANSFER:
                     layers.append("gbt")
@@ -197,26 +198,26 @@ class Pipeline:
                 elif tag == _DATA_NOTIFICATION or tag == 0x01 or tag == 0x02:
                     layers.append("data-notification" if tag == _DATA_NOTIFICATION else "data")
                     if not checked and not verified:
-                        raise Fault(AUTH, "a ciphered frame sent without checksum cannot be trusted unless "
+                        raise Error("auth", "a ciphered frame sent without checksum cannot be trusted unless "
                                           "its tag is verified: configure the authentication key (GAK, GPK61)")
                     try:
                         header_time, body = cosem.parse(plain, tag == _DATA_NOTIFICATION)
-                    except Fault as fault:
+                    except Error as fault:
                         if verified is False:
-                            raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted data "
+                            raise Error("decrypt", "wrong encryption key (GUEK, GPK60): the decrypted data "
                                                  "does not parse (%s)" % fault.detail)
                         raise
                     reading = cosem.build_reading(body, header_time, title, self.hint, self.meter)
                     reading.layers = layers
                     return reading
                 elif verified is False:
-                    raise Fault(DECRYPT, "wrong encryption key (GUEK, GPK60): the decrypted data is not "
+                    raise Error("decrypt", "wrong encryption key (GUEK, GPK60): the decrypted data is not "
                                          "DLMS (starts 0x%02X)" % tag)
                 else:
-                    raise Fault(UNKNOWN, "APDU tag 0x%02X is not a data-notification" % tag)
-            raise Fault(MALFORMED, "more than %d nested layers" % MAX_LAYERS)
-        except Fault as fault:
-            fault.data = bytes(view[:EXCERPT])
+                    raise Error("unknown", "APDU tag 0x%02X is not a data-notification" % tag)
+            raise Error("malformed", "more than %d nested layers" % MAX_LAYERS)
+        except Error as fault:
+            fault.data = bytes(view[:_EXCERPT])
             return fault
 
 

@@ -238,7 +238,7 @@ def check(fmt, buf, pos, total):
 def payload(fmt, buf, pos, total):
     """(start, end, more, sequence) of the frame's message part: `more` is the segmentation
     bit (HDLC) or the M-Bus FIN bit's opposite, `sequence` the M-Bus segment number (None for
-    links without segment numbers). Raises Fault(UNKNOWN) for an M-Bus frame that is not DLMS."""
+    links without segment numbers). Raises Error("unknown") for an M-Bus frame that is not DLMS."""
     if fmt == HDLC:
         header = _hdlc_header(buf, pos, pos + total)
         start = header + 2 if header + 2 < pos + total else header
@@ -246,7 +246,7 @@ def payload(fmt, buf, pos, total):
     if fmt == MBUS:
         ci = buf[pos + 6]
         if ci & 0xE0 or total < 11:
-            from han.errors import Fault, UNKNOWN
-            raise Fault(UNKNOWN, "M-Bus frame with CI 0x%02X is not a DLMS transport segment" % ci)
+            from han.errors import Error
+            raise Error("unknown", "M-Bus frame with CI 0x%02X is not a DLMS transport segment" % ci)
         return pos + 9, pos + total - 2, not ci & 0x10, ci & 0x0F
     return pos, pos + total, False, None

@@ -9,7 +9,7 @@ hidden behind it is not lost. Results do not depend on how the input is chunked.
 Reassembly puts link-layer segments (HDLC segmentation bit, M-Bus CI sequence) back into one
 message.
 """
-from han.errors import Error, CHECKSUM, NOISE, SEQUENCE, TOO_LONG, TRUNCATED
+from han.errors import Error
 from han.framing import (BAD_HEADER, CHECKED, FILL, FILL_BYTES, HEADER_DETAIL, NAMES, NEED_MORE,
                          START_BYTES, check, max_frame, measure)
 
@@ -19,7 +19,7 @@ except ImportError:
     def const(value):
         return value
 
-NOISE_EXCERPT = const(64)
+_NOISE_EXCERPT = const(64)
 
 
 def find_marked_pure(buf, start, end, marks):
@@ -56,7 +56,7 @@ class Scanner:
         self.quiet_until = 0  # bytes before this belong to a frame already reported bad
         self.frame_end = -1   # where the last good frame ended: its closing flag is no noise
         self.noise = 0
-        self.noise_head = bytearray(NOISE_EXCERPT)
+        self.noise_head = bytearray(_NOISE_EXCERPT)
 
     def feed(self, data):
         """Take `data` (any length) and yield every Frame and Error it completes."""
@@ -93,16 +93,16 @@ class Scanner:
         if start >= end:
             return
         have = self.noise
-        if have < NOISE_EXCERPT:
-            n = min(NOISE_EXCERPT - have, end - start)
+        if have < _NOISE_EXCERPT:
+            n = min(_NOISE_EXCERPT - have, end - start)
             self.noise_head[have:have + n] = self.buf[start:start + n]
         self.noise += end - start
 
     def _noise_error(self):
         n = self.noise
         self.noise = 0
-        error = Error(NOISE, "%d bytes that are not a frame" % n,
-                      memoryview(self.noise_head)[:min(n, NOISE_EXCERPT)])
+        error = Error("noise", "%d bytes that are not a frame" % n,
+                      memoryview(self.noise_head)[:min(n, _NOISE_EXCERPT)])
         error.size = n
         return error
 
@@ -129,13 +129,13 @@ class Scanner:
                 if pos + size > end:
                     if not final:
                         return
-                    code = TRUNCATED
+                    code = "truncated"
                     detail = "input ended inside a %s frame (%d of %d bytes)" % (NAMES[fmt], end - pos, size)
                     size = shown = end - pos
                 else:
                     detail = check(fmt, buf, pos, size)
                     if detail:
-                        code = CHECKSUM
+                        code = "checksum"
                         shown = size
                     else:
                         if self.noise:
@@ -152,7 +152,7 @@ class Scanner:
             elif size == NEED_MORE and end - pos == 1 and buf[pos] == FILL_BYTES[fmt]:
                 self.start = pos + 1  # a closing flag at the very end
             elif size == BAD_HEADER:
-                code = CHECKSUM
+                code = "checksum"
                 detail = HEADER_DETAIL
                 size = 1
                 shown = 16
@@ -187,7 +187,7 @@ class Reassembly:
     def abandon(self, detail, keep=False):
         """Drop a partial message; returns the sequence Error to report (None if nothing was
         pending), or with `keep` leaves it in `lost`."""
-        lost = Error(SEQUENCE, detail) if self.active else None
+        lost = Error("sequence", detail) if self.active else None
         self.active = False
         self.length = 0
         if keep and lost:
@@ -219,7 +219,7 @@ class Reassembly:
         if self.length + n > self.capacity:
             self.active = False
             self.length = 0
-            self.lost = Error(TOO_LONG, "segmented message longer than %d bytes" % self.capacity)
+            self.lost = Error("too_long", "segmented message longer than %d bytes" % self.capacity)
             return None
         self.buf[self.length:self.length + n] = view
         self.length += n
