@@ -10,7 +10,7 @@ import os
 from han import dsmr, report
 from han import framing
 from han.framing import crc16_arc
-from han.errors import MALFORMED, Fault
+from han.errors import MALFORMED, Fault, text
 from han.reading import Reading
 from han.values import DateTime, Quantity, VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR, obis_text
 from support import FRAMES, read_bytes
@@ -21,7 +21,8 @@ def crc_problem(buf, start, end):
     size = framing.measure(framing.DSMR, buf, start, end)
     if size <= 0 or start + size != end:
         return "not one whole telegram"
-    return framing.check(framing.DSMR, buf, start, size)
+    problem = framing.check(framing.DSMR, buf, start, size)  # a line of han.details
+    return None if problem is None else text(problem)
 
 
 def telegram(body, header=b"/ISk5\\2MT382-1000", crc=True, digits=4):

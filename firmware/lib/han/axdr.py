@@ -31,6 +31,12 @@ _DATE_TIME = const(0x19)
 _DATE = const(0x1A)
 _TIME = const(0x1B)
 _MAX_DEPTH = const(8)
+# han.details lines
+_ENDS_EARLY = const(0)
+_LENGTH_FORM = const(1)
+_COUNT = const(2)
+_NESTED = const(3)
+_TYPE = const(4)
 
 # By tag (0x00-0x1B): byte count of fixed-size integer types (0 = not one), and their signedness.
 _SIZE = b"\0\0\0\1\0\4\4\0\0\0\0\0\0\1\0\1\2\1\2\0\x08\x08\1\0\0\0\0\0"
@@ -47,7 +53,7 @@ class Reader:
 
     def need(self, n):
         if n < 0 or self.pos + n > self.end:
-            raise Error("malformed", "A-XDR data ends early at byte %d (needs %d more)" % (self.pos, n))
+            raise Error("malformed", (_ENDS_EARLY, self.pos, n))
 
     def byte(self):
         pos = self.pos
@@ -62,10 +68,10 @@ class Reader:
         n = self.byte()
         if n >= 0x80:
             if not 0 < n & 0x7F < 4:
-                raise Error("malformed", "unsupported length form 0x%02X at byte %d" % (n, self.pos - 1))
+                raise Error("malformed", (_LENGTH_FORM, n, self.pos - 1))
             n = self.unsigned(n & 0x7F)
         if count and n > self.end - self.pos:
-            raise Error("malformed", "count %d exceeds the %d bytes left" % (n, self.end - self.pos))
+            raise Error("malformed", (_COUNT, n, self.end - self.pos))
         return n
 
     def unsigned(self, n):
@@ -99,7 +105,7 @@ class Reader:
             return value
         if tag == _STRUCTURE or tag == _ARRAY:
             if depth >= _MAX_DEPTH:
-                raise Error("malformed", "data nested deeper than %d levels" % _MAX_DEPTH)
+                raise Error("malformed", (_NESTED, _MAX_DEPTH))
             n = self.length(True)
             buf = self.buf
             pos = self.pos
@@ -139,4 +145,4 @@ class Reader:
         if tag == _COMPACT_ARRAY:  # rare in pushes: its code loads when one appears
             from han.compact import compact_array
             return compact_array(self, depth)
-        raise Error("malformed", "unknown A-XDR type 0x%02X at byte %d" % (tag, self.pos - 1))
+        raise Error("malformed", (_TYPE, tag, self.pos - 1))

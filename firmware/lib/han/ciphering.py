@@ -8,7 +8,22 @@ bit 5: encrypted, low nibble: security suite (any accepted), bit 7: compression 
 from han.axdr import Reader
 from han.errors import Error
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
 TAG_LENGTH = 12  # DLMS truncates the GCM tag to 12 bytes
+# han.details lines
+_SAYS = const(5)
+_COMPRESSED = const(6)
+_SHORT = const(7)
+_SECURITY = const(8)
+_NO_KEY = const(9)
+_TITLE = const(10)
+_AUTH = const(11)
+_WRONG_KEY = const(12)
 
 
 def decipher(view, keys):
@@ -24,28 +39,27 @@ def decipher(view, keys):
     title = reader.take(title_length)
     size = reader.length()
     if reader.pos + size != len(view):
-        raise Error("malformed", "ciphered APDU says %d bytes, carries %d" % (size, len(view) - reader.pos))
+        raise Error("malformed", (_SAYS, size, len(view) - reader.pos))
     security = reader.byte()
     reader.unsigned(4)  # the invocation (frame) counter: part of the IV
     if security & 0x80:
-        raise Error("unknown", "compressed ciphered APDU (security control 0x%02X)" % security)
+        raise Error("unknown", (_COMPRESSED, security))
     authenticated = security & 0x10
     end = len(view) - (TAG_LENGTH if authenticated else 0)
     if end < reader.pos:
-        raise Error("malformed", "ciphered APDU too short for its tag")
+        raise Error("malformed", _SHORT)
     data = view[reader.pos:end]
     if not security & 0x20:  # not encrypted
         if not authenticated:
-            raise Error("unknown", "ciphered APDU with security control 0x%02X" % security)
+            raise Error("unknown", (_SECURITY, security))
         return data, title, False  # authentication-only: plaintext in clear (tag not checked)
     if not keys or not keys.encryption:
         text = ""
         for b in title[:3]:
             text += chr(b) if 0x20 <= b < 0x7F else "."
-        raise Error("no_key", "encrypted frame, no key configured (system title %s (%s))"
-                    % (title.hex().upper(), text))
+        raise Error("no_key", (_NO_KEY, title.hex().upper(), text))
     if title_length != 8:
-        raise Error("unknown", "system title of %d bytes: cannot form the GCM IV" % title_length)
+        raise Error("unknown", (_TITLE, title_length))
     iv = title + bytes(view[reader.pos - 4:reader.pos])
     gcm = keys.gcm()
     if authenticated and keys.authentication:
@@ -54,10 +68,8 @@ def decipher(view, keys):
         if not gcm.open(iv, data, aad, view[end:]):
             gcm.open(iv, data)  # to tell which key is wrong; this plaintext is never used
             if len(data) and data[0] in (0x0F, 0xE0, 0x2F):  # notification, GBT, P1 telegram
-                raise Error("auth", "authentication failed: the frame decrypts but its tag does not "
-                                  "verify: check the authentication key (GAK, GPK61)")
-            raise Error("decrypt", "wrong encryption key (GUEK, GPK60): the authentication tag "
-                                 "fails and the plaintext is not DLMS")
+                raise Error("auth", _AUTH)
+            raise Error("decrypt", _WRONG_KEY)
         return data, title, True
     gcm.open(iv, data)
     return data, title, False

@@ -10,11 +10,21 @@ from han.errors import Error
 from han.reading import Reading
 from han.values import DateTime, Decimal, Quantity, ScalerUnit, NO_UNIT, default_unit
 
-DATA_NOTIFICATION = 0x0F
-PUSH_SETUP = 40  # COSEM interface class of the push setup object (the list describing itself)
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
 LIST_ID = b"\x01\x01\x00\x02\x81\xff"   # 1-1:0.2.129.255 OBIS list version identifier
 METER_ID = b"\x00\x00\x60\x01\x00\xff"  # 0-0:96.1.0.255 meter id / number
 CLOCK = b"\x00\x00\x01\x00\x00\xff"     # 0-0:1.0.0.255 clock
+# han.details lines
+_TIME_SIZE = const(13)
+_TIME_TAG = const(14)
+_AFTER_BODY = const(15)
+_AFTER_DATA = const(16)
+_LAYOUT = const(17)
 
 
 def parse(view, notification=True):
@@ -30,14 +40,13 @@ def parse(view, notification=True):
         elif first == 0x09:  # tagged octet-string (Kaifa)
             n = reader.byte()
             if n != 12 and n != 0:
-                raise Error("malformed", "notification date-time of %d bytes" % n)
+                raise Error("malformed", (_TIME_SIZE, n))
             header_time = DateTime(reader.take(n)) if n else None
         elif first != 0x00:
-            raise Error("malformed", "notification date-time starts with 0x%02X" % first)
+            raise Error("malformed", (_TIME_TAG, first))
     body = reader.data()
     if reader.pos != len(view):
-        raise Error("malformed", "%d bytes after the %s" % (len(view) - reader.pos,
-                                                         "notification body" if notification else "data"))
+        raise Error("malformed", (_AFTER_BODY if notification else _AFTER_DATA, len(view) - reader.pos))
     return header_time, body
 
 
@@ -61,12 +70,8 @@ def entries(body):
     """[obis, value, scaler_unit, obis, value, ...] (flat: no tuple per entry) by the first
     layout that fits the list body, or None.
 
-    1. Capture objects: the L&G and Iskra Swiss/Austrian customer interface pushes a structure
-       whose item 0 is the push object list (array of {class, OBIS, attribute, data index}) and
-       item i the value of capture object i. Attribute 2 is a value; attribute 3 of a register
-       is its scaler-unit.
-    2. Positional: bare values the meter table knows (han.positional), the first may be the
-       list's own code.
+    1. Capture objects (han.positional): a structure whose item 0 is the push object list.
+    2. Positional (han.positional): bare values the meter table knows.
     3. Self-describing: structures {obis, value[, scaler-unit]} (Aidon, TINETZ) and flat runs
        obis, value[, scaler-unit] (Kamstrup, Netz NÖ, Kaifa SE). Values without a code (a
        leading list id, a meter time, a trailing meter number) come with obis None.
@@ -74,44 +79,21 @@ def entries(body):
     if not isinstance(body, (list, tuple)) or not body:  # a scalar body is no list at all
         return None
     n = len(body)
-    out = []
-    objects = body[0]
-    if isinstance(body, tuple) and isinstance(objects, list) and len(objects) == n:
-        for item in objects:
-            if not (isinstance(item, tuple) and len(item) == 4 and _is_code(item[1])):
-                break
-        else:
-            for i in range(n):
-                class_id, obis, attribute = objects[i][0], objects[i][1], objects[i][2]
-                if class_id == PUSH_SETUP or attribute != 2:
-                    continue
-                scaler_unit = None
-                for j in range(n):
-                    if objects[j][2] == 3 and objects[j][1] == obis and isinstance(body[j], ScalerUnit):
-                        scaler_unit = body[j]
-                out.append(obis)
-                out.append(body[i])
-                out.append(scaler_unit)
+    if isinstance(body, tuple) and isinstance(body[0], list) and len(body[0]) == n:
+        from han import positional  # capture objects and positional lists: loaded when one comes
+        out = positional.captured(body)
+        if out is not None:
             return out
     for i in range(n):  # bare values only (the first may be the list's own code)
         e = body[i]
         if isinstance(e, (list, tuple)) or (i and _is_code(e)):
             break
     else:
-        first = body[0]
-        if not _is_code(first):
-            first = (_text(first) or False) if isinstance(first, (str, bytes)) else None
-        if first is not False:  # unprintable text identifies no list
-            from han import positional as table  # only meters that send such lists pay for it
-            layout = table.layout(first, n)
-            if layout is not None:
-                for i in range(n):
-                    obis = layout[i * 6:i * 6 + 6]
-                    if obis != table.SKIP:
-                        out.append(obis)
-                        out.append(body[i])
-                        out.append(None)
-                return out
+        from han import positional
+        out = positional.bare(body)
+        if out is not None:
+            return out
+    out = []
     labelled = False
     i = 0
     while i < n:
@@ -163,7 +145,7 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
     found = entries(body)
     if found is None:
         from han.shapes import describe
-        raise Error("unknown", "valid frame, unknown list layout: " + describe(body))
+        raise Error("unknown", (_LAYOUT, describe(body)))
     reading = Reading()
     reading.system_title = system_title
     list_id = _text(found[1]) if found and found[0] is None else None

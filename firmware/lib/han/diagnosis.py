@@ -69,60 +69,49 @@ _REPEATS = const(12)  # noise runs that began like the one before: a setting gar
 _SLOTS = const(13)
 _HEAD = const(6)      # bytes compared at the start of noise runs
 
-# The verdicts, one per line: code, a space, the sentence (one string: the board's heap is
-# small). "~" stands for the serial settings to try.
-_SAY = ("ok Frames decode (%d reading%s\n"
-        "no_data No data for %d s\n"
-        "no_data No data arrives\n"
-        "no_key Encrypted frames arrive but no encryption key is configured: enter the encryption "
-        "key (GUEK; Danish grid operators call it GPK60) from your grid operator, and the "
-        "authentication key (GAK, GPK61) if you were given one%s.\n"
-        "wrong_key Encrypted frames arrive but do not decrypt to meter data: the encryption key "
-        "(GUEK/GPK60) is wrong%s.\n"
-        "auth_failed Encrypted frames decrypt but their authentication tag does not verify: check "
-        "the authentication key (GAK/GPK61).\n"
-        "corrupted Frames are corrupted in transit (%d of %d failed the checksum): check the power "
-        "supply and the cable.\n"
-        "unknown_layout Frames are valid but the layout is unknown: %s Please report it with a "
-        "capture of the frames.\n"
-        "idle_or_inverted The line is idle or inverted: only 0x00/0xFF bytes arrive. Check the "
-        "invert setting (P1 lines are inverted) and the wiring.\n"
-        "serial_settings Serial settings look wrong: bursts of bytes arrive that start the same way "
-        "each time but never form a frame; ~\n"
-        "serial_settings Serial settings look wrong: the bytes are what a baud rate higher than the "
-        "meter's makes of its frames; ~\n"
-        "serial_settings Serial settings look wrong: bytes arrive in patterns a wrong baud rate, "
-        "parity or inversion makes of real frames, but never as a frame; ~\n"
-        "noise Line noise: data arrives but never as a frame. Check the power supply (a weak USB "
-        "supply is the usual cause) and the wiring.\n"
-        ": check the wiring and the RX pin, and that the grid operator has enabled the HAN/P1 port.\n"
-        "try 2400 8N1 for Kamstrup; 2400 8E1 for Aidon, Kaifa, Landis+Gyr (CII) and Austrian M-Bus "
-        "meters; 115200 8N1 inverted for P1/DSMR meters; 9600 8N1 for an optical (IR) head.")
-_OK = const(0)
-_NO_DATA_FOR = const(1)
-_NO_DATA = const(2)
-_NO_KEY_SAY = const(3)
-_WRONG_KEY = const(4)
-_AUTH_FAILED = const(5)
-_CORRUPTED = const(6)
-_UNKNOWN_LAYOUT = const(7)
-_IDLE = const(8)
-_REPEATING = const(9)
-_TOO_FAST = const(10)
-_PATTERNED = const(11)
-_LINE_NOISE = const(12)
-_NO_DATA_END = const(13)
-_TRY = const(14)
+# The verdicts. Only the healthy line's sentence stays in memory (it changes with every
+# reading); the others are lines of han.verdicts, loaded when the verdict changes to one of them.
+_OK_SAY = "ok Frames decode (%d reading%s"
+_OK_BAD = ", %d of %d frames failed the checksum"
+# han.verdicts lines ("~" at the end of a line stands for the serial settings to try: _TRY)
+_NO_DATA_FOR = const(0)
+_NO_DATA = const(1)
+_NO_KEY_SAY = const(2)
+_WRONG_KEY = const(3)
+_AUTH_FAILED = const(4)
+_CORRUPTED = const(5)
+_UNKNOWN_LAYOUT = const(6)
+_IDLE = const(7)
+_REPEATING = const(8)
+_TOO_FAST = const(9)
+_PATTERNED = const(10)
+_LINE_NOISE = const(11)
+_NO_DATA_END = const(12)
+_TRY = const(13)
+_TITLE = const(14)
+_NO_DETAIL = const(15)
 
 
-def _line(index):
-    """Line `index` of _SAY, a trailing "~" replaced by the settings to try."""
-    at = 0
-    for _ in range(index):
-        at = _SAY.find("\n", at) + 1
-    end = _SAY.find("\n", at)
-    line = _SAY[at:end] if end >= 0 else _SAY[at:]
-    return line[:-1] + _line(_TRY) if line.endswith("~") else line
+def _say(key):
+    """The sentence for a verdict `key`: (line of han.verdicts, what fills it in)."""
+    from han.errors import load
+    say = load("verdicts")
+    index = key[0]
+    line = say[index]
+    if index == _NO_KEY_SAY or index == _WRONG_KEY:
+        title = ""
+        if key[1] is not None:  # ", system title ... (manufacturer)"
+            from han.meters import manufacturer
+            name = manufacturer(key[2])
+            title = say[_TITLE] % (key[1], ", " + name if name else "")
+        line %= title
+    elif index == _UNKNOWN_LAYOUT:
+        line = line % key[1] if key[1] else line[:line.find("%s")] + say[_NO_DETAIL]
+    elif len(key) > 1:
+        line %= key[1:]
+    if index <= _NO_DATA:
+        line += say[_NO_DATA_END]
+    return line[:-1] + say[_TRY] if line.endswith("~") else line
 
 
 def expected_distinct(n):
@@ -211,6 +200,8 @@ class Diagnosis:
         self.last_ms = None      # when bytes last arrived (if the runtime passes the time)
         self.key_detail = None   # detail of the last key error (names the system title)
         self.layout_detail = None
+        self.said = None         # the last verdict's key and sentence: loaded again on a change
+        self.sentence = None
         self.sample.reset()
         self.previous = PATTERN_NONE  # the last full sample's pattern
         head = self.head
@@ -276,33 +267,36 @@ class Diagnosis:
         """(code, sentence) for what the line does in the window."""
         if now_ms is not None and (self.last_ms is None or
                                    (now_ms - self.last_ms) & _TICKS_MASK > NO_DATA_MS):
-            line = _line(_NO_DATA_FOR) % (NO_DATA_MS // 1000) if self.last_ms is not None else _line(_NO_DATA)
-            line += _line(_NO_DATA_END)
+            line = (_NO_DATA_FOR, NO_DATA_MS // 1000) if self.last_ms is not None else (_NO_DATA,)
         elif not self.bytes and not self.events:
-            line = _line(_NO_DATA) + _line(_NO_DATA_END)
+            line = (_NO_DATA,)
         else:
             line = self._judge(self.n)
+        if not isinstance(line, str):
+            if line != self.said:
+                self.said = line
+                self.sentence = _say(line)
+            line = self.sentence
         space = line.find(" ")
         return line[:space], line[space + 1:]
 
     def _judge(self, n):
-        """The verdict's line in _SAY, filled in, when bytes or events came."""
+        """The verdict when bytes or events came: the healthy line's sentence, or the key of
+        another (see _say)."""
         readings = n[_READINGS]
         keys = max(n[_NO_KEY], n[_DECRYPT], n[_AUTH])
         if keys and keys >= readings:
             if n[_NO_KEY] != keys and n[_DECRYPT] != keys:
-                return _line(_AUTH_FAILED)
-            # ", system title ... (manufacturer)" from the key error's detail
+                return (_AUTH_FAILED,)
+            # the system title (and FLAG id) the key error's detail names
             detail = self.key_detail
             at = detail.find("system title ") if detail else -1
-            title = ""
+            title = flag = None
             if at >= 0:
                 words = detail[at + 13:].split(" ")
+                title = words[0].rstrip(")")
                 flag = words[1].strip("()") if len(words) > 1 else ""
-                from han.meters import manufacturer
-                name = manufacturer(flag)
-                title = " (system title %s%s)" % (words[0].rstrip(")"), ", " + name if name else "")
-            return _line(_NO_KEY_SAY if n[_NO_KEY] == keys else _WRONG_KEY) % title
+            return (_NO_KEY_SAY if n[_NO_KEY] == keys else _WRONG_KEY), title, flag
         bad = n[_CHECKSUM] + n[_TRUNCATED]
         malformed = n[_MALFORMED]
         if bad or n[_NOISE] > readings + keys + n[_UNKNOWN]:
@@ -313,28 +307,27 @@ class Diagnosis:
         layouts = n[_UNKNOWN] + n[_TOO_LONG] + malformed
         valid = readings + keys + layouts
         if bad and (not valid or (bad >= 2 and bad * 4 >= bad + valid)):
-            return _line(_CORRUPTED) % (bad, bad + valid)
+            return _CORRUPTED, bad, bad + valid
         if layouts and layouts >= readings:
-            line = _line(_UNKNOWN_LAYOUT)
             detail = self.layout_detail
             if not detail:
-                return line[:line.find("%s")] + "(no detail)."
+                return _UNKNOWN_LAYOUT, None
             at = detail.find("layout: ")
             shape = detail[at + 8:] if at >= 0 else detail
-            return line % (shape if shape.endswith(".") else shape + ".")
+            return _UNKNOWN_LAYOUT, (shape if shape.endswith(".") else shape + ".")
         if valid:
-            line = _line(_OK) % (readings, "" if readings == 1 else "s")
+            line = _OK_SAY % (readings, "" if readings == 1 else "s")
             if bad:
-                line += ", %d of %d frames failed the checksum" % (bad, bad + valid)
+                line += _OK_BAD % (bad, bad + valid)
             return line + ")."
         pattern = self.sample.pattern() if self.sample.count >= _MIN_SAMPLE else self.previous
         if pattern == PATTERN_IDLE:
-            return _line(_IDLE)
+            return (_IDLE,)
         repeats = n[_REPEATS]
         if repeats >= 2 and repeats * 3 >= n[_NOISE]:
-            return _line(_REPEATING)
+            return (_REPEATING,)
         if pattern == PATTERN_SLOW:
-            return _line(_TOO_FAST)
+            return (_TOO_FAST,)
         if pattern == PATTERN_STRUCTURED and not n[_HCS]:
-            return _line(_PATTERNED)
-        return _line(_LINE_NOISE)
+            return (_PATTERNED,)
+        return (_LINE_NOISE,)

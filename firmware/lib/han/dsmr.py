@@ -174,10 +174,10 @@ def _values(line, pos, values, number):
         end -= 1
     while pos < end:
         if line[pos] != 0x28:
-            raise Error("malformed", "DSMR line %d: text outside parentheses" % number)
+            raise Error("malformed", (50, number))  # han.details: text outside parentheses
         close = line.find(b")", pos + 1, end)
         if close < 0:
-            raise Error("malformed", "DSMR line %d: \"(\" without \")\"" % number)
+            raise Error("malformed", (51, number))  # "(" without ")"
         values.append(value(line, pos + 1, close))
         pos = close + 1
 
@@ -185,7 +185,7 @@ def _values(line, pos, values, number):
 def _identification(reading, header):
     """Header line "/XXXZ<ident>" -> manufacturer and model."""
     if len(header) < 5 or not header[1:4].isalpha() or not 0x20 <= header[4] <= 0x7E:
-        raise Error("malformed", "not a DSMR telegram: the identification is not \"/\" + 3 letters")
+        raise Error("malformed", 48)  # not "/" + 3 letters
     flag = header[1:4].decode()
     reading.manufacturer = MANUFACTURERS.get(flag.upper(), flag)
     rest = header[5:]
@@ -217,10 +217,10 @@ def parse(view):
     """One telegram (memoryview or bytes, CRC already checked) -> Reading; Error("malformed") if not."""
     size = len(view)
     if size < 6 or view[0] != 0x2F:
-        raise Error("malformed", "not a DSMR telegram: does not start with \"/\"")
+        raise Error("malformed", 46)  # han.details: not a DSMR telegram
     eol = find_marked(view, 0, size, _LF)
     if eol < 0:
-        raise Error("malformed", "not a DSMR telegram: no line end after the identification")
+        raise Error("malformed", 47)  # no line end after the identification
     reading = Reading()
     reading.layers = ["dsmr"]
     _identification(reading, bytes(view[0:eol - 1 if eol and view[eol - 1] == 0x0D else eol]))
@@ -230,7 +230,7 @@ def parse(view):
     pos = eol + 1
     while True:
         if pos >= size:
-            raise Error("malformed", "DSMR telegram has no \"!\" end line")
+            raise Error("malformed", 49)  # han.details: no "!" end line
         eol = find_marked(view, pos, size, _LF)
         if eol < 0:
             eol = size
@@ -246,7 +246,7 @@ def parse(view):
         line = bytes(view[start:stop])
         if first == 0x28:  # "(": continues the previous object (DSMR 2.2/3 gas value)
             if not items:
-                raise Error("malformed", "DSMR line %d: a value without OBIS code" % number)
+                raise Error("malformed", (52, number))  # a value without OBIS code
             code, previous = items[-1]
             if not isinstance(previous, list):
                 previous = [previous]
@@ -256,7 +256,7 @@ def parse(view):
         paren = line.find(b"(")
         code = obis(line, paren) if paren > 0 else None
         if code is None:
-            raise Error("malformed", "DSMR line %d is not \"A-B:C.D.E(value)\"" % number)
+            raise Error("malformed", (53, number))  # not "A-B:C.D.E(value)"
         _values(line, paren, values, number)
         if len(values) == 1:
             items.append((code, values[0]))

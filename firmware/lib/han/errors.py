@@ -1,7 +1,8 @@
 """What the pipeline reports when something is not a reading.
 
 Every rejected frame or message becomes one `Error` with a stable code (used by the CLI's JSON,
-the counters and the diagnosis) and a sentence for people.
+the counters and the diagnosis) and a sentence for people. Layers give most sentences by number:
+they live in han.details, loaded only when an error is made (the board's heap is small).
 """
 
 CHECKSUM = "checksum"    # HCS, FCS, M-Bus or DSMR checksum mismatch
@@ -21,12 +22,35 @@ EXCERPT = 32  # bytes of the offending data kept with an error (bounded: errors 
 class Error(Exception):
     """A rejected frame, message or run of bytes. Layers raise it (as `Fault`); the pipeline
     yields it with an excerpt of the offending data. The scanner adds `size` (bytes rejected)
-    and `format` (the frame format's name)."""
+    and `format` (the frame format's name). `detail` is a sentence, or what text() takes."""
 
     def __init__(self, code, detail, data=None):
         self.code = code
-        self.detail = detail
+        self.detail = detail if isinstance(detail, str) else text(detail)
         self.data = bytes(data[:EXCERPT]) if data is not None else None
 
 
 Fault = Error  # the name layers raise it by
+
+
+def text(spec):
+    """Line `spec` of han.details, or with a tuple (line, values...) that line filled in."""
+    lines = load("details")
+    return lines[spec] if isinstance(spec, int) else lines[spec[0]] % spec[1:]
+
+
+def load(name):
+    """The LINES of han.<name> (han.details, han.verdicts). On MicroPython the module is
+    imported for this call only: its sentences take no heap until they are needed, and none
+    after. CPython keeps it (importing it again and again grows CPython's import caches)."""
+    import sys
+    whole = "han." + name
+    lines = __import__(whole, None, None, ("LINES",)).LINES
+    if sys.implementation.name != "micropython":
+        return lines
+    del sys.modules[whole]
+    try:
+        delattr(sys.modules["han"], name)
+    except AttributeError:
+        pass
+    return lines

@@ -5,6 +5,19 @@
 from han.axdr import Reader
 from han.errors import Error
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+# han.details lines
+_SAYS = const(29)
+_ABANDONED = const(30)
+_WITHOUT_FIRST = const(31)
+_MISSING = const(32)
+_LONGER = const(33)
+
 
 class BlockTransfer:
     """General-block-transfer reassembly: blocks 1, 2, ... until the last-block bit."""
@@ -31,23 +44,22 @@ class BlockTransfer:
         reader.unsigned(2)  # block number acknowledged: meaningful only for two-way links
         size = reader.length()
         if reader.pos + size != len(view):
-            raise Error("malformed", "GBT block %d says %d bytes, carries %d" % (block, size, len(view) - reader.pos))
+            raise Error("malformed", (_SAYS, block, size, len(view) - reader.pos))
         if block == 1:  # block 1 always starts over (a meter restarting its push)
             if self.next_block > 1:
-                self.lost = Error("sequence", "GBT message abandoned after block %d: block 1 started "
-                                            "a new one" % (self.next_block - 1))
+                self.lost = Error("sequence", (_ABANDONED, self.next_block - 1))
             self.length = 0
         elif block != self.next_block:
             expected = self.next_block
             self.abandon()
             if expected == 1:
-                raise Error("sequence", "GBT block %d arrived without block 1" % block)
-            raise Error("sequence", "GBT block %d arrived, expected %d: a block is missing" % (block, expected))
+                raise Error("sequence", (_WITHOUT_FIRST, block))
+            raise Error("sequence", (_MISSING, block, expected))
         if self.buf is None:
             self.buf = bytearray(self.capacity)
         if self.length + size > self.capacity:
             self.abandon()
-            raise Error("too_long", "GBT message longer than %d bytes" % self.capacity)
+            raise Error("too_long", (_LONGER, self.capacity))
         self.buf[self.length:self.length + size] = view[reader.pos:]
         self.length += size
         self.next_block = block + 1

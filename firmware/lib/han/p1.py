@@ -1,8 +1,18 @@
 """P1 telegrams inside the pipeline: plain ones, decrypted ones (their CRC proves the key), and
 Elgama's P1 header followed by a ciphered APDU. Imported only when a telegram arrives.
 """
-from han.errors import Error
+from han.errors import Error, text
 from han.framing import DSMR, check, measure
+
+
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+_WRONG_KEY = const(34)  # han.details lines
+_NO_END = const(35)
 
 
 def reading(plain, verified, layers):
@@ -12,10 +22,9 @@ def reading(plain, verified, layers):
     if verified is not None:
         plain = bytes(plain)  # a decrypted telegram, checked as the framing checks a plain one
         size = measure(DSMR, plain, 0, len(plain))
-        problem = check(DSMR, plain, 0, size) if size > 0 else "no telegram end"
+        problem = check(DSMR, plain, 0, size) if size > 0 else _NO_END
         if problem and not verified:
-            raise Error("decrypt", "wrong encryption key (GUEK, GPK60): the decrypted telegram "
-                                 "fails its check (%s)" % problem)
+            raise Error("decrypt", (_WRONG_KEY, text(problem)))
         if problem:
             raise Error("checksum", problem)
         plain = plain[:size]

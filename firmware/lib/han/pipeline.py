@@ -24,6 +24,17 @@ _GENERAL_DED_CIPHERING = const(0xDF)
 _DSMR_START = const(0x2F)  # "/": a P1 telegram (plain, or the plaintext of an encrypted one)
 _DATA_NOTIFICATION = const(0x0F)
 _EXCERPT = const(32)  # bytes of the offending data kept with an error, as han.errors.EXCERPT
+# han.details lines
+_LAST_SEGMENT = const(36)
+_LAST_BLOCK = const(37)
+_DAMAGED = const(38)
+_NEW_MESSAGE = const(39)
+_EMPTY = const(40)
+_UNTRUSTED = const(41)
+_NOT_PARSED = const(42)
+_NOT_DLMS = const(43)
+_NOT_NOTIFICATION = const(44)
+_NESTED = const(45)
 MAX_MESSAGE = 2048  # largest reassembled APDU (segments or GBT blocks)
 MAX_LAYERS = 6      # GBT, ciphering, GBT inside ciphering ...: no real meter nests deeper
 
@@ -64,9 +75,9 @@ class Pipeline:
         yield from self._events(self.scanner.flush())
         if self.segments.active:
             self.segments.abandon("")
-            yield self._count(Error("truncated", "input ended before the last segment of a message"))
+            yield self._count(Error("truncated", _LAST_SEGMENT))
         if self.blocks is not None and self.blocks.abandon():
-            yield self._count(Error("truncated", "input ended before the last GBT block"))
+            yield self._count(Error("truncated", _LAST_BLOCK))
 
     def decode_message(self, data, layer="message"):
         """One message without framing (starts at the LLC header or the APDU tag)."""
@@ -115,7 +126,7 @@ class Pipeline:
                         differing += x & 1
                         x >>= 1
                 if differing <= 1:
-                    yield self._count(segments.abandon("a segment was lost to a damaged frame"))
+                    yield self._count(segments.abandon(_DAMAGED))
                 continue
             self.counters.frames += 1
             fmt = event.format
@@ -136,7 +147,7 @@ class Pipeline:
                 # Unnumbered (HDLC) segments: only a message's first frame starts with the LLC
                 # header, and every segment comes from the same addresses (the control byte may
                 # count frames). Otherwise the pending message lost its last segment.
-                yield self._count(segments.abandon("a new message began before the last segment"))
+                yield self._count(segments.abandon(_NEW_MESSAGE))
             if more and not segments.active:  # a chain begins: remember who sends it
                 self.segment_sender = bytes(view[at + 3:start - 2]) if sequence is None else None
             message = segments.add(NAMES[fmt], view[start:end], more, sequence)
@@ -169,7 +180,7 @@ class Pipeline:
                 self.trace("apdu", plain)
             for _ in range(MAX_LAYERS):
                 if not len(plain):
-                    raise Error("malformed", "empty APDU")
+                    raise Error("malformed", _EMPTY)
                 tag = plain[0]
                 if tag == _GENERAL_BLOCK_TRANSFER:
                     layers.append("gbt")
@@ -198,24 +209,21 @@ class Pipeline:
                 elif tag == _DATA_NOTIFICATION or tag == 0x01 or tag == 0x02:
                     layers.append("data-notification" if tag == _DATA_NOTIFICATION else "data")
                     if not checked and not verified:
-                        raise Error("auth", "a ciphered frame sent without checksum cannot be trusted unless "
-                                          "its tag is verified: configure the authentication key (GAK, GPK61)")
+                        raise Error("auth", _UNTRUSTED)
                     try:
                         header_time, body = cosem.parse(plain, tag == _DATA_NOTIFICATION)
                     except Error as fault:
                         if verified is False:
-                            raise Error("decrypt", "wrong encryption key (GUEK, GPK60): the decrypted data "
-                                                 "does not parse (%s)" % fault.detail)
+                            raise Error("decrypt", (_NOT_PARSED, fault.detail))
                         raise
                     reading = cosem.build_reading(body, header_time, title, self.hint, self.meter)
                     reading.layers = layers
                     return reading
                 elif verified is False:
-                    raise Error("decrypt", "wrong encryption key (GUEK, GPK60): the decrypted data is not "
-                                         "DLMS (starts 0x%02X)" % tag)
+                    raise Error("decrypt", (_NOT_DLMS, tag))
                 else:
-                    raise Error("unknown", "APDU tag 0x%02X is not a data-notification" % tag)
-            raise Error("malformed", "more than %d nested layers" % MAX_LAYERS)
+                    raise Error("unknown", (_NOT_NOTIFICATION, tag))
+            raise Error("malformed", (_NESTED, MAX_LAYERS))
         except Error as fault:
             fault.data = bytes(view[:_EXCERPT])
             return fault

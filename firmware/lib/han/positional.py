@@ -1,8 +1,17 @@
-"""Lists of bare values whose meaning is their position: a table per meter family.
+"""Lists whose values are known by their position (han.cosem.entries, layouts 1 and 2).
 
-Loaded only when such a list arrives (Kaifa in Norway, Iskraemeco in Slovenia, Wiener Netze),
-so meters that send OBIS codes do not pay for the table.
+Capture objects: the L&G and Iskra Swiss/Austrian customer interface pushes a structure whose
+item 0 is the push object list (array of {class, OBIS, attribute, data index}) and item i the
+value of capture object i. Attribute 2 is a value; attribute 3 of a register is its scaler-unit.
+
+Bare values: a table per meter family (Kaifa in Norway, Iskraemeco in Slovenia, Wiener Netze);
+the first value may be the list's own code.
+
+Loaded only when such a list arrives, so meters that send OBIS codes do not pay for this.
 """
+from han.cosem import _is_code, _text
+from han.values import ScalerUnit
+
 SKIP = bytes(6)  # in a layout: a position whose value is not reported
 
 # Positional layouts: the OBIS code (6 bytes) of each position, SKIP where nothing is reported.
@@ -96,3 +105,44 @@ def layout(first, count):
                 or isinstance(key, str) and isinstance(first, str) and first.startswith(key):
             return codes
     return None
+
+
+def captured(body):
+    """[obis, value, scaler_unit, ...] of a list described by its capture objects, or None."""
+    objects = body[0]
+    n = len(body)
+    for item in objects:
+        if not (isinstance(item, tuple) and len(item) == 4 and _is_code(item[1])):
+            return None
+    out = []
+    for i in range(n):
+        class_id, obis, attribute = objects[i][0], objects[i][1], objects[i][2]
+        if class_id == 40 or attribute != 2:  # 40: the push setup object (the list itself)
+            continue
+        scaler_unit = None
+        for j in range(n):
+            if objects[j][2] == 3 and objects[j][1] == obis and isinstance(body[j], ScalerUnit):
+                scaler_unit = body[j]
+        out.append(obis)
+        out.append(body[i])
+        out.append(scaler_unit)
+    return out
+
+
+def bare(body):
+    """[obis, value, None, ...] of a list of bare values the table knows, or None."""
+    n = len(body)
+    first = body[0]
+    if not _is_code(first):
+        first = (_text(first) or False) if isinstance(first, (str, bytes)) else None
+    codes = layout(first, n) if first is not False else None  # unprintable text names no list
+    if codes is None:
+        return None
+    out = []
+    for i in range(n):
+        obis = codes[i * 6:i * 6 + 6]
+        if obis != SKIP:
+            out.append(obis)
+            out.append(body[i])
+            out.append(None)
+    return out

@@ -54,7 +54,6 @@ CHECKED = b"\x01\x01\x01\x00"   # has a checksum of its own (a bare ciphered fra
 MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
                                 # ciphered: the longest real telegram seen is 1.4 KB (Hungary)
 _MBUS_MAX = const(265)          # 259 + 6
-HEADER_DETAIL = "HDLC header checksum (HCS) mismatch"  # the only format with a header checksum
 
 # What measure() returns when it cannot give a length yet.
 NEED_MORE = const(0)     # could be a frame: wait for more bytes
@@ -207,16 +206,17 @@ def measure(fmt, buf, pos, end):
 
 
 def check(fmt, buf, pos, total):
-    """None if the frame's checksum holds, else what went wrong."""
+    """None if the frame's checksum holds, else what went wrong (an Error's detail: a line of
+    han.details)."""
     last = pos + total - 2
     if fmt == HDLC:
         if crc16_x25(buf, pos + 1, last) != buf[last] | (buf[last + 1] << 8):
-            return "HDLC footer checksum (FCS) mismatch"
+            return 19  # han.details: HDLC footer checksum (FCS) mismatch
     elif fmt == MBUS:
         if buf[last + 1] != 0x16:
-            return "M-Bus frame has no stop byte (0x16)"
+            return 20  # M-Bus frame has no stop byte
         if sum(memoryview(buf)[pos + 4:last]) & 0xFF != buf[last]:
-            return "M-Bus footer checksum mismatch"
+            return 21  # M-Bus footer checksum mismatch
     elif fmt == DSMR:
         # The closing "!" and the CRC its hex digits give; some meters (Iskra in Slovenia)
         # send no CRC.
@@ -231,7 +231,7 @@ def check(fmt, buf, pos, total):
             if computed != sent:
                 x25 = crc16_x25(buf, pos, last)
                 if ((x25 & 0xFF) << 8) | (x25 >> 8) != sent:
-                    return "DSMR telegram checksum mismatch (sent %04X, computed %04X)" % (sent, computed)
+                    return 22, sent, computed  # DSMR telegram checksum mismatch
     return None
 
 
@@ -247,6 +247,6 @@ def payload(fmt, buf, pos, total):
         ci = buf[pos + 6]
         if ci & 0xE0 or total < 11:
             from han.errors import Error
-            raise Error("unknown", "M-Bus frame with CI 0x%02X is not a DLMS transport segment" % ci)
+            raise Error("unknown", (23, ci))  # han.details: not a DLMS transport segment
         return pos + 9, pos + total - 2, not ci & 0x10, ci & 0x0F
     return pos, pos + total, False, None

@@ -10,8 +10,8 @@ Reassembly puts link-layer segments (HDLC segmentation bit, M-Bus CI sequence) b
 message.
 """
 from han.errors import Error
-from han.framing import (BAD_HEADER, CHECKED, FILL, FILL_BYTES, HEADER_DETAIL, NAMES, NEED_MORE,
-                         START_BYTES, check, max_frame, measure)
+from han.framing import (BAD_HEADER, CHECKED, FILL, FILL_BYTES, NAMES, NEED_MORE, START_BYTES, check,
+                         max_frame, measure)
 
 try:
     from micropython import const
@@ -20,6 +20,13 @@ except ImportError:
         return value
 
 _NOISE_EXCERPT = const(64)
+# han.details lines
+_HCS = const(18)
+_ENDED_INSIDE = const(24)
+_MIDDLE = const(25)
+_NEW_MESSAGE = const(26)
+_SEGMENT = const(27)
+_LONGER = const(28)
 
 
 def find_marked_pure(buf, start, end, marks):
@@ -130,7 +137,7 @@ class Scanner:
                     if not final:
                         return
                     code = "truncated"
-                    detail = "input ended inside a %s frame (%d of %d bytes)" % (NAMES[fmt], end - pos, size)
+                    detail = (_ENDED_INSIDE, NAMES[fmt], end - pos, size)
                     size = shown = end - pos
                 else:
                     detail = check(fmt, buf, pos, size)
@@ -153,7 +160,7 @@ class Scanner:
                 self.start = pos + 1  # a closing flag at the very end
             elif size == BAD_HEADER:
                 code = "checksum"
-                detail = HEADER_DETAIL
+                detail = _HCS
                 size = 1
                 shown = 16
             elif size == FILL or (pos == self.frame_end and buf[pos] == FILL_BYTES[fmt]):
@@ -201,14 +208,14 @@ class Reassembly:
         until the next call.
         """
         if self.active and owner != self.owner:
-            self.abandon("a %s frame arrived in the middle of a segmented %s message" % (owner, self.owner), True)
+            self.abandon((_MIDDLE, owner, self.owner), True)
         if sequence is not None:
             if sequence == 0:
-                self.abandon("a new message started before the last segment arrived", True)
+                self.abandon(_NEW_MESSAGE, True)
             elif not self.active or sequence != self.next_sequence:
                 expected = self.next_sequence if self.active else 0
                 self.active = True
-                self.abandon("segment %d arrived, expected %d" % (sequence, expected), True)
+                self.abandon((_SEGMENT, sequence, expected), True)
                 return None
             self.next_sequence = sequence + 1
         if not self.active and not more:
@@ -219,7 +226,7 @@ class Reassembly:
         if self.length + n > self.capacity:
             self.active = False
             self.length = 0
-            self.lost = Error("too_long", "segmented message longer than %d bytes" % self.capacity)
+            self.lost = Error("too_long", (_LONGER, self.capacity))
             return None
         self.buf[self.length:self.length + n] = view
         self.length += n

@@ -1,0 +1,52 @@
+"""The diagnosis's sentences for a line that is not healthy, by number (han.diagnosis).
+
+Imported when the verdict changes and forgotten right after (han.errors.load): they take no
+heap while the line is healthy. Each verdict's line starts with its code.
+"""
+LINES = (
+    # 0 no data for a while
+    "no_data No data for %d s",
+    # 1 no data at all
+    "no_data No data arrives",
+    # 2 no key
+    "no_key Encrypted frames arrive but no encryption key is configured: enter the encryption"
+    " key (GUEK; Danish grid operators call it GPK60) from your grid operator, and the "
+    "authentication key (GAK, GPK61) if you were given one%s.",
+    # 3 wrong key
+    "wrong_key Encrypted frames arrive but do not decrypt to meter data: the encryption key "
+    "(GUEK/GPK60) is wrong%s.",
+    # 4 authentication failed
+    "auth_failed Encrypted frames decrypt but their authentication tag does not verify: check"
+    " the authentication key (GAK/GPK61).",
+    # 5 corrupted
+    "corrupted Frames are corrupted in transit (%d of %d failed the checksum): check the "
+    "power supply and the cable.",
+    # 6 unknown layout
+    "unknown_layout Frames are valid but the layout is unknown: %s Please report it with a "
+    "capture of the frames.",
+    # 7 idle or inverted
+    "idle_or_inverted The line is idle or inverted: only 0x00/0xFF bytes arrive. Check the "
+    "invert setting (P1 lines are inverted) and the wiring.",
+    # 8 repeating bursts
+    "serial_settings Serial settings look wrong: bursts of bytes arrive that start the same "
+    "way each time but never form a frame; ~",
+    # 9 too fast
+    "serial_settings Serial settings look wrong: the bytes are what a baud rate higher than "
+    "the meter's makes of its frames; ~",
+    # 10 patterned
+    "serial_settings Serial settings look wrong: bytes arrive in patterns a wrong baud rate, "
+    "parity or inversion makes of real frames, but never as a frame; ~",
+    # 11 line noise
+    "noise Line noise: data arrives but never as a frame. Check the power supply (a weak USB "
+    "supply is the usual cause) and the wiring.",
+    # 12 after a no_data sentence
+    ": check the wiring and the RX pin, and that the grid operator has enabled the HAN/P1 "
+    "port.",
+    # 13 the serial settings to try (for ~)
+    "try 2400 8N1 for Kamstrup; 2400 8E1 for Aidon, Kaifa, Landis+Gyr (CII) and Austrian "
+    "M-Bus meters; 115200 8N1 inverted for P1/DSMR meters; 9600 8N1 for an optical (IR) head.",
+    # 14 after "Encrypted frames arrive ...": the system title and the meter's maker
+    " (system title %s%s)",
+    # 15 an unknown layout without detail
+    "(no detail).",
+)
