@@ -34,14 +34,8 @@ class Log:
     warning = info = error
 
 
-class Radio:
-    def ap_address(self):
-        return None
-
-
 class Wifi:
     ap = False
-    radio = Radio()
 
 
 class App:

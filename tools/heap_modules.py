@@ -23,7 +23,8 @@ FIRMWARE_SET = ("han.pipeline", "han.report", "han.keys", "han.diagnosis", "han.
                 "han.ciphering", "han.crypto.gcm")
 # What stays loaded of the device program while it runs (the rest comes for a request, a command
 # or a change and goes again); measured on top of the firmware set and asyncio.
-APP_SET = ("app.main", "app.hal.unix", "app.telnet", "app.web.server")
+APP_SET = ("app.main", "app.log", "app.state", "app.hal.unix", "app.meter", "app.wifi", "app.health",
+           "app.telnet", "app.web.server")
 MQTT_SET = ("app.mqtt", "umqtt.simple")
 
 PROBE = """

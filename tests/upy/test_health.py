@@ -1,10 +1,11 @@
 # Health (app/health.py): LED patterns as a function of state, the flash per reading, and the
-# watchdog supervisor with a fake clock and fake tasks. Runs under CPython and MicroPython alike.
+# watchdog supervision with a fake clock, a fake hal and fake tasks. Runs under CPython and
+# MicroPython alike.
 import sys
 
 from app import health
-from app.health import (CYCLE_MS, FEED_MS, FLASH_MS, MQTT_DOWN, NO_DATA, NO_DATA_MS, OK, SETUP,
-                        STALL_MS, TIMEOUT_MS, WIFI_DOWN, Indicator, Supervisor, lit, pattern)
+from app.health import (CYCLE_MS, DISARMED_MS, FEED_MS, FLASH_MS, MQTT_DOWN, NO_DATA, NO_DATA_MS, OK, SETUP,
+                        STALL_MS, TIMEOUT_MS, WIFI_DOWN, Health, lit, pattern)
 from app.log import Log
 from app.state import State
 
@@ -51,14 +52,37 @@ def test_the_most_basic_problem_wins():
     assert pattern((start + NO_DATA_MS) & 0x3FFFFFFF, start, True, False, "off") == NO_DATA
 
 
-class Led:
+class Watchdog:
+    def __init__(self, timeout_ms):
+        self.timeout_ms = timeout_ms
+        self.feeds = 0
+
+
+class Hal:
+    """The hal's LED and watchdog, recorded."""
+
     def __init__(self):
         self.lit = False
         self.changes = 0
+        self.dogs = []  # a Watchdog for every time it was armed
 
-    def set(self, lit):
-        self.lit = lit
+    def light(self, on):
+        self.lit = on
         self.changes += 1
+
+    def watchdog(self, timeout_ms):
+        self.dogs.append(Watchdog(timeout_ms))
+
+    def feed(self):
+        self.dogs[-1].feeds += 1
+
+
+def Indicator(led, state, wifi, started_ms):
+    """Health driving the LED of `led` (a Hal), or none when `led` is None."""
+    return Health(led or Hal(), state, Log("D"), wifi, started_ms, led is not None)
+
+
+Led = Hal
 
 
 class WifiStub:
@@ -120,9 +144,10 @@ def test_wifi_and_mqtt_states_drive_the_led():
 
 def test_no_led_configured():
     state = State()
-    ind = Indicator(None, state, None, 0)
+    hal = Hal()
+    ind = Health(hal, state, Log("D"), None, 0, led=False)
     ind.blink()
-    assert ind.show(10)  # still computed, nothing driven
+    assert ind.show(10) and hal.changes == 0  # still computed, nothing driven
 
 
 class Task:
@@ -133,35 +158,13 @@ class Task:
         return self.finished
 
 
-class Watchdog:
-    def __init__(self, timeout_ms):
-        self.timeout_ms = timeout_ms
-        self.feeds = 0
-        self.disarmed = False
-
-    def feed(self):
-        self.feeds += 1
-
-    def disarm(self):
-        self.disarmed = True
-
-
-class Hal:
-    def __init__(self):
-        self.dogs = []
-
-    def watchdog(self, timeout_ms):
-        self.dogs.append(Watchdog(timeout_ms))
-        return self.dogs[-1]
-
-
 def make(arm_ms=5000, start=0):
     hal = Hal()
     state = State()
     log = Log("D")
     lines = []
     log.sinks.append(lines.append)
-    return Supervisor(hal, state, log, start, arm_ms), hal, state, lines
+    return Health(hal, state, log, None, start, arm_ms=arm_ms), hal, state, lines
 
 
 def test_armed_only_after_the_delay_then_fed_while_healthy():
@@ -222,9 +225,10 @@ def test_uptime_counts_across_the_ticks_wrap():
 def test_disarm():
     sup, hal, _, _ = make(arm_ms=0)
     sup.disarm()  # nothing armed yet: nothing to do
+    assert hal.dogs == []
     sup.tick(1000)
-    sup.disarm()
-    assert hal.dogs[0].disarmed
+    sup.disarm()  # the board's watchdog cannot be stopped: its timeout becomes a day
+    assert len(hal.dogs) == 2 and hal.dogs[-1].timeout_ms == DISARMED_MS >= 86400000
 
 
 def test_tasks_run_on_the_event_loop():
@@ -232,14 +236,12 @@ def test_tasks_run_on_the_event_loop():
         return  # needs asyncio.sleep_ms and time.ticks_ms
     import asyncio
     import time
-    saved = health.FEED_MS, health.LED_MS
-    health.FEED_MS, health.LED_MS = 20, 10
-    state = State()
-    led = Led()
+    saved = health.FEED_MS, health.TICK_MS
+    health.FEED_MS, health.TICK_MS = 20, 10
     now = time.ticks_ms()
+    sup, hal, state, _ = make(arm_ms=50, start=now)
+    sup.led = True
     state.reading_ms = now
-    ind = Indicator(led, state, None, now)
-    sup, hal, _, _ = make(arm_ms=50, start=now)
 
     async def main():
         async def reader():
@@ -247,9 +249,9 @@ def test_tasks_run_on_the_event_loop():
 
         meter = asyncio.create_task(reader())
         sup.watch("meter", meter)
-        tasks = [asyncio.create_task(ind.run()), asyncio.create_task(sup.run())]
+        tasks = [asyncio.create_task(sup.run())]
         await asyncio.sleep_ms(30)
-        ind.blink()
+        sup.blink()
         await asyncio.sleep_ms(250)
         for task in tasks + [meter]:
             task.cancel()
@@ -257,6 +259,7 @@ def test_tasks_run_on_the_event_loop():
     try:
         asyncio.run(main())
     finally:
-        health.FEED_MS, health.LED_MS = saved
-    assert led.changes == 2 and not led.lit  # one flash
+        health.FEED_MS, health.TICK_MS = saved
+    assert hal.changes == 2 and not hal.lit  # one flash
     assert hal.dogs and hal.dogs[0].feeds >= 5
+    assert 0 <= state.loop_stall_ms < 250  # the stall monitor ran

@@ -1,6 +1,12 @@
 # The log (app/log.py): levels, the peer's hex dump format, and the ring that is both the recent
 # lines for a new telnet client and every client's send queue. CPython and MicroPython alike.
-from app.log import Log
+from app.log import LEVELS, RECENT_LINES, VERBOSE, Log
+
+
+def recent(log, lines=RECENT_LINES):
+    """The last `lines` whole lines in the ring as str, oldest first (what a new telnet client is
+    sent first)."""
+    return _text(log, log.recent_start(lines)).split("\r\n")[:-1]
 
 
 def _text(log, position):
@@ -24,7 +30,7 @@ def test_levels():
     assert seen == ["(W) shown", "(E) also shown"]
     log.set_level("V")
     log.debug("now shown")
-    assert seen[-1] == "(D) now shown" and log.level_name() == "V" and log.enabled("V")
+    assert seen[-1] == "(D) now shown" and LEVELS[log.level] == "V" and log.level >= VERBOSE
     for bad in ("X", "", "IV"):
         try:
             log.set_level(bad)
@@ -51,9 +57,9 @@ def test_ring_wraps_and_keeps_the_last_lines():
     for i in range(100):
         log.info("line %03d" % i)   # 14 bytes each with "(I) " and CRLF
     assert log.head == 1400
-    recent = log.recent(5)
-    assert recent == ["(I) line %03d" % i for i in range(95, 100)]
-    everything = log.recent(1000)  # as many whole lines as the ring still holds
+    last = recent(log, 5)
+    assert last == ["(I) line %03d" % i for i in range(95, 100)]
+    everything = recent(log, 1000)  # as many whole lines as the ring still holds
     assert everything[-1] == "(I) line 099" and len(everything) in (17, 18)
     assert all(line.startswith("(I) line ") for line in everything)
 
@@ -82,11 +88,11 @@ def test_a_chunk_stops_at_the_end_of_the_ring():
 def test_long_lines_are_cut():
     log = Log("I", size=4096)
     log.info("z" * 2000)
-    assert len(log.recent(1)[0]) == 512
+    assert len(recent(log, 1)[0]) == 512
 
 
 def test_a_new_log_has_nothing_recent():
     log = Log()
-    assert log.recent() == [] and log.recent_start() == 0
+    assert recent(log) == [] and log.recent_start() == 0
     log.info("first")
-    assert log.recent() == ["(I) first"] and log.recent_start() == 0
+    assert recent(log) == ["(I) first"] and log.recent_start() == 0

@@ -5,18 +5,24 @@ import sys
 from app import wifi
 from app.log import Log
 from app.state import State
-from app.wifi import ATTEMPT_MS, BACKOFF_MS, MAX_BACKOFF_MS, POLL_MS, Wifi, ap_name, backoff_ms
+from app.wifi import ATTEMPT_MS, POLL_MS, Wifi
+from app.wifi_change import BACKOFF_MS, MAX_BACKOFF_MS, ap_name, backoff_ms
 
 MINUTE = 60000
 
 
 class Radio:
+    """The hal as app/wifi.py sees it: its Wi-Fi radio, the chip id, the DNS port."""
+
+    dns_port = 0  # no DNS task: these tests run without an event loop
+    dns_host = "127.0.0.1"
+
     def __init__(self):
         self.joined = False
         self.clients_on_ap = 0
         self.connects = []     # (ssid, password, hostname)
         self.disconnects = 0
-        self.access_point = None
+        self.opened = None  # (ssid, password) of the access point while it is open
         self.reason = "network not found"
 
     def connect(self, ssid, password, hostname):
@@ -31,11 +37,10 @@ class Radio:
     def status(self):
         return "connected" if self.joined else self.reason
 
-    def address(self):
+    def address(self, ap=False):
+        if ap:
+            return "192.168.4.1" if self.opened else None
         return "10.0.0.7" if self.joined else None
-
-    def ap_address(self):
-        return "192.168.4.1" if self.access_point else None
 
     def rssi(self):
         return -61 if self.joined else None
@@ -43,19 +48,8 @@ class Radio:
     def clients(self):
         return self.clients_on_ap
 
-    def start_access_point(self, ssid, password):
-        self.access_point = (ssid, password)
-
-    def stop_access_point(self):
-        self.access_point = None
-
-
-class Hal:
-    dns_port = 0  # no DNS task: these tests run without an event loop
-    dns_host = "127.0.0.1"
-
-    def __init__(self):
-        self.wifi = Radio()
+    def access_point(self, ssid, password=""):
+        self.opened = None if ssid is None else (ssid, password)
 
     def unique_id(self):
         return b"\x24\x0a\xc4\x12\xab\xcd"
@@ -67,7 +61,7 @@ def config(ssid="Home", minutes=5, ap_password=""):
 
 
 def make(ssid="Home", minutes=5, force_ap=False, safe=False, ap_password=""):
-    hal = Hal()
+    hal = Radio()
     state = State()
     state.safe_mode = safe
     log = Log("D")
@@ -75,7 +69,7 @@ def make(ssid="Home", minutes=5, force_ap=False, safe=False, ap_password=""):
     log.sinks.append(lines.append)
     manager = Wifi(hal, config(ssid, minutes, ap_password), state, log, force_ap=force_ap,
                    rand8=lambda: 128)  # no jitter: waits are exactly the base
-    return manager, hal.wifi, state, lines
+    return manager, hal, state, lines
 
 
 def run_until(manager, start, end, step=POLL_MS):
@@ -124,10 +118,10 @@ def test_joins_at_once_and_reports_it():
     assert state.wifi == "joining Home"
     radio.joined = True
     manager.tick(1000)
-    assert manager.up and not manager.ap and radio.access_point is None
+    assert manager.up and not manager.ap and radio.opened is None
     assert state.wifi == "connected to Home, 10.0.0.7, -61 dBm"
     run_until(manager, 2000, 30 * MINUTE)
-    assert len(radio.connects) == 1 and radio.access_point is None
+    assert len(radio.connects) == 1 and radio.opened is None
     assert any("joined Home" in line for line in lines)
 
 
@@ -172,19 +166,19 @@ def test_jitter_spreads_the_waits():
 def test_no_network_set_opens_the_access_point_at_once_and_never_tries_the_station():
     manager, radio, state, lines = make(ssid="", ap_password="letmein123")
     manager.tick(0)
-    assert radio.access_point == ("hanreader-ABCD", "letmein123")
+    assert radio.opened == ("hanreader-ABCD", "letmein123")
     assert manager.ap and state.wifi == "no network set; access point hanreader-ABCD at 192.168.4.1"
     run_until(manager, 1000, 60 * MINUTE)
-    assert radio.connects == [] and radio.access_point is not None
+    assert radio.connects == [] and radio.opened is not None
     assert any("config page at http://192.168.4.1 (no network set)" in line for line in lines)
 
 
 def test_access_point_after_the_configured_minutes_then_closed_when_joined():
     manager, radio, state, lines = make(minutes=2)
     run_until(manager, 0, 2 * MINUTE - 1000)
-    assert radio.access_point is None
+    assert radio.opened is None
     manager.tick(2 * MINUTE)
-    assert radio.access_point == ("hanreader-ABCD", "")
+    assert radio.opened == ("hanreader-ABCD", "")
     assert "access point hanreader-ABCD at 192.168.4.1" in state.wifi
     assert any("(not joined for 2 min)" in line for line in lines)
     # The station keeps trying behind the access point ...
@@ -194,7 +188,7 @@ def test_access_point_after_the_configured_minutes_then_closed_when_joined():
     # ... and once it is back, the access point closes.
     radio.joined = True
     manager.tick(10 * MINUTE)
-    assert radio.access_point is None and not manager.ap
+    assert radio.opened is None and not manager.ap
     assert state.wifi == "connected to Home, 10.0.0.7, -61 dBm"
 
 
@@ -211,7 +205,7 @@ def test_a_phone_on_the_access_point_pauses_the_station_and_keeps_the_ap_open():
     assert manager.up and manager.ap  # the phone keeps its page
     radio.clients_on_ap = 0
     manager.tick(end + 1000)
-    assert not manager.ap and radio.access_point is None
+    assert not manager.ap and radio.opened is None
 
 
 def test_lost_connection_retries_soon_and_falls_back_after_the_minutes():
@@ -225,16 +219,16 @@ def test_lost_connection_retries_soon_and_falls_back_after_the_minutes():
     assert not manager.up and "connection lost" in state.wifi
     times = attempt_times(manager, radio, lost + 1000, lost + 3 * MINUTE - 1000)
     assert times[0] == BACKOFF_MS - 1000  # about 5 s after the loss
-    assert radio.access_point is None
+    assert radio.opened is None
     manager.tick(lost + 3 * MINUTE)
-    assert radio.access_point is not None
+    assert radio.opened is not None
     assert any("lost the connection" in line for line in lines)
 
 
 def test_safe_mode_opens_the_access_point_and_does_not_try_the_station():
     manager, radio, state, lines = make(safe=True)
     manager.tick(0)
-    assert radio.access_point is not None and radio.connects == []
+    assert radio.opened is not None and radio.connects == []
     assert state.wifi == "safe mode; access point hanreader-ABCD at 192.168.4.1"
     run_until(manager, 1000, 20 * MINUTE)
     assert radio.connects == [] and manager.ap
@@ -244,7 +238,7 @@ def test_safe_mode_opens_the_access_point_and_does_not_try_the_station():
 def test_a_config_that_could_not_be_used_keeps_the_ap_open_while_joined():
     manager, radio, state, lines = make(force_ap=True)
     manager.tick(0)
-    assert radio.access_point is not None and radio.connects  # both at once
+    assert radio.opened is not None and radio.connects  # both at once
     radio.joined = True
     run_until(manager, 1000, 10 * MINUTE)
     assert manager.up and manager.ap

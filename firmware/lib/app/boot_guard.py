@@ -66,11 +66,13 @@ class Guard:
         """This run was healthy, or ends on purpose: the next start is a normal one."""
         self._put(0)
 
-    async def confirm(self, sleep_ms):
-        """Wait healthy_ms (with the event loop's sleep_ms), then clear the count."""
+    async def confirm(self, sleep_ms, then=None):
+        """Wait healthy_ms (with the event loop's sleep_ms), then clear the count and call `then`."""
         await sleep_ms(self.healthy_ms)
         self.clear()
         self.healthy = True
+        if then is not None:
+            then()
 
     def reason(self):
         """Why this start is in safe mode, or what the count is (for the log)."""

@@ -92,3 +92,11 @@ class Dns:
                 await asyncio.sleep_ms(POLL_MS)
         finally:
             self.close()
+
+
+async def serve(address, port, host, log):
+    """The responder while the access point is open (app/wifi_change.py makes it a task)."""
+    try:
+        await Dns(address, port, host).run()
+    except OSError as e:
+        log.error("Wi-Fi: no DNS responder on port %d (%s)" % (port, e))

@@ -1,4 +1,8 @@
-"""Health: the watchdog supervisor, the uptime and the status LED.
+"""Health: the watchdog, the uptime, the event-loop stall monitor and the status LED, in one task
+that wakes every TICK_MS.
+
+Stalls. Any delay of a wake beyond TICK_MS is time the loop was blocked; the longest since start
+is state.loop_stall_ms.
 
 Watchdog. Armed by the app only, ARM_MS after start (mpremote, which interrupts the program
 right after a reset, never meets it), with TIMEOUT_MS: three times the longest stall expected
@@ -18,11 +22,12 @@ LED, one 3 s cycle per pattern, the most basic problem shown:
 import asyncio
 import time
 
+TICK_MS = 50
 FEED_MS = 1000
 TIMEOUT_MS = 60000
+DISARMED_MS = 86400000  # the watchdog's timeout once a person has the prompt (a day)
 STALL_MS = 20000
 ARM_MS = 60000
-LED_MS = 50
 FLASH_MS = 80
 CYCLE_MS = 3000
 NO_DATA_MS = 30000
@@ -61,21 +66,35 @@ def lit(code, phase):
     return phase < code * 400 and phase % 400 < 150
 
 
-class Indicator:
-    """Drives the LED (a hal Led, or None); the meter calls blink() for every good reading."""
+class Health:
+    """The meter calls blink() for every good reading; the app arms nothing: tick() does."""
 
-    def __init__(self, led, state, wifi, started_ms):
-        self.led = led
+    def __init__(self, hal, state, log, wifi, started_ms, led=False, arm_ms=ARM_MS):
+        self.hal = hal
         self.state = state
+        self.log = log
         self.wifi = wifi          # app.wifi.Wifi (its `up` and `ap`), or None
         self.started_ms = started_ms
-        self.code = OK
+        self.led = led            # the hal drives an LED (hal.led was called)
+        self.lit = False          # what the LED shows now
+        self.code = OK            # its pattern
         self.code_ms = started_ms
         self.flash = False
         self.flash_ms = None
+        self.arm_ms = arm_ms
+        self.tasks = []           # (name, task): each must keep running
+        self.armed = False
+        self.last = started_ms    # ticks of the last tick()
+        self.ms = 0               # uptime below a second
+        self.problem = None
+        self.feeds = 0
+        state.uptime_s = 0
 
     def blink(self):
         self.flash = True
+
+    def watch(self, name, task):
+        self.tasks.append((name, task))
 
     def show(self, now):
         """Set the LED for ticks `now`; returns whether it is on."""
@@ -93,76 +112,61 @@ class Indicator:
             on = lit(code, _elapsed(now, self.code_ms) % CYCLE_MS)
         else:
             on = self.flash_ms is not None and _elapsed(now, self.flash_ms) < FLASH_MS
-        led = self.led
-        if led is not None and on != led.lit:
-            led.set(on)
+        if on != self.lit:
+            self.lit = on
+            if self.led:
+                self.hal.light(on)
         return on
 
-    async def run(self):
-        while True:
-            self.show(time.ticks_ms())
-            await asyncio.sleep_ms(LED_MS)
-
-
-class Supervisor:
-    """Feeds the watchdog while the device is healthy; keeps state.uptime_s."""
-
-    def __init__(self, hal, state, log, started_ms, arm_ms=ARM_MS):
-        self.hal = hal
-        self.state = state
-        self.log = log
-        self.arm_ms = arm_ms
-        self.tasks = []           # (name, task): each must keep running
-        self.wdt = None
-        self.last = started_ms
-        self.ms = 0               # uptime below a second
-        self.problem = None
-        self.feeds = 0
-        state.uptime_s = 0
-
-    def watch(self, name, task):
-        self.tasks.append((name, task))
-
-    def check(self, now):
-        """None when healthy at ticks `now`, else what is wrong. Counts the uptime."""
+    def tick(self, now):
+        """Count the uptime to ticks `now`, check the health and feed the watchdog if it is good
+        (arming it first once ARM_MS have passed)."""
         gap = _elapsed(now, self.last)
         self.last = now
         self.ms += gap
         if self.ms >= 1000:
             self.state.uptime_s += self.ms // 1000
             self.ms %= 1000
+        problem = None
         if gap - FEED_MS > STALL_MS:
-            return "the loop was blocked for %d s" % ((gap - FEED_MS) // 1000)
+            problem = "the loop was blocked for %d s" % ((gap - FEED_MS) // 1000)
         for name, task in self.tasks:
-            if task.done():
-                return "the %s task has ended" % name
-        return None
-
-    def tick(self, now):
-        problem = self.check(now)
+            if problem is None and task.done():
+                problem = "the %s task has ended" % name
         if problem != self.problem:
             self.problem = problem
             if problem:
                 self.log.error("Health: %s; the watchdog is not fed" % problem)
             else:
                 self.log.info("Health: good again")
-        if self.wdt is None and self.state.uptime_s * 1000 + self.ms >= self.arm_ms:
-            self.wdt = self.hal.watchdog(TIMEOUT_MS)
+        if not self.armed and self.state.uptime_s * 1000 + self.ms >= self.arm_ms:
+            self.armed = True
+            self.hal.watchdog(TIMEOUT_MS)
             self.log.info("Watchdog on: the board resets after %d s without a healthy loop" % (
                 TIMEOUT_MS // 1000))
-        if self.wdt is not None and problem is None:
-            self.wdt.feed()
+        if self.armed and problem is None:
+            self.hal.feed()
             self.feeds += 1
 
     def disarm(self):
         """Someone took over the prompt (Ctrl-C): the watchdog must not reset the board now."""
-        if self.wdt is not None:
+        if self.armed:
             try:
-                self.wdt.disarm()
+                self.hal.watchdog(DISARMED_MS)
             except Exception:  # noqa: BLE001 - best effort, nothing else to do
                 pass
 
     async def run(self):
+        state = self.state
+        last = fed = time.ticks_ms()
         while True:
-            await asyncio.sleep_ms(FEED_MS)
-            self.tick(time.ticks_ms())
+            await asyncio.sleep_ms(TICK_MS)
+            now = time.ticks_ms()
+            stall = time.ticks_diff(now, last) - TICK_MS
+            if stall > state.loop_stall_ms:
+                state.loop_stall_ms = stall
+            last = now
+            self.show(now)
+            if time.ticks_diff(now, fed) >= FEED_MS:
+                fed = now
+                self.tick(now)

@@ -10,6 +10,7 @@ the unix port's console) are called for every line and must not block either.
 from binascii import hexlify
 
 LEVELS = "EWIDV"
+VERBOSE = 4   # the level of "V": every layer's bytes
 RING_BYTES = 8192   # more than one push dumped at level V (a 491-byte ciphered frame: ~5 KB)
 RECENT_LINES = 40   # what a new telnet client is sent first
 MAX_LINE = 512      # longer lines are cut
@@ -31,15 +32,10 @@ class Log:
         self.sinks = []
 
     def set_level(self, level):
+        """`level` one letter of LEVELS (what is shown: LEVELS[log.level] and those before)."""
         if len(level) != 1 or level not in LEVELS:
             raise ValueError("level must be one of " + " ".join(LEVELS))
         self.level = LEVELS.index(level)
-
-    def level_name(self):
-        return LEVELS[self.level]
-
-    def enabled(self, level):
-        return LEVELS.index(level) <= self.level
 
     def write(self, level, text):
         if LEVELS.index(level) > self.level:
@@ -111,13 +107,3 @@ class Log:
                 if count == lines:
                     return start
         return 0 if oldest == 0 else start
-
-    def recent(self, lines=RECENT_LINES):
-        """The last lines as str, oldest first."""
-        out = []
-        position = self.recent_start(lines)
-        while position < self.head:
-            piece = self.chunk(position, self.head - position)
-            out.append(bytes(piece))
-            position += len(piece)
-        return b"".join(out).decode().split("\r\n")[:-1]

@@ -8,6 +8,7 @@ import asyncio
 import time
 
 from app import unload
+from app.log import VERBOSE
 from han.diagnosis import Diagnosis
 from han.errors import CHECKSUM, NOISE
 from han.keys import Keys, parse_key
@@ -18,8 +19,9 @@ IDLE_MS = 250   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
 CHUNK = 256
 VERDICT_MS = 2000  # how often the diagnosis is looked at
 SETTLED_FILE = "serial-auto"  # the setting automatic detection found, tried first next boot
-TRACE_TITLES = {"hdlc": "HDLC frame:", "mbus": "M-Bus frame:", "dsmr": "P1 telegram:",
-                "ciphered": "Ciphered frame:", "apdu": "APDU:", "plaintext": "Decrypted APDU:"}
+# What the verbose log calls each layer's bytes: ",layer:title" (one string: a dict takes more heap).
+TRACE_TITLES = ",hdlc:HDLC frame:,mbus:M-Bus frame:,dsmr:P1 telegram:,ciphered:Ciphered frame:,apdu:APDU:" \
+               ",plaintext:Decrypted APDU:,"
 # Units each multiplier scales (DLMS codes): current transformer meters report primary values x N.
 _POWER_UNITS = (27, 28, 29)      # W, VA, var
 _ENERGY_UNITS = (30, 31, 32)     # Wh, VAh, varh
@@ -50,10 +52,10 @@ class Meter:
         self.log = log
         self.dump = True  # per-layer hex dumps at level V ("dump off" in telnet stops them)
         self.frames = None  # callable(layer, bytes view) for every layer's bytes (MQTT raw topic)
-        self.keys = keys_from(self.config)
-        if self.keys and self.keys.encryption:
-            self.keys.gcm()  # its tables are made now, before the heap fragments
-        self.pipeline = Pipeline(self.keys, self.config["hint"] or None, self._trace)
+        keys = keys_from(self.config)
+        if keys and keys.encryption:
+            keys.gcm()  # its tables are made now, before the heap fragments
+        self.pipeline = Pipeline(keys, self.config["hint"] or None, self._trace)
         self.led = None
         self.diagnosis = Diagnosis()
         self.decode_us = 0  # time spent on the frame being received, over all its chunks
@@ -63,20 +65,29 @@ class Meter:
         if self.setting is None:
             from han import detective  # loaded only while the setting is being found
             self.finder = detective
-            self.detective = detective.LineDetective(start=self._settled_index())
+            start = 0
+            try:
+                with open(self._settled_path()) as f:
+                    start = int(f.read())
+            except (OSError, ValueError):
+                pass
+            self.detective = detective.LineDetective(start=start)
         self.multipliers = (self.config["power_multiplier"], self.config["voltage_multiplier"],
                             self.config["current_multiplier"], self.config["energy_multiplier"])
 
     def _trace(self, layer, view):
         if self.frames is not None:
             self.frames(layer, view)
-        if self.dump and self.log.enabled("V"):
-            self.log.hexdump("V", TRACE_TITLES.get(layer, layer + ":"), view)
+        if self.dump and self.log.level >= VERBOSE:
+            at = TRACE_TITLES.find("," + layer + ":")
+            title = TRACE_TITLES[at + len(layer) + 2:TRACE_TITLES.find(",", at + 1)] if at >= 0 else layer + ":"
+            self.log.hexdump("V", title, view)
 
     async def run(self):
         while True:
-            setting = self._setting()
-            self.state.serial = setting + (" (finding the setting)" if self._searching() else "")
+            detective = self.detective  # None: the setting is known
+            setting = self.setting if detective is None else self.finder.describe(detective.setting)
+            self.state.serial = setting + ("" if detective is None else " (finding the setting)")
             uart = self.hal.uart(self.config["rx_pin"], setting)
             self.log.info("Reading the meter on GPIO%d at %s" % (self.config["rx_pin"], self.state.serial))
             try:
@@ -84,14 +95,6 @@ class Meter:
             finally:
                 uart.close()
             list(self.pipeline.flush())  # bytes read at the old setting mean nothing at the new one
-
-    def _setting(self):
-        if self.detective is None:
-            return self.setting
-        return self.finder.describe(self.detective.setting)
-
-    def _searching(self):
-        return self.detective is not None
 
     async def _read(self, uart):
         """Decode until automatic detection wants another setting."""
@@ -101,28 +104,26 @@ class Meter:
             except asyncio.TimeoutError:
                 chunk = None
             now = time.ticks_ms()
+            detective = self.detective
             if chunk:
                 self.diagnosis.observe_bytes(len(chunk), chunk, now)
-                if self._searching():
-                    self.detective.observe_bytes(len(chunk), chunk)
+                if detective is not None:
+                    detective.observe_bytes(len(chunk), chunk)
                 self._decode(self.pipeline.feed(chunk))
             else:
                 self._decode(self.pipeline.flush())  # the line is quiet: the push is over
             if time.ticks_diff(now, self.verdict_ms) >= VERDICT_MS:
                 self.verdict_ms = now
-                self._judge(now)
-            if self._searching():
-                decision = self.detective.decide(now)
+                verdict = self.diagnosis.verdict(now)
+                if verdict != self.state.diagnosis:
+                    self.state.diagnosis = verdict
+                    (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
+            if detective is not None:
+                decision = detective.decide(now)
                 if decision == self.finder.NEXT:
                     return
                 if decision == self.finder.SETTLED:
                     self._settled()
-
-    def _judge(self, now):
-        verdict = self.diagnosis.verdict(now)
-        if verdict != self.state.diagnosis:
-            self.state.diagnosis = verdict
-            (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
 
     def _settled(self):
         setting = self.setting = self.state.serial = self.finder.describe(self.detective.setting)
@@ -138,18 +139,11 @@ class Meter:
     def _settled_path(self):
         return (self.hal.data + "/" if self.hal.data else "") + SETTLED_FILE
 
-    def _settled_index(self):
-        try:
-            with open(self._settled_path()) as f:
-                return int(f.read())
-        except (OSError, ValueError):
-            return 0
-
     def _decode(self, events):
         """Handle what one chunk completes; the time spent is added to the frame it belongs to."""
         started = time.ticks_us()
         completed = False
-        detective = self.detective if self._searching() else None
+        detective = self.detective
         for event in events:
             self.diagnosis.observe(event)
             if detective:

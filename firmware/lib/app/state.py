@@ -37,14 +37,3 @@ class State:
         self.power_times[at] = seconds
         self.power_watts[at] = watts
         self.power_count += 1
-
-    def power_history(self, since=None):
-        """[(seconds, watts)] oldest first, optionally only newer than `since`."""
-        n = min(self.power_count, HISTORY)
-        start = self.power_count - n
-        out = []
-        for i in range(start, self.power_count):
-            t = self.power_times[i % HISTORY]
-            if since is None or t > since:
-                out.append((t, self.power_watts[i % HISTORY]))
-        return out

@@ -3,7 +3,16 @@
     esp32.py   the board: machine.UART, Pin, WDT, network.WLAN, NVS
     unix.py    the MicroPython unix port: the meter is a simulator on a TCP socket
 
-Both offer the same small interface (see unix.py, the reference).
+Both are one Hal object with the same small interface (unix.py is the reference):
+
+    name, data, http_port, telnet_port, dns_port, dns_host, mqtt_broker
+    uart(rx_pin, setting)       the meter line: an object with `await read(n)` and close()
+    led(pin, inverted)          the status LED is on `pin`; then light(on) switches it
+    watchdog(timeout_ms)        arm the watchdog (again: only the timeout changes); then feed()
+    reset_cause(), reset(cause), unique_id()
+    the Wi-Fi radio (nothing waits for it; app/wifi.py polls):
+    connect(ssid, password, hostname), disconnect(), connected(), status(), address(ap=False),
+    rssi(), clients(), access_point(ssid, password) (ssid None: closed)
 """
 import sys
 

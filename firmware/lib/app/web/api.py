@@ -138,7 +138,7 @@ async def status(app, out, web):
     errors = counters.errors if counters is not None else {}
     rssi = None
     try:
-        rssi = app.hal.wifi.rssi()
+        rssi = app.hal.rssi()
     except (AttributeError, OSError):
         pass
     gc.collect()

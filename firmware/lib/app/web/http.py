@@ -337,7 +337,7 @@ async def _answer(web, request, slot, stream, out):
         from app.web.portal import captive as portal_check
         captive = portal_check(request.host, path, app.config["wifi"]["hostname"])
     if captive:
-        out.redirect("http://%s/config" % (app.wifi.radio.ap_address() or "192.168.4.1"), "302 Found")
+        out.redirect("http://%s/config" % (app.hal.address(True) or "192.168.4.1"), "302 Found")
     elif app.safe_mode and (path == "/" or path in ("/api/data", "/api/history")):
         if path == "/":
             out.redirect("/config")

@@ -1,0 +1,85 @@
+"""The start: load the config, build the services, start the meter task and the servers. Run
+once by app/main.py, then unloaded: its code is not needed again (in safe mode it stays until
+safe mode ends: the wait for that is here)."""
+import asyncio
+import gc
+import time
+
+from app import unload
+from app.hal import make as make_hal
+from app.health import Health
+from app.log import Log
+from app.meter import Meter
+from app.state import State
+from app.wifi import Wifi
+
+SAFE_MODE_MINUTES = 15  # then try a normal start again: the cause (a weak supply) may be gone
+
+
+async def start(app):
+    """Fill `app` (app.main.App, with its guard) and start everything; the tasks that run for good."""
+    hal = app.hal = make_hal()
+    started_ms = time.ticks_ms()
+    from app import config as config_store  # the rules are needed at boot, then only to save
+    config, problem = config_store.load(hal.data)
+    del config_store
+    unload("app.config")
+    app.config = config
+    log = app.log = Log(config["telnet"]["level"])
+    if hal.name == "unix":
+        log.sinks.append(print)  # the simulator's terminal is its serial console
+    state = app.state = State()
+    state.reset_cause = hal.reset_cause()
+    guard = app.guard
+    safe_mode = app.safe_mode = state.safe_mode = bool(guard and guard.safe_mode)
+    if problem:
+        log.error(problem)
+    if guard and guard.reason():
+        (log.error if safe_mode else log.warning)(guard.reason())
+    meter = app.meter = None if safe_mode else Meter(hal, config, state, log)
+    app.wifi = Wifi(hal, config, state, log, force_ap=bool(problem))
+    led = config["led"]
+    if led["pin"] >= 0:
+        hal.led(led["pin"], led["inverted"])
+    health = app.health = Health(hal, state, log, app.wifi, started_ms, led["pin"] >= 0)
+    if meter:
+        meter.led = health  # one flash per reading
+    app.mqtt = None  # app.mqtt.Mqtt, its code loaded only when there is a broker
+    host, port = config["mqtt"]["host"], config["mqtt"]["port"]
+    if not host and hal.mqtt_broker:  # the broker `make sim` started
+        host, port = hal.mqtt_broker.rsplit(":", 1)
+    if host and not safe_mode:
+        from app.mqtt import Mqtt
+        app.mqtt = Mqtt(app, host, int(port))
+
+    log.info("hanreader starting on %s (reset cause: %s)" % (hal.name, state.reset_cause))
+    tasks = [asyncio.create_task(health.run())]  # the watchdog, the LED, stalls
+    if guard:  # after its first healthy minute the app lets go of it
+        asyncio.create_task(guard.confirm(asyncio.sleep_ms, app.healthy))
+    if not safe_mode:  # safe mode: no meter, no telnet (access point, config page)
+        tasks.append(asyncio.create_task(meter.run()))
+        health.watch("meter", tasks[-1])
+    else:
+        asyncio.create_task(_leave_safe_mode(app))
+    tasks.append(asyncio.create_task(app.wifi.run()))
+    if app.mqtt:
+        tasks.append(asyncio.create_task(app.mqtt.run()))
+    app.telnet = None
+    if config["telnet"]["enabled"] and not safe_mode:
+        from app.telnet import Telnet
+        port = hal.telnet_port or config["telnet"]["port"]
+        app.telnet = Telnet(app)
+        await app.telnet.start(port)
+        log.info("Telnet console on port %d" % port)
+    from app.web.server import Web  # also in safe mode: the config page is the way out
+    app.web = Web(app)
+    await app.web.start(hal.http_port)
+    log.info("Web server on port %d" % hal.http_port)
+    gc.collect()
+    log.info("Heap free after start: %d B" % gc.mem_free())
+    return tasks
+
+
+async def _leave_safe_mode(app):
+    await asyncio.sleep(SAFE_MODE_MINUTES * 60)
+    app.reboot("safe mode ends after %d minutes: trying a normal start" % SAFE_MODE_MINUTES)
