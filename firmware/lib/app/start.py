@@ -7,11 +7,6 @@ import time
 
 from app import unload
 from app.hal import make as make_hal
-from app.health import Health
-from app.log import Log
-from app.meter import Meter
-from app.state import State
-from app.wifi import Wifi
 
 SAFE_MODE_MINUTES = 15  # then try a normal start again: the cause (a weak supply) may be gone
 
@@ -24,6 +19,13 @@ async def start(app):
     config, problem = config_store.load(hal.data)
     del config_store
     unload("app.config")
+    gc.collect()
+    # The services' code is loaded once the config rules are gone (their peak would not fit).
+    from app.health import Health
+    from app.log import Log
+    from app.meter import Meter
+    from app.state import State
+    from app.wifi import Wifi
     app.config = config
     log = app.log = Log(config["telnet"]["level"])
     if hal.name == "unix":
