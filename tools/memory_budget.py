@@ -2,12 +2,15 @@
 the simulated meter for many frames.
 
     python3 tools/memory_budget.py [--heap 112K] [--frames 10000] [--speed 400] [--mqtt]
+                                   [--web SECONDS] [--capture CAPTURE]
 
 Prints the live heap (after a collection) once the firmware has started, after the first
 reading and at checkpoints up to the last frame, and exits non-zero if the firmware stops,
 falls behind or its live heap grows. With --mqtt a broker is started (Mosquitto, else amqtt:
 tools/sim_broker.py) and the firmware publishes every reading to it (umqtt.simple precompiled
-too, as on the board); the checkpoints are taken while it is connected. The board has about 110 KB of Python heap; the unix port
+too, as on the board); the checkpoints are taken while it is connected. With --web a browser
+stand-in loads the dashboard and polls /api/data every SECONDS, as the page does. --capture picks
+the meter (a frames/ path or a meter_sim alias; its sidecar's keys go into the config). The board has about 110 KB of Python heap; the unix port
 here is 64-bit, where most objects take about twice the room they take on the ESP32.
 """
 import argparse
@@ -25,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import build_mpy  # noqa: E402
+import meter_sim  # noqa: E402
 import sim_broker  # noqa: E402
 
 CAPTURE = os.path.join(ROOT, "frames", "amshan", "kamstrup-se-list-3phase-hdlc.bin")
@@ -71,6 +75,47 @@ class Console:
         raise RuntimeError("no status reply")
 
 
+class Dashboard:
+    """A browser watching the dashboard: the page once, then /api/data every `every` seconds
+    (each request on a new connection, as the page's fetch() does after a keep-alive timeout)."""
+
+    def __init__(self, port, every):
+        self.port, self.every = port, every
+        self.next_at = 0
+        self.requests = 0
+
+    def poll(self):
+        if time.monotonic() < self.next_at:
+            return
+        self.next_at = time.monotonic() + self.every
+        for path in ("/",) if self.requests == 0 else ("/api/data",):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: hanreader\r\nConnection: close\r\n\r\n" % path.encode())
+                answer = b""
+                while True:
+                    data = s.recv(65536)
+                    if not data:
+                        break
+                    answer += data
+            if not answer.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError("GET %s answered %r" % (path, answer[:200]))
+            self.requests += 1
+
+
+def meter_config(capture):
+    """The config's meter part for a capture: its serial setting (no detection) and keys."""
+    info = meter_sim.sidecar(capture)
+    setting, _ = meter_sim.family_defaults(info)
+    baud, frame = setting.split()[:2]
+    meter = {"baud": int(baud), "parity": frame[1]}
+    keys = info.get("keys") or {}
+    if keys.get("encryption"):
+        meter["key"] = keys["encryption"]
+    if keys.get("authentication"):
+        meter["auth_key"] = keys["authentication"]
+    return meter
+
+
 def build(target, mqtt=False):
     build_mpy.build(os.path.join(ROOT, "firmware", "lib"), os.path.join(target, "lib"), "host")
     if mqtt:  # umqtt.simple precompiled as well: frozen or installed as .mpy on the board
@@ -81,9 +126,11 @@ def build(target, mqtt=False):
         shutil.copytree(www, os.path.join(target, "www"))
 
 
-def run(heap, frames, speed, report=print, mqtt=False):
+def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
     """Samples [(readings, live heap)] at the checkpoints; raises RuntimeError when the firmware
-    stops, falls behind or (with `mqtt`) does not stay connected to the broker."""
+    stops, falls behind, (with `mqtt`) does not stay connected to the broker or (with `web`
+    seconds) does not answer the dashboard."""
+    capture = meter_sim.resolve(capture)
     work = tempfile.mkdtemp(prefix="hanreader-budget-")
     processes = []
     broker = None
@@ -93,15 +140,15 @@ def run(heap, frames, speed, report=print, mqtt=False):
         data = os.path.join(work, "data")
         os.mkdir(data)
         with open(os.path.join(data, "config.json"), "w") as f:  # a fixed setting: no detection
-            json.dump({"meter": {"baud": 2400, "parity": "N"}, "telnet": {"level": "W"}}, f)
-        serial, telnet = free_port(), free_port()
+            json.dump({"meter": meter_config(capture), "telnet": {"level": "W"}}, f)
+        serial, telnet, http = free_port(), free_port(), free_port()
         processes.append(subprocess.Popen(
             [sys.executable, os.path.join(HERE, "meter_sim.py"), "--port", str(serial), "--control", "0",
-             "--quiet", "--speed", str(speed), "--interval", "1", CAPTURE],
+             "--quiet", "--speed", str(speed), "--interval", "1", capture],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         env = dict(os.environ, MICROPYPATH=os.path.join(firmware_dir, "lib") + ":.frozen",
                    HANREADER_SERIAL="127.0.0.1:%d" % serial, HANREADER_DATA=data,
-                   HANREADER_TELNET_PORT=str(telnet), HANREADER_HTTP_PORT=str(free_port()),
+                   HANREADER_TELNET_PORT=str(telnet), HANREADER_HTTP_PORT=str(http),
                    # The boot guard lets go after 2 s, not a minute: the checkpoints show the
                    # firmware as it runs for good (a run of 10,000 frames takes less than a minute).
                    HANREADER_HEALTHY_MS="2000")
@@ -115,6 +162,7 @@ def run(heap, frames, speed, report=print, mqtt=False):
                                     env=env, stdout=log, stderr=subprocess.STDOUT)
         processes.append(firmware)
         console = Console(telnet, time.monotonic() + 30)
+        dashboard = Dashboard(http, web) if web else None
         (_, _, readings, free, used), link = console.status()
         report("heap %s: live after start %d B (free %d B)%s" % (heap, used, free, "; MQTT: " + link if mqtt else ""))
         samples = []
@@ -127,6 +175,8 @@ def run(heap, frames, speed, report=print, mqtt=False):
                 with open(os.path.join(work, "firmware.log")) as f:
                     tail = f.read()[-1500:]
                 raise RuntimeError("the firmware stopped (exit %s):\n%s" % (firmware.returncode, tail))
+            if dashboard:
+                dashboard.poll()
             (_, frames_seen, readings, free, used), link = console.status()
             if mqtt and not link.startswith("connected"):
                 if readings >= 20:
@@ -163,8 +213,11 @@ def main(argv):
     parser.add_argument("--frames", type=int, default=10000)
     parser.add_argument("--speed", type=float, default=400)
     parser.add_argument("--mqtt", action="store_true", help="publish to a broker started here")
+    parser.add_argument("--web", type=float, default=0, metavar="SECONDS",
+                        help="poll the dashboard's /api/data this often (0: no browser)")
+    parser.add_argument("--capture", default=CAPTURE, help="the meter: a frames/ path or a meter_sim alias")
     args = parser.parse_args(argv)
-    samples = run(args.heap, args.frames, args.speed, mqtt=args.mqtt)
+    samples = run(args.heap, args.frames, args.speed, mqtt=args.mqtt, web=args.web, capture=args.capture)
     settled = [used for readings, used in samples if readings >= 100]
     growth = settled[-1] - min(settled) if settled else 0
     print("live heap growth from 100 readings to the end: %d B" % growth)
