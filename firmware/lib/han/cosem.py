@@ -4,9 +4,8 @@ Layouts are tried in order (LAYOUTS): a self-describing list (OBIS codes inline,
 as structures, with or without scaler-unit) or a positional list from the meter table. A list
 no layout understands is reported with its shape, never decoded with invented OBIS codes.
 """
-from han import meters
 from han.axdr import Reader
-from han.errors import Error
+from han.errors import Error, load
 from han.reading import Reading
 from han.values import DateTime, Decimal, Quantity, ScalerUnit, NO_UNIT, default_unit
 
@@ -25,6 +24,7 @@ _TIME_TAG = const(14)
 _AFTER_BODY = const(15)
 _AFTER_DATA = const(16)
 _LAYOUT = const(17)
+_CACHED = const(2)  # lists whose convention is kept
 
 
 def parse(view, notification=True):
@@ -136,11 +136,39 @@ def _flag(title):
     return bytes(title[:3]).decode()
 
 
+def new_cache():
+    """What build_reading keeps between readings: the conventions of the meter's last two
+    lists, as list id, FLAG id, model, (name, manufacturer, scalers), the latest first."""
+    return [None, None, None, None] * _CACHED
+
+
+def _convention(cache, list_id, flag, model, hint):
+    """(name, manufacturer, scalers) for a meter; from `cache` (new_cache(), or None) when one
+    of its last lists was the same. A meter does not change, so han.meters (the table) is
+    loaded only for a list not seen last: meters that alternate two lists (Kaifa: power every
+    2 s, everything every 10 s) find both here."""
+    if cache is not None:
+        for at in range(0, len(cache), 4):
+            convention = cache[at + 3]
+            if convention is not None and cache[at] == list_id and cache[at + 1] == flag \
+                    and cache[at + 2] == model:
+                if at:  # the latest first: it trades places with the first
+                    cache[at:at + 4] = cache[0:4]
+                    cache[0:4] = (list_id, flag, model, convention)
+                return convention
+    table = load("meters")
+    name, manufacturer, scalers = table.identify(list_id, flag, hint, model)
+    convention = (name, manufacturer or table.manufacturer(flag), scalers)
+    if cache is not None:  # the oldest goes
+        cache[4:] = cache[:-4]
+        cache[0:4] = (list_id, flag, model, convention)
+    return convention
+
+
 def build_reading(body, header_time, system_title=None, hint=None, cache=None):
     """Reading from a notification body; Error("unknown") with the list shape if no layout fits.
 
-    `cache` (a list of four, owned by the caller) keeps the meter convention between readings:
-    a meter does not change.
+    `cache` (new_cache(), owned by the caller) keeps the meter convention between readings.
     """
     found = entries(body)
     if found is None:
@@ -162,16 +190,11 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
             model = _text(found[k + 1])
         elif c == 42 and d == 0 and flag is None and isinstance(found[k + 1], bytes):
             flag = _flag(found[k + 1])  # a logical device name starts with the FLAG id ("ISK10307...")
-    if cache is not None and cache[0] == list_id and cache[1] == flag and cache[2] == model:
-        convention = cache[3]
-    else:
-        convention = meters.identify(list_id, flag, hint, model)
-        if cache is not None:
-            cache[0], cache[1], cache[2], cache[3] = list_id, flag, model, convention
+    convention = _convention(cache, list_id, flag, model, hint)
     scalers = convention[2]
     reading.convention = convention[0]
     reading.list_id = list_id
-    reading.manufacturer = convention[1] or meters.manufacturer(flag)
+    reading.manufacturer = convention[1]
     last = len(found) - 3
     for k in range(0, len(found), 3):
         obis, value, scaler_unit = found[k], found[k + 1], found[k + 2]

@@ -23,6 +23,8 @@ that fail their own checksum -> noise (a weak power supply, as in the seed telne
 Codes: ok, no_data, idle_or_inverted, noise, corrupted, serial_settings, no_key, wrong_key,
 auth_failed, unknown_layout. Pure: time is passed in.
 """
+from han.errors import load
+
 try:
     from micropython import const
 except ImportError:
@@ -70,10 +72,11 @@ _SLOTS = const(13)
 _HEAD = const(6)      # bytes compared at the start of noise runs
 
 # The verdicts. Only the healthy line's sentence stays in memory (it changes with every
-# reading); the others are lines of han.verdicts, loaded when the verdict changes to one of them.
+# reading); the others are made by han.verdicts, loaded when the verdict changes to one of them:
+# _judge gives their key, (line of han.verdicts, what fills it in).
 _OK_SAY = "ok Frames decode (%d reading%s"
 _OK_BAD = ", %d of %d frames failed the checksum"
-# han.verdicts lines ("~" at the end of a line stands for the serial settings to try: _TRY)
+# han.verdicts lines
 _NO_DATA_FOR = const(0)
 _NO_DATA = const(1)
 _NO_KEY_SAY = const(2)
@@ -86,32 +89,6 @@ _REPEATING = const(8)
 _TOO_FAST = const(9)
 _PATTERNED = const(10)
 _LINE_NOISE = const(11)
-_NO_DATA_END = const(12)
-_TRY = const(13)
-_TITLE = const(14)
-_NO_DETAIL = const(15)
-
-
-def _say(key):
-    """The sentence for a verdict `key`: (line of han.verdicts, what fills it in)."""
-    from han.errors import load
-    say = load("verdicts")
-    index = key[0]
-    line = say[index]
-    if index == _NO_KEY_SAY or index == _WRONG_KEY:
-        title = ""
-        if key[1] is not None:  # ", system title ... (manufacturer)"
-            from han.meters import manufacturer
-            name = manufacturer(key[2])
-            title = say[_TITLE] % (key[1], ", " + name if name else "")
-        line %= title
-    elif index == _UNKNOWN_LAYOUT:
-        line = line % key[1] if key[1] else line[:line.find("%s")] + say[_NO_DETAIL]
-    elif len(key) > 1:
-        line %= key[1:]
-    if index <= _NO_DATA:
-        line += say[_NO_DATA_END]
-    return line[:-1] + say[_TRY] if line.endswith("~") else line
 
 
 def expected_distinct(n):
@@ -275,28 +252,20 @@ class Diagnosis:
         if not isinstance(line, str):
             if line != self.said:
                 self.said = line
-                self.sentence = _say(line)
+                self.sentence = load("verdicts").sentence(line)
             line = self.sentence
         space = line.find(" ")
         return line[:space], line[space + 1:]
 
     def _judge(self, n):
         """The verdict when bytes or events came: the healthy line's sentence, or the key of
-        another (see _say)."""
+        another (see han.verdicts.sentence)."""
         readings = n[_READINGS]
         keys = max(n[_NO_KEY], n[_DECRYPT], n[_AUTH])
         if keys and keys >= readings:
             if n[_NO_KEY] != keys and n[_DECRYPT] != keys:
                 return (_AUTH_FAILED,)
-            # the system title (and FLAG id) the key error's detail names
-            detail = self.key_detail
-            at = detail.find("system title ") if detail else -1
-            title = flag = None
-            if at >= 0:
-                words = detail[at + 13:].split(" ")
-                title = words[0].rstrip(")")
-                flag = words[1].strip("()") if len(words) > 1 else ""
-            return (_NO_KEY_SAY if n[_NO_KEY] == keys else _WRONG_KEY), title, flag
+            return (_NO_KEY_SAY if n[_NO_KEY] == keys else _WRONG_KEY), self.key_detail
         bad = n[_CHECKSUM] + n[_TRUNCATED]
         malformed = n[_MALFORMED]
         if bad or n[_NOISE] > readings + keys + n[_UNKNOWN]:
@@ -309,12 +278,7 @@ class Diagnosis:
         if bad and (not valid or (bad >= 2 and bad * 4 >= bad + valid)):
             return _CORRUPTED, bad, bad + valid
         if layouts and layouts >= readings:
-            detail = self.layout_detail
-            if not detail:
-                return _UNKNOWN_LAYOUT, None
-            at = detail.find("layout: ")
-            shape = detail[at + 8:] if at >= 0 else detail
-            return _UNKNOWN_LAYOUT, (shape if shape.endswith(".") else shape + ".")
+            return _UNKNOWN_LAYOUT, self.layout_detail
         if valid:
             line = _OK_SAY % (readings, "" if readings == 1 else "s")
             if bad:

@@ -35,22 +35,22 @@ Fault = Error  # the name layers raise it by
 
 def text(spec):
     """Line `spec` of han.details, or with a tuple (line, values...) that line filled in."""
-    lines = load("details")
+    lines = load("details").LINES
     return lines[spec] if isinstance(spec, int) else lines[spec[0]] % spec[1:]
 
 
 def load(name):
-    """The LINES of han.<name> (han.details, han.verdicts). On MicroPython the module is
-    imported for this call only: its sentences take no heap until they are needed, and none
+    """Module han.<name> (han.details, han.verdicts, han.meters). On MicroPython it is imported
+    for the caller's use only: its code and texts take no heap until they are needed, and none
     after. CPython keeps it (importing it again and again grows CPython's import caches)."""
     import sys
     whole = "han." + name
-    lines = __import__(whole, None, None, ("LINES",)).LINES
+    module = __import__(whole, None, None, ("LINES",))
     if sys.implementation.name != "micropython":
-        return lines
+        return module
     del sys.modules[whole]
     try:
         delattr(sys.modules["han"], name)
     except AttributeError:
         pass
-    return lines
+    return module

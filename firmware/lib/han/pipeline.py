@@ -62,7 +62,7 @@ class Pipeline:
         self.blocks = None  # GBT reassembly, made for the meters that use it (L&G)
         self.segment_sender = None  # addresses and control byte of a pending HDLC chain
         self.counters = Counters()
-        self.meter = [0, 0, 0, None]  # the meter convention, kept between readings (cosem)
+        self.meter = cosem.new_cache()  # the meter convention, kept between readings
 
     def feed(self, data):
         """Bytes as they arrive from the meter, in chunks of any size: an iterator over the

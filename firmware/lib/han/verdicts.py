@@ -1,8 +1,56 @@
-"""The diagnosis's sentences for a line that is not healthy, by number (han.diagnosis).
+"""The diagnosis's sentences for a line that is not healthy (han.diagnosis).
 
 Imported when the verdict changes and forgotten right after (han.errors.load): they take no
 heap while the line is healthy. Each verdict's line starts with its code.
 """
+from han.errors import load
+
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+# Lines (as han.diagnosis numbers them)
+_NO_DATA = const(1)
+_NO_KEY = const(2)
+_WRONG_KEY = const(3)
+_UNKNOWN_LAYOUT = const(6)
+_NO_DATA_END = const(12)
+_TRY = const(13)
+_TITLE = const(14)
+_NO_DETAIL = const(15)
+
+
+def sentence(key):
+    """The sentence for a verdict `key` of han.diagnosis: (line, what fills it in). A key
+    error's verdict comes with the error's detail, which names the system title; an unknown
+    layout's with the error's detail, which gives the list's shape."""
+    index = key[0]
+    line = LINES[index]
+    if index == _NO_KEY or index == _WRONG_KEY:
+        detail = key[1]
+        at = detail.find("system title ") if detail else -1
+        title = ""
+        if at >= 0:  # ", system title ... (manufacturer)"
+            words = detail[at + 13:].split(" ")
+            name = load("meters").manufacturer(words[1].strip("()") if len(words) > 1 else "")
+            title = LINES[_TITLE] % (words[0].rstrip(")"), ", " + name if name else "")
+        line %= title
+    elif index == _UNKNOWN_LAYOUT:
+        detail = key[1]
+        if detail:
+            at = detail.find("layout: ")
+            shape = detail[at + 8:] if at >= 0 else detail
+            line %= shape if shape.endswith(".") else shape + "."
+        else:
+            line = line[:line.find("%s")] + LINES[_NO_DETAIL]
+    elif len(key) > 1:
+        line %= key[1:]
+    if index <= _NO_DATA:
+        line += LINES[_NO_DATA_END]
+    return line[:-1] + LINES[_TRY] if line.endswith("~") else line
+
 LINES = (
     # 0 no data for a while
     "no_data No data for %d s",
