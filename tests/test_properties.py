@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from encoder import join_frames, random_security, random_telegram, stream
 from han.pipeline import Pipeline
-from han.reading import Reading
+from han.values import Reading
 from test_memory import assert_buffers_bounded, buffer_sizes
 from test_roundtrip import codes, errors, mismatch, norm, readings
 

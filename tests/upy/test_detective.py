@@ -12,7 +12,7 @@ from han import detective
 from han.detective import KEEP, NEXT, SETTLED, DWELL_MS, LineDetective, describe, setting_at, uart_parity
 from han.errors import Error
 from han.pipeline import Pipeline
-from han.reading import Reading
+from han.values import Reading
 
 E1 = (2400, 8, "E", 1, False)     # Aidon, Kaifa, Netz NÖ (M-Bus)
 N1 = (2400, 8, None, 1, False)    # Kamstrup

@@ -15,7 +15,7 @@ from han.diagnosis import (BYTE_WINDOW, NO_DATA_MS, Diagnosis, ByteSample, expec
 from han.errors import Error
 from han.keys import Keys
 from han.pipeline import Pipeline
-from han.reading import Reading
+from han.values import Reading
 
 sys.path.insert(0, ROOT + "/tools")
 import decode as cli  # noqa: E402

@@ -11,8 +11,7 @@ from han import dsmr, report
 from han import framing
 from han.framing import crc16_arc
 from han.errors import MALFORMED, Fault, text
-from han.reading import Reading
-from han.values import DateTime, Quantity, VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR, obis_text
+from han.values import DateTime, Quantity, Reading, VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR, obis_text
 from support import FRAMES, read_bytes
 
 

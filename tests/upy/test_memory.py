@@ -5,7 +5,7 @@ import sys
 
 from encoder import Rng, Security, join_frames, random_telegram
 from han.pipeline import Pipeline
-from han.reading import Reading
+from han.values import Reading
 
 MICROPYTHON = sys.implementation.name == "micropython"
 NOISE_BYTES = 200 * 1024

@@ -14,8 +14,7 @@ from encoder import (CLOCK, FLAG, LIST_ID, LLC, TIME_ABSENT, TIME_BARE, TIME_FOR
                      utf8_string, visible_string, wrap)
 from han.errors import Error
 from han.pipeline import Pipeline
-from han.reading import Reading
-from han.values import DateTime, Quantity
+from han.values import DateTime, Quantity, Reading
 from support import unhex
 
 # Random cases per test (x SCALE): the same cases on both interpreters, about 1500 in all.

@@ -11,7 +11,6 @@ from app import unload
 from app.log import VERBOSE
 from han.diagnosis import Diagnosis
 from han.errors import CHECKSUM, NOISE
-from han.keys import Keys, parse_key
 from han.pipeline import Pipeline
 from han.values import Quantity
 
@@ -28,52 +27,46 @@ _ENERGY_UNITS = (30, 31, 32)     # Wh, VAh, varh
 _VOLT, _AMPERE = 35, 33
 
 
-def serial_setting(meter_config):
-    """The fixed setting from the config as text ("2400 8E1", "115200 8N1 inverted"), or None
-    when the config says "find it automatically" (baud 0)."""
-    if not meter_config["baud"]:
-        return None
-    text = "%d %d%s%d" % (meter_config["baud"], meter_config["bits"], meter_config["parity"],
-                          meter_config["stop_bits"])
-    return text + " inverted" if meter_config["invert"] else text
-
-
-def keys_from(meter_config):
-    encryption = parse_key(meter_config["key"]) if meter_config["key"] else None
-    authentication = parse_key(meter_config["auth_key"]) if meter_config["auth_key"] else None
-    return Keys(encryption, authentication) if encryption or authentication else None
-
-
 class Meter:
     def __init__(self, hal, config, state, log):
         self.hal = hal
-        self.config = config["meter"]
+        config = self.config = config["meter"]
         self.state = state
         self.log = log
         self.dump = True  # per-layer hex dumps at level V ("dump off" in telnet stops them)
         self.frames = None  # callable(layer, bytes view) for every layer's bytes (MQTT raw topic)
-        keys = keys_from(self.config)
-        if keys and keys.encryption:
-            keys.gcm()  # its tables are made now, before the heap fragments
-        self.pipeline = Pipeline(keys, self.config["hint"] or None, self._trace)
+        keys = None
+        if config["key"] or config["auth_key"]:
+            from han.keys import Keys, parse_key  # only a meter that encrypts needs them
+            keys = Keys(parse_key(config["key"]) if config["key"] else None,
+                        parse_key(config["auth_key"]) if config["auth_key"] else None)
+            if keys.encryption:
+                keys.gcm()  # its tables are made now, before the heap fragments
+        self.pipeline = Pipeline(keys, config["hint"] or None, self._trace)
         self.led = None
         self.diagnosis = Diagnosis()
         self.decode_us = 0  # time spent on the frame being received, over all its chunks
         self.verdict_ms = time.ticks_ms()
-        self.setting = serial_setting(self.config)  # None: find it (the line detective)
+        # The fixed setting as text ("2400 8E1", "115200 8N1 inverted"), or None when the config
+        # says "find it automatically" (baud 0): then the line detective finds it.
+        self.setting = None
+        if config["baud"]:
+            self.setting = "%d %d%s%d%s" % (config["baud"], config["bits"], config["parity"], config["stop_bits"],
+                                            " inverted" if config["invert"] else "")
         self.detective = self.finder = None
+        self.settled_path = (hal.data + "/" if hal.data else "") + SETTLED_FILE
         if self.setting is None:
             from han import detective  # loaded only while the setting is being found
             self.finder = detective
             start = 0
             try:
-                with open(self._settled_path()) as f:
+                with open(self.settled_path) as f:
                     start = int(f.read())
             except (OSError, ValueError):
                 pass
             self.detective = detective.LineDetective(start=start)
-        self.multipliers = (self.config["power_multiplier"], self.config["voltage_multiplier"],
-                            self.config["current_multiplier"], self.config["energy_multiplier"])
+        self.multipliers = (config["power_multiplier"], config["voltage_multiplier"],
+                            config["current_multiplier"], config["energy_multiplier"])
 
     def _trace(self, layer, view):
         if self.frames is not None:
@@ -118,26 +111,21 @@ class Meter:
                 if verdict != self.state.diagnosis:
                     self.state.diagnosis = verdict
                     (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
-            if detective is not None:
-                decision = detective.decide(now)
-                if decision == self.finder.NEXT:
-                    return
-                if decision == self.finder.SETTLED:
-                    self._settled()
-
-    def _settled(self):
-        setting = self.setting = self.state.serial = self.finder.describe(self.detective.setting)
-        self.log.info("Serial settings found: " + setting)
-        try:
-            with open(self._settled_path(), "w") as f:
-                f.write(str(self.detective.index))
-        except OSError:
-            pass
-        self.detective = self.finder = None
-        unload("han.detective")  # its work is done: the heap it took comes back
-
-    def _settled_path(self):
-        return (self.hal.data + "/" if self.hal.data else "") + SETTLED_FILE
+            if detective is None:
+                continue
+            decision = detective.decide(now)
+            if decision == self.finder.NEXT:
+                return
+            if decision == self.finder.SETTLED:
+                setting = self.setting = self.state.serial = self.finder.describe(detective.setting)
+                self.log.info("Serial settings found: " + setting)
+                try:
+                    with open(self.settled_path, "w") as f:
+                        f.write(str(detective.index))
+                except OSError:
+                    pass
+                self.detective = self.finder = None
+                unload("han.detective")  # its work is done: the heap it took comes back
 
     def _decode(self, events):
         """Handle what one chunk completes; the time spent is added to the frame it belongs to."""
@@ -173,13 +161,27 @@ class Meter:
             log.warning("%s: %s" % (error.code, error.detail))
 
     def _reading(self, reading):
-        if self.multipliers != (1, 1, 1, 1):
-            reading.items = [(code, self._scaled(value)) for code, value in reading.items]
+        power, volts, amps, energy = self.multipliers
+        scaled = power != 1 or volts != 1 or amps != 1 or energy != 1
+        watts = None  # active power import minus export in whole watts, if the meter sends it
+        for i in range(len(reading.items)):
+            code, value = reading.items[i]
+            if not isinstance(value, Quantity):
+                continue
+            if scaled and not isinstance(value.unit, str):
+                unit = value.unit
+                factor = power if unit in _POWER_UNITS else energy if unit in _ENERGY_UNITS else \
+                    volts if unit == _VOLT else amps if unit == _AMPERE else 1
+                if factor != 1:
+                    value = Quantity(value.raw * factor, value.scaler, unit)
+                    reading.items[i] = (code, value)
+            if code[2] in (1, 2) and code[3] == 7 and code[4] == 0:
+                w = value.raw * 10 ** value.scaler if value.scaler >= 0 else value.raw // 10 ** -value.scaler
+                watts = (watts or 0) + (w if code[2] == 1 else -w)
         state = self.state
         state.reading = reading
         state.reading_ms = time.ticks_ms()
         state.readings += 1
-        watts = _net_power(reading)
         if watts is not None:
             state.add_power(time.ticks_ms() // 1000, watts)
         self.log.debug("Reading: %d values%s" % (len(reading.items), "" if watts is None else ", %d W" % watts))
@@ -187,22 +189,3 @@ class Meter:
             self.led.blink()
         for listener in state.listeners:
             listener(reading)
-
-    def _scaled(self, value):
-        if not isinstance(value, Quantity) or isinstance(value.unit, str):
-            return value
-        power, volts, amps, energy = self.multipliers
-        unit = value.unit
-        factor = power if unit in _POWER_UNITS else energy if unit in _ENERGY_UNITS else \
-            volts if unit == _VOLT else amps if unit == _AMPERE else 1
-        return value if factor == 1 else Quantity(value.raw * factor, value.scaler, unit)
-
-
-def _net_power(reading):
-    """Active power import minus export in whole watts, or None if the meter sends neither."""
-    watts = None
-    for code, value in reading.items:
-        if code[2] in (1, 2) and code[3] == 7 and code[4] == 0 and isinstance(value, Quantity):
-            w = value.raw * 10 ** value.scaler if value.scaler >= 0 else value.raw // 10 ** -value.scaler
-            watts = (watts or 0) + (w if code[2] == 1 else -w)
-    return watts

@@ -6,8 +6,7 @@ no layout understands is reported with its shape, never decoded with invented OB
 """
 from han.axdr import Reader
 from han.errors import Error, load
-from han.reading import Reading
-from han.values import DateTime, Decimal, Quantity, ScalerUnit, NO_UNIT, default_unit
+from han.values import DateTime, Decimal, Quantity, Reading, ScalerUnit, NO_UNIT, default_unit
 
 try:
     from micropython import const

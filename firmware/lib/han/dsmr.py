@@ -13,8 +13,7 @@ Wh, W, varh, var, VAh and VA by shifting the scaler.
 """
 from han.errors import Error
 from han.framing.scanner import find_marked  # the scanner's byte search (viper or pure)
-from han.reading import Reading
-from han.values import (AMPERE, DateTime, HERTZ, Quantity, VAR, VAR_HOUR, VOLT, VOLT_AMPERE,
+from han.values import (AMPERE, DateTime, HERTZ, Quantity, Reading, VAR, VAR_HOUR, VOLT, VOLT_AMPERE,
                         VOLT_AMPERE_HOUR, WATT, WATT_HOUR)
 
 _LF = bytearray(256)

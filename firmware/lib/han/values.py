@@ -1,4 +1,5 @@
-"""Exact values: numbers as integer + power-of-ten scaler, COSEM date-times, DLMS units.
+"""Exact values: numbers as integer + power-of-ten scaler, COSEM date-times, DLMS units; and
+the Reading that carries them, the one shape every consumer reads.
 
 The ESP32's MicroPython floats are 32-bit (85823280 Wh is not representable), so nothing here
 uses float arithmetic: numbers are rendered to decimal text from the integer and the scaler.
@@ -67,6 +68,26 @@ def decimal_text(raw, scaler):
         digits = "0" * (places + 1 - len(digits)) + digits
     text = digits[:-places] + "." + digits[-places:]
     return "-" + text if raw < 0 else text
+
+
+# A decoded telegram.
+class Reading:
+    def __init__(self):
+        self.time = None     # DateTime from the notification header or the clock object, or None
+        self.items = []      # [(obis: 6 bytes, value)]: Quantity, str, bytes, DateTime, bool, list
+        self.manufacturer = None
+        self.model = None
+        self.meter_id = None
+        self.list_id = None
+        self.system_title = None  # bytes, for encrypted frames
+        self.convention = None    # name of the meter convention applied
+        self.layers = []          # e.g. ["hdlc", "llc", "glo-ciphering", "data-notification"]
+
+    def get(self, obis):
+        for code, value in self.items:
+            if code == obis:
+                return value
+        return None
 
 
 class ScalerUnit:
