@@ -9,7 +9,6 @@ import sys
 
 from app import unload
 from app.log import LEVELS
-from app.telnet import drain
 
 LOGIN_TIMEOUT_MS = 60000
 LOGIN_TRIES = 3
@@ -24,14 +23,13 @@ _WONT_ECHO = b"\xff\xfc\x01"
 async def login(telnet, client):
     """A new connection: its name, the password when telnet.password is set (LOGIN_TRIES tries);
     the welcome line, or None when it did not log in."""
-    stream = client.stream
-    client.name = _peer(stream)
+    client.name = _peer(client.stream)
     if sys.platform == "linux":
         # The board's TCP stack holds a few KB per socket; Linux would buffer megabytes for a client
         # that does not read, so on the unix port such a client would never be found out.
         try:
-            stream.s.setsockopt(1, 7, SEND_BUFFER)  # SOL_SOCKET, SO_SNDBUF (Linux numbers)
-        except (AttributeError, OSError):
+            client.sock.setsockopt(1, 7, SEND_BUFFER)  # SOL_SOCKET, SO_SNDBUF (Linux numbers)
+        except OSError:
             pass
     log = telnet.log
     password = telnet.app.config["telnet"]["password"]
@@ -39,21 +37,19 @@ async def login(telnet, client):
         from app.telnet import clean
         tries = 0
         while True:
-            stream.write(b"Password: " + _WILL_ECHO)
-            if not await drain(stream):
-                return None
-            line = await asyncio.wait_for_ms(client.line(), LOGIN_TIMEOUT_MS)
+            client.out += b"Password: " + _WILL_ECHO
+            line = await client.next_line(LOGIN_TIMEOUT_MS)
             if line is None:
                 return None
             if clean(line) == password:
-                stream.write(_WONT_ECHO + b"\r\n")
+                client.out += _WONT_ECHO + b"\r\n"
                 break
             tries += 1
             await asyncio.sleep_ms(1000)  # guessing takes time
-            stream.write(b"\r\nWrong password.\r\n")
+            client.out += b"\r\nWrong password.\r\n"
             if tries == LOGIN_TRIES:
                 log.warning("Telnet: wrong password %d times from %s" % (LOGIN_TRIES, client.name))
-                await drain(stream)
+                client.flush()
                 return None
     return "hanreader console (log level %s). %s" % (LEVELS[log.level], HELP)
 
@@ -106,7 +102,7 @@ def status_lines(app, telnet):
         last = "%s: %s" % (code, detail)
         if excerpt:
             last += " [%s%s]" % (excerpt[:EXCERPT_HEX], "..." if len(excerpt) > EXCERPT_HEX else "")
-    clients = len(telnet.clients)
+    clients = telnet.clients
     return [
         "Serial: %s on GPIO%d" % (state.serial, app.config["meter"]["rx_pin"]),
         "Bytes %d, frames %d, readings %d; errors: %s" % (counters.bytes, counters.frames,

@@ -11,7 +11,11 @@ from binascii import hexlify
 
 LEVELS = "EWIDV"
 VERBOSE = 4   # the level of "V": every layer's bytes
-RING_BYTES = 8192   # more than one push dumped at level V (a 491-byte ciphered frame: ~5 KB)
+# More than one push dumped at level V: every layer's bytes at 53 bytes a line of 16, about 6.6
+# times the push's size for a plain frame (two dumps: a 228-byte push makes 1.5 KB), 10 times for a
+# ciphered one (three: 282 bytes make 2.7 KB). 4 KB holds a ciphered push of up to ~400 bytes
+# whole; the dumps of a longer one come faster than a client can take them (it is dropped).
+RING_BYTES = 4096
 RECENT_LINES = 40   # what a new telnet client is sent first
 MAX_LINE = 512      # longer lines are cut
 

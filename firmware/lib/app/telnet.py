@@ -1,10 +1,12 @@
 """The telnet debug console: the log as it happens, plus a few commands.
 
-Several clients at once (MAX_CLIENTS). What a client is sent comes from the log's ring (see
-app.log): on connect the last lines, then everything new, written by one task per client that
-waits for the socket. Nobody else ever waits for a client: a client that falls a whole ring
-behind, or whose socket takes nothing for WRITE_TIMEOUT_MS, is dropped, and the meter task goes
-on as if nothing happened.
+Several clients at once (MAX_CLIENTS), one task each, which never waits for its client: every
+POLL_MS it takes the command lines the socket has read and hands the socket, without blocking,
+what it has room for: the replies to commands first, then the log from the client's place in the
+log's ring (see app.log). So the meter task never waits for a client, and one that does not keep
+up is dropped: when the log gets a whole ring ahead of it, when its socket takes nothing for
+WRITE_TIMEOUT_MS, or when its unsent replies pass REPLY_BYTES_MAX. (Polling costs a few wakes a
+second; an event and a second, sending task per client cost heap, which is scarcer.)
 
 This module is what stays loaded: connections, sending, reading command lines. What the console
 says (the login, when telnet.password is set; the commands and their answers, the status text)
@@ -16,155 +18,151 @@ import gc
 from app import close, unload
 
 MAX_CLIENTS = 3
+POLL_MS = 100              # how often a client's socket is looked at
 WRITE_CHUNK = 512          # bytes handed to a socket at a time
 WRITE_TIMEOUT_MS = 3000    # a socket that takes no data for this long: the client is dropped
 LINE_MAX = 128             # a longer command line is thrown away
-REPLY_LINES_MAX = 200      # a client with more replies unsent does not read: it is dropped
+REPLY_BYTES_MAX = 4096     # a client with more replies unsent does not read: it is dropped
 
 
 class Client:
-    """One connection: its stream, where it is in the log ring, the replies it has not been sent."""
+    """One connection: its socket, read and written without waiting (MicroPython's non-blocking
+    socket under the asyncio stream), the input not yet made into lines and the replies not yet
+    sent."""
 
     def __init__(self, stream):
         self.stream = stream
-        self.at = 0              # where in the log ring its next byte is
-        self.replies = []        # answers to its commands (str lines), sent before more log
-        self.ready = asyncio.Event()
-        self.task = asyncio.current_task()  # the task that reads its commands
+        self.sock = stream.s
         self.name = "?"          # "address:port", for the log
-        self.pending = b""       # the start of a command line not ended yet
+        self.input = b""         # the start of a command line not ended yet
+        self.out = b""           # replies the socket has not taken yet: sent before more log
 
-    async def line(self):
-        """The next command line (bytes without its end: CR or LF), or None when the client has
-        gone; bounded, whatever the client sends."""
+    def read(self):
+        """Take what the socket has read; False when the client has gone."""
+        data = self.sock.read(LINE_MAX)
+        if data == b"":
+            return False
+        if data:
+            if len(self.input) > LINE_MAX:
+                self.input = b""  # a line that long is no command: thrown away
+            self.input += data
+        return True
+
+    def line(self):
+        """The next command line read (bytes without its end: CR or LF), or None."""
+        pending = self.input
+        cr, lf = pending.find(b"\r"), pending.find(b"\n")
+        cut = cr if lf < 0 or 0 <= cr < lf else lf
+        if cut < 0:
+            return None
+        self.input = pending[cut + 1:]
+        return pending[:cut]
+
+    def flush(self):
+        """Hand the socket what it takes of the replies; True when none are left."""
+        if self.out:
+            taken = self.sock.write(self.out) or 0
+            self.out = self.out[taken:]
+        return not self.out
+
+    async def next_line(self, timeout_ms):
+        """The next command line (sending the replies meanwhile), or None when the client has
+        gone or sent none within `timeout_ms`."""
+        waited = 0
         while True:
-            pending = self.pending
-            cr, lf = pending.find(b"\r"), pending.find(b"\n")
-            cut = cr if lf < 0 or 0 <= cr < lf else lf
-            if cut >= 0:
-                self.pending = pending[cut + 1:]
-                return pending[:cut]
-            if len(pending) > LINE_MAX:
-                pending = b""
-            data = await self.stream.read(64)
-            if not data:
-                return None
-            self.pending = pending + data
+            self.flush()
+            line = self.line()
+            if line is not None or not self.read() or waited >= timeout_ms:
+                return line
+            await asyncio.sleep_ms(POLL_MS)
+            waited += POLL_MS
 
 
 class Telnet:
     def __init__(self, app):
         self.app = app
         self.log = app.log
-        self.clients = []
+        self.clients = 0      # logged in
         self.connecting = 0   # connections still at the password prompt
         self.dropped = 0      # clients dropped for being too slow
         self.heap = (0, 0)    # free and used heap at the last `status`, before its answer was made
-        self.server = None
-        self.log.sinks.append(self._wake)
-
-    def _wake(self, line):
-        for client in self.clients:
-            client.ready.set()
 
     async def start(self, port):
-        self.server = await asyncio.start_server(self._serve, "0.0.0.0", port)
-        return self.server
+        return await asyncio.start_server(self._serve, "0.0.0.0", port)
 
     async def _serve(self, stream, _):
         client = Client(stream)
         try:
-            if len(self.clients) + self.connecting >= MAX_CLIENTS:
-                stream.write(b"Too many telnet clients (%d); try again later.\r\n" % MAX_CLIENTS)
-                await drain(stream)
+            if self.clients + self.connecting >= MAX_CLIENTS:
+                client.sock.write(b"Too many telnet clients (%d); try again later.\r\n" % MAX_CLIENTS)
                 return
             self.connecting += 1
             try:
                 welcome = await console("login", self, client)  # None: no (right) password
             finally:
                 self.connecting -= 1
-            if welcome is None:
-                return
-            client.at = self.log.recent_start()
-            self.clients.append(client)
-            client.replies.append(welcome)
-            pump = asyncio.create_task(self._pump(client))
-            try:
-                await self._commands(client)
-            finally:
-                pump.cancel()
-        except (OSError, asyncio.CancelledError, asyncio.TimeoutError):
+            if welcome is not None:
+                self.clients += 1
+                try:
+                    client.out += welcome.encode() + b"\r\n"
+                    await self._session(client)
+                finally:
+                    self.clients -= 1
+        except OSError:
             pass
         finally:
-            if client in self.clients:
-                self.clients.remove(client)
             await close(stream)
 
-    async def _pump(self, client):
-        """Send the client its replies and the log; drop it when it cannot keep up."""
-        stream = client.stream
+    async def _session(self, client):
+        """Commands in, replies and the log out, until the client quits, goes or is dropped."""
         log = self.log
-        try:
-            while True:
-                if client.replies:
-                    batch = []
-                    size = 0
-                    while client.replies and size < WRITE_CHUNK:
-                        batch.append(client.replies.pop(0))
-                        size += len(batch[-1]) + 2
-                    batch.append("")
-                    stream.write("\r\n".join(batch).encode())
-                elif client.at >= log.head:
-                    client.ready.clear()
-                    await client.ready.wait()
-                    continue
-                else:
-                    piece = log.chunk(client.at, WRITE_CHUNK)
-                    if piece is None:
-                        self._drop(client, "fell more than %d bytes behind the log" % len(log.ring))
-                        return
-                    stream.write(piece)
-                    client.at += len(piece)
-                if not await drain(stream):
-                    self._drop(client, "took no data for %d s" % (WRITE_TIMEOUT_MS // 1000))
+        sock = client.sock
+        at = log.recent_start()  # where in the log ring the client's next byte is
+        stuck_ms = 0             # how long the socket has taken nothing that was waiting
+        while True:
+            if not client.read():
+                return
+            line = client.line()
+            while line is not None:
+                words = clean(line).split()
+                if words and words[0].lower() == "quit":
+                    sock.write(b"Bye.\r\n")
                     return
-        except OSError:
-            client.task.cancel()
+                if words:
+                    if words[0].lower() == "status":  # measured before the answer's code is loaded
+                        gc.collect()
+                        self.heap = (gc.mem_free(), gc.mem_alloc())
+                    for reply in console("command", self, words):
+                        client.out += reply.encode() + b"\r\n"
+                    if len(client.out) > REPLY_BYTES_MAX:
+                        return self._drop(client, "does not read the replies to its commands")
+                line = client.line()
+            started = at
+            sent = len(client.out)
+            if client.flush():
+                while at < log.head:
+                    piece = log.chunk(at, WRITE_CHUNK)
+                    if piece is None:
+                        return self._drop(client, "fell more than %d bytes behind the log" % len(log.ring))
+                    taken = sock.write(piece) or 0
+                    at += taken
+                    if taken < len(piece):
+                        break
+            if at == started and len(client.out) == sent and (client.out or at < log.head):
+                stuck_ms += POLL_MS
+                if stuck_ms >= WRITE_TIMEOUT_MS:
+                    return self._drop(client, "took no data for %d s" % (WRITE_TIMEOUT_MS // 1000))
+            else:
+                stuck_ms = 0
+            await asyncio.sleep_ms(POLL_MS)
 
     def _drop(self, client, why):
         self.dropped += 1
-        if client in self.clients:
-            self.clients.remove(client)
-        if not getattr(client.stream, "out_buf", b""):  # nothing stuck before it: it may get through
-            try:
-                client.stream.write(b"\r\nDropped: too slow (" + why.encode() + b").\r\n")
-            except OSError:
-                pass
-        if client.task is not asyncio.current_task():
-            client.task.cancel()
+        try:  # it may get through (the socket may have room again)
+            client.sock.write(b"\r\nDropped: too slow (" + why.encode() + b").\r\n")
+        except OSError:
+            pass
         self.log.warning("Telnet client %s dropped: %s" % (client.name, why))
-
-    async def _commands(self, client):
-        while True:
-            line = await client.line()
-            if line is None:
-                return
-            words = clean(line).split()
-            if not words:
-                continue
-            name = words[0].lower()
-            if name == "quit":
-                client.stream.write(b"Bye.\r\n")
-                await drain(client.stream)
-                return
-            if name == "status":  # measured before the answer's code is loaded: the firmware at rest
-                gc.collect()
-                self.heap = (gc.mem_free(), gc.mem_alloc())
-            client.replies.extend(console("command", self, words))
-            client.ready.set()
-            if len(client.replies) > REPLY_LINES_MAX:
-                self._drop(client, "does not read the replies to its commands")
-                return
 
 
 def console(function, *args):
@@ -189,12 +187,3 @@ def clean(line):
         elif 0x20 <= b < 0x7F:
             out.append(chr(b))
     return "".join(out).strip()
-
-
-async def drain(stream):
-    """Whether the stream took what was written within WRITE_TIMEOUT_MS."""
-    try:
-        await asyncio.wait_for_ms(stream.drain(), WRITE_TIMEOUT_MS)
-        return True
-    except (OSError, asyncio.TimeoutError):
-        return False
