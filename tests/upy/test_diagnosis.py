@@ -10,12 +10,13 @@ from support import FRAMES, ROOT, read_bytes
 from encoder import (Rng, data_notification, double_long_unsigned, hdlc_address, hdlc_frame, llc,
                      long_unsigned, octet_string, structure)
 from uart_sim import transfer
-from han.diagnosis import (BYTE_WINDOW, NO_DATA_MS, Diagnosis, ByteSample, expected_distinct,
-                           PATTERN_IDLE, PATTERN_RANDOM, PATTERN_SLOW, PATTERN_STRUCTURED)
+from han.diagnosis import BYTE_WINDOW, NO_DATA_MS, Diagnosis, ByteSample
 from han.errors import Error
 from han.keys import Keys
 from han.pipeline import Pipeline
 from han.values import Reading
+from han.verdicts import (PATTERN_IDLE, PATTERN_RANDOM, PATTERN_SLOW, PATTERN_STRUCTURED, expected_distinct,
+                          pattern)
 
 sys.path.insert(0, ROOT + "/tools")
 import decode as cli  # noqa: E402
@@ -222,17 +223,17 @@ def test_the_window_follows_the_line():
 def test_byte_sample_patterns():
     sample = ByteSample()
     sample.add(b"\x00\xff" * 40, 80)
-    assert sample.pattern() == PATTERN_IDLE
+    assert pattern(sample) == PATTERN_IDLE
     sample.reset()
     sample.add(b"\x80\x78\xf8\x00\x80" * 20, 100)
-    assert sample.pattern() == PATTERN_SLOW
+    assert pattern(sample) == PATTERN_SLOW
     sample.reset()
     rng = Rng(1)
     sample.add(bytes(rng.next32() & 0xFF for _ in range(400)), 400)
-    assert sample.pattern() == PATTERN_RANDOM
+    assert pattern(sample) == PATTERN_RANDOM
     sample.reset()
     sample.add(capture(KAMSTRUP), 228)
-    assert sample.pattern() == PATTERN_STRUCTURED
+    assert pattern(sample) == PATTERN_STRUCTURED
     sample.reset()
     sample.add(b"\x12" * 1000, 1000)
     assert sample.count == sample.limit  # bounded work per window

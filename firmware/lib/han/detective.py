@@ -23,7 +23,8 @@ wrong: many bytes and no frame, or the few long-bit-run values (0x00, 0x80, 0xF8
 faster than the meter reads. A settled detective stays settled: bad frames later are the
 diagnosis's business. Pure: time is passed in.
 """
-from han.diagnosis import ByteSample, PATTERN_SLOW
+from han.diagnosis import ByteSample
+from han.verdicts import PATTERN_SLOW, pattern
 
 try:
     from micropython import const
@@ -135,7 +136,7 @@ class LineDetective:
             return SETTLED
         sample = self.sample
         if self.proofs or (self.bytes < EARLY_BYTES and (
-                sample.count < _EARLY_SAMPLE or (sample.zeros != sample.count and sample.pattern() != PATTERN_SLOW))):
+                sample.count < _EARLY_SAMPLE or (sample.zeros != sample.count and pattern(sample) != PATTERN_SLOW))):
             if elapsed < self.deadline:
                 return KEEP
             if (self.busy is not None and elapsed - self.busy < QUIET_MS

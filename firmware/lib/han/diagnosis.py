@@ -36,15 +36,7 @@ NO_DATA_MS = const(30000)   # silence after which the line counts as dead
 _WINDOW = const(64)         # events per halving of the event counts
 _SAMPLE = const(512)        # bytes of each byte window looked at one by one
 
-# Byte sample patterns
-PATTERN_NONE = const(0)        # too few bytes to tell
-PATTERN_IDLE = const(1)        # only 0x00 / 0xFF: an idle, inverted or broken line
-PATTERN_SLOW = const(2)        # few values made of long bit runs: the UART is faster than the meter
-PATTERN_STRUCTURED = const(3)  # far fewer distinct values than random bytes: real data, wrong setting
-PATTERN_RANDOM = const(4)      # random-looking: noise
-
-_MIN_SAMPLE = const(32)
-_MIN_OTHER = const(64)
+_MIN_SAMPLE = const(32)     # bytes a sample needs to tell a pattern (han.verdicts.pattern)
 _TICKS_MASK = const(0x3FFFFFFF)  # time.ticks_ms() wraps at 2**30 on the ESP32
 
 # Bit set for each byte value with at most two level changes between adjacent bits (0x00,
@@ -84,23 +76,12 @@ _WRONG_KEY = const(3)
 _AUTH_FAILED = const(4)
 _CORRUPTED = const(5)
 _UNKNOWN_LAYOUT = const(6)
-_IDLE = const(7)
-_REPEATING = const(8)
-_TOO_FAST = const(9)
-_PATTERNED = const(10)
-_LINE_NOISE = const(11)
-
-
-def expected_distinct(n):
-    """How many distinct values n random bytes have, on average (integer arithmetic)."""
-    p = 1 << 16
-    for _ in range(n):
-        p = (p * 255) >> 8
-    return (256 * ((1 << 16) - p)) >> 16
+# 7-11: a line where no frame decodes (han.verdicts.undecoded)
 
 
 class ByteSample:
-    """Statistics of the first `limit` bytes seen since the last reset."""
+    """Statistics of the first `limit` bytes seen since the last reset (what they look like:
+    han.verdicts.pattern)."""
 
     def __init__(self, limit=_SAMPLE):
         self.limit = limit
@@ -146,19 +127,6 @@ class ByteSample:
         self.runs += runs
         self.distinct += distinct
 
-    def pattern(self):
-        count = self.count
-        if count < _MIN_SAMPLE:
-            return PATTERN_NONE
-        other = count - self.zeros - self.ones
-        if not other:
-            return PATTERN_IDLE
-        if (count - other + self.runs) * 10 >= count * 9 and self.distinct <= 16:
-            return PATTERN_SLOW
-        if other >= _MIN_OTHER and self.distinct * 10 < expected_distinct(other) * 6:
-            return PATTERN_STRUCTURED
-        return PATTERN_RANDOM
-
 
 class Diagnosis:
     def __init__(self, window=_WINDOW):
@@ -180,7 +148,7 @@ class Diagnosis:
         self.said = None         # the last verdict's key and sentence: loaded again on a change
         self.sentence = None
         self.sample.reset()
-        self.previous = PATTERN_NONE  # the last full sample's pattern
+        self.previous = 0  # the last full sample's pattern (han.verdicts: 0, none yet)
         head = self.head
         for i in range(_HEAD):
             head[i] = 0
@@ -192,8 +160,8 @@ class Diagnosis:
             self.last_ms = now_ms
         if self.bytes + n > BYTE_WINDOW:
             self.bytes >>= 1
-            if self.sample.count >= _MIN_SAMPLE:
-                self.previous = self.sample.pattern()
+            if self.sample.count >= _MIN_SAMPLE:  # kept for when the next sample is short
+                self.previous = load("verdicts").pattern(self.sample)
             self.sample.reset()
         self.bytes += n
         self.sample.add(chunk, n)
@@ -284,14 +252,6 @@ class Diagnosis:
             if bad:
                 line += _OK_BAD % (bad, bad + valid)
             return line + ")."
-        pattern = self.sample.pattern() if self.sample.count >= _MIN_SAMPLE else self.previous
-        if pattern == PATTERN_IDLE:
-            return (_IDLE,)
-        repeats = n[_REPEATS]
-        if repeats >= 2 and repeats * 3 >= n[_NOISE]:
-            return (_REPEATING,)
-        if pattern == PATTERN_SLOW:
-            return (_TOO_FAST,)
-        if pattern == PATTERN_STRUCTURED and not n[_HCS]:
-            return (_PATTERNED,)
-        return (_LINE_NOISE,)
+        # No frame decodes: what the bytes look like decides (han.verdicts, loaded for it).
+        return load("verdicts").undecoded(self.sample if self.sample.count >= _MIN_SAMPLE else None,
+                                          self.previous, n[_REPEATS], n[_NOISE], n[_HCS])

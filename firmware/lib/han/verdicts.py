@@ -1,7 +1,9 @@
-"""The diagnosis's sentences for a line that is not healthy (han.diagnosis).
+"""The diagnosis's sentences for a line that is not healthy, and what the bytes of a line look
+like where no frame decodes (han.diagnosis).
 
-Imported when the verdict changes and forgotten right after (han.errors.load): they take no
-heap while the line is healthy. Each verdict's line starts with its code.
+Imported when the verdict changes, or no frame decodes, and forgotten right after
+(han.errors.load): they take no heap while the line is healthy. Each verdict's line starts with
+its code.
 """
 from han.errors import load
 
@@ -11,15 +13,69 @@ except ImportError:
     def const(value):
         return value
 
+# Byte sample patterns (what the bytes of a line look like where no frame decodes)
+PATTERN_NONE = const(0)        # too few bytes to tell
+PATTERN_IDLE = const(1)        # only 0x00 / 0xFF: an idle, inverted or broken line
+PATTERN_SLOW = const(2)        # few values made of long bit runs: the UART is faster than the meter
+PATTERN_STRUCTURED = const(3)  # far fewer distinct values than random bytes: real data, wrong setting
+PATTERN_RANDOM = const(4)      # random-looking: noise
+_MIN_SAMPLE = const(32)        # as han.diagnosis
+_MIN_OTHER = const(64)
+
 # Lines (as han.diagnosis numbers them)
 _NO_DATA = const(1)
 _NO_KEY = const(2)
 _WRONG_KEY = const(3)
 _UNKNOWN_LAYOUT = const(6)
+_IDLE = const(7)
+_REPEATING = const(8)
+_TOO_FAST = const(9)
+_PATTERNED = const(10)
+_LINE_NOISE = const(11)
 _NO_DATA_END = const(12)
 _TRY = const(13)
 _TITLE = const(14)
 _NO_DETAIL = const(15)
+
+
+def expected_distinct(n):
+    """How many distinct values n random bytes have, on average (integer arithmetic)."""
+    p = 1 << 16
+    for _ in range(n):
+        p = (p * 255) >> 8
+    return (256 * ((1 << 16) - p)) >> 16
+
+
+def pattern(sample):
+    """What the bytes of a han.diagnosis.ByteSample look like: PATTERN_..."""
+    count = sample.count
+    if count < _MIN_SAMPLE:
+        return PATTERN_NONE
+    other = count - sample.zeros - sample.ones
+    if not other:
+        return PATTERN_IDLE
+    if (count - other + sample.runs) * 10 >= count * 9 and sample.distinct <= 16:
+        return PATTERN_SLOW
+    if other >= _MIN_OTHER and sample.distinct * 10 < expected_distinct(other) * 6:
+        return PATTERN_STRUCTURED
+    return PATTERN_RANDOM
+
+
+def undecoded(sample, previous, repeats, noise, hcs):
+    """The verdict's key for a line where no frame decodes, from its byte sample (None when it
+    is too short: then the `previous` sample's pattern), the noise runs that began like the one
+    before (`repeats`) among the `noise` runs, and the frame headers that failed their own
+    checksum (`hcs`)."""
+    found = pattern(sample) if sample is not None else previous
+    if found == PATTERN_IDLE:
+        return (_IDLE,)
+    if repeats >= 2 and repeats * 3 >= noise:
+        return (_REPEATING,)
+    if found == PATTERN_SLOW:
+        return (_TOO_FAST,)
+    if found == PATTERN_STRUCTURED and not hcs:
+        return (_PATTERNED,)
+    return (_LINE_NOISE,)
 
 
 def sentence(key):
