@@ -1,11 +1,10 @@
 # The firmware's entry point (the board runs it after boot.py; the simulator runs it directly).
 #
-# Before anything heavy is imported:
-#  * the BOOT button (GPIO0) held at start-up skips everything: nothing starts, the REPL stays
-#    free (press EN, then hold BOOT until the message shows; held *during* EN the chip would
-#    enter its download mode instead). On unix: HANREADER_BOOT_BUTTON=1.
-#  * the boot guard counts this start; after 3 starts in a row that ended early the firmware
-#    starts in safe mode (see app/boot_guard.py).
+# Before anything heavy is imported, the BOOT button (GPIO0) held at start-up skips everything:
+# nothing starts, the REPL stays free (press EN, then hold BOOT until the message shows; held
+# *during* EN the chip would enter its download mode instead). On unix: HANREADER_BOOT_BUTTON=1.
+# The boot guard then counts this start, first thing in app/start.py; after 3 starts in a row that
+# ended early the firmware starts in safe mode (see app/boot_guard.py).
 # On the board an uncaught error resets the chip (so a crash is a crash-reboot, counted by the
 # guard); on unix the process ends with the error.
 import sys
@@ -17,36 +16,28 @@ if sys.platform != "esp32":  # unix port: the library is next to this file, unle
         sys.path.insert(0, __file__.rsplit("/", 1)[0] + "/lib" if "/" in __file__ else "lib")
 
 
-def _boot_button_held():
-    if sys.platform == "esp32":
-        import machine
-        return machine.Pin(0, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
+# The BOOT button, read with no function defined: this file is compiled on the board and its code
+# stays in the heap for as long as the firmware runs.
+if sys.platform == "esp32":
+    import machine
+    button_held = machine.Pin(0, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
+else:
     import os
-    return os.getenv("HANREADER_BOOT_BUTTON") == "1"
+    button_held = os.getenv("HANREADER_BOOT_BUTTON") == "1"
 
-
-if _boot_button_held():
+if button_held:
     print("hanreader: BOOT button held at start-up: main.py skipped, nothing started")
 else:
-    def _counted_start():  # no global names: the app unloads the guard after a healthy minute
-        from app import boot_guard
-
-        guard = boot_guard.make()
-        guard.start()
-        return guard
-
     try:
         from app.main import run
 
-        run(_counted_start())
+        run()
     except Exception as e:  # noqa: BLE001 - KeyboardInterrupt (Ctrl-C) and SystemExit pass
         if sys.platform != "esp32":
             raise
         sys.print_exception(e)
         print("hanreader: crashed; resetting in 3 s")
         import time
-
-        import machine
 
         time.sleep(3)
         machine.reset()

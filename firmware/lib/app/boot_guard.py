@@ -3,8 +3,10 @@ LIMIT of them in a row the next start is in safe mode (access point and config p
 
     guard = make()                 # the platform's store: NVS on the board, a file on unix
     guard.start()                  # first thing at boot: True (and guard.safe_mode) = safe mode
-    create_task(guard.confirm(asyncio.sleep_ms))  # after healthy_ms of running: counter to 0
-    guard.clear()                  # before a deliberate reboot: it is not a crash
+    make().clear()                 # after healthy_ms of running, and before a deliberate reboot
+                                   # (that is not a crash): the next start is a normal one
+
+The module is loaded for these calls only (app/start.py, app/main.py), not kept.
 
 A crash, a watchdog reset, a power cut or a killed process all look alike here: the start did
 not last healthy_ms. The count lives in a store with get() -> int and put(int). A store that
@@ -49,7 +51,6 @@ class Guard:
         self.healthy_ms = healthy_ms
         self.crashes = 0        # starts in a row before this one that ended early
         self.safe_mode = False
-        self.healthy = False    # this start has run healthy_ms
 
     def start(self):
         """Count this start as not (yet) healthy; True when it must be in safe mode."""
@@ -65,14 +66,6 @@ class Guard:
     def clear(self):
         """This run was healthy, or ends on purpose: the next start is a normal one."""
         self._put(0)
-
-    async def confirm(self, sleep_ms, then=None):
-        """Wait healthy_ms (with the event loop's sleep_ms), then clear the count and call `then`."""
-        await sleep_ms(self.healthy_ms)
-        self.clear()
-        self.healthy = True
-        if then is not None:
-            then()
 
     def reason(self):
         """Why this start is in safe mode, or what the count is (for the log)."""

@@ -7,10 +7,11 @@ from app import unload
 
 
 class App:
-    """What the services share: hal, config, log, state, guard, safe_mode and the services (meter,
-    wifi, health, mqtt, telnet, web), all set by app/start.py."""
+    """What the services share: hal, config, log, state, safe_mode and the services (meter, wifi,
+    health, mqtt, telnet, web), all set by app/start.py."""
 
     health = None
+    counted = False  # the boot guard counts this start as one that may crash, until it ran healthily
 
     def reboot(self, cause):
         self.log.warning("Rebooting: " + cause)
@@ -18,21 +19,26 @@ class App:
 
     async def _reboot_soon(self, cause):
         await asyncio.sleep_ms(300)  # let the last log lines go out
-        if self.guard:
-            self.guard.clear()  # a deliberate reboot is not a crash
+        self.uncount()  # a deliberate reboot is not a crash
         self.hal.reset(cause)
 
-    def healthy(self):
-        """The boot guard's first healthy run is over (its count is 0 now)."""
-        self.log.info("Ran %g s: crash counter cleared" % (self.guard.healthy_ms / 1000))
-        self.guard = None  # a reboot has nothing to clear
-        unload("app.boot_guard")
+    async def healthy_after(self, ms):
+        """The start has run healthily once `ms` have passed: the next one is a normal start."""
+        await asyncio.sleep_ms(ms)
+        self.uncount()
+        self.log.info("Ran %g s: crash counter cleared" % (ms / 1000))
+
+    def uncount(self):
+        """Clear the boot guard's count (its module is loaded for that only: see app/start.py)."""
+        if self.counted:
+            self.counted = False
+            from app import boot_guard
+            boot_guard.make().clear()
+            unload("app.boot_guard")
 
 
-def run(guard=None):
+def run():
     app = App()
-    app.guard = guard  # app.boot_guard.Guard (counts starts that crash), None: no safe mode
-    guard = None  # the app lets go of it once the start has proved healthy
     try:
         asyncio.run(_main(app))
     except KeyboardInterrupt:  # mpremote or a person at the REPL: no watchdog reset under them
@@ -48,7 +54,7 @@ async def _main(app):
 
 def _start(app):
     """app/start.py's start(app), a coroutine; the module is forgotten at once, so its code goes
-    when that is done (and the tasks it made that run its code, the first minute)."""
+    when that is done (in safe mode, when the task that ends safe mode is)."""
     from app.start import start
     unload("app.start")
     return start(app)

@@ -3,18 +3,31 @@ once by app/main.py, then unloaded: its code is not needed again (in safe mode i
 safe mode ends: the wait for that is here)."""
 import asyncio
 import gc
+import sys
 import time
 
 from app import unload
-from app.hal import make as make_hal
 
 SAFE_MODE_MINUTES = 15  # then try a normal start again: the cause (a weak supply) may be gone
 
 
 async def start(app):
-    """Fill `app` (app.main.App, with its guard) and start everything; the tasks that run for good."""
-    hal = app.hal = make_hal()
+    """Fill `app` (app.main.App) and start everything; the tasks that run for good."""
     started_ms = time.ticks_ms()
+    # The boot guard counts this start first of all; its module is forgotten at once (app.main
+    # loads it again to clear the count after a healthy run or before a deliberate reboot).
+    from app import boot_guard
+    guard = boot_guard.make()
+    safe_mode = app.safe_mode = guard.start()
+    app.counted = True
+    guard_reason, healthy_ms = guard.reason(), guard.healthy_ms
+    del guard, boot_guard  # no name left holding it: the unload frees its code
+    unload("app.boot_guard")
+    if sys.platform == "esp32":
+        from app.hal.esp32 import Hal
+    else:
+        from app.hal.unix import Hal
+    hal = app.hal = Hal()
     from app import config as config_store  # the rules are needed at boot, then only to save
     config, problem = config_store.load(hal.data)
     del config_store
@@ -32,12 +45,11 @@ async def start(app):
         log.sinks.append(print)  # the simulator's terminal is its serial console
     state = app.state = State()
     state.reset_cause = hal.reset_cause()
-    guard = app.guard
-    safe_mode = app.safe_mode = state.safe_mode = bool(guard and guard.safe_mode)
+    state.safe_mode = safe_mode
     if problem:
         log.error(problem)
-    if guard and guard.reason():
-        (log.error if safe_mode else log.warning)(guard.reason())
+    if guard_reason:
+        (log.error if safe_mode else log.warning)(guard_reason)
     meter = app.meter = None if safe_mode else Meter(hal, config, state, log)
     app.wifi = Wifi(hal, config, state, log, force_ap=bool(problem))
     led = config["led"]
@@ -56,8 +68,7 @@ async def start(app):
 
     log.info("hanreader starting on %s (reset cause: %s)" % (hal.name, state.reset_cause))
     tasks = [asyncio.create_task(health.run())]  # the watchdog, the LED, stalls
-    if guard:  # after its first healthy minute the app lets go of it
-        asyncio.create_task(guard.confirm(asyncio.sleep_ms, app.healthy))
+    asyncio.create_task(app.healthy_after(healthy_ms))  # the boot guard's count is cleared then
     if not safe_mode:  # safe mode: no meter, no telnet (access point, config page)
         tasks.append(asyncio.create_task(meter.run()))
         health.watch("meter", tasks[-1])

@@ -3,7 +3,8 @@
     esp32.py   the board: machine.UART, Pin, WDT, network.WLAN, NVS
     unix.py    the MicroPython unix port: the meter is a simulator on a TCP socket
 
-Both are one Hal object with the same small interface (unix.py is the reference):
+Both are one Hal class with the same small interface (unix.py is the reference); app/start.py
+makes the platform's. (This package module holds no code: it would stay loaded for nothing.)
 
     name, data, http_port, telnet_port, dns_port, dns_host, mqtt_broker
     uart(rx_pin, setting)       the meter line: an object with `await read(n)` and close()
@@ -14,12 +15,3 @@ Both are one Hal object with the same small interface (unix.py is the reference)
     connect(ssid, password, hostname), disconnect(), connected(), status(), address(ap=False),
     rssi(), clients(), access_point(ssid, password) (ssid None: closed)
 """
-import sys
-
-
-def make():
-    if sys.platform == "esp32":
-        from app.hal.esp32 import Hal
-    else:
-        from app.hal.unix import Hal
-    return Hal()
