@@ -1,7 +1,7 @@
 """The meter task: UART -> decoding pipeline -> state, logs and listeners.
 
 Reads whatever the UART has and goes back to the event loop at once: a 2400-baud push takes
-seconds to arrive and must not hold anything up. When the line has been quiet for IDLE_MS the
+seconds to arrive and must not hold anything up. When the line has been quiet for _IDLE_MS the
 push is over and the pipeline decides what it still holds.
 """
 import asyncio
@@ -10,21 +10,25 @@ import time
 from app import unload
 from app.log import VERBOSE
 from han.diagnosis import Diagnosis
-from han.errors import CHECKSUM, NOISE
 from han.pipeline import Pipeline
 from han.values import Quantity
 
-IDLE_MS = 250   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
-CHUNK = 256
-VERDICT_MS = 2000  # how often the diagnosis is looked at
-SETTLED_FILE = "serial-auto"  # the setting automatic detection found, tried first next boot
-# What the verbose log calls each layer's bytes: ",layer:title" (one string: a dict takes more heap).
-TRACE_TITLES = ",hdlc:HDLC frame:,mbus:M-Bus frame:,dsmr:P1 telegram:,ciphered:Ciphered frame:,apdu:APDU:" \
-               ",plaintext:Decrypted APDU:,"
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+_IDLE_MS = const(250)   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
+_CHUNK = const(256)
+_VERDICT_MS = const(2000)  # how often the diagnosis is looked at
 # Units each multiplier scales (DLMS codes): current transformer meters report primary values x N.
-_POWER_UNITS = (27, 28, 29)      # W, VA, var
-_ENERGY_UNITS = (30, 31, 32)     # Wh, VAh, varh
-_VOLT, _AMPERE = 35, 33
+_WATT = const(27)  # W, VA (28), var (29)
+_VAR = const(29)
+_WATT_HOUR = const(30)  # Wh, VAh (31), varh (32)
+_VAR_HOUR = const(32)
+_AMPERE = const(33)
+_VOLT = const(35)
 
 
 class Meter:
@@ -54,7 +58,8 @@ class Meter:
             self.setting = "%d %d%s%d%s" % (config["baud"], config["bits"], config["parity"], config["stop_bits"],
                                             " inverted" if config["invert"] else "")
         self.detective = self.finder = None
-        self.settled_path = (hal.data + "/" if hal.data else "") + SETTLED_FILE
+        # the setting automatic detection found, tried first next boot
+        self.settled_path = (hal.data + "/" if hal.data else "") + "serial-auto"
         if self.setting is None:
             from han import detective  # loaded only while the setting is being found
             self.finder = detective
@@ -72,8 +77,11 @@ class Meter:
         if self.frames is not None:
             self.frames(layer, view)
         if self.dump and self.log.level >= VERBOSE:
-            at = TRACE_TITLES.find("," + layer + ":")
-            title = TRACE_TITLES[at + len(layer) + 2:TRACE_TITLES.find(",", at + 1)] if at >= 0 else layer + ":"
+            # What the log calls each layer's bytes, as ",layer:title" (one string: a dict takes more heap)
+            titles = ",hdlc:HDLC frame:,mbus:M-Bus frame:,dsmr:P1 telegram:,ciphered:Ciphered frame:" \
+                     ",apdu:APDU:,plaintext:Decrypted APDU:,"
+            at = titles.find("," + layer + ":")
+            title = titles[at + len(layer) + 2:titles.find(",", at + 1)] if at >= 0 else layer + ":"
             self.log.hexdump("V", title, view)
 
     async def run(self):
@@ -93,7 +101,7 @@ class Meter:
         """Decode until automatic detection wants another setting."""
         while True:
             try:
-                chunk = await asyncio.wait_for_ms(uart.read(CHUNK), IDLE_MS)
+                chunk = await asyncio.wait_for_ms(uart.read(_CHUNK), _IDLE_MS)
             except asyncio.TimeoutError:
                 chunk = None
             now = time.ticks_ms()
@@ -105,7 +113,7 @@ class Meter:
                 self._decode(self.pipeline.feed(chunk))
             else:
                 self._decode(self.pipeline.flush())  # the line is quiet: the push is over
-            if time.ticks_diff(now, self.verdict_ms) >= VERDICT_MS:
+            if time.ticks_diff(now, self.verdict_ms) >= _VERDICT_MS:
                 self.verdict_ms = now
                 verdict = self.diagnosis.verdict(now)
                 if verdict != self.state.diagnosis:
@@ -151,11 +159,11 @@ class Meter:
         log = self.log
         excerpt = bytes(error.data).hex() if error.data else ""
         self.state.last_error = (error.code, error.detail, excerpt)
-        if error.code == NOISE:
+        if error.code == "noise":
             log.warning("Unknown data received (%d bytes)" % getattr(error, "size", 0))
             if error.data:
                 log.hexdump("V", "payload:", error.data)
-        elif error.code == CHECKSUM:
+        elif error.code == "checksum":
             log.warning("Checksum error: " + error.detail)
         else:
             log.warning("%s: %s" % (error.code, error.detail))
@@ -170,7 +178,7 @@ class Meter:
                 continue
             if scaled and not isinstance(value.unit, str):
                 unit = value.unit
-                factor = power if unit in _POWER_UNITS else energy if unit in _ENERGY_UNITS else \
+                factor = power if _WATT <= unit <= _VAR else energy if _WATT_HOUR <= unit <= _VAR_HOUR else \
                     volts if unit == _VOLT else amps if unit == _AMPERE else 1
                 if factor != 1:
                     value = Quantity(value.raw * factor, value.scaler, unit)

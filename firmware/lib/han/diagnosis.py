@@ -39,15 +39,8 @@ _SAMPLE = const(512)        # bytes of each byte window looked at one by one
 _MIN_SAMPLE = const(32)     # bytes a sample needs to tell a pattern (han.verdicts.pattern)
 _TICKS_MASK = const(0x3FFFFFFF)  # time.ticks_ms() wraps at 2**30 on the ESP32
 
-# Bit set for each byte value with at most two level changes between adjacent bits (0x00,
-# 0x80, 0x78, 0xF8, ...): what a UART reads from a line that is slower than its own baud rate.
-_RUNS = (b"\xdf\xd1\x01\xd1\x01\x00\x01\xd1\x01\x00\x00\x00\x01\x00\x01\xd1"
-         b"\x8b\x80\x00\x80\x00\x00\x00\x80\x8b\x80\x00\x80\x8b\x80\x8b\xfb")
-
-# Event counters: index 0 readings, then one per error code (a failed header checksum,
-# an HCS false start, gets its own slot).
-_CODES = ("checksum", "truncated", "sequence", "no_key", "decrypt", "auth", "unknown",
-          "malformed", "noise", "too_long", "hcs")
+# Event counters: index 0 readings, then one per error code in the order observe() lists them
+# (a failed header checksum, an HCS false start, gets a slot of its own).
 _READINGS = const(0)
 _CHECKSUM = const(1)
 _TRUNCATED = const(2)
@@ -65,10 +58,7 @@ _HEAD = const(6)      # bytes compared at the start of noise runs
 
 # The verdicts. Only the healthy line's sentence stays in memory (it changes with every
 # reading); the others are made by han.verdicts, loaded when the verdict changes to one of them:
-# _judge gives their key, (line of han.verdicts, what fills it in).
-_OK_SAY = "ok Frames decode (%d reading%s"
-_OK_BAD = ", %d of %d frames failed the checksum"
-# han.verdicts lines
+# _judge gives their key, (line of han.verdicts, what fills it in). The lines:
 _NO_DATA_FOR = const(0)
 _NO_DATA = const(1)
 _NO_KEY_SAY = const(2)
@@ -116,7 +106,10 @@ class ByteSample:
                 continue
             at = b >> 3
             bit = 1 << (b & 7)
-            if _RUNS[at] & bit:
+            # Bit set for each byte value with at most two level changes between adjacent bits
+            # (0x00, 0x80, 0x78, 0xF8, ...): what a UART reads from a line slower than its own.
+            if b"\xdf\xd1\x01\xd1\x01\x00\x01\xd1\x01\x00\x00\x00\x01\x00\x01\xd1" \
+               b"\x8b\x80\x00\x80\x00\x00\x00\x80\x8b\x80\x00\x80\x8b\x80\x8b\xfb"[at] & bit:
                 runs += 1
             if not seen[at] & bit:
                 seen[at] |= bit
@@ -173,7 +166,8 @@ class Diagnosis:
             slot = _READINGS
         else:
             try:
-                slot = _CODES.index(code) + 1
+                slot = ("checksum", "truncated", "sequence", "no_key", "decrypt", "auth", "unknown",
+                        "malformed", "noise", "too_long").index(code) + 1
             except ValueError:
                 return
             if slot == _CHECKSUM and getattr(event, "size", 0) == 1:
@@ -248,9 +242,9 @@ class Diagnosis:
         if layouts and layouts >= readings:
             return _UNKNOWN_LAYOUT, self.layout_detail
         if valid:
-            line = _OK_SAY % (readings, "" if readings == 1 else "s")
+            line = "ok Frames decode (%d reading%s" % (readings, "" if readings == 1 else "s")
             if bad:
-                line += _OK_BAD % (bad, bad + valid)
+                line += ", %d of %d frames failed the checksum" % (bad, bad + valid)
             return line + ")."
         # No frame decodes: what the bytes look like decides (han.verdicts, loaded for it).
         return load("verdicts").undecoded(self.sample if self.sample.count >= _MIN_SAMPLE else None,

@@ -5,32 +5,37 @@ the counters and the diagnosis) and a sentence for people. Layers give most sent
 they live in han.details, loaded only when an error is made (the board's heap is small).
 """
 
-CHECKSUM = "checksum"    # HCS, FCS, M-Bus or DSMR checksum mismatch
-TRUNCATED = "truncated"  # the stream ended (or went idle) inside a frame
-SEQUENCE = "sequence"    # a segment or GBT block is missing or out of order
-NO_KEY = "no_key"        # encrypted frame, no encryption key configured
-DECRYPT = "decrypt"      # decrypted plaintext does not parse: wrong encryption key
-AUTH = "auth"            # authentication tag did not verify
-UNKNOWN = "unknown"      # a valid frame whose layout this decoder does not know
-MALFORMED = "malformed"  # a valid frame whose APDU does not parse
-NOISE = "noise"          # bytes that are not a frame
-TOO_LONG = "too_long"    # a message longer than the reassembly buffer
+# The codes (Error.code), as the layers write them:
+#   checksum   HCS, FCS, M-Bus or DSMR checksum mismatch
+#   truncated  the stream ended (or went idle) inside a frame
+#   sequence   a segment or GBT block is missing or out of order
+#   no_key     encrypted frame, no encryption key configured
+#   decrypt    decrypted plaintext does not parse: wrong encryption key
+#   auth       authentication tag did not verify
+#   unknown    a valid frame whose layout this decoder does not know
+#   malformed  a valid frame whose APDU does not parse
+#   noise      bytes that are not a frame
+#   too_long   a message longer than the reassembly buffer
+# (Strings, not named constants: a constant costs the board's heap a name and a slot.)
 
-EXCERPT = 32  # bytes of the offending data kept with an error (bounded: errors are logged)
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+_EXCERPT = const(32)  # bytes of the offending data kept with an error (bounded: errors are logged)
 
 
 class Error(Exception):
-    """A rejected frame, message or run of bytes. Layers raise it (as `Fault`); the pipeline
-    yields it with an excerpt of the offending data. The scanner adds `size` (bytes rejected)
+    """A rejected frame, message or run of bytes. Layers raise it; the pipeline yields it with
+    an excerpt of the offending data. The scanner adds `size` (bytes rejected)
     and `format` (the frame format's name). `detail` is a sentence, or what text() takes."""
 
     def __init__(self, code, detail, data=None):
         self.code = code
         self.detail = detail if isinstance(detail, str) else text(detail)
-        self.data = bytes(data[:EXCERPT]) if data is not None else None
-
-
-Fault = Error  # the name layers raise it by
+        self.data = bytes(data[:_EXCERPT]) if data is not None else None
 
 
 def text(spec):

@@ -17,13 +17,12 @@ except ImportError:
     def const(value):
         return value
 
-FORMATS = (HDLC, MBUS, DSMR, CIPHERED)
 _GENERAL_BLOCK_TRANSFER = const(0xE0)
 _GENERAL_GLO_CIPHERING = const(0xDB)
 _GENERAL_DED_CIPHERING = const(0xDF)
 _DSMR_START = const(0x2F)  # "/": a P1 telegram (plain, or the plaintext of an encrypted one)
 _DATA_NOTIFICATION = const(0x0F)
-_EXCERPT = const(32)  # bytes of the offending data kept with an error, as han.errors.EXCERPT
+_EXCERPT = const(32)  # bytes of the offending data kept with an error, as han.errors._EXCERPT
 # han.details lines
 _LAST_SEGMENT = const(36)
 _LAST_BLOCK = const(37)
@@ -35,8 +34,8 @@ _NOT_PARSED = const(42)
 _NOT_DLMS = const(43)
 _NOT_NOTIFICATION = const(44)
 _NESTED = const(45)
-MAX_MESSAGE = 2048  # largest reassembled APDU (segments or GBT blocks)
-MAX_LAYERS = 6      # GBT, ciphering, GBT inside ciphering ...: no real meter nests deeper
+_MAX_MESSAGE = const(2048)  # largest reassembled APDU (segments or GBT blocks)
+_MAX_LAYERS = const(6)      # GBT, ciphering, GBT inside ciphering ...: no real meter nests deeper
 
 
 class Counters:
@@ -52,13 +51,13 @@ class Counters:
 
 
 class Pipeline:
-    def __init__(self, keys=None, hint=None, trace=None, formats=FORMATS, max_message=MAX_MESSAGE):
+    def __init__(self, keys=None, hint=None, trace=None):
         self.keys = keys
         self.hint = hint
         self.trace = trace  # trace(layer name, bytes view) for debug dumps, or None
-        self.scanner = Scanner(formats)
-        self.segments = Reassembly(max_message)
-        self.max_message = max_message
+        self.scanner = Scanner((HDLC, MBUS, DSMR, CIPHERED))
+        self.segments = Reassembly(_MAX_MESSAGE)
+        self.max_message = _MAX_MESSAGE
         self.blocks = None  # GBT reassembly, made for the meters that use it (L&G)
         self.segment_sender = None  # addresses and control byte of a pending HDLC chain
         self.counters = Counters()
@@ -178,7 +177,7 @@ class Pipeline:
                 layers.append("llc")
             if self.trace:
                 self.trace("apdu", plain)
-            for _ in range(MAX_LAYERS):
+            for _ in range(_MAX_LAYERS):
                 if not len(plain):
                     raise Error("malformed", _EMPTY)
                 tag = plain[0]
@@ -223,7 +222,7 @@ class Pipeline:
                     raise Error("decrypt", (_NOT_DLMS, tag))
                 else:
                     raise Error("unknown", (_NOT_NOTIFICATION, tag))
-            raise Error("malformed", (_NESTED, MAX_LAYERS))
+            raise Error("malformed", (_NESTED, _MAX_LAYERS))
         except Error as fault:
             fault.data = bytes(view[:_EXCERPT])
             return fault

@@ -5,13 +5,6 @@ The ESP32's MicroPython floats are 32-bit (85823280 Wh is not representable), so
 uses float arithmetic: numbers are rendered to decimal text from the integer and the scaler.
 """
 
-# DLMS unit enumeration (Blue Book, table "Enumerated values for physical units"), code 0-72,
-# as one string rather than 73 objects: the board's heap is small.
-_UNITS = ("|a|mo|wk|d|h|min|s|°|°C|currency|m|m/s|m³|m³|m³/h|m³/h|m³/d|m³/d|l|kg|N|Nm|Pa|bar|J|J/h|W|"
-          "VA|var|Wh|VAh|varh|A|C|V|V/m|F|Ω|Ωm²/m|Wb|T|A/m|H|Hz|1/(Wh)|1/(varh)|1/(VAh)|V²h|A²h|kg/s|S|"
-          "K|1/(V²h)|1/(A²h)|1/m³|%|Ah|||Wh/m³|J/m³|Mol %|g/m³|Pa s|J/kg|g/cm²|atm|||dBm|dBµV|dB")
-
-
 WATT = 27
 VOLT_AMPERE = 28
 VAR = 29
@@ -21,28 +14,28 @@ VAR_HOUR = 32
 AMPERE = 33
 VOLT = 35
 HERTZ = 44
-DEGREE = 8
 NO_UNIT = 255
-
-# The unit an electricity OBIS code (A = 1) implies when the meter sends none, by C (quantity)
-# for C < 80, where it repeats every 20 for L1, L2, L3: for rates (D 4-7, 14-16, 24-27: power,
-# current, voltage ...) and for their time integrals (D 8-10, 29: energy registers).
-_RATE_UNITS = b"\xff\x1b\x1b\x1d\x1d\x1d\x1d\x1d\x1d\x1c\x1c\x21\x23\xff\xff\x1b\x1b\xff\xff\xff"
-_INTEGRAL_UNITS = b"\xff\x1e\x1e\x20\x20\x20\x20\x20\x20\x1f\x1f\xff\xff\xff\xff\x1e\x1e\xff\xff\xff"
+# (Tables live in the functions that read them: a module-level name costs the board's heap a
+# name and a slot.)
 
 
 def default_unit(obis):
-    """The DLMS unit an electricity OBIS code implies, or NO_UNIT."""
+    """The DLMS unit an electricity OBIS code implies, or NO_UNIT.
+
+    By C (quantity) for C < 80, where it repeats every 20 for L1, L2, L3: for rates (D 4-7,
+    14-16, 24-27: power, current, voltage ...) and for their time integrals (D 8-10, 29: energy
+    registers)."""
     c = obis[2]
     if obis[0] != 1 or c >= 100:
         return NO_UNIT
     d = obis[3]
     if d in b"\x04\x05\x06\x07\x0e\x0f\x10\x18\x19\x1a\x1b":  # demand, instantaneous, maxima
         if c >= 80:
-            return DEGREE if c == 81 else AMPERE if c == 91 else NO_UNIT  # phase angles, neutral current
-        return HERTZ if c == 14 else _RATE_UNITS[c % 20]
+            return 8 if c == 81 else AMPERE if c == 91 else NO_UNIT  # phase angles (°), neutral current
+        return HERTZ if c == 14 else \
+            b"\xff\x1b\x1b\x1d\x1d\x1d\x1d\x1d\x1d\x1c\x1c\x21\x23\xff\xff\x1b\x1b\xff\xff\xff"[c % 20]
     if d in b"\x08\x09\x0a\x1d" and c < 80:  # registers (time integrals)
-        return _INTEGRAL_UNITS[c % 20]
+        return b"\xff\x1e\x1e\x20\x20\x20\x20\x20\x20\x1f\x1f\xff\xff\xff\xff\x1e\x1e\xff\xff\xff"[c % 20]
     return NO_UNIT
 
 
@@ -51,11 +44,16 @@ def unit_symbol(code):
         return code
     if not 0 <= code <= 72:
         return ""
+    # DLMS unit enumeration (Blue Book, table "Enumerated values for physical units"), code
+    # 0-72, as one string rather than 73 objects: the board's heap is small.
+    units = ("|a|mo|wk|d|h|min|s|°|°C|currency|m|m/s|m³|m³|m³/h|m³/h|m³/d|m³/d|l|kg|N|Nm|Pa|bar|J|J/h|W|"
+             "VA|var|Wh|VAh|varh|A|C|V|V/m|F|Ω|Ωm²/m|Wb|T|A/m|H|Hz|1/(Wh)|1/(varh)|1/(VAh)|V²h|A²h|kg/s|"
+             "S|K|1/(V²h)|1/(A²h)|1/m³|%|Ah|||Wh/m³|J/m³|Mol %|g/m³|Pa s|J/kg|g/cm²|atm|||dBm|dBµV|dB")
     at = 0
     for _ in range(code):
-        at = _UNITS.find("|", at) + 1
-    end = _UNITS.find("|", at)
-    return _UNITS[at:end if end >= 0 else len(_UNITS)]
+        at = units.find("|", at) + 1
+    end = units.find("|", at)
+    return units[at:end if end >= 0 else len(units)]
 
 
 def decimal_text(raw, scaler):

@@ -51,13 +51,13 @@ NAMES = ("hdlc", "mbus", "dsmr", "ciphered")
 START_BYTES = b"\x7e\x68/\xdb"  # by format
 FILL_BYTES = b"\x7e\x00\x00\x00"  # flags may repeat between HDLC frames and close the last one
 CHECKED = b"\x01\x01\x01\x00"   # has a checksum of its own (a bare ciphered frame has none)
-MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
+_MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
                                 # ciphered: the longest real telegram seen is 1.4 KB (Hungary)
 _MBUS_MAX = const(265)          # 259 + 6
 
 # What measure() returns when it cannot give a length yet.
 NEED_MORE = const(0)     # could be a frame: wait for more bytes
-NOT_A_FRAME = const(-1)  # this start byte is noise
+_NOT_A_FRAME = const(-1)  # this start byte is noise
 FILL = const(-2)         # inter-frame fill (a repeated HDLC flag): skip without calling it noise
 BAD_HEADER = const(-3)   # a frame header whose own checksum fails
 
@@ -101,11 +101,11 @@ def crc16_arc(buf, start, end):
 
 
 def max_frame(fmt):
-    return _MBUS_MAX if fmt == MBUS else MAX_FRAME
+    return _MBUS_MAX if fmt == MBUS else _MAX_FRAME
 
 
 def _hdlc_header(buf, pos, end):
-    """Offset after the HDLC control byte, NEED_MORE, or NOT_A_FRAME for an over-long address."""
+    """Offset after the HDLC control byte, NEED_MORE, or _NOT_A_FRAME for an over-long address."""
     i = pos + 3
     for _ in range(2):  # destination, then source address: the last byte has its LSB set
         for n in range(4):
@@ -115,7 +115,7 @@ def _hdlc_header(buf, pos, end):
             if buf[i - 1] & 1:
                 break
         else:
-            return NOT_A_FRAME
+            return _NOT_A_FRAME
     return i + 1 if i < end else NEED_MORE
 
 
@@ -135,16 +135,16 @@ def measure(fmt, buf, pos, end):
             return NEED_MORE
         kind = buf[pos + 1]
         if kind & 0xF0 != 0xA0:
-            return FILL if kind == 0x7E else NOT_A_FRAME
+            return FILL if kind == 0x7E else _NOT_A_FRAME
         total = (((kind & 0x07) << 8) | buf[pos + 2]) + 1
         if total <= 7:  # format (2) + dst + src + ctrl + FCS (2)
-            return NOT_A_FRAME
+            return _NOT_A_FRAME
         frame_end = pos + total
         header = _hdlc_header(buf, pos, min(end, frame_end))
         if header == NEED_MORE:
-            return NEED_MORE if end < frame_end else NOT_A_FRAME
-        if header == NOT_A_FRAME or header + 2 > frame_end:
-            return NOT_A_FRAME
+            return NEED_MORE if end < frame_end else _NOT_A_FRAME
+        if header == _NOT_A_FRAME or header + 2 > frame_end:
+            return _NOT_A_FRAME
         if header + 2 == frame_end:  # no information field: the two bytes left are the FCS
             return total
         if header + 2 > end:
@@ -156,7 +156,7 @@ def measure(fmt, buf, pos, end):
         if have < 4:
             return NEED_MORE
         if buf[pos + 3] != 0x68 or buf[pos + 1] != buf[pos + 2]:
-            return NOT_A_FRAME
+            return _NOT_A_FRAME
         # Some Austrian meters put only the low byte of 256+ into L (seen at L = 1 for 257):
         # a real L is never below 3 (C, A, CI), so the missing 256 is unambiguous.
         length = buf[pos + 1]
@@ -166,30 +166,30 @@ def measure(fmt, buf, pos, end):
             return NEED_MORE
         for i in range(pos + 1, pos + 4):  # three letters
             if not (0x41 <= buf[i] <= 0x5A or 0x61 <= buf[i] <= 0x7A):
-                return NOT_A_FRAME
+                return _NOT_A_FRAME
         if not 0x20 < buf[pos + 4] < 0x7F:
-            return NOT_A_FRAME
-        limit = min(end, pos + MAX_FRAME)
+            return _NOT_A_FRAME
+        limit = min(end, pos + _MAX_FRAME)
         search = pos + 5
         while True:
             bang = buf.find(b"!", search, limit)
             if bang < 0:
-                return NEED_MORE if limit == end and end < pos + MAX_FRAME else NOT_A_FRAME
+                return NEED_MORE if limit == end and end < pos + _MAX_FRAME else _NOT_A_FRAME
             i = bang + 1
             while i < end and i - bang <= 4 and _hex(buf[i]) >= 0:
                 i += 1
             if i + 2 > end:
-                return NEED_MORE if end < pos + MAX_FRAME else NOT_A_FRAME
+                return NEED_MORE if end < pos + _MAX_FRAME else _NOT_A_FRAME
             if i - bang <= 5 and buf[i] == 0x0D and buf[i + 1] == 0x0A:
                 return i + 2 - pos
             search = bang + 1
     if have < 14:
         return NEED_MORE
     if buf[pos + 1] != 8:
-        return NOT_A_FRAME
+        return _NOT_A_FRAME
     for i in range(pos + 2, pos + 5):  # the FLAG id: three capitals
         if not 0x41 <= buf[i] <= 0x5A:
-            return NOT_A_FRAME
+            return _NOT_A_FRAME
     first = buf[pos + 10]
     if first < 0x80:
         size, header = first, 11
@@ -198,10 +198,10 @@ def measure(fmt, buf, pos, end):
     elif first == 0x82:
         size, header = (buf[pos + 11] << 8) | buf[pos + 12], 13
     else:
-        return NOT_A_FRAME
+        return _NOT_A_FRAME
     security = buf[pos + header]
     if security & 0x8F > 2 or not security & 0x30:  # suites 0-2, no compression; auth and/or enc
-        return NOT_A_FRAME
+        return _NOT_A_FRAME
     return header + size
 
 
