@@ -6,11 +6,15 @@ import micropython
 
 
 @micropython.viper
-def crc16(buf: ptr8, start: int, end: int, table: ptr16, init: int, xorout: int) -> int:
+def crc16(buf: ptr8, start: int, end: int, poly: int, init: int, xorout: int) -> int:
     crc = init
     i = start
     while i < end:
-        crc = (crc >> 8) ^ table[(crc ^ buf[i]) & 0xFF]
+        crc ^= buf[i]
+        bit = 0
+        while bit < 8:
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+            bit += 1
         i += 1
     return crc ^ xorout
 

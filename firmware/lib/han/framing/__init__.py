@@ -32,10 +32,9 @@ keep noise from being taken for such a frame, the system title must start with a
 manufacturer id and the security byte must be a known one.
 
 CRC-16 checks: X.25 for HDLC (HCS/FCS), ARC for DSMR telegrams. Both are reflected CRC-16s and
-share one table-driven loop (a viper twin on MicroPython); the ARC table is made at the first
-P1 telegram: HAN meters never need it.
+share one bitwise loop (a viper twin on MicroPython): no 512-byte table per polynomial in the
+board's heap, and the viper loop still takes well under a millisecond for the longest frame.
 """
-from array import array
 
 try:
     from micropython import const
@@ -62,24 +61,13 @@ FILL = const(-2)         # inter-frame fill (a repeated HDLC flag): skip without
 BAD_HEADER = const(-3)   # a frame header whose own checksum fails
 
 
-def table(poly):
-    t = array("H", bytes(512))
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        t[i] = c
-    return t
-
-
-X25_TABLE = table(0x8408)  # HDLC FCS: init 0xFFFF, xorout 0xFFFF, sent low byte first
-ARC_TABLE = None           # DSMR P1: init 0, xorout 0, sent as 4 hex digits (table(0xA001))
-
-
-def crc16_pure(buf, start, end, table, init, xorout):
+def crc16_pure(buf, start, end, poly, init, xorout):
+    """A reflected CRC-16 of buf[start:end] with the reversed polynomial `poly`."""
     crc = init
     for i in range(start, end):
-        crc = (crc >> 8) ^ table[(crc ^ buf[i]) & 0xFF]
+        crc ^= buf[i]
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
     return crc ^ xorout
 
 
@@ -90,14 +78,13 @@ except ImportError:  # CPython, or a MicroPython build without viper
 
 
 def crc16_x25(buf, start, end):
-    return crc16(buf, start, end, X25_TABLE, 0xFFFF, 0xFFFF)
+    """HDLC's HCS and FCS: sent low byte first."""
+    return crc16(buf, start, end, 0x8408, 0xFFFF, 0xFFFF)
 
 
 def crc16_arc(buf, start, end):
-    global ARC_TABLE
-    if ARC_TABLE is None:
-        ARC_TABLE = table(0xA001)
-    return crc16(buf, start, end, ARC_TABLE, 0, 0)
+    """DSMR P1's: sent as 4 hex digits."""
+    return crc16(buf, start, end, 0xA001, 0, 0)
 
 
 def max_frame(fmt):
