@@ -5,7 +5,8 @@ Netz NÖ example (two M-Bus segments) published by the grid operator.
 """
 from han import framing
 from han.framing import HDLC, MBUS, payload
-from han.framing.scanner import Frame, Reassembly, Scanner, find_marked, find_marked_pure
+from han.framing.scanner import Frame, Scanner, find_marked, find_marked_pure
+from han.framing.segments import Reassembly
 from support import unhex
 
 KAMSTRUP = unhex(

@@ -1,6 +1,6 @@
 """The decoding pipeline: bytes in, readings and errors out.
 
-    bytes -> Scanner (HDLC, M-Bus frames; noise) -> Reassembly (link segments)
+    bytes -> Scanner (HDLC, M-Bus frames; noise) -> Reassembly (link segments, if any)
           -> LLC -> GBT -> ciphering -> data-notification -> Reading
 
 Pure and bounded: the buffers are allocated once here; nothing does I/O. `feed` and `flush`
@@ -9,7 +9,7 @@ are generators: each yields the Readings and Errors the new bytes complete.
 from han import cosem
 from han.errors import Error
 from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, payload
-from han.framing.scanner import Frame, Reassembly, Scanner
+from han.framing.scanner import Frame, Scanner
 
 try:
     from micropython import const
@@ -56,10 +56,9 @@ class Pipeline:
         self.hint = hint
         self.trace = trace  # trace(layer name, bytes view) for debug dumps, or None
         self.scanner = Scanner((HDLC, MBUS, DSMR, CIPHERED))
-        self.segments = Reassembly(_MAX_MESSAGE)
+        self.segments = None  # segment reassembly, made at the first message in segments
         self.max_message = _MAX_MESSAGE
         self.blocks = None  # GBT reassembly, made for the meters that use it (L&G)
-        self.segment_sender = None  # addresses and control byte of a pending HDLC chain
         self.counters = Counters()
         self.meter = cosem.new_cache()  # the meter convention, kept between readings
 
@@ -72,7 +71,7 @@ class Pipeline:
     def flush(self):
         """The input ended or the line went idle: decide what is still buffered."""
         yield from self._events(self.scanner.flush())
-        if self.segments.active:
+        if self.segments is not None and self.segments.active:
             self.segments.abandon("")
             yield self._count(Error("truncated", _LAST_SEGMENT))
         if self.blocks is not None and self.blocks.abandon():
@@ -103,28 +102,12 @@ class Pipeline:
 
     def _events(self, source):
         """What the scanner's frames and errors come to."""
-        segments = self.segments
         for event in source:
+            segments = self.segments
             if not isinstance(event, Frame):
                 yield self._count(event)
-                sender = self.segment_sender
-                if not segments.active or sender is None or getattr(event, "format", None) != segments.owner:
-                    continue
-                # Was the rejected frame part of the pending message? (Only asked for HDLC
-                # segments, which carry no numbers; M-Bus segments are numbered and checked as
-                # they come.) It was if it is a frame of the same link carrying the addresses and
-                # control byte of the message's first segment, allowing one flipped bit among
-                # them: a false start from noise does not, a damaged segment does.
-                data = event.data
-                if data is None or len(data) < 3 + len(sender):
-                    continue
-                differing = 0
-                for i in range(len(sender)):
-                    x = data[3 + i] ^ sender[i]
-                    while x:
-                        differing += x & 1
-                        x >>= 1
-                if differing <= 1:
+                if segments is not None and getattr(event, "format", None) == segments.owner \
+                        and segments.claims(event.data):
                     yield self._count(segments.abandon(_DAMAGED))
                 continue
             self.counters.frames += 1
@@ -140,19 +123,24 @@ class Pipeline:
                 fault.data = bytes(view[at:at + min(event.size, _EXCERPT)])
                 yield self._count(fault)
                 continue
-            if segments.active and sequence is None and self.segment_sender is not None and (
-                    _starts_llc(buf, start, end)
-                    or bytes(view[at + 3:start - 3]) != self.segment_sender[:-1]):
-                # Unnumbered (HDLC) segments: only a message's first frame starts with the LLC
-                # header, and every segment comes from the same addresses (the control byte may
-                # count frames). Otherwise the pending message lost its last segment.
-                yield self._count(segments.abandon(_NEW_MESSAGE))
-            if more and not segments.active:  # a chain begins: remember who sends it
-                self.segment_sender = bytes(view[at + 3:start - 2]) if sequence is None else None
-            message = segments.add(NAMES[fmt], view[start:end], more, sequence)
-            if segments.lost:
-                yield self._count(segments.lost)
-                segments.lost = None
+            if segments is None and (more or sequence):  # the first message in segments
+                from han.framing.segments import Reassembly
+                segments = self.segments = Reassembly(_MAX_MESSAGE)
+            if segments is None:
+                message = view[start:end]  # one frame, one message
+            else:
+                if segments.active and sequence is None and segments.sender is not None and (
+                        _starts_llc(buf, start, end) or bytes(view[at + 3:start - 3]) != segments.sender[:-1]):
+                    # Unnumbered (HDLC) segments: only a message's first frame starts with the
+                    # LLC header, and every segment comes from the same addresses (the control
+                    # byte may count frames). Otherwise the pending message lost its last segment.
+                    yield self._count(segments.abandon(_NEW_MESSAGE))
+                if more and not segments.active:  # a chain begins: remember who sends it
+                    segments.sender = bytes(view[at + 3:start - 2]) if sequence is None else None
+                message = segments.add(NAMES[fmt], view[start:end], more, sequence)
+                if segments.lost:
+                    yield self._count(segments.lost)
+                    segments.lost = None
             if message is not None:
                 result = self._message(message, NAMES[fmt], CHECKED[fmt])
                 if self.blocks is not None and self.blocks.lost:

@@ -5,9 +5,6 @@ how long its frame is and whether its checksum holds. Bytes that belong to no fr
 as noise, a run at a time. After a false start (a noise byte that looks like a frame header, or a
 frame that fails its checksum) scanning resumes at the byte after that start, so a real frame
 hidden behind it is not lost. Results do not depend on how the input is chunked.
-
-Reassembly puts link-layer segments (HDLC segmentation bit, M-Bus CI sequence) back into one
-message.
 """
 from han.errors import Error
 from han.framing import (BAD_HEADER, CHECKED, FILL, FILL_BYTES, NAMES, NEED_MORE, START_BYTES, check,
@@ -23,10 +20,6 @@ _NOISE_EXCERPT = const(64)
 # han.details lines
 _HCS = const(18)
 _ENDED_INSIDE = const(24)
-_MIDDLE = const(25)
-_NEW_MESSAGE = const(26)
-_SEGMENT = const(27)
-_LONGER = const(28)
 
 
 def find_marked_pure(buf, start, end, marks):
@@ -179,61 +172,3 @@ class Scanner:
                 yield error
                 self.quiet_until = max(self.quiet_until, pos + size)
                 self.start = pos + 1
-
-
-class Reassembly:
-    def __init__(self, capacity):
-        self.capacity = capacity
-        self.buf = None  # allocated once, at the first segmented message (most meters send none)
-        self.length = 0
-        self.active = False
-        self.next_sequence = 0
-        self.owner = None
-        self.lost = None  # an Error to report: segments dropped since the last call
-
-    def abandon(self, detail, keep=False):
-        """Drop a partial message; returns the sequence Error to report (None if nothing was
-        pending), or with `keep` leaves it in `lost`."""
-        lost = Error("sequence", detail) if self.active else None
-        self.active = False
-        self.length = 0
-        if keep and lost:
-            self.lost = lost
-        return lost
-
-    def add(self, owner, view, more, sequence):
-        """Add one frame's payload; returns the whole message once complete, else None.
-
-        `sequence` is None for links without segment numbers (HDLC). The returned view is valid
-        until the next call.
-        """
-        if self.active and owner != self.owner:
-            self.abandon((_MIDDLE, owner, self.owner), True)
-        if sequence is not None:
-            if sequence == 0:
-                self.abandon(_NEW_MESSAGE, True)
-            elif not self.active or sequence != self.next_sequence:
-                expected = self.next_sequence if self.active else 0
-                self.active = True
-                self.abandon((_SEGMENT, sequence, expected), True)
-                return None
-            self.next_sequence = sequence + 1
-        if not self.active and not more:
-            return view
-        n = len(view)
-        if self.buf is None:
-            self.buf = bytearray(self.capacity)
-        if self.length + n > self.capacity:
-            self.active = False
-            self.length = 0
-            self.lost = Error("too_long", (_LONGER, self.capacity))
-            return None
-        self.buf[self.length:self.length + n] = view
-        self.length += n
-        self.owner = owner
-        if more:
-            self.active = True
-            return None
-        self.active = False
-        n, self.length = self.length, 0
-        return memoryview(self.buf)[:n]
