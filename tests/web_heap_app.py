@@ -2,12 +2,19 @@
 # (the real State with a full hour of power and a reading, the real config), to measure what
 # serving the dashboard costs in the heap:
 #   micropython -X heapsize=N tests/web_heap_app.py PORT MEASURED
-# Prints "import NAME BYTES" for the server's modules (gc.mem_alloc deltas after a collection:
-# server.py stays loaded, http.py and api.py are loaded while requests come),
-# "ready" once serving, then for each of the first MEASURED requests "alloc PATH BYTES": all it
-# allocated, counted with the collector off (an upper bound of its peak). Later requests are
-# served normally (concurrency); /api/status gives the live heap.
+# Prints "base BYTES" (the interpreter, asyncio, this script, the app's state and config),
+# "import NAME BYTES" for what stays loaded (server.py and the Web object: gc.mem_alloc deltas
+# after a collection), then "ready BYTES": the idle live heap, nothing of the answering code
+# loaded. Then one line per connection, in the order they come: for the first MEASURED ones
+# "alloc BYTES", all the connection allocated, counted with the collector off (an upper bound of
+# its peak); for the later ones "peak BYTES LIVE": the highest live heap seen while it was
+# answered (sampled after a collection each time the answer waits for the socket, and at its
+# end), the answering code loaded meanwhile included, and the live heap once it is done. The
+# test knows which request each connection was (it sends them one after the other). When the
+# server has unloaded its answering code (after server.LINGER_MS without a connection, made
+# LINGER_MS here), "unloaded BYTES": the live heap, idle again.
 import asyncio
+import asyncio.stream
 import gc
 import sys
 
@@ -25,6 +32,7 @@ from han.values import Quantity  # noqa: E402
 
 PORT = int(sys.argv[1])
 MEASURED = int(sys.argv[2])
+LINGER_MS = 2000  # the test waits for the answering code to be unloaded: not the board's 10 s
 
 
 class Log:
@@ -67,53 +75,64 @@ for i in range(HISTORY):  # a full hour of power
     app.state.add_power(i * 10, 800 + i)
 
 start = live()
-print("base %d" % start)  # the interpreter, asyncio, this script, the app's state and config
-for name in ("app.web.server", "app.web.http", "app.web.api"):
-    before = live()
-    __import__(name)
-    print("import %s %d" % (name, live() - before))
-from app.web import http  # noqa: E402
-from app.web.server import Web  # noqa: E402
+print("base %d" % start)
+before = live()
+from app.web import server  # noqa: E402
+print("import app.web.server %d" % (live() - before))
+server.LINGER_MS = LINGER_MS
+
+count = [0]
+peak = [0]
+
+
+class Web(server.Web):
+    """The server, each connection measured: the first MEASURED ones' allocations, the later
+    ones' peak live heap."""
+
+    async def _serve(self, stream, address):
+        count[0] += 1
+        if count[0] > MEASURED:
+            peak[0] = 0
+            try:
+                await server.Web._serve(self, stream, address)
+            finally:
+                print("peak %d %d" % (max(peak[0], live()), live()))
+            return
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        try:
+            await server.Web._serve(self, stream, address)
+        finally:
+            used = gc.mem_alloc() - before
+            gc.enable()
+            print("alloc %d" % used)
+
+    async def _watch(self):
+        await server.Web._watch(self)
+        print("unloaded %d" % live())
+
+
+_drain = asyncio.stream.Stream.drain
+
+
+async def drain(self):
+    """Stream.drain, with the live heap sampled first (outside the allocation counts)."""
+    if count[0] > MEASURED:
+        peak[0] = max(peak[0], live())
+    return await _drain(self)
+
+
+asyncio.stream.Stream.drain = drain
 
 before = live()
 web = Web(app)
 print("import Web() %d" % (live() - before))
 
-# Every request is measured by wrapping http.exchange (the server looks it up per connection;
-# the measured requests come well within server.LINGER_MS, so http.py is not reloaded meanwhile).
-_head = http.head
-_exchange = http.exchange
-count = [0]
-
-
-async def head(slot, stream):
-    request = await _head(slot, stream)
-    slot.path = request.path
-    return request
-
-
-async def exchange(web, slot, stream):
-    count[0] += 1
-    if count[0] > MEASURED:
-        return await _exchange(web, slot, stream)
-    gc.collect()
-    gc.disable()
-    before = gc.mem_alloc()
-    try:
-        await _exchange(web, slot, stream)
-    finally:
-        used = gc.mem_alloc() - before
-        gc.enable()
-        print("alloc %s %d" % (getattr(slot, "path", "?"), used))
-
-
-http.head = head
-http.exchange = exchange
-
 
 async def main():
     await web.start(PORT)
-    print("ready web %d" % (live() - start))
+    print("ready %d" % live())
     while True:
         await asyncio.sleep(1)
 

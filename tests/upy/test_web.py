@@ -6,10 +6,10 @@ import json
 
 from app import config as config_store
 from app.state import HISTORY, State
-from app.web import admin, api, auth, http, portal, server, settings
+from app.web import admin, api, auth, http, portal, routes, server, settings, status
 from han.pipeline import Pipeline
-from han.values import DateTime, Decimal, Quantity
-from support import FRAMES, read_bytes
+from han.values import DateTime, Decimal, Quantity, decimal_text
+from support import FRAMES, IS_MICROPYTHON, read_bytes
 
 
 def run(coroutine):
@@ -82,47 +82,72 @@ def test_request_line():
         assert http.parse_request_line(bad) is None, bad
 
 
+def read_head(stream, slot=None, web=None):
+    """The Request http.head makes of what `stream` sends (in a new Web unless one is given)."""
+    web = web or server.Web(FakeApp())
+    request = http.Request()
+    run(http.head(slot or server.Slot(), stream, request, web))
+    return request
+
+
+def parsed(raw):
+    """The Request http.head makes of a whole request head (bytes)."""
+    return read_head(Stream([raw]))
+
+
 def test_headers_kept_and_refused():
-    request = http.Request("POST", "/api/config", "")
-    for name, value in (("host", "192.168.4.1"), ("content-length", "12"), ("content-type", JSON_TYPE),
-                        ("cookie", "theme=dark; hanreader=abc123; other=1"), ("x-csrf-token", "t"),
-                        ("origin", "http://192.168.4.1"), ("expect", "100-continue"),
-                        ("user-agent", "ignored")):
-        request.header(name, value)
-    assert (request.host, request.length, request.session, request.csrf, request.expect) == \
-        ("192.168.4.1", 12, "abc123", "t", True)
+    request = parsed(b"POST /api/config HTTP/1.1\r\nHost: 192.168.4.1\r\nContent-Length: 12\r\n"
+                     b"Content-Type: application/json\r\nCOOKIE: theme=dark; hanreader=abc123; other=1\r\n"
+                     b"X-CSRF-Token:t\r\nOrigin:  http://192.168.4.1 \r\nExpect: 100-Continue\r\n"
+                     b"User-Agent: ignored\r\nIf-None-Match: \xff\xfe\r\n\r\n")  # not UTF-8: dropped
+    assert (request.host, request.length, request.session, request.csrf, request.expect, request.type) == \
+        ("192.168.4.1", 12, "abc123", "t", "100-Continue", JSON_TYPE)
+    assert (request.auth, request.etag, request.site) == (None, None, None)  # not sent: the defaults
     assert not admin.cross_site(request)
     request.origin = "http://evil.example"
     assert admin.cross_site(request)
     request.origin = None
     request.site = "cross-site"
     assert admin.cross_site(request)
-    for name, value in (("content-length", "-1"), ("content-length", "lots"), ("transfer-encoding", "chunked")):
-        error = raises(http.HttpError, request.header, name, value)
-        assert error.status[:3] in ("400", "501")
+    assert parsed(b"GET / HTTP/1.1\r\n\r\n").session is None and http.Request.session is None
+
+
+def test_dashboard_polls_keep_no_header_and_load_nothing_more():
+    web = server.Web(FakeApp())
+    head = b"GET /api/data HTTP/1.1\r\nHost: h\r\nCookie: hanreader=t\r\nContent-Length: 2\r\n\r\n"
+    request = read_head(Stream([head]), web=web)
+    assert (request.rare, web.rare, request.host, request.session, request.length) == (False, 0, "", None, 2)
+    request = read_head(Stream([head.replace(b"data", b"status")]), web=web)  # routes.py answers it
+    assert (request.rare, web.rare, request.host, request.session) == (True, 1, "h", "t")
+    web.app.wifi.ap = True  # the captive portal sees every request
+    request = read_head(Stream([head]), web=web)
+    assert (request.rare, web.rare, request.host) == (True, 2, "h")
+    for header in (b"Content-Length: -1", b"Content-Length: lots", b"Transfer-Encoding: chunked"):
+        error = raises(http.HttpError, parsed, b"POST / HTTP/1.1\r\n" + header + b"\r\n\r\n")
+        assert error.args[0][:3] in ("400", "501")
 
 
 JSON_TYPE = "application/json"
 
 
 def test_cookie_value():
-    assert http.cookie_value("hanreader=x1", "hanreader") == "x1"
-    assert http.cookie_value("a=1;hanreader=x2 ;b=2", "hanreader") == "x2"
-    assert http.cookie_value("hanreaderx=1; xhanreader=2", "hanreader") is None
+    def session(*cookies):
+        return parsed(b"GET / HTTP/1.1\r\n" + b"".join(b"Cookie: " + c + b"\r\n" for c in cookies) + b"\r\n").session
+    assert session(b"hanreader=x1") == "x1"
+    assert session(b"a=1;hanreader=x2 ;b=2") == "x2"
+    assert session(b"hanreaderx=1; xhanreader=2") is None
+    assert session(b"hanreader=x3", b"other=1") == "x3"  # a later Cookie header without ours keeps it
 
 
 def test_lines_bounded_by_the_buffer():
     slot = server.Slot()
     long_header = b"X-Long: " + b"a" * (server.BUFFER * 2) + b"\r\n"
-    stream = Stream([b"GET / HTT", b"P/1.1\r\nHost: h\r\n", long_header[:300], long_header[300:], b"\r\nbody"])
-    assert run(http.line(slot, stream)) == b"GET / HTTP/1.1"
-    assert run(http.line(slot, stream)) == b"Host: h"
-    assert run(http.line(slot, stream)) is None  # too long: skipped whole
-    assert run(http.line(slot, stream)) == b""
-    request = http.Request("POST", "/", "")
-    request.length = 4
-    assert bytes(run(http.body(slot, stream, request))) == b"body" and request.read == 4
-    assert raises(EOFError, lambda: run(http.line(slot, stream)))
+    stream = Stream([b"POST / HTT", b"P/1.1\r\nHost: h\r\n", long_header[:300], long_header[300:],
+                     b"Content-Length: 4\r\n\r\nbo", b"dy"])
+    request = read_head(stream, slot)  # the long line is skipped whole
+    assert (request.method, request.path, request.host, request.length) == ("POST", "/", "h", 4)
+    assert bytes(run(admin.body(slot, stream, request))) == b"body" and request.read == 4
+    assert raises(EOFError, read_head, stream, slot)
 
 
 def test_whole_head_parsed_and_limits():
@@ -130,16 +155,16 @@ def test_whole_head_parsed_and_limits():
     head = b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 11\r\n" \
            b"Cookie: hanreader=tok\r\n\r\npassword=xy"
     slot = web.slots[0]
-    request = run(http.head(slot, Stream([head])))
+    request = read_head(Stream([head]), slot, web)
     assert (request.method, request.path, request.length, request.session) == ("POST", "/api/login", 11, "tok")
-    assert bytes(run(http.body(slot, Stream(), request))) == b"password=xy"
+    assert bytes(run(admin.body(slot, Stream(), request))) == b"password=xy"
     too_many = b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * (http.MAX_HEADERS + 1) + b"\r\n"
-    assert raises(http.HttpError, lambda: run(http.head(server.Slot(), Stream([too_many])))).status.startswith("431")
+    assert raises(http.HttpError, parsed, too_many).args[0].startswith("431")
     huge = b"GET / HTTP/1.1\r\n" + (b"A: " + b"b" * 400 + b"\r\n") * 11 + b"\r\n"
-    assert raises(http.HttpError, lambda: run(http.head(server.Slot(), Stream([huge])))).status.startswith("431")
+    assert raises(http.HttpError, parsed, huge).args[0].startswith("431")
     long_line = b"GET /" + b"a" * server.BUFFER + b" HTTP/1.1\r\n\r\n"
-    assert raises(http.HttpError, lambda: run(http.head(server.Slot(), Stream([long_line])))).status.startswith("414")
-    assert raises(http.HttpError, lambda: run(http.head(server.Slot(), Stream([b"hello\r\n"])))).status.startswith("400")
+    assert raises(http.HttpError, parsed, long_line).args[0].startswith("414")
+    assert raises(http.HttpError, parsed, b"hello\r\n").args[0].startswith("400")
 
 
 def test_out_buffers_and_passes_big_pieces_through():
@@ -172,16 +197,19 @@ def test_status_lines_and_headers():
     assert "Content-Type: application/json\r\n" in text and "Cache-Control: no-store\r\n" in text
     assert json.loads(text.split("\r\n\r\n", 1)[1]) == {"error": 'no "such" page'}
     out = Out()
-    out.start("200 OK", http.content_type("index.html"))
-    assert "Content-Security-Policy: default-src 'self'" in out.text() and "X-Frame-Options: DENY" in out.text()
-    assert http.content_type("app.js") == "text/javascript" and http.content_type("app.css") == "text/css"
+    run(routes._file(http.Request(), out, "index.html"))
+    head, page = out.text().split("\r\n\r\n", 1)
+    assert head.startswith("HTTP/1.1 200 OK\r\n") and "Content-Type: text/html; charset=utf-8\r\n" in head
+    assert "Content-Security-Policy: default-src 'self'" in head and "X-Frame-Options: DENY" in head
+    assert "Content-Length: %d\r\n" % len(page.encode()) in head and page.startswith("<!doctype html>")
+    assert routes.content_type("app.js") == "text/javascript" and routes.content_type("app.css") == "text/css"
 
 
 def test_www_folder_next_to_lib():
-    assert http.www_folder("/lib/app/web/http.mpy") == "/www"
-    assert http.www_folder("firmware/lib/app/web/http.py") == "firmware/www"
-    assert http.www_folder("/x/build/sim-mpy/lib/app/web/http.mpy") == "/x/build/sim-mpy/www"
-    assert http.www_folder("app/web/http.py") == "www"
+    assert routes.www_folder("/lib/app/web/http.mpy") == "/www"
+    assert routes.www_folder("firmware/lib/app/web/http.py") == "firmware/www"
+    assert routes.www_folder("/x/build/sim-mpy/lib/app/web/http.mpy") == "/x/build/sim-mpy/www"
+    assert routes.www_folder("app/web/http.py") == "www"
 
 
 # --- captive portal ---
@@ -360,8 +388,13 @@ def test_every_setting_is_on_the_config_page():
 
 # --- JSON writers ---
 
+class FakeWifi:
+    ap = False
+
+
 class FakeApp:
     def __init__(self):
+        self.wifi = FakeWifi()
         self.state = State()
         self.config = config_store.defaults()
         self.safe_mode = False
@@ -389,6 +422,15 @@ def test_value_parts_are_exact_text():
     stamp = DateTime(bytes([0x07, 0xE6, 1, 24, 1, 18, 58, 50, 0, 0xFF, 0xC4, 0x00]))
     assert api.parts(stamp)[1] == stamp.iso()
     assert api.parts([Quantity(1, 0, 27), "x"]) == ('[1, "x"]', "1, x", None)
+
+
+def test_decimal_digits_written_in_place():
+    for raw, scaler in ((237, -2), (89, -2), (5, -2), (-5, -1), (-237, -2), (0, -3), (826, 0), (-826, 0),
+                        (1234, 3), (12345678, -6), (1, -7), (2 ** 40, -1), (-(2 ** 31), 0)):
+        out = Out()
+        out.put("x" * (server.BUFFER - 5))  # the digits go over the buffer's end: sent on the way
+        api._decimal(out, raw, scaler)
+        assert out.text() == "x" * (server.BUFFER - 5) + decimal_text(raw, scaler), (raw, scaler)
 
 
 def test_data_json_has_obis_names_and_exact_text():
@@ -430,6 +472,23 @@ def test_history_json_from_the_ring():
     out = Out()
     run(api.history(app, out, "after=99999", (100 + HISTORY + 5) * 1000))  # restarted since: all
     assert len(out.body()["points"]) == HISTORY
+
+
+def test_status_json():
+    if not IS_MICROPYTHON:
+        return  # the heap figures come from MicroPython's gc
+    app = FakeApp()
+    app.hal = None  # no signal strength to tell
+    app.state.last_error = ("checksum", "the frame check sequence does not match", "7ea0")
+    web = server.Web(app)
+    web.served = 5
+    out = Out()
+    run(status.status(app, out, web))
+    found = out.body()
+    assert found["serial"] == "" and found["rx_pin"] == 16 and found["good"] == 0 and found["rssi"] is None
+    assert found["last_error"] == {"code": "checksum", "detail": "the frame check sequence does not match",
+                                   "hex": "7ea0"}
+    assert found["web"] == {"served": 5, "refused": 0, "timeouts": 0} and found["heap_free"] > 0
 
 
 def test_settings_json_masks_secrets():

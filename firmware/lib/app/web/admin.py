@@ -19,7 +19,7 @@ import asyncio
 from json import dumps
 
 from app.web import auth
-from app.web.http import BODY_TIMEOUT_MS, JSON, HttpError, body
+from app.web.http import BODY_TIMEOUT_MS, JSON, HttpError
 
 BODY_MAX = 512
 CONFIG_BODY_MAX = 3072
@@ -108,11 +108,30 @@ def cross_site(request):
     return request.origin is not None and request.origin != "http://" + request.host
 
 
+async def body(slot, stream, request):
+    """The request body (what came with the head first, then the rest)."""
+    length = request.length
+    request.read = length
+    data = bytearray(length)
+    have = min(slot.end - slot.start, length)
+    data[:have] = slot.view[slot.start:slot.start + have]
+    slot.start += have
+    view = memoryview(data)
+    while have < length:
+        got = await stream.readinto(view[have:])
+        if got is None:
+            continue
+        if not got:
+            raise EOFError
+        have += got
+    return data
+
+
 async def fields(request, slot, stream, limit=BODY_MAX):
     """The request body as fields (form or JSON), at most `limit` bytes."""
     if request.length > limit:
         raise HttpError("413 Payload Too Large", "the body is larger than %d bytes" % limit)
-    if request.expect:
+    if request.expect and request.expect.lower() == "100-continue":
         stream.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     data = await asyncio.wait_for_ms(body(slot, stream, request), BODY_TIMEOUT_MS)
     try:

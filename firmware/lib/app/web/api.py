@@ -1,9 +1,11 @@
-"""Live JSON for the dashboard, the status page and integrations: /api/data, /api/history and
-/api/status.
+"""The dashboard's live JSON: /api/data (the latest reading) and /api/history (the last hour of
+power). Loaded with the first of them and kept while the dashboard polls (see server.py).
 
-Written in pieces as they are made (http.Out): a reading or an hour of power never becomes one
-long string. Numbers are the exact decimal text han.values makes from the meter's integer and
-scaler: no float on the way, so "0.89" A stays 0.89 and 85823280 Wh stays whole.
+Written into the connection's buffer as it is made (http.Out): constant pieces are bytes, numbers
+are digits put straight in the buffer; a reading never becomes one long string, and a value
+costs a couple of short strings (its name, its unit). Numbers are the exact decimal text
+han.values makes from the meter's integer and scaler: no float on the way, so "0.89" A stays
+0.89 and 85823280 Wh stays whole.
 """
 import time
 from json import dumps
@@ -11,7 +13,7 @@ from json import dumps
 from app.names import name as friendly_name
 from app.state import HISTORY
 from app.web.http import FLUSH_AT, JSON
-from han.values import DateTime, Decimal, Quantity, decimal_text, obis_text
+from han.values import DateTime, Decimal, Quantity, decimal_text
 
 _NO_STORE = "Cache-Control: no-store\r\n"
 _WRAP_S = (1 << 30) // 1000  # time.ticks_ms() // 1000 starts again from 0 after this
@@ -26,34 +28,55 @@ def _printable(raw):
 
 def parts(value):
     """(JSON value, display text, unit symbol or None) of a reading's value."""
+    unit = None
     if isinstance(value, Quantity):
         text = value.text()
-        return text, text, value.symbol()
-    if isinstance(value, Decimal):
+        unit = value.symbol()
+    elif isinstance(value, Decimal):
         text = decimal_text(value.raw, value.scaler)
-        return text, text, None
-    if isinstance(value, bool):
+    elif isinstance(value, bool):
         text = "true" if value else "false"
-        return text, text, None
-    if isinstance(value, int):
+    elif isinstance(value, int):
         text = str(value)
-        return text, text, None
-    if isinstance(value, DateTime):
-        text = value.iso() or value.raw.hex()
-        return dumps(text), text, None
-    if isinstance(value, (bytes, bytearray)):
-        text = bytes(value).decode() if _printable(value) else bytes(value).hex()
-        return dumps(text), text, None
-    if isinstance(value, str):
-        text = value if _printable(value.encode()) else value.encode().hex()
-        return dumps(text), text, None
-    if isinstance(value, (list, tuple)):
-        inner = [parts(v) for v in value]
-        return "[" + ", ".join(p[0] for p in inner) + "]", ", ".join(p[1] for p in inner), None
-    if value is None:
+    elif value is None:
         return "null", "", None
-    text = repr(value)
-    return dumps(text), text, None
+    elif isinstance(value, (list, tuple)):
+        numbers = []
+        texts = []
+        for item in value:
+            inner = parts(item)
+            numbers.append(inner[0])
+            texts.append(inner[1])
+        return "[" + ", ".join(numbers) + "]", ", ".join(texts), None
+    else:  # text: a date-time's, printable ASCII as it is, other bytes in hex
+        if isinstance(value, DateTime):
+            text = value.iso() or value.raw.hex()
+        elif isinstance(value, str):
+            text = value if _printable(value.encode()) else value.encode().hex()
+        elif isinstance(value, (bytes, bytearray)):
+            text = bytes(value).decode() if _printable(value) else bytes(value).hex()
+        else:
+            text = repr(value)
+        return dumps(text), text, None
+    return text, text, unit
+
+
+def _decimal(out, raw, scaler):
+    """raw × 10^scaler, the exact digits han.values.decimal_text makes, put straight into the
+    answer for the usual reading (a string is made only for unusual sizes)."""
+    if not -6 <= scaler <= 0 or not -0x3FFFFFFF <= raw <= 0x3FFFFFFF:
+        out.put(decimal_text(raw, scaler))
+        return
+    if raw < 0:
+        out.put(b"-")
+        raw = -raw
+    if not scaler:
+        out.number(raw)
+        return
+    one = 10 ** -scaler
+    out.number(raw // one)
+    out.number(raw % one + one)  # a 1 and then the fraction's digits, leading zeros included
+    out.buf[out.n + scaler - 1] = 0x2E  # that 1 becomes the decimal point
 
 
 async def data(app, out, now_ms=None):
@@ -62,30 +85,55 @@ async def data(app, out, now_ms=None):
     state = app.state
     reading = state.reading
     out.start("200 OK", JSON, _NO_STORE)
-    out.put('{"readings": %d, ' % state.readings)
+    out.put(b'{"readings": ')
+    out.number(state.readings)
     if reading is None:
-        out.put('"age_s": null, "time": null, "meter": {}, "values": []}')
+        out.put(b', "age_s": null, "time": null, "meter": {}, "values": []}')
         return
-    out.put('"age_s": %d, "time": ' % (((now_ms - state.reading_ms) & 0x3FFFFFFF) // 1000))
+    out.put(b', "age_s": ')
+    out.number(((now_ms - state.reading_ms) & 0x3FFFFFFF) // 1000)
+    out.put(b', "time": ')
     out.put(dumps(reading.time.iso() if reading.time is not None else None))
-    out.put(', "meter": {')
-    lead = ""
+    out.put(b', "meter": {')
+    lead = b'"'
     for key, value in (("manufacturer", reading.manufacturer), ("model", reading.model),
                        ("id", reading.meter_id), ("list", reading.list_id)):
         if value:
-            out.put('%s"%s": %s' % (lead, key, dumps(parts(value)[1])))
-            lead = ", "
-    out.put('}, "values": [')
-    lead = ""
+            out.put(lead)
+            out.put(key)
+            out.put(b'": ')
+            out.put(dumps(parts(value)[1]))
+            lead = b', "'
+    out.put(b'}, "values": [')
+    lead = b'{"obis": "'
     for code, value in reading.items:
-        number, text, unit = parts(value)
-        out.put('%s{"obis": "%s", "name": %s, "value": %s, "text": %s' % (
-            lead, obis_text(code), dumps(friendly_name(code)), number, dumps(text)))
-        out.put(', "unit": %s}' % dumps(unit) if unit else "}")
-        lead = ", "
+        out.put(lead)
+        for i in range(6):  # A.B.C.D.E.F, digit by digit: no string made
+            if i:
+                out.put(b".")
+            out.number(code[i])
+        out.put(b'", "name": ')
+        out.put(dumps(friendly_name(code)))
+        out.put(b', "value": ')
+        if isinstance(value, Quantity):  # the usual value: its digits twice, no string made
+            _decimal(out, value.raw, value.scaler)
+            out.put(b', "text": "')
+            _decimal(out, value.raw, value.scaler)
+            out.put(b'"')
+            unit = value.symbol()
+        else:
+            number, text, unit = parts(value)
+            out.put(number)
+            out.put(b', "text": ')
+            out.put(dumps(text))
+        if unit:
+            out.put(b', "unit": ')
+            out.put(dumps(unit))
+        out.put(b"}")
+        lead = b', {"obis": "'
         if out.n > FLUSH_AT:
             await out.flush()
-    out.put("]}")
+    out.put(b"]}")
 
 
 async def history(app, out, query, now_ms=None):
@@ -105,7 +153,9 @@ async def history(app, out, query, now_ms=None):
     first = max(0, count - HISTORY, after if after <= count else 0)
     now = (time.ticks_ms() if now_ms is None else now_ms) // 1000
     out.start("200 OK", JSON, _NO_STORE)
-    out.put('{"count": %d, "points": [' % count)
+    out.put(b'{"count": ')
+    out.number(count)
+    out.put(b', "points": [')
     lead = b"["
     for i in range(first, count):
         if state.power_count - i > HISTORY:
@@ -123,44 +173,3 @@ async def history(app, out, query, now_ms=None):
         if out.n > FLUSH_AT:
             await out.flush()
     out.put(b"]}")
-
-
-def _ms(microseconds):
-    return "%d.%03d" % (microseconds // 1000, microseconds % 1000)
-
-
-async def status(app, out, web):
-    """Serial settings, frame counters, the diagnosis, the last error, heap, uptime, reset cause,
-    Wi-Fi, MQTT, the longest loop stall; what the status page shows."""
-    import gc
-    state = app.state
-    counters = app.meter.pipeline.counters if app.meter is not None else None
-    errors = counters.errors if counters is not None else {}
-    rssi = None
-    try:
-        rssi = app.hal.rssi()
-    except (AttributeError, OSError):
-        pass
-    gc.collect()
-    out.start("200 OK", JSON, _NO_STORE)
-    out.put('{"serial": %s, "rx_pin": %d, ' % (
-        dumps(state.serial or ("not reading: safe mode" if state.safe_mode else "")), app.config["meter"]["rx_pin"]))
-    n = errors.get
-    out.put('"bytes": %d, "frames": %d, "good": %d, "checksum": %d, "decrypt": %d, "unknown": %d, "errors": %s, ' % (
-        counters.bytes if counters else 0, counters.frames if counters else 0, counters.readings if counters else 0,
-        n("checksum", 0), n("decrypt", 0) + n("auth", 0) + n("no_key", 0),
-        n("unknown", 0) + n("noise", 0) + n("malformed", 0), dumps(errors)))
-    out.put('"diagnosis": {"code": %s, "text": %s}, "last_error": ' % (
-        dumps(state.diagnosis[0]), dumps(state.diagnosis[1])))
-    if state.last_error:
-        code, detail, excerpt = state.last_error
-        out.put('{"code": %s, "detail": %s, "hex": %s}' % (dumps(code), dumps(detail), dumps(excerpt)))
-    else:
-        out.put("null")
-    await out.flush()
-    out.put(', "heap_free": %d, "heap_used": %d, "uptime_s": %d, "reset_cause": %s, "safe_mode": %s, ' % (
-        gc.mem_free(), gc.mem_alloc(), state.uptime_s, dumps(state.reset_cause), dumps(state.safe_mode)))
-    out.put('"wifi": %s, "rssi": %s, "mqtt": %s, ' % (dumps(state.wifi), dumps(rssi), dumps(state.mqtt)))
-    out.put('"loop_stall_ms": %d, "frame_ms": %s, "frame_ms_max": %s, ' % (
-        state.loop_stall_ms, _ms(state.frame_us), _ms(state.frame_us_max)))
-    out.put('"web": {"served": %d, "refused": %d, "timeouts": %d}}' % (web.served, web.refused, web.timeouts))

@@ -2,21 +2,26 @@
 
 Hand-rolled rather than a framework: the board has about 110 KB of heap for everything. This
 module is all that stays loaded while nobody uses the pages: it takes connections and gives each
-a slot. The code that reads a request and answers it (http.py, with api.py for the live data and
-portal.py for the captive portal) is loaded with the first connection and unloaded once no
-connection has come for LINGER_MS (a dashboard asks every 2 s: it stays while one is open);
-admin.py, auth.py and settings.py (log in, settings, reboot) come for an admin request and go
-right after it.
+a slot. The code that reads a request and answers it (http.py, with api.py for the dashboard's
+data and portal.py for the captive portal) is loaded with the first request that needs it and
+unloaded once no connection has come for LINGER_MS (a dashboard asks every 2 s: it stays while
+one is open). The rest comes for a request and goes right after it: pages.py (pages and files,
+fetched once a visit), status.py (the status page's figures), admin.py, auth.py and settings.py
+(log in, settings, reboot).
 
 Connections. At most MAX_CONNECTIONS at once, each in a slot with a BUFFER-byte buffer made at
 start (made once: the heap would fragment otherwise). Every response closes its connection
 (Connection: close): nothing is kept for a client between requests but its session. Whoever is
 slow waits alone: when every slot is taken, a connection that has not sent a byte for SPARE_MS
 (browsers open spare ones) gives its slot up to the newcomer; otherwise the newcomer waits up to
-QUEUE_MS for a slot (at most MAX_WAITING of them wait), then gets 503. The time limits of a
-request are http.py's.
+QUEUE_MS for a slot (at most MAX_WAITING of them wait), then gets 503.
+
+Time limits. Each connection has a deadline (its slot's; http.py sets it for the request head,
+then for the answer), and one watcher task ends the connections past theirs, every TICK_MS: one
+timer for all of them, where asyncio.wait_for would make two tasks per request.
 """
 import asyncio
+import sys
 import time
 
 from app import close, unload
@@ -28,20 +33,24 @@ SPARE_MS = 1000  # a real client sends its request at once; a browser's spare co
 BUFFER = 512
 DISCARD_MS = 500  # unread request bytes are taken in for this long before closing
 LINGER_MS = 10000  # the answering code stays loaded this long after the last connection
+TICK_MS = 250  # how often deadlines are checked: time limits are this much late at most
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
         b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
 _ANSWERING = ("app.web.http", "app.web.api", "app.web.portal", "app.names")
 
 
 class Slot:
-    """One connection's place: its buffer and where it is in it (read by http.line)."""
+    """One connection's place: its buffer, where it is in it (read by http.py) and its deadline."""
 
     def __init__(self):
         self.buf = bytearray(BUFFER)
-        self.task = None     # the connection's task while the slot is taken
-        self.fresh = False   # nothing received yet (a browser's spare connection)
-        self.since = 0       # ticks_ms when the connection took the slot
-        self.start = 0       # unread bytes are buf[start:end]
+        self.view = memoryview(self.buf)  # slices of a memoryview share the buffer: no copy
+        self.task = None      # the connection's task while the slot is taken
+        self.fresh = False    # nothing received yet (a browser's spare connection)
+        self.since = 0        # ticks_ms when the connection took the slot
+        self.deadline = 0     # ticks_ms by which the connection must be done with its step
+        self.expired = False  # the watcher ended the connection: it was too slow
+        self.start = 0        # unread bytes are buf[start:end]
         self.end = 0
 
 
@@ -52,12 +61,13 @@ class Web:
         self.waiting = 0       # connections waiting for a slot
         self.sessions = []     # logged-in browsers: [token, csrf token, last used] (auth.py)
         self.checking = False  # a password is being checked: one at a time
-        self.admin = 0         # admin requests under way (their code stays loaded meanwhile)
+        self.rare = 0          # requests under way with code loaded for them alone (http.py)
         self.served = 0        # requests answered
         self.refused = 0       # connections turned away (no slot in time)
         self.timeouts = 0      # connections closed for being too slow
         self.last_ms = 0       # ticks_ms when the last connection ended
-        self.unloader = None   # the task that unloads the answering code once idle
+        self.watcher = None    # the task watching deadlines while the answering code is loaded
+        self.shared = ()       # answering modules someone else had loaded (MQTT's app.names): kept
         self.server = None
 
     async def start(self, port):
@@ -94,8 +104,9 @@ class Web:
                 self.waiting -= 1
         if slot is not None:
             slot.task = asyncio.current_task()
-            slot.since = time.ticks_ms()
+            slot.since = slot.deadline = time.ticks_ms()  # http.exchange sets the real deadline
             slot.fresh = True
+            slot.expired = False
             slot.start = slot.end = 0
         return slot
 
@@ -108,11 +119,12 @@ class Web:
                 stream.write(_BUSY)  # whatever the socket takes now; nobody waits for it
                 await asyncio.wait_for_ms(stream.read(BUFFER), DISCARD_MS)  # see http.exchange
                 return
-            if self.unloader is None:
-                self.unloader = asyncio.create_task(self._unload_when_idle())
+            if self.watcher is None:
+                self.shared = [name for name in _ANSWERING if name in sys.modules]
+                self.watcher = asyncio.create_task(self._watch())
             from app.web.http import exchange
             await exchange(self, slot, stream)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError:  # a request body too slow (admin.py)
             self.timeouts += 1
         except (OSError, EOFError, asyncio.CancelledError):
             pass
@@ -120,20 +132,29 @@ class Web:
             self.app.log.error("Web: %r" % e)
         finally:
             if slot is not None:
+                if slot.expired:
+                    self.timeouts += 1
                 slot.task = None
                 slot.fresh = False
             self.last_ms = time.ticks_ms()
             await close(stream)
 
-    async def _unload_when_idle(self):
-        """Unload the answering code once no connection has been open for LINGER_MS."""
+    async def _watch(self):
+        """End the connections past their deadline; once none has been open for LINGER_MS,
+        unload the answering code (and end: the next connection starts a new watcher)."""
         while True:
-            await asyncio.sleep_ms(LINGER_MS)
+            await asyncio.sleep_ms(TICK_MS)
+            now = time.ticks_ms()
             busy = False
             for slot in self.slots:
-                busy = busy or slot.task is not None
-            if not busy and time.ticks_diff(time.ticks_ms(), self.last_ms) >= LINGER_MS:
+                if slot.task is not None:
+                    busy = True
+                    if not slot.expired and time.ticks_diff(now, slot.deadline) >= 0:
+                        slot.expired = True
+                        slot.task.cancel()  # its finally counts the timeout and frees the slot
+            if not busy and time.ticks_diff(now, self.last_ms) >= LINGER_MS:
                 break
         for name in _ANSWERING:
-            unload(name)
-        self.unloader = None
+            if name not in self.shared:
+                unload(name)
+        self.watcher = None

@@ -1,0 +1,168 @@
+"""Every answer but the dashboard's polls (http.py answers those), and the headers they need (the
+polls need none): captive-portal redirects while the access point is open, safe mode, the pages
+and their files, and the way to the status page's figures (status.py) and the admin API
+(admin.py). Loaded for such a request, from its request line on, and unloaded after it (see
+http.py): a dashboard fetches its page and files once, then only its data.
+
+Pages and files come from the www folder next to lib/: www/NAME.gz, sent with Content-Encoding:
+gzip, when the build made one, else www/NAME; an ETag from size and time, 304 when the browser
+has it. The config page asks for a login first. While the access point is open, phones' captive-
+portal checks are sent to the config page (portal.py). In safe mode only the config page, the
+status page and the admin API are served.
+"""
+import os
+
+from app.web.http import COOKIE
+
+# What a request answered here may have loaded: unloaded once no such request is left (http.py).
+LOADED = ("app.web.routes", "app.web.status", "app.web.admin", "app.web.auth", "app.web.settings", "app.config")
+# The headers kept as text (lowercase names) and the Request attributes they go to.
+_KEPT = (b"host", b"cookie", b"if-none-match", b"origin", b"sec-fetch-site", b"authorization",
+         b"x-csrf-token", b"content-type", b"expect")
+_ATTRIBUTES = ("host", "session", "etag", "origin", "site", "auth", "csrf", "type", "expect")
+_COOKIE_IS = COOKIE.encode() + b"="
+PAGES = ("/", "/status", "/config", "/login")  # www/index.html, www/status.html ...
+FILES = ("/app.css", "/app.js")
+_HTML = "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; img-src 'self' data:; " \
+        "frame-ancestors 'none'\r\n"
+
+
+def content_type(name):
+    if name.endswith(".html"):
+        return "text/html; charset=utf-8"
+    if name.endswith(".css"):
+        return "text/css"
+    if name.endswith(".js"):
+        return "text/javascript"
+    return "application/octet-stream"
+
+
+def www_folder(module_file=None):
+    """The folder of the pages: www/ next to lib/ ("/www" on the board, firmware/www or
+    build/.../www on the unix port)."""
+    here = module_file or __file__
+    at = here.rfind("/lib/")
+    if at >= 0:
+        return here[:at] + "/www"
+    return "www"  # frozen, or run from lib/ itself: relative to the working folder ("/" on the board)
+
+
+def header(request, slot, start, colon, first, end):
+    """Keep what the routes need of the header line slot.buf[start:end] (its lowercase name ends
+    at `colon`, its value is slot.buf[first:end]); the others are dropped without a copy."""
+    buf = slot.buf
+    for kind in range(len(_KEPT)):
+        name = _KEPT[kind]
+        if colon - start == len(name) and buf.startswith(name, start):
+            if name == b"cookie":  # ours alone (a later Cookie header without it keeps it)
+                first = _cookie(buf, first, end)
+                if first < 0:
+                    return
+                stop = buf.find(b";", first, end)
+                if stop >= 0:
+                    end = stop
+                while end > first and buf[end - 1] in b" \t":
+                    end -= 1
+            try:
+                setattr(request, _ATTRIBUTES[kind], str(slot.view[first:end], "utf-8"))
+            except UnicodeError:
+                pass  # not text: not a header the routes use
+            return
+
+
+def _cookie(buf, start, end):
+    """Where the value of our cookie starts in the Cookie header value buf[start:end], or -1."""
+    at = start
+    while True:
+        at = buf.find(_COOKIE_IS, at, end)
+        if at < 0:
+            return -1
+        if at == start or buf[at - 1] in b"; \t":  # a whole cookie name, not the end of another
+            return at + len(_COOKIE_IS)
+        at += 1
+
+
+def redirect(out, location, status="303 See Other"):
+    out.start(status, None, "Location: " + location + "\r\nContent-Length: 0\r\n")
+
+
+async def answer(web, request, slot, stream, out):
+    app = web.app
+    path = request.path
+    get = request.method == "GET"
+    captive = False
+    if app.wifi.ap:  # phones checking for a captive portal are sent to the config page
+        from app.web.portal import captive as portal_check
+        captive = portal_check(request.host, path, app.config["wifi"]["hostname"])
+    if captive:
+        redirect(out, "http://%s/config" % (app.hal.address(True) or "192.168.4.1"), "302 Found")
+    elif app.safe_mode and path in ("/", "/api/data", "/api/history"):
+        if path == "/":
+            redirect(out, "/config")
+        else:
+            out.error("503 Service Unavailable", "safe mode: only the config and status pages work")
+    elif get and path in ("/api/data", "/api/history"):  # the dashboard's, while the access point is open
+        from app.web import api
+        if path == "/api/data":
+            await api.data(app, out)
+        else:
+            await api.history(app, out, request.query)
+    elif get and path == "/api/status":
+        from app.web.status import status
+        await status(app, out, web)
+    elif path.startswith("/api/"):
+        from app.web.admin import handle
+        await handle(web, request, slot, stream, out)
+    else:
+        await _page(web, request, out, path)
+
+
+async def _page(web, request, out, path):
+    name = ("index.html" if path == "/" else path[1:] + ".html") if path in PAGES else \
+        path[1:] if path in FILES else None
+    if name is None:
+        out.start("404 Not Found", "text/plain", "Content-Length: 10\r\n")
+        out.put(b"Not found\n")
+    elif request.method != "GET":
+        out.error("405 Method Not Allowed", "only GET", "Allow: GET\r\n")
+    elif path == "/config" and not _logged_in(web, request):
+        redirect(out, "/login?next=/config")
+    else:
+        await _file(request, out, name)
+
+
+def _logged_in(web, request):
+    if request.session is None or not web.sessions:
+        return False
+    from app.web.auth import find
+    return find(web.sessions, request.session) is not None
+
+
+async def _file(request, out, name):
+    path = www_folder() + "/" + name
+    gzip = True
+    try:
+        info = os.stat(path + ".gz")
+        path += ".gz"
+    except OSError:
+        gzip = False
+        try:
+            info = os.stat(path)
+        except OSError:
+            out.error("404 Not Found", name + " is missing from the firmware")
+            return
+    etag = '"%x-%x"' % (info[6], info[8])
+    if request.etag == etag:
+        out.start("304 Not Modified", None, "ETag: " + etag + "\r\n")
+        return
+    kind = content_type(name)
+    out.start("200 OK", kind, "Content-Length: %d\r\nETag: %s\r\nCache-Control: no-cache\r\n%s%s" % (
+        info[6], etag, "Content-Encoding: gzip\r\n" if gzip else "", _HTML if kind[:9] == "text/html" else ""))
+    await out.flush()
+    with open(path, "rb") as f:
+        while True:
+            n = f.readinto(out.buf)
+            if not n:
+                break
+            out.n = n
+            await out.flush()
