@@ -11,8 +11,6 @@ opens its access point): a bad file never causes a boot loop. Secrets are never 
 import json
 import os
 
-from han.keys import HEX_DIGITS, parse_key
-
 FILE = "config.json"
 BAD_FILE = "config.bad.json"
 MAX_BYTES = 8192  # a larger file is not a config: reading it could exhaust the heap
@@ -108,6 +106,7 @@ def _key(value):
         return None
     if not isinstance(value, str):
         return "must be text"
+    from han.keys import HEX_DIGITS, parse_key  # loaded for a key set only (the meter needs it then too)
     cleaned = value.strip()
     if cleaned[:2] in ("0x", "0X"):
         cleaned = cleaned[2:]

@@ -38,7 +38,7 @@ async def login(telnet, client):
         tries = 0
         while True:
             client.out += b"Password: " + _WILL_ECHO
-            line = await client.next_line(LOGIN_TIMEOUT_MS)
+            line = await _typed_line(client)
             if line is None:
                 return None
             if clean(line) == password:
@@ -52,6 +52,20 @@ async def login(telnet, client):
                 client.flush()
                 return None
     return "hanreader console (log level %s). %s" % (LEVELS[log.level], HELP)
+
+
+async def _typed_line(client):
+    """The next line the client types (sending it what it is owed meanwhile), or None when it has
+    gone or typed none within LOGIN_TIMEOUT_MS."""
+    from app.telnet import POLL_MS
+    waited = 0
+    while True:
+        client.flush()
+        line = client.line()
+        if line is not None or not client.read() or waited >= LOGIN_TIMEOUT_MS:
+            return line
+        await asyncio.sleep_ms(POLL_MS)
+        waited += POLL_MS
 
 
 def command(telnet, words):

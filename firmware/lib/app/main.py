@@ -48,13 +48,10 @@ def run():
 
 
 async def _main(app):
-    tasks = await _start(app)
-    await asyncio.gather(*tasks)
-
-
-def _start(app):
-    """app/start.py's start(app), a coroutine; the module is forgotten at once, so its code goes
-    when that is done (in safe mode, when the task that ends safe mode is)."""
+    # app/start.py's start(app): the module is forgotten at once, so its code goes when the start
+    # is done (in safe mode, when the task that ends safe mode is).
     from app.start import start
     unload("app.start")
-    return start(app)
+    tasks = await start(app)
+    del start
+    await asyncio.gather(*tasks)

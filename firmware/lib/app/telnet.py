@@ -65,18 +65,6 @@ class Client:
             self.out = self.out[taken:]
         return not self.out
 
-    async def next_line(self, timeout_ms):
-        """The next command line (sending the replies meanwhile), or None when the client has
-        gone or sent none within `timeout_ms`."""
-        waited = 0
-        while True:
-            self.flush()
-            line = self.line()
-            if line is not None or not self.read() or waited >= timeout_ms:
-                return line
-            await asyncio.sleep_ms(POLL_MS)
-            waited += POLL_MS
-
 
 class Telnet:
     def __init__(self, app):

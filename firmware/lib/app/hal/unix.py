@@ -26,11 +26,6 @@ RESET_FILE = "reset-cause"
 EXIT_REBOOT = 3  # the process exits with this to be restarted (a board resets)
 
 
-def _env(name, default):
-    value = os.getenv(name)
-    return value if value else default
-
-
 class Uart:
     def __init__(self, address, setting):
         host, port = address.rsplit(":", 1)
@@ -70,17 +65,17 @@ class Hal:
     dns_host = "127.0.0.1"
 
     def __init__(self):
-        self.data = _env("HANREADER_DATA", "sim-data")
+        self.data = os.getenv("HANREADER_DATA") or "sim-data"
         try:
             os.mkdir(self.data)
         except OSError:
             pass
-        self.serial_address = _env("HANREADER_SERIAL", "127.0.0.1:2300")
-        self.http_port = int(_env("HANREADER_HTTP_PORT", "8080"))
-        self.telnet_port = int(_env("HANREADER_TELNET_PORT", "2323"))
-        self.dns_port = int(_env("HANREADER_DNS_PORT", "0"))  # 0: no captive DNS responder
-        self.mqtt_broker = _env("HANREADER_MQTT_BROKER", "")
-        self.wifi_down = _env("HANREADER_WIFI", "up") == "down"
+        self.serial_address = os.getenv("HANREADER_SERIAL") or "127.0.0.1:2300"
+        self.http_port = int(os.getenv("HANREADER_HTTP_PORT") or 8080)
+        self.telnet_port = int(os.getenv("HANREADER_TELNET_PORT") or 2323)
+        self.dns_port = int(os.getenv("HANREADER_DNS_PORT") or 0)  # 0: no captive DNS responder
+        self.mqtt_broker = os.getenv("HANREADER_MQTT_BROKER") or ""
+        self.wifi_down = os.getenv("HANREADER_WIFI") == "down"
         self.tried = False         # connect() was called
         self.ap_name = None        # the access point's name while it is "open"
         self.lit = False           # the LED
