@@ -510,7 +510,7 @@ def test_fuzz_only_readings_or_malformed():
 
 
 def test_line_search_agrees_with_its_pure_twin_on_a_telegram():
-    from han.framing.scanner import find_marked_pure
+    from han._pure import find_marked as find_marked_pure
     data = read_bytes(FRAMES + "/dsmr/telegram_v5_eon_hu.bin")
     for start in (0, 1, 17, 500, len(data) - 3):
         assert dsmr.find_marked(data, start, len(data), dsmr._LF) == \

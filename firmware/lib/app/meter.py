@@ -144,8 +144,17 @@ class Meter:
             self.diagnosis.observe(event)
             if detective:
                 detective.observe(event)
-            if hasattr(event, "code"):
-                self._error(event)
+            if hasattr(event, "code"):  # an Error
+                log = self.log
+                self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
+                if event.code == "noise":
+                    log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
+                    if event.data:
+                        log.hexdump("V", "payload:", event.data)
+                elif event.code == "checksum":
+                    log.warning("Checksum error: " + event.detail)
+                else:
+                    log.warning("%s: %s" % (event.code, event.detail))
             else:
                 self._reading(event)
                 completed = True
@@ -154,19 +163,6 @@ class Meter:
             self.state.frame_us = self.decode_us
             self.state.frame_us_max = max(self.state.frame_us_max, self.decode_us)
             self.decode_us = 0
-
-    def _error(self, error):
-        log = self.log
-        excerpt = bytes(error.data).hex() if error.data else ""
-        self.state.last_error = (error.code, error.detail, excerpt)
-        if error.code == "noise":
-            log.warning("Unknown data received (%d bytes)" % getattr(error, "size", 0))
-            if error.data:
-                log.hexdump("V", "payload:", error.data)
-        elif error.code == "checksum":
-            log.warning("Checksum error: " + error.detail)
-        else:
-            log.warning("%s: %s" % (error.code, error.detail))
 
     def _reading(self, reading):
         power, volts, amps, energy = self.multipliers

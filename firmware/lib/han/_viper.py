@@ -1,6 +1,6 @@
 """Viper twins of the pipeline's byte loops (MicroPython only; CPython never imports this).
 
-Each function has a pure-Python twin with the same signature next to its caller.
+Each function has a pure-Python twin with the same signature in han._pure.
 """
 import micropython
 

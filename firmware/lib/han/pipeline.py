@@ -38,19 +38,12 @@ _MAX_MESSAGE = const(2048)  # largest reassembled APDU (segments or GBT blocks)
 _MAX_LAYERS = const(6)      # GBT, ciphering, GBT inside ciphering ...: no real meter nests deeper
 
 
-class Counters:
-    """What the pipeline has seen; the diagnosis and the status page read these."""
-
-    def __init__(self):
-        self.bytes = 0
-        self.frames = 0
-        self.readings = 0
-        self.errors = {}  # error code -> count
-        self.noise_bytes = 0
-        self.last_error = None
-
-
 class Pipeline:
+    """Also what the pipeline has seen, as counters the diagnosis and the status page read:
+    bytes, frames, readings, errors (code -> count), noise_bytes, last_error. They are read as
+    `pipeline.counters.bytes` ...: `counters` is the pipeline itself (a separate object would
+    cost the board's heap a class and an instance)."""
+
     def __init__(self, keys=None, hint=None, trace=None):
         self.keys = keys
         self.hint = hint
@@ -59,13 +52,19 @@ class Pipeline:
         self.segments = None  # segment reassembly, made at the first message in segments
         self.max_message = _MAX_MESSAGE
         self.blocks = None  # GBT reassembly, made for the meters that use it (L&G)
-        self.counters = Counters()
+        self.counters = self
+        self.bytes = 0
+        self.frames = 0
+        self.readings = 0
+        self.errors = {}  # error code -> count
+        self.noise_bytes = 0
+        self.last_error = None
         self.meter = cosem.new_cache()  # the meter convention, kept between readings
 
     def feed(self, data):
         """Bytes as they arrive from the meter, in chunks of any size: an iterator over the
         Readings and Errors they complete."""
-        self.counters.bytes += len(data)
+        self.bytes += len(data)
         return self._events(self.scanner.feed(data))
 
     def flush(self):
@@ -80,7 +79,7 @@ class Pipeline:
     def decode_message(self, data, layer="message"):
         """One message without framing (starts at the LLC header or the APDU tag)."""
         view = memoryview(bytearray(data))  # decryption works in place
-        self.counters.bytes += len(view)
+        self.bytes += len(view)
         result = self._message(view, layer, True)
         if self.blocks is not None and self.blocks.lost:
             yield self._count(self.blocks.lost)
@@ -90,14 +89,13 @@ class Pipeline:
 
     def _count(self, event):
         """Count a Reading or an Error; returns it."""
-        counters = self.counters
         if isinstance(event, Error):
-            counters.errors[event.code] = counters.errors.get(event.code, 0) + 1
+            self.errors[event.code] = self.errors.get(event.code, 0) + 1
             if event.code == "noise":
-                counters.noise_bytes += getattr(event, "size", 0)
-            counters.last_error = event
+                self.noise_bytes += getattr(event, "size", 0)
+            self.last_error = event
         else:
-            counters.readings += 1
+            self.readings += 1
         return event
 
     def _events(self, source):
@@ -110,7 +108,7 @@ class Pipeline:
                         and segments.claims(event.data):
                     yield self._count(segments.abandon(_DAMAGED))
                 continue
-            self.counters.frames += 1
+            self.frames += 1
             fmt = event.format
             buf = event.buf
             at = event.start

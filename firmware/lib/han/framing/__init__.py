@@ -61,20 +61,10 @@ FILL = const(-2)         # inter-frame fill (a repeated HDLC flag): skip without
 BAD_HEADER = const(-3)   # a frame header whose own checksum fails
 
 
-def crc16_pure(buf, start, end, poly, init, xorout):
-    """A reflected CRC-16 of buf[start:end] with the reversed polynomial `poly`."""
-    crc = init
-    for i in range(start, end):
-        crc ^= buf[i]
-        for _ in range(8):
-            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
-    return crc ^ xorout
-
-
 try:
     from han._viper import crc16
 except ImportError:  # CPython, or a MicroPython build without viper
-    crc16 = crc16_pure
+    from han._pure import crc16
 
 
 def crc16_x25(buf, start, end):

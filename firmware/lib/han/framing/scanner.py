@@ -21,18 +21,10 @@ _NOISE_EXCERPT = const(64)
 _HCS = const(18)
 _ENDED_INSIDE = const(24)
 
-
-def find_marked_pure(buf, start, end, marks):
-    for i in range(start, end):
-        if marks[buf[i]]:
-            return i
-    return -1
-
-
 try:
     from han._viper import find_marked
-except ImportError:
-    find_marked = find_marked_pure
+except ImportError:  # CPython, or a MicroPython build without viper
+    from han._pure import find_marked
 
 
 class Frame:
