@@ -1,12 +1,14 @@
-# What MQTT publishes (app/mqtt_messages.py) and the pure parts of the supervisor (app/mqtt.py):
-# topics, the state message, Home Assistant discovery configs, exact kWh, the reconnect backoff,
-# the streamed payloads and the connection umqtt.simple writes through. Both interpreters.
+# What MQTT publishes (app/mqtt.py, app/mqtt_discovery.py) and the pure parts of the supervisor
+# (app/mqtt.py, app/mqtt_link.py): topics, the state message, Home Assistant discovery configs,
+# exact kWh, the reconnect backoff, the streamed payloads and the socket umqtt.simple writes
+# through. Both interpreters.
 import json
 import sys
 
-from app import mqtt_messages as messages
-from app.mqtt import (BACKOFF_MS, IO_MS, MAX_BACKOFF_MS, WRITE_CHUNK, Connection, Down, Payload,
-                      backoff_ms, describe, subscribe_packet)
+from app import mqtt as messages
+from app import mqtt_discovery as discovery
+from app.mqtt import IO_MS, WRITE_CHUNK, Mqtt
+from app.mqtt_link import BACKOFF_MS, MAX_BACKOFF_MS, Down, backoff_ms, describe, subscribe_packet
 from han.pipeline import Pipeline
 from han.reading import Reading
 from han.values import (HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR, DateTime,
@@ -83,30 +85,42 @@ def test_value_payloads_and_topics():
 
 
 def test_home_assistant_classes():
-    assert messages.ha_class("power_import", WATT) == ("power", "measurement", "W")
-    assert messages.ha_class("energy_export", WATT_HOUR) == ("energy", "total_increasing", "kWh")
-    assert messages.ha_class("reactive_energy_import", VAR_HOUR) == (None, "total_increasing", "kvarh")
-    assert messages.ha_class("frequency", HERTZ) == ("frequency", "measurement", "Hz")
-    assert messages.ha_class("voltage_l2", 35) == ("voltage", "measurement", "V")
-    assert messages.ha_class("current_l3", 33) == ("current", "measurement", "A")
-    assert messages.ha_class("power_factor_l1", NO_UNIT) == ("power_factor", "measurement", None)
-    assert messages.ha_class("meter_id", NO_UNIT) is None     # text, not a sensor
-    assert messages.ha_class(None, WATT) is None              # no name: no sensor
-    assert messages.ha_class("energy_import", "GJ") is None   # a unit without DLMS code
+    assert discovery.ha_class("power_import", WATT) == ("power", "measurement", "W")
+    assert discovery.ha_class("energy_export", WATT_HOUR) == ("energy", "total_increasing", "kWh")
+    assert discovery.ha_class("reactive_energy_import", VAR_HOUR) == (None, "total_increasing", "kvarh")
+    assert discovery.ha_class("frequency", HERTZ) == ("frequency", "measurement", "Hz")
+    assert discovery.ha_class("voltage_l2", 35) == ("voltage", "measurement", "V")
+    assert discovery.ha_class("current_l3", 33) == ("current", "measurement", "A")
+    assert discovery.ha_class("power_factor_l1", NO_UNIT) == ("power_factor", "measurement", None)
+    assert discovery.ha_class("meter_id", NO_UNIT) is None     # text, not a sensor
+    assert discovery.ha_class(None, WATT) is None              # no name: no sensor
+    assert discovery.ha_class("energy_import", "GJ") is None   # a unit without DLMS code
+    assert discovery.ha_class("energy_import", 7) is None      # a DLMS unit that makes no sensor
+    for unit in messages.SENSOR_UNITS:                         # every sensor unit has its classes
+        assert discovery.ha_class("x", unit)[1] in ("measurement", "total_increasing")
+
+
+def sensor_table():
+    return bytearray(messages.MAX_SENSORS * messages.SENSOR_SIZE)
+
+
+def meter_of(reading):
+    return reading.meter_id, reading.manufacturer, reading.model
 
 
 def test_discovery_configs_of_a_kamstrup_meter():
     reading = first_reading(KAMSTRUP_SE)
-    sensors = messages.Sensors()
-    assert sensors.learn(reading) == len(KAMSTRUP_SENSORS)
-    device = messages.device(reading, b"\x01")
+    table = sensor_table()
+    count = messages.learn(table, 0, reading)
+    assert count == len(KAMSTRUP_SENSORS)
+    device = discovery.device(meter_of(reading), b"\x01")
     configs = {}
-    for i in range(sensors.count):
-        entry_code, unit = sensors.entry(i)
+    for i in range(count):
+        entry_code, unit = discovery.sensor(table, i)
         name = messages.named([(entry_code, None)]).__next__()[2]
-        topic = messages.discovery_topic("homeassistant", device[0], name)
+        topic = discovery.discovery_topic("homeassistant", device[0], name)
         assert topic == "homeassistant/sensor/hanreader_%s/%s/config" % (METER_ID, name)
-        configs[name] = json.loads(render(messages.write_discovery, entry_code, unit, device, "hanreader"))
+        configs[name] = json.loads(render(discovery.write_discovery, entry_code, unit, device, "hanreader"))
     assert sorted(configs) == sorted(KAMSTRUP_SENSORS)
     energy = configs["energy_import"]
     assert energy == {
@@ -131,14 +145,14 @@ def test_power_factor_and_frequency_sensors():
                          ("1.0.99.1.0.255", Quantity(1, 0, WATT)),       # no name: no sensor
                          ("0.0.96.1.0.255", "ABC-12 3"))                 # text: no sensor
     reading.meter_id = "ABC-12 3"
-    sensors = messages.Sensors()
-    assert sensors.learn(reading) == 2
-    device = messages.device(reading, b"")
+    table = sensor_table()
+    assert messages.learn(table, 0, reading) == 2
+    device = discovery.device(meter_of(reading), b"")
     assert device == ("hanreader_ABC_12_3", "ABC-12 3", None, None)
-    factor = json.loads(render(messages.write_discovery, *sensors.entry(0), device, "p"))
+    factor = json.loads(render(discovery.write_discovery, *discovery.sensor(table, 0), device, "p"))
     assert factor["device_class"] == "power_factor" and "unit_of_measurement" not in factor
     assert factor["device"]["name"] == "Electricity meter"
-    frequency = json.loads(render(messages.write_discovery, *sensors.entry(1), device, "p"))
+    frequency = json.loads(render(discovery.write_discovery, *discovery.sensor(table, 1), device, "p"))
     assert (frequency["device_class"], frequency["unit_of_measurement"], frequency["state_topic"]) == \
         ("frequency", "Hz", "p/frequency")
     state = json.loads(render(messages.write_state, reading))
@@ -148,26 +162,30 @@ def test_power_factor_and_frequency_sensors():
 
 
 def test_sensors_are_learned_once_whatever_a_and_b_and_stay_bounded():
-    sensors = messages.Sensors()
-    assert sensors.learn(reading_of(("1.1.1.7.0.255", Quantity(1, 0, WATT)))) == 1
-    assert sensors.learn(reading_of(("1.0.1.7.0.255", Quantity(2, 0, WATT)),     # same C.D.E
-                                    ("1.0.1.8.0.255", Quantity(3, 0, WATT_HOUR)))) == 1
-    assert sensors.count == 2 and sensors.find(code("1.0.1.8.0.255")) == 1
-    assert sensors.find(code("1.0.2.7.0.255")) == -1
-    assert len(sensors.table) == messages.MAX_SENSORS * messages.SENSOR_SIZE
-    sensors.count = messages.MAX_SENSORS  # full: nothing more is taken
-    assert sensors.learn(reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == 0
+    table = sensor_table()
+    count = messages.learn(table, 0, reading_of(("1.1.1.7.0.255", Quantity(1, 0, WATT))))
+    assert count == 1
+    count = messages.learn(table, count, reading_of(("1.0.1.7.0.255", Quantity(2, 0, WATT)),     # same C.D.E
+                                                    ("1.0.1.8.0.255", Quantity(3, 0, WATT_HOUR))))
+    assert count == 2 and discovery.sensor(table, 1) == (code("0.0.1.8.0.255"), WATT_HOUR)
+    assert bytes(table[2 * messages.SENSOR_SIZE:]) == bytes(len(table) - 2 * messages.SENSOR_SIZE)
+    # full: nothing more is taken
+    assert messages.learn(table, messages.MAX_SENSORS, reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == \
+        messages.MAX_SENSORS
+    # not sensors: text, a code without name, a unit that makes none
+    assert messages.learn(table, count, reading_of(("0.0.96.1.0.255", "123"), ("1.0.99.1.0.255", Quantity(1, 0, WATT)),
+                                                   ("1.0.0.0.5.255", Quantity(1, 0, NO_UNIT)))) == count
 
 
 def test_node_id_falls_back_to_the_chip_id():
-    assert messages.node_id(None, b"\x53\x49\x4d\x00\x00\x01") == "hanreader_53494d000001"
-    assert messages.node_id("", b"\xaa") == "hanreader_aa"
+    assert discovery.node_id(None, b"\x53\x49\x4d\x00\x00\x01") == "hanreader_53494d000001"
+    assert discovery.node_id("", b"\xaa") == "hanreader_aa"
 
 
 def test_display_names():
-    assert messages.display_name("power_import") == "Power import"
-    assert messages.display_name("power_import_l1") == "Power import L1"
-    assert messages.display_name("energy_import_tariff_1") == "Energy import tariff 1"
+    assert discovery.display_name("power_import") == "Power import"
+    assert discovery.display_name("power_import_l1") == "Power import L1"
+    assert discovery.display_name("energy_import_tariff_1") == "Energy import tariff 1"
 
 
 def test_backoff_doubles_up_to_a_minute_with_jitter():
@@ -185,7 +203,7 @@ def test_subscribe_packet():
 
 
 class FakeSocket:
-    """A socket for Connection: records writes, takes at most `room` bytes per write, gives
+    """A socket for the connection: records writes, takes at most `room` bytes per write, gives
     `incoming` on reads."""
 
     def __init__(self, room=1 << 20, incoming=b""):
@@ -193,11 +211,6 @@ class FakeSocket:
         self.written = bytearray()
         self.writes = 0
         self.incoming = incoming
-        self.timeout = None
-        self.closed = False
-
-    def settimeout(self, seconds):
-        self.timeout = seconds
 
     def write(self, data):
         self.writes += 1
@@ -209,56 +222,92 @@ class FakeSocket:
         data, self.incoming = self.incoming[:n], self.incoming[n:]
         return data
 
-    def close(self):
-        self.closed = True
 
+class FakeClient:
+    """Publishes as umqtt.simple's publish() does (QoS 0): a header with the length it asks of
+    the message (one byte here), the topic with its length, the message."""
 
-class FakeStream:
     def __init__(self, sock):
-        self.s = sock
+        self.sock = sock
+
+    def publish(self, topic, msg, retain=False):
+        header = bytearray(b"\x30\0\0\0")
+        header[0] |= retain
+        header[1] = 2 + len(topic) + len(msg) & 0x7F
+        self.sock.write(header, 2)
+        self.sock.write(bytes((len(topic) >> 8, len(topic) & 0xFF)))
+        self.sock.write(topic)
+        self.sock.write(msg)
+
+
+class Fake:
+    def __init__(self, **attributes):
+        for name, value in attributes.items():
+            setattr(self, name, value)
 
 
 def connection(**options):
+    """An app.mqtt.Mqtt connected as app/mqtt_link.py leaves it, over a FakeSocket."""
     sock = FakeSocket(**options)
-    return Connection(sock, FakeStream(sock)), sock
+    config = {"prefix": "hanreader", "discovery": True, "discovery_prefix": "homeassistant", "raw": False,
+              "per_value": False}
+    mqtt = Mqtt(Fake(config={"mqtt": config}, meter=None), "198.51.100.1", 1883)
+    mqtt.sock = mqtt.io = sock
+    mqtt.client = FakeClient(mqtt)
+    return mqtt, sock
 
 
 def test_a_streamed_payload_is_measured_then_written_in_chunks():
     reading = first_reading(KAMSTRUP_SE)
     expected = render(messages.write_state, reading).encode()
-    payload = Payload(messages.write_state, reading)
-    assert len(payload) == len(expected) > 3 * WRITE_CHUNK
-    conn, sock = connection()
-    assert sock.timeout == IO_MS / 1000
-    conn.write(b"\x30\x00\x00\x00", 3)   # as umqtt.simple writes a header: (buffer, length)
-    conn.write(payload)
-    conn.flush()
-    assert bytes(sock.written) == b"\x30\x00\x00" + expected
+    assert len(expected) > 3 * WRITE_CHUNK
+    mqtt, sock = connection()
+    mqtt.write(b"\x30\x00\x00\x00", 3)   # as umqtt.simple writes a header: (buffer, length)
+    mqtt.flush()
+    assert bytes(sock.written) == b"\x30\x00\x00"
+    sock.written = bytearray()
+    mqtt.publish("hanreader/state", messages.write_state, (reading,), True)
+    mqtt.flush()
+    size = 2 + len("hanreader/state") + len(expected)
+    assert bytes(sock.written) == bytes((0x31, size & 0x7F)) + b"\x00\x0fhanreader/state" + expected
     assert sock.writes <= len(expected) // WRITE_CHUNK + 2
-    assert len(Payload(messages.write_state, reading_of(("1.0.0.0.0.255", "m³")))) == \
-        len(render(messages.write_state, reading_of(("1.0.0.0.0.255", "m³"))).encode())  # bytes, not characters
+    # the length umqtt.simple is given counts bytes, not characters
+    sock.written = bytearray()
+    unicode = reading_of(("1.0.0.0.0.255", "m³"))
+    mqtt.publish("t", messages.write_state, (unicode,))
+    mqtt.flush()
+    expected = render(messages.write_state, unicode).encode()
+    assert bytes(sock.written) == bytes((0x30, 2 + 1 + len(expected))) + b"\x00\x01t" + expected
+    # the same object written as a plain message is written as itself
+    sock.written = bytearray()
+    mqtt.client.publish(b"t", b"text")
+    mqtt.flush()
+    assert bytes(sock.written) == b"\x30\x07\x00\x01ttext"
 
 
 def test_a_socket_that_takes_less_ends_the_connection():
-    conn, _ = connection(room=100)
-    conn.write(bytes(WRITE_CHUNK))
+    mqtt, _ = connection(room=100)
+    mqtt.write(bytes(WRITE_CHUNK))
     try:
-        conn.write(b"more")  # the chunk is full: flushed, and only 100 bytes go
+        mqtt.write(b"more")  # the chunk is full: flushed, and only 100 bytes go
     except OSError as e:
-        assert "took no data" in describe(e)
+        assert describe(e) == "the broker took no data for %d ms" % IO_MS
     else:
         raise AssertionError("a short write was not noticed")
 
 
 def test_reads_start_with_the_byte_the_loop_saw_and_skip_what_umqtt_leaves():
-    conn, _ = connection(incoming=b"\x03\x00\x01\x00\xd0")
-    conn.peeked = b"\x90"                 # a SUBACK: umqtt.simple's wait_msg reads its type only
-    assert conn.read(1) == b"\x90"
-    conn.skip()                           # length 3, then 3 bytes
-    assert conn.read(1) == b"\xd0"
+    mqtt, _ = connection(incoming=b"\x03\x00\x01\x00\xd0")
+    mqtt.peeked = b"\x90"                 # a SUBACK: umqtt.simple's wait_msg reads its type only
+    assert mqtt.read(1) == b"\x90"
+    assert mqtt.read(mqtt.read(1)[0]) == b"\x00\x01\x00"  # as _receive reads past it: length 3, 3 bytes
+    assert mqtt.read(1) == b"\xd0"
+    mqtt.peeked = b"\x30"                 # the loop saw a byte; umqtt.simple reads it with the next two
+    mqtt.io.incoming = b"\x05\x00"
+    assert mqtt.read(3) == b"\x30\x05\x00"
     try:
-        conn.read(1)
-    except Down as e:
+        mqtt.read(1)
+    except EOFError as e:
         assert describe(e) == "the broker closed the connection"
     else:
         raise AssertionError("end of stream not noticed")
@@ -270,7 +319,7 @@ def test_connect_packet_comes_from_umqtt_simple_without_network():
         from umqtt.simple import MQTTClient
     except ImportError:
         return  # CPython (umqtt.simple is MicroPython code), or not fetched
-    from app.mqtt import connect_packet
+    from app.mqtt_link import connect_packet
     client = MQTTClient(b"hanreader-53494d000001", "198.51.100.1", 1883, b"meter", b"pw", 60)
     client.set_last_will(b"hanreader/status", b"offline", True)
     packet = bytes(connect_packet(client))

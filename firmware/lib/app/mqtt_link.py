@@ -1,0 +1,234 @@
+"""MQTT: connecting to the broker, and what to do when the connection failed or ended.
+
+Loaded by app/mqtt.py for each connection attempt and unloaded while it is connected: nothing
+here is needed to publish.
+
+  connect   a non-blocking socket (TLS-wrapped with mqtt.tls); TCP and TLS get CONNECT_MS. The
+            CONNECT packet is umqtt.simple's: its connect() runs against a recorder standing in
+            for the socket module (no network), the recorded bytes go out through the loop and
+            the CONNACK is awaited for at most ANSWER_MS. Then "online" (retained) and the
+            subscription to Home Assistant's status go out.
+  retry     BACKOFF_MS doubled per failure up to MAX_BACKOFF_MS, +-25 % at random (devices that
+            lost the same broker do not come back all at once).
+  DNS       an IP address needs no lookup. A host name is looked up at the first connection and
+            again after RESOLVE_AFTER failures in a row; MicroPython's lookup blocks, for as long
+            as the DNS server takes (seconds when it does not answer): give an IP address.
+
+Beyond the IO_MS a socket operation may take, a TLS handshake holds the loop for its CPU time.
+"""
+import asyncio
+from binascii import hexlify
+from errno import EAGAIN, ECONNREFUSED, ECONNRESET, EINPROGRESS, ETIMEDOUT
+from random import getrandbits
+
+from app.mqtt import ANSWER_MS, IO_MS
+
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+CONNECT_MS = const(5000)
+KEEPALIVE_S = const(60)  # told to the broker, which drops a client silent for 1.5 times as long
+BACKOFF_MS = const(1000)
+MAX_BACKOFF_MS = const(60000)
+RESOLVE_AFTER = const(5)
+_REFUSED = ("", "unacceptable protocol version", "client id rejected", "server unavailable",
+            "wrong user name or password (mqtt.user, mqtt.password)",
+            "not authorised (check mqtt.user and mqtt.password)")  # CONNACK return codes 0-5
+
+
+class Down(Exception):
+    """The connection failed; the argument says why, in words."""
+
+
+def backoff_ms(failures, rand8):
+    """The wait after `failures` (>= 1) failures in a row; `rand8` (0-255) spreads it +-25 %."""
+    base = min(MAX_BACKOFF_MS, BACKOFF_MS << min(failures - 1, 6))
+    return base - base // 4 + base // 4 * rand8 // 128
+
+
+def subscribe_packet(topic, packet_id):
+    """MQTT 3.1.1 SUBSCRIBE to one topic (bytes, < 120 long) at QoS 0. Built here because
+    umqtt.simple's subscribe() waits for the broker's answer itself."""
+    n = len(topic)
+    return bytes((0x82, 5 + n, packet_id >> 8, packet_id & 0xFF, n >> 8, n & 0xFF)) + topic + b"\x00"
+
+
+class _Recorder:
+    """Stands in for the socket module inside umqtt.simple while its connect() builds the CONNECT
+    packet: keeps what it writes and answers as a broker that accepts. Touches no network."""
+
+    def __init__(self):
+        self.packet = bytearray()
+
+    def socket(self, *args):
+        return self
+
+    def getaddrinfo(self, *args):
+        return ((0, 0, 0, "", None),)
+
+    def settimeout(self, *args):
+        pass
+
+    setblocking = connect = close = settimeout
+
+    def write(self, data, length=None):
+        self.packet.extend(data if length is None else memoryview(data)[:length])
+
+    def read(self, n):
+        return b"\x20\x02\x00\x00"[:n]  # CONNACK: session not present, accepted
+
+
+def connect_packet(client):
+    """The CONNECT packet umqtt.simple's `client` sends (will, user, password, keepalive and all),
+    without its connect() touching the network: a recorder is its socket module meanwhile."""
+    import umqtt.simple as simple
+    recorder = _Recorder()
+    real = simple.socket
+    simple.socket = recorder
+    try:
+        client.connect()
+    finally:
+        simple.socket = real
+    if not recorder.packet:
+        raise Down("this umqtt.simple builds its CONNECT another way: not supported")
+    return recorder.packet
+
+
+def describe(problem):
+    """Why a connection failed or ended, in words (`problem`: words already, or an exception)."""
+    e = problem
+    if isinstance(e, str):
+        return e
+    if isinstance(e, Down):
+        return e.args[0]
+    if isinstance(e, EOFError):
+        return "the broker closed the connection"
+    if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
+        code = e.args[0]
+        if code == ECONNREFUSED:
+            return "connection refused"
+        if code == ECONNRESET:
+            return "connection reset"
+        if code in (ETIMEDOUT, EAGAIN):
+            return "the broker took no data for %d ms" % IO_MS
+    if isinstance(e, OSError):  # TLS errors are negative codes, with the name of the error
+        return "network error " + " ".join(str(a) for a in e.args)
+    return "%s %s" % (type(e).__name__, e)
+
+
+def _client(mqtt):
+    """umqtt.simple's client for `mqtt` (app.mqtt.Mqtt), or None when it is not installed."""
+    try:
+        from umqtt.simple import MQTTClient
+    except ImportError:
+        return None
+    config = mqtt.config
+    user = config["user"].encode() if config["user"] else None
+    client = MQTTClient(b"hanreader-" + hexlify(mqtt.app.hal.unique_id()), mqtt.host, mqtt.port, user,
+                        config["password"].encode() if user else None, KEEPALIVE_S)
+    client.set_last_will((mqtt.prefix + "/status").encode(), b"offline", True)
+    client.set_callback(mqtt._message)
+    return client
+
+
+async def connect(mqtt):
+    """Connect `mqtt` (app.mqtt.Mqtt) to its broker, say it is online and subscribe to Home
+    Assistant's status; raises when it cannot. False when MQTT cannot work at all (no
+    umqtt.simple)."""
+    import socket
+    app = mqtt.app
+    if mqtt.client is None:
+        mqtt.client = _client(mqtt)
+        if mqtt.client is None:
+            app.state.mqtt = "umqtt.simple is not installed (make deploy installs it)"
+            app.log.error("MQTT: " + app.state.mqtt)
+            return False
+    mqtt.problem = None
+    mqtt.show("connecting to " + mqtt.where)
+    if mqtt.address is None or (mqtt.failures and mqtt.failures % RESOLVE_AFTER == 0):
+        try:
+            mqtt.address = socket.getaddrinfo(mqtt.host, mqtt.port)[0][-1]
+        except OSError:
+            raise Down("no address found for %s (DNS)" % mqtt.host)
+    packet = connect_packet(mqtt.client)
+    sock = socket.socket()
+    sock.setblocking(False)
+    io = sock
+    try:
+        try:
+            sock.connect(mqtt.address)
+        except OSError as e:
+            if e.args[0] != EINPROGRESS:
+                raise
+        if mqtt.config["tls"]:
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.verify_mode = ssl.CERT_NONE  # no CA on the device: encrypted, not verified
+            io = context.wrap_socket(sock, server_hostname=mqtt.host, do_handshake_on_connect=False)
+            io.setblocking(False)
+        stream = asyncio.StreamReader(io)
+        stream.write(packet)
+        try:
+            await asyncio.wait_for_ms(stream.drain(), CONNECT_MS)  # connected, CONNECT sent
+        except asyncio.TimeoutError:
+            raise Down("no connection within %d s" % (CONNECT_MS // 1000))
+        try:
+            reply = await asyncio.wait_for_ms(stream.readexactly(4), ANSWER_MS)
+        except asyncio.TimeoutError:
+            raise Down("the broker accepted the connection but did not answer within %d s"
+                       % (ANSWER_MS // 1000))
+    except BaseException:
+        for s in (io, sock):
+            s.close()
+        raise
+    mqtt.sock, mqtt.io, mqtt.stream = sock, io, stream  # closed by ended() from now on
+    mqtt.filled = 0
+    mqtt.peeked = None
+    if reply[0] != 0x20 or reply[1] != 2:
+        raise Down("not an MQTT broker (it answered %s)" % hexlify(reply).decode())
+    if reply[3]:
+        code = reply[3]
+        raise Down("the broker refused the connection: " + (_REFUSED[code] if code < len(_REFUSED)
+                                                            else "code %d" % code))
+    sock.settimeout(IO_MS / 1000)
+    mqtt.client.sock = mqtt
+    mqtt.failures = 0
+    mqtt.connections += 1
+    if mqtt.connections > 1:
+        app.state.mqtt_reconnects += 1
+    app.log.info("MQTT: connected to %s" % mqtt.where)
+    if mqtt.raw is not None:
+        mqtt.raw.end = 0  # frames from before are stale
+    mqtt.client.publish((mqtt.prefix + "/status").encode(), b"online", True)
+    if mqtt.sensors is not None:
+        mqtt.write(subscribe_packet((mqtt.config["discovery_prefix"] + "/status").encode(), 1))
+    mqtt.flush()
+    mqtt.show(None, 1)
+    mqtt.announced = 0
+    return True
+
+
+def ended(mqtt):
+    """After a failed attempt or the end of a connection: closes the socket, says why (state,
+    log), counts the failure; the wait before the next attempt."""
+    for s in (mqtt.io, mqtt.sock):
+        if s is not None:
+            try:
+                s.close()
+            except OSError:
+                pass
+    mqtt.sock = mqtt.io = mqtt.stream = None
+    app = mqtt.app
+    problem = describe(mqtt.problem)
+    mqtt.failures += 1
+    wait = backoff_ms(mqtt.failures, getrandbits(8))
+    app.state.mqtt_error = problem
+    if problem != mqtt.last_problem:
+        app.log.warning("MQTT %s: %s; trying again in %d s, then less often"
+                        % (mqtt.where, problem, (wait + 500) // 1000))
+        mqtt.last_problem = problem
+    mqtt.show("down: %s; retry in %d s" % (problem, (wait + 500) // 1000))
+    return wait
