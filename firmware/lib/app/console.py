@@ -34,7 +34,6 @@ async def login(telnet, client):
     log = telnet.log
     password = telnet.app.config["telnet"]["password"]
     if password:
-        from app.telnet import clean
         tries = 0
         while True:
             client.out += b"Password: " + _WILL_ECHO
@@ -68,10 +67,15 @@ async def _typed_line(client):
         waited += POLL_MS
 
 
-def command(telnet, words):
-    """The reply lines to one command (`quit` is telnet.py's)."""
+def command(telnet, line):
+    """The reply lines to one command line (bytes), None for `quit`."""
     app = telnet.app
+    words = clean(line).split()
+    if not words:
+        return []
     name = words[0].lower()
+    if name == "quit":
+        return None
     if name == "help":
         return [HELP]
     if name == "level":
@@ -100,6 +104,20 @@ def command(telnet, words):
         app.reboot("reboot from telnet")
         return ["Rebooting."]
     return ["Unknown command %r. %s" % (words[0], HELP)]
+
+
+def clean(line):
+    """A command line without telnet negotiation (IAC sequences) and control characters."""
+    out = []
+    skip = 0
+    for b in line:
+        if skip:
+            skip -= 1
+        elif b == 0xFF:
+            skip = 2
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+    return "".join(out).strip()
 
 
 def _ms(microseconds):

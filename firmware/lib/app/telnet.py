@@ -108,23 +108,22 @@ class Telnet:
         at = log.recent_start()  # where in the log ring the client's next byte is
         stuck_ms = 0             # how long the socket has taken nothing that was waiting
         while True:
-            if not client.read():
-                return
             line = client.line()
-            while line is not None:
-                words = clean(line).split()
-                if words and words[0].lower() == "quit":
+            if line is None:  # one command a wake at most: a pasted batch cannot hold the loop up
+                if not client.read():
+                    return
+                line = client.line()
+            if line is not None and line.strip():
+                gc.collect()  # the heap `status` shows, taken before the answer's code is loaded
+                self.heap = (gc.mem_free(), gc.mem_alloc())
+                replies = console("command", self, line)
+                if replies is None:  # quit
                     sock.write(b"Bye.\r\n")
                     return
-                if words:
-                    if words[0].lower() == "status":  # measured before the answer's code is loaded
-                        gc.collect()
-                        self.heap = (gc.mem_free(), gc.mem_alloc())
-                    for reply in console("command", self, words):
-                        client.out += reply.encode() + b"\r\n"
-                    if len(client.out) > REPLY_BYTES_MAX:
-                        return self._drop(client, "does not read the replies to its commands")
-                line = client.line()
+                for reply in replies:
+                    client.out += reply.encode() + b"\r\n"
+                if len(client.out) > REPLY_BYTES_MAX:
+                    return self._drop(client, "does not read the replies to its commands")
             started = at
             sent = len(client.out)
             if client.flush():
@@ -161,17 +160,3 @@ def console(function, *args):
         return getattr(module, function)(*args)
     finally:
         unload("app.console")
-
-
-def clean(line):
-    """A command line without telnet negotiation (IAC sequences) and control characters."""
-    out = []
-    skip = 0
-    for b in line:
-        if skip:
-            skip -= 1
-        elif b == 0xFF:
-            skip = 2
-        elif 0x20 <= b < 0x7F:
-            out.append(chr(b))
-    return "".join(out).strip()
