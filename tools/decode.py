@@ -136,7 +136,7 @@ def decode_stream(pieces, keys, out):
                     whole += more
                 data = wrapper.payload(whole)
                 layer = "wrapper" if data is not None else "message"
-                for event in pipeline.decode_message(whole if data is None else data, layer):
+                for event in wrapper.decode_message(pipeline, whole if data is None else data, layer):
                     out(event)
                 return pipeline
         for event in pipeline.feed(piece):

@@ -3,6 +3,7 @@ interface): values are matched to objects by position, and a register's scaler-u
 attribute 3 in the same push is applied to its value (both interpreters)."""
 from encoder import (array, data_notification, double_long_unsigned, integer, long_unsigned,
                      obis, octet_string, scaler_unit, structure, unsigned)
+from han.framing.wrapper import decode_message
 from han.pipeline import Pipeline
 from han.values import decimal_text
 
@@ -18,7 +19,7 @@ def capture(class_id, text, attribute):
 
 
 def decode(body):
-    readings = [e for e in Pipeline().decode_message(data_notification(body)) if not hasattr(e, "code")]
+    readings = [e for e in decode_message(Pipeline(), data_notification(body)) if not hasattr(e, "code")]
     assert len(readings) == 1
     return readings[0]
 
@@ -48,5 +49,5 @@ def test_attribute_3_scales_the_register_value():
 def test_a_list_whose_length_differs_from_its_objects_is_not_taken_for_one():
     objects = [capture(40, PUSH_SETUP, 2), capture(3, "1.0.1.7.0.255", 2)]
     body = structure([array(objects), long_unsigned(5), long_unsigned(6)])
-    errors = [e for e in Pipeline().decode_message(data_notification(body)) if hasattr(e, "code")]
+    errors = [e for e in decode_message(Pipeline(), data_notification(body)) if hasattr(e, "code")]
     assert [e.code for e in errors] == ["unknown"]

@@ -57,8 +57,8 @@ _SLOTS = const(13)
 _HEAD = const(6)      # bytes compared at the start of noise runs
 
 # The verdicts. Only the healthy line's sentence stays in memory (it changes with every
-# reading); the others are made by han.verdicts, loaded when the verdict changes to one of them:
-# _judge gives their key, (line of han.verdicts, what fills it in). The lines:
+# reading); the others are made by han.verdicts, loaded when the verdict changes to one of them.
+# Their lines:
 _NO_DATA_FOR = const(0)
 _NO_DATA = const(1)
 _NO_KEY_SAY = const(2)
@@ -203,14 +203,44 @@ class Diagnosis:
                 n[i] = (n[i] + 1) >> 1  # a count of 1 stays: the last problem is not forgotten
 
     def verdict(self, now_ms=None):
-        """(code, sentence) for what the line does in the window."""
+        """(code, sentence) for what the line does in the window. The healthy line's sentence
+        is made here; any other verdict is a key, (line of han.verdicts, what fills it in),
+        whose sentence han.verdicts makes when the key changes."""
+        n = self.n
+        readings = n[_READINGS]
+        keys = max(n[_NO_KEY], n[_DECRYPT], n[_AUTH])
         if now_ms is not None and (self.last_ms is None or
                                    (now_ms - self.last_ms) & _TICKS_MASK > NO_DATA_MS):
             line = (_NO_DATA_FOR, NO_DATA_MS // 1000) if self.last_ms is not None else (_NO_DATA,)
         elif not self.bytes and not self.events:
             line = (_NO_DATA,)
+        elif keys and keys >= readings:
+            if n[_NO_KEY] != keys and n[_DECRYPT] != keys:
+                line = (_AUTH_FAILED,)
+            else:
+                line = (_NO_KEY_SAY if n[_NO_KEY] == keys else _WRONG_KEY), self.key_detail
         else:
-            line = self._judge(self.n)
+            bad = n[_CHECKSUM] + n[_TRUNCATED]
+            malformed = n[_MALFORMED]
+            if bad or n[_NOISE] > readings + keys + n[_UNKNOWN]:
+                # Amid checksum failures or noise, frames that pass but do not parse were damaged
+                # too (a flipped bit can end a P1 telegram early, where no CRC is required).
+                bad += malformed
+                malformed = 0
+            layouts = n[_UNKNOWN] + n[_TOO_LONG] + malformed
+            valid = readings + keys + layouts
+            if bad and (not valid or (bad >= 2 and bad * 4 >= bad + valid)):
+                line = _CORRUPTED, bad, bad + valid
+            elif layouts and layouts >= readings:
+                line = _UNKNOWN_LAYOUT, self.layout_detail
+            elif valid:
+                line = "ok Frames decode (%d reading%s" % (readings, "" if readings == 1 else "s")
+                if bad:
+                    line += ", %d of %d frames failed the checksum" % (bad, bad + valid)
+                line += ")."
+            else:  # no frame decodes: what the bytes look like decides (han.verdicts, loaded for it)
+                line = load("verdicts").undecoded(self.sample if self.sample.count >= _MIN_SAMPLE else None,
+                                                  self.previous, n[_REPEATS], n[_NOISE], n[_HCS])
         if not isinstance(line, str):
             if line != self.said:
                 self.said = line
@@ -218,34 +248,3 @@ class Diagnosis:
             line = self.sentence
         space = line.find(" ")
         return line[:space], line[space + 1:]
-
-    def _judge(self, n):
-        """The verdict when bytes or events came: the healthy line's sentence, or the key of
-        another (see han.verdicts.sentence)."""
-        readings = n[_READINGS]
-        keys = max(n[_NO_KEY], n[_DECRYPT], n[_AUTH])
-        if keys and keys >= readings:
-            if n[_NO_KEY] != keys and n[_DECRYPT] != keys:
-                return (_AUTH_FAILED,)
-            return (_NO_KEY_SAY if n[_NO_KEY] == keys else _WRONG_KEY), self.key_detail
-        bad = n[_CHECKSUM] + n[_TRUNCATED]
-        malformed = n[_MALFORMED]
-        if bad or n[_NOISE] > readings + keys + n[_UNKNOWN]:
-            # Amid checksum failures or noise, frames that pass but do not parse were damaged
-            # too (a flipped bit can end a P1 telegram early, where no CRC is required).
-            bad += malformed
-            malformed = 0
-        layouts = n[_UNKNOWN] + n[_TOO_LONG] + malformed
-        valid = readings + keys + layouts
-        if bad and (not valid or (bad >= 2 and bad * 4 >= bad + valid)):
-            return _CORRUPTED, bad, bad + valid
-        if layouts and layouts >= readings:
-            return _UNKNOWN_LAYOUT, self.layout_detail
-        if valid:
-            line = "ok Frames decode (%d reading%s" % (readings, "" if readings == 1 else "s")
-            if bad:
-                line += ", %d of %d frames failed the checksum" % (bad, bad + valid)
-            return line + ")."
-        # No frame decodes: what the bytes look like decides (han.verdicts, loaded for it).
-        return load("verdicts").undecoded(self.sample if self.sample.count >= _MIN_SAMPLE else None,
-                                          self.previous, n[_REPEATS], n[_NOISE], n[_HCS])

@@ -76,17 +76,6 @@ class Pipeline:
         if self.blocks is not None and self.blocks.abandon():
             yield self._count(Error("truncated", _LAST_BLOCK))
 
-    def decode_message(self, data, layer="message"):
-        """One message without framing (starts at the LLC header or the APDU tag)."""
-        view = memoryview(bytearray(data))  # decryption works in place
-        self.bytes += len(view)
-        result = self._message(view, layer, True)
-        if self.blocks is not None and self.blocks.lost:
-            yield self._count(self.blocks.lost)
-            self.blocks.lost = None
-        if result is not None:
-            yield self._count(result)
-
     def _count(self, event):
         """Count a Reading or an Error; returns it."""
         if isinstance(event, Error):

@@ -3,7 +3,8 @@
     00 01 | source wPort (2) | destination wPort (2) | length (2) | APDU
 
 It has no start byte worth scanning a serial stream for, so it is recognised only on a whole
-message (a capture file, a datagram).
+message (a capture file, a datagram). Such messages, wrapped or bare, are decoded by
+decode_message: the CLI and the tests need it, the board (a serial stream) does not hold it.
 """
 HEADER = 8
 
@@ -21,3 +22,17 @@ def payload(data):
     if (data[6] << 8) | data[7] != len(data) - HEADER:
         return None
     return data[HEADER:]
+
+
+def decode_message(pipeline, data, layer="message"):
+    """One message without link framing (starts at the LLC header or the APDU tag) through the
+    pipeline's message layers: an iterator over the Readings and Errors it gives."""
+    view = memoryview(bytearray(data))  # decryption works in place
+    pipeline.bytes += len(view)
+    result = pipeline._message(view, layer, True)
+    blocks = pipeline.blocks
+    if blocks is not None and blocks.lost:
+        yield pipeline._count(blocks.lost)
+        blocks.lost = None
+    if result is not None:
+        yield pipeline._count(result)
