@@ -122,6 +122,7 @@ class Telnet:
                     return
                 for reply in replies:
                     client.out += reply.encode() + b"\r\n"
+                del replies  # not held while the next `status` measures the heap
                 if len(client.out) > REPLY_BYTES_MAX:
                     return self._drop(client, "does not read the replies to its commands")
             started = at
