@@ -17,8 +17,8 @@ the event loop (connecting: app/mqtt_link.py). Once connected, umqtt.simple gets
 as its socket: what it writes collects in a small buffer that goes into the socket with an IO_MS
 timeout. A message is never whole in memory: it is rendered once to measure it, again into the
 socket. What the broker sends is awaited by the loop and only then parsed by umqtt.simple
-(wait_msg). A PINGREQ goes every PING_MS; nothing back within ANSWER_MS: the broker is gone.
-The MQTT task looks for a new reading every POLL_MS (an asyncio.Event to wake it would cost
+(wait_msg). A PINGREQ goes every _PING_MS; nothing back within ANSWER_MS: the broker is gone.
+The MQTT task looks for a new reading every _POLL_MS (an asyncio.Event to wake it would cost
 more heap than the rest of the loop).
 QoS 0: nothing ever waits for an acknowledgement. So a broker can hold the loop for IO_MS at
 most per socket operation (a write into a full send buffer, then the connection is dropped).
@@ -54,8 +54,7 @@ from errno import ETIMEDOUT
 
 from app import unload
 from han.report import string, text_of, value as json_value
-from han.values import (AMPERE, HERTZ, NO_UNIT, VAR, VAR_HOUR, VOLT, VOLT_AMPERE, VOLT_AMPERE_HOUR, WATT,
-                        WATT_HOUR, DateTime, Quantity, decimal_text, obis_text)
+from han.values import DateTime, Quantity, decimal_text, obis_text
 
 try:
     from micropython import const
@@ -63,23 +62,34 @@ except ImportError:
     def const(value):
         return value
 
+# Names without "_" are for app/mqtt_link.py, app/mqtt_discovery.py and the tests.
 IO_MS = const(250)        # the longest one socket operation may take: then the connection is dropped
 ANSWER_MS = const(5000)   # for the CONNACK, and for the answer to a ping
-PING_MS = const(10000)
-POLL_MS = const(100)      # how often the MQTT task looks for something to publish
+_PING_MS = const(10000)
+_POLL_MS = const(100)     # how often the MQTT task looks for something to publish
 WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
 MAX_SENSORS = const(48)   # Home Assistant sensors remembered (the name table has fewer)
 SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
 _ID_WAIT_READINGS = const(20)  # readings without the meter's number before the chip id names the device
-_ENERGY = (WATT_HOUR, VOLT_AMPERE_HOUR, VAR_HOUR)
+# DLMS units (han.values; consts here, so they take no room in this module's globals)
+_WATT = const(27)
+_VOLT_AMPERE = const(28)
+_VAR = const(29)
+_WATT_HOUR = const(30)
+_VOLT_AMPERE_HOUR = const(31)
+_VAR_HOUR = const(32)
+_AMPERE = const(33)
+_VOLT = const(35)
+_HERTZ = const(44)
+_NO_UNIT = const(255)
 # The DLMS units of the quantities Home Assistant gets a sensor for; app/mqtt_discovery.py has
 # their classes in this order. Power factor (no unit) goes by its name.
-SENSOR_UNITS = bytes((WATT, VAR, VOLT_AMPERE, WATT_HOUR, VAR_HOUR, VOLT_AMPERE_HOUR, AMPERE, VOLT, HERTZ))
+SENSOR_UNITS = bytes((_WATT, _VAR, _VOLT_AMPERE, _WATT_HOUR, _VAR_HOUR, _VOLT_AMPERE_HOUR, _AMPERE, _VOLT, _HERTZ))
 
 
 def quantity(q):
     """(exact decimal text, unit symbol) of a Quantity as published: energy in k-units."""
-    if q.unit in _ENERGY:
+    if q.unit in (_WATT_HOUR, _VOLT_AMPERE_HOUR, _VAR_HOUR):
         return decimal_text(q.raw, q.scaler - 3), "k" + q.symbol()
     return decimal_text(q.raw, q.scaler), q.symbol()
 
@@ -107,7 +117,7 @@ def value_topic(prefix, code, name):
 def is_sensor(name, unit):
     """Whether a quantity with this friendly name and DLMS unit makes a Home Assistant sensor."""
     return name is not None and isinstance(unit, int) and (
-        unit in SENSOR_UNITS or unit == NO_UNIT and name.startswith("power_factor"))
+        unit in SENSOR_UNITS or unit == _NO_UNIT and name.startswith("power_factor"))
 
 
 def named(items):
@@ -311,25 +321,22 @@ class Mqtt:
                 await asyncio.sleep_ms(1000)
                 continue
             from app import mqtt_link as link
-            try:
-                connected = await link.connect(self)
-            except Exception as e:  # noqa: BLE001 - whatever went wrong, try again later
-                self.problem = self.problem or e
-            else:
-                link = None
-                unload("app.mqtt_link")  # not needed while connected
-                if not connected:
-                    return  # no umqtt.simple: said in the status and the log
+            wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
+            link = None
+            unload("app.mqtt_link")  # not needed while connected
+            if wait is None:
+                return  # no umqtt.simple: said in the status and the log
+            if not wait:
                 receiver = asyncio.create_task(self._receive())
                 try:
                     await self._serve()
                 except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
                     self.problem = self.problem or e
                 receiver.cancel()
-            from app import mqtt_link as link
-            wait = link.ended(self)
-            link = None
-            unload("app.mqtt_link")
+                from app import mqtt_link as link
+                wait = link.ended(self)
+                link = None
+                unload("app.mqtt_link")
             await asyncio.sleep_ms(wait)
 
     async def _receive(self):
@@ -361,7 +368,7 @@ class Mqtt:
             if time.ticks_diff(self.heard_ms, pinged_ms) < 0 and time.ticks_diff(now, pinged_ms) > ANSWER_MS:
                 self.problem = "the broker stopped answering (no reply to a ping in %d s)" % (ANSWER_MS // 1000)
                 break
-            if time.ticks_diff(now, pinged_ms) >= PING_MS:
+            if time.ticks_diff(now, pinged_ms) >= _PING_MS:
                 self.client.ping()
                 self.flush()
                 pinged_ms = now
@@ -372,7 +379,7 @@ class Mqtt:
             if self.device is not None and self.announced < self.sensor_count:
                 self._announce()
                 busy = True
-            await asyncio.sleep_ms(0 if busy else POLL_MS)  # the meter's turn
+            await asyncio.sleep_ms(0 if busy else _POLL_MS)  # the meter's turn
 
     def _publish_reading(self):
         """The state message of the latest reading, and the values that go to a topic of their

@@ -135,18 +135,28 @@ def _client(mqtt):
 
 
 async def connect(mqtt):
-    """Connect `mqtt` (app.mqtt.Mqtt) to its broker, say it is online and subscribe to Home
-    Assistant's status; raises when it cannot. False when MQTT cannot work at all (no
-    umqtt.simple)."""
-    import socket
+    """One attempt to connect `mqtt` (app.mqtt.Mqtt) to its broker: 0 once it is connected,
+    online and subscribed to Home Assistant's status; else the wait before the next attempt
+    (see ended()), or None when MQTT cannot work at all (no umqtt.simple)."""
     app = mqtt.app
     if mqtt.client is None:
         mqtt.client = _client(mqtt)
         if mqtt.client is None:
             app.state.mqtt = "umqtt.simple is not installed (make deploy installs it)"
             app.log.error("MQTT: " + app.state.mqtt)
-            return False
+            return None
     mqtt.problem = None
+    try:
+        await _connect(mqtt)
+    except Exception as e:  # noqa: BLE001 - whatever went wrong, try again later
+        mqtt.problem = mqtt.problem or e
+        return ended(mqtt)
+    return 0
+
+
+async def _connect(mqtt):
+    import socket
+    app = mqtt.app
     mqtt.show("connecting to " + mqtt.where)
     if mqtt.address is None or (mqtt.failures and mqtt.failures % RESOLVE_AFTER == 0):
         try:
@@ -208,7 +218,6 @@ async def connect(mqtt):
     mqtt.flush()
     mqtt.show(None, 1)
     mqtt.announced = 0
-    return True
 
 
 def ended(mqtt):
