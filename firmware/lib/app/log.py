@@ -9,26 +9,31 @@ the unix port's console) are called for every line and must not block either.
 """
 from binascii import hexlify
 
+try:
+    from micropython import const
+except ImportError:
+    const = int  # CPython: the value itself (every const() here wraps an int)
+
 LEVELS = "EWIDV"
 VERBOSE = 4   # the level of "V": every layer's bytes
 # More than one push dumped at level V: every layer's bytes at 53 bytes a line of 16, about 6.6
 # times the push's size for a plain frame (two dumps: a 228-byte push makes 1.5 KB), 10 times for a
 # ciphered one (three: 282 bytes make 2.7 KB). 4 KB holds a ciphered push of up to ~400 bytes
 # whole; the dumps of a longer one come faster than a client can take them (it is dropped).
-RING_BYTES = 4096
+_RING_BYTES = const(4096)
 RECENT_LINES = 40   # what a new telnet client is sent first
-MAX_LINE = 512      # longer lines are cut
+_MAX_LINE = const(512)  # longer lines are cut
 
 # The device's ring, taken when this module is imported: app.main imports it before the decoder,
 # whose modules would leave the heap too fragmented for one block of this size.
-_early = bytearray(RING_BYTES)
+_early = bytearray(_RING_BYTES)
 
 
 class Log:
-    def __init__(self, level="I", size=RING_BYTES):
+    def __init__(self, level="I", size=_RING_BYTES):
         global _early
         self.level = LEVELS.index(level) if level in LEVELS else 2
-        if size == RING_BYTES and _early is not None:
+        if size == _RING_BYTES and _early is not None:
             self.ring, _early = _early, None
         else:
             self.ring = bytearray(size)
@@ -46,7 +51,7 @@ class Log:
             return
         line = "(%s) %s" % (level, text)
         data = line.encode()
-        self._put(memoryview(data)[:MAX_LINE])
+        self._put(memoryview(data)[:_MAX_LINE])
         self._put(b"\r\n")
         for sink in self.sinks:
             sink(line)

@@ -1,11 +1,11 @@
 """The telnet debug console: the log as it happens, plus a few commands.
 
-Several clients at once (MAX_CLIENTS), one task each, which never waits for its client: every
+Several clients at once (_MAX_CLIENTS), one task each, which never waits for its client: every
 POLL_MS it takes the command lines the socket has read and hands the socket, without blocking,
 what it has room for: the replies to commands first, then the log from the client's place in the
 log's ring (see app.log). So the meter task never waits for a client, and one that does not keep
 up is dropped: when the log gets a whole ring ahead of it, when its socket takes nothing for
-WRITE_TIMEOUT_MS, or when its unsent replies pass REPLY_BYTES_MAX. (Polling costs a few wakes a
+_WRITE_TIMEOUT_MS, or when its unsent replies pass _REPLY_BYTES_MAX. (Polling costs a few wakes a
 second; an event and a second, sending task per client cost heap, which is scarcer.)
 
 This module is what stays loaded: connections, sending, reading command lines. What the console
@@ -17,12 +17,17 @@ import gc
 
 from app import close, unload
 
-MAX_CLIENTS = 3
-POLL_MS = 100              # how often a client's socket is looked at
-WRITE_CHUNK = 512          # bytes handed to a socket at a time
-WRITE_TIMEOUT_MS = 3000    # a socket that takes no data for this long: the client is dropped
-LINE_MAX = 128             # a longer command line is thrown away
-REPLY_BYTES_MAX = 4096     # a client with more replies unsent does not read: it is dropped
+try:
+    from micropython import const
+except ImportError:
+    const = int  # CPython: the value itself (every const() here wraps an int)
+
+POLL_MS = 100               # how often a client's socket is looked at
+_MAX_CLIENTS = const(3)
+_WRITE_CHUNK = const(512)        # bytes handed to a socket at a time
+_WRITE_TIMEOUT_MS = const(3000)  # a socket that takes no data for this long: the client is dropped
+_LINE_MAX = const(128)           # a longer command line is thrown away
+_REPLY_BYTES_MAX = const(4096)   # a client with more replies unsent does not read: it is dropped
 
 
 class Client:
@@ -39,11 +44,11 @@ class Client:
 
     def read(self):
         """Take what the socket has read; False when the client has gone."""
-        data = self.sock.read(LINE_MAX)
+        data = self.sock.read(_LINE_MAX)
         if data == b"":
             return False
         if data:
-            if len(self.input) > LINE_MAX:
+            if len(self.input) > _LINE_MAX:
                 self.input = b""  # a line that long is no command: thrown away
             self.input += data
         return True
@@ -81,8 +86,8 @@ class Telnet:
     async def _serve(self, stream, _):
         client = Client(stream)
         try:
-            if self.clients + self.connecting >= MAX_CLIENTS:
-                client.sock.write(b"Too many telnet clients (%d); try again later.\r\n" % MAX_CLIENTS)
+            if self.clients + self.connecting >= _MAX_CLIENTS:
+                client.sock.write(b"Too many telnet clients (%d); try again later.\r\n" % _MAX_CLIENTS)
                 return
             self.connecting += 1
             try:
@@ -123,13 +128,13 @@ class Telnet:
                 for reply in replies:
                     client.out += reply.encode() + b"\r\n"
                 del replies  # not held while the next `status` measures the heap
-                if len(client.out) > REPLY_BYTES_MAX:
+                if len(client.out) > _REPLY_BYTES_MAX:
                     return self._drop(client, "does not read the replies to its commands")
             started = at
             sent = len(client.out)
             if client.flush():
                 while at < log.head:
-                    piece = log.chunk(at, WRITE_CHUNK)
+                    piece = log.chunk(at, _WRITE_CHUNK)
                     if piece is None:
                         return self._drop(client, "fell more than %d bytes behind the log" % len(log.ring))
                     taken = sock.write(piece) or 0
@@ -138,8 +143,8 @@ class Telnet:
                         break
             if at == started and len(client.out) == sent and (client.out or at < log.head):
                 stuck_ms += POLL_MS
-                if stuck_ms >= WRITE_TIMEOUT_MS:
-                    return self._drop(client, "took no data for %d s" % (WRITE_TIMEOUT_MS // 1000))
+                if stuck_ms >= _WRITE_TIMEOUT_MS:
+                    return self._drop(client, "took no data for %d s" % (_WRITE_TIMEOUT_MS // 1000))
             else:
                 stuck_ms = 0
             await asyncio.sleep_ms(POLL_MS)

@@ -14,13 +14,12 @@ receive (wrong baud, parity, inversion). Everything is configured by environment
     HANREADER_MQTT_BROKER  host:port of the broker `make sim` started, used while mqtt.host is empty
 
 The machine's own network stands in for the Wi-Fi station: joined from the start, or, with
-HANREADER_WIFI=down, never (to see the access point fallback). The access point is pretend, the
-LED and the watchdog only remember what they were told (nothing resets the process).
+HANREADER_WIFI=down, never (to see the access point fallback). The access point is pretend; the
+LED and the watchdog do nothing (nothing resets the process).
 """
 import asyncio
 import os
 import sys
-import time
 
 RESET_FILE = "reset-cause"
 EXIT_REBOOT = 3  # the process exits with this to be restarted (a board resets)
@@ -78,25 +77,24 @@ class Hal:
         self.wifi_down = os.getenv("HANREADER_WIFI") == "down"
         self.tried = False         # connect() was called
         self.ap_name = None        # the access point's name while it is "open"
-        self.lit = False           # the LED
-        self.watchdog_ms = None    # the watchdog's timeout once armed
-        self.fed_ms = None         # ticks when it was last fed
 
     def uart(self, rx_pin, setting):
         """A reader of the meter line; `setting` is text like "2400 8E1" or "115200 8N1 inverted"."""
         return Uart(self.serial_address, setting)
 
+    # No LED, and no watchdog: nothing resets the process.
+
     def led(self, pin, inverted):
-        self.lit = False
+        pass
 
     def light(self, on):
-        self.lit = on
+        pass
 
     def watchdog(self, timeout_ms):
-        self.watchdog_ms = timeout_ms
+        pass
 
     def feed(self):
-        self.fed_ms = time.ticks_ms()
+        pass
 
     def reset_cause(self):
         path = self.data + "/" + RESET_FILE
