@@ -17,26 +17,20 @@ except ImportError:
 _ARRAY = const(0x01)
 _STRUCTURE = const(0x02)
 _BOOLEAN = const(0x03)
-_BIT_STRING = const(0x04)
 _OCTET_STRING = const(0x09)
 _VISIBLE_STRING = const(0x0A)
 _UTF8_STRING = const(0x0C)
 _BCD = const(0x0D)
 _INTEGER = const(0x0F)
-_COMPACT_ARRAY = const(0x13)
 _ENUM = const(0x16)
-_FLOAT32 = const(0x17)
-_FLOAT64 = const(0x18)
 _DATE_TIME = const(0x19)
-_DATE = const(0x1A)
-_TIME = const(0x1B)
 _MAX_DEPTH = const(8)
 # han.details lines
 _ENDS_EARLY = const(0)
 _LENGTH_FORM = const(1)
 _COUNT = const(2)
 _NESTED = const(3)
-_TYPE = const(4)
+# (4: han.compact)
 
 # By tag (0x00-0x1B): byte count of fixed-size integer types (0 = not one), and their signedness.
 _SIZE = b"\0\0\0\1\0\4\4\0\0\0\0\0\0\1\0\1\2\1\2\0\x08\x08\1\0\0\0\0\0"
@@ -130,19 +124,7 @@ class Reader:
             return None
         if tag == _DATE_TIME:
             return DateTime(self.take(12))
-        if tag == _DATE:
-            return DateTime(self.take(5) + b"\xff\xff\xff\xff\x80\x00\xff")
-        if tag == _TIME:
-            return DateTime(b"\xff\xff\xff\xff\xff" + self.take(4) + b"\x80\x00\xff")
-        if tag == _FLOAT32 or tag == _FLOAT64:
-            from han.floats import decimal_from_float_bits
-            n = 4 if tag == _FLOAT32 else 8
-            return decimal_from_float_bits(self.unsigned(n), n)
-        if tag == _BIT_STRING:
-            bits = self.length()
-            raw = self.take((bits + 7) // 8)
-            return "".join("1" if raw[i >> 3] & (0x80 >> (i & 7)) else "0" for i in range(bits))
-        if tag == _COMPACT_ARRAY:  # rare in pushes: its code loads when one appears
-            from han.compact import compact_array
-            return compact_array(self, depth)
-        raise Error("malformed", (_TYPE, tag, self.pos - 1))
+        # Date, time, floats, bit-string, compact-array (rare in pushes) and unknown types: that
+        # code loads when one appears.
+        from han.compact import rare_type
+        return rare_type(self, tag, depth)

@@ -1,13 +1,46 @@
-"""A-XDR compact-array (tag 0x13): a type description, then elements without tag bytes.
-
-Rare in meter pushes, so loaded only when one appears.
+"""A-XDR types rare in meter pushes, loaded only when one appears (han.axdr): date, time,
+floats, bit-string and the compact-array (tag 0x13: a type description, then elements without
+tag bytes); an unknown type is reported here too.
 """
 from han.errors import Error
+from han.values import DateTime
+
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+_BIT_STRING = const(0x04)
+_FLOAT32 = const(0x17)
+_FLOAT64 = const(0x18)
+_DATE = const(0x1A)
+_TIME = const(0x1B)
+_TYPE = const(4)  # han.details line
 
 ARRAY = 0x01
 STRUCTURE = 0x02
 COMPACT_ARRAY = 0x13
 MAX_DEPTH = 8
+
+
+def rare_type(reader, tag, depth):
+    """The value of a `tag`-typed element whose tag byte `reader` has read (han.axdr.Reader.data)."""
+    if tag == _DATE:
+        return DateTime(reader.take(5) + b"\xff\xff\xff\xff\x80\x00\xff")
+    if tag == _TIME:
+        return DateTime(b"\xff\xff\xff\xff\xff" + reader.take(4) + b"\x80\x00\xff")
+    if tag == _FLOAT32 or tag == _FLOAT64:
+        from han.floats import decimal_from_float_bits
+        n = 4 if tag == _FLOAT32 else 8
+        return decimal_from_float_bits(reader.unsigned(n), n)
+    if tag == _BIT_STRING:
+        bits = reader.length()
+        raw = reader.take((bits + 7) // 8)
+        return "".join("1" if raw[i >> 3] & (0x80 >> (i & 7)) else "0" for i in range(bits))
+    if tag == COMPACT_ARRAY:
+        return compact_array(reader, depth)
+    raise Error("malformed", (_TYPE, tag, reader.pos - 1))
 
 
 def _type_description(reader, depth):
