@@ -125,14 +125,6 @@ class Diagnosis:
     def __init__(self, window=_WINDOW):
         self.window = window
         self.n = [0] * _SLOTS
-        self.sample = ByteSample()
-        self.head = bytearray(_HEAD)  # the first bytes of the last long noise run
-        self.reset()
-
-    def reset(self):
-        n = self.n
-        for i in range(_SLOTS):
-            n[i] = 0
         self.events = 0
         self.bytes = 0
         self.last_ms = None      # when bytes last arrived (if the runtime passes the time)
@@ -140,11 +132,9 @@ class Diagnosis:
         self.layout_detail = None
         self.said = None         # the last verdict's key and sentence: loaded again on a change
         self.sentence = None
-        self.sample.reset()
+        self.sample = ByteSample()
         self.previous = 0  # the last full sample's pattern (han.verdicts: 0, none yet)
-        head = self.head
-        for i in range(_HEAD):
-            head[i] = 0
+        self.head = bytearray(_HEAD)  # the first bytes of the last long noise run
 
     def observe_bytes(self, n, chunk, now_ms=None):
         if n <= 0:
