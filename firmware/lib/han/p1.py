@@ -15,6 +15,19 @@ _WRONG_KEY = const(34)  # han.details lines
 _NO_END = const(35)
 
 
+def peel(telegram, verified, layers, keys):
+    """What a P1 telegram in the pipeline comes to: its Reading; or, for Elgama's P1 header
+    followed by a ciphered APDU without its tag byte, the deciphered APDU as
+    (plaintext, system title, verified) for the pipeline's next layer."""
+    body = binary_body(telegram)
+    if body < 0:
+        return reading(telegram, verified, layers)
+    layers.append("dsmr-header")
+    layers.append("glo-ciphering")
+    from han.ciphering import decipher
+    return decipher(telegram[body - 1:closing_mark(telegram)], keys)
+
+
 def reading(plain, verified, layers):
     """A Reading from a P1 telegram. `verified` is None for a telegram sent in clear, else
     whether the decryption's authentication tag was checked: when it was not, the telegram's

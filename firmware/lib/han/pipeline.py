@@ -171,15 +171,11 @@ class Pipeline:
                     if self.trace:
                         self.trace("plaintext", plain)
                 elif tag == _DSMR_START:
-                    from han import p1  # only P1 meters pay for telegrams
-                    body = p1.binary_body(plain)
-                    if body < 0:
-                        return p1.reading(plain, verified, layers)
-                    # Elgama: a P1 header, then a ciphered APDU without its tag byte
-                    layers.append("dsmr-header")
-                    layers.append("glo-ciphering")
-                    from han.ciphering import decipher
-                    plain, title, verified = decipher(plain[body - 1:p1.closing_mark(plain)], self.keys)
+                    from han.p1 import peel  # only P1 meters pay for telegrams
+                    found = peel(plain, verified, layers, self.keys)
+                    if not isinstance(found, tuple):
+                        return found  # the telegram's Reading
+                    plain, title, verified = found  # Elgama's ciphered APDU, deciphered
                 elif tag == _DATA_NOTIFICATION or tag == 0x01 or tag == 0x02:
                     layers.append("data-notification" if tag == _DATA_NOTIFICATION else "data")
                     if not checked and not verified:
