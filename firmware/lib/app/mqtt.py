@@ -16,10 +16,10 @@ deploy`; PyPI's 1.3.4 under the unix port) builds the MQTT packets. Its own sock
 the event loop (connecting: app/mqtt_link.py). Once connected, umqtt.simple gets this Mqtt object
 as its socket: what it writes collects in a small buffer that goes into the socket with an IO_MS
 timeout. A message is never whole in memory: it is rendered once to measure it, again into the
-socket. What the broker sends is awaited by the loop and only then parsed by umqtt.simple
-(wait_msg). A PINGREQ goes every _PING_MS; nothing back within ANSWER_MS: the broker is gone.
-The MQTT task looks for a new reading every _POLL_MS (an asyncio.Event to wake it would cost
-more heap than the rest of the loop).
+socket. What the broker sends is looked for without waiting and only then parsed by
+umqtt.simple (wait_msg). A PINGREQ goes every _PING_MS; nothing back within ANSWER_MS: the
+broker is gone. The MQTT task looks for a new reading and for what the broker sent every
+_POLL_MS (an asyncio.Event and a receiving task would cost more heap than the rest of the loop).
 QoS 0: nothing ever waits for an acknowledgement. So a broker can hold the loop for IO_MS at
 most per socket operation (a write into a full send buffer, then the connection is dropped).
 
@@ -214,12 +214,11 @@ class Mqtt:
         self.published = 0        # state.readings when the latest reading published came in
         self.heard_ms = 0         # ticks when the broker last sent something
         # The connection (app/mqtt_link.py): the TCP socket, whose timeout bounds every
-        # operation; what is read and written (the socket or its TLS wrapper); an asyncio
-        # stream over that, for waiting.
-        self.sock = self.io = self.stream = None
+        # operation; what is read and written (the socket or its TLS wrapper).
+        self.sock = self.io = None
         self.chunk = bytearray(WRITE_CHUNK)  # what umqtt.simple wrote, not yet in the socket
         self.filled = 0
-        self.peeked = None        # the first byte of a packet, read by the loop (_receive)
+        self.peeked = None        # the first byte of a packet, read by _receive()
         self.message = None       # (stand-in, function, arguments) of the message publish() is sending
         self.size = 0             # its length in bytes, while it is measured
         self.sensors = bytearray(MAX_SENSORS * SENSOR_SIZE) if config["discovery"] else None
@@ -327,33 +326,35 @@ class Mqtt:
             if wait is None:
                 return  # no umqtt.simple: said in the status and the log
             if not wait:
-                receiver = asyncio.create_task(self._receive())
                 try:
                     await self._serve()
                 except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
                     self.problem = self.problem or e
-                receiver.cancel()
                 from app import mqtt_link as link
                 wait = link.ended(self)
                 link = None
                 unload("app.mqtt_link")
             await asyncio.sleep_ms(wait)
 
-    async def _receive(self):
-        """What the broker sends: waited for here, parsed by umqtt.simple once it has begun."""
-        try:
-            while True:
-                first = await self.stream.read(1)
-                if not first:
-                    raise EOFError  # the broker closed the connection
-                self.heard_ms = time.ticks_ms()
-                self.peeked = first
-                if self.client.wait_msg() is not None:
-                    # A SUBACK, of which umqtt.simple read the type only (a PUBLISH goes to
-                    # _message, a PINGRESP gives None): its length byte (3), then its body.
-                    self.read(self.read(1)[0])
-        except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
-            self.problem = self.problem or e
+    def _receive(self):
+        """Whatever the broker sent: looked for without waiting (the socket is non-blocking for
+        its first byte), then parsed by umqtt.simple, which reads the rest with the timeout."""
+        while True:
+            self.sock.setblocking(False)
+            try:
+                first = self.io.read(1)
+            finally:
+                self.sock.settimeout(IO_MS / 1000)
+            if first is None:  # nothing came
+                return
+            if not first:
+                raise EOFError  # the broker closed the connection
+            self.heard_ms = time.ticks_ms()
+            self.peeked = first
+            if self.client.wait_msg() is not None:
+                # A SUBACK, of which umqtt.simple read the type only (a PUBLISH goes to
+                # _message, a PINGRESP gives None): its length byte (3), then its body.
+                self.read(self.read(1)[0])
 
     async def _serve(self):
         """Publish until the connection ends (self.problem says why): each reading, the raw
@@ -364,6 +365,7 @@ class Mqtt:
         to be unloaded) would be kept alive."""
         self.heard_ms = pinged_ms = time.ticks_ms()
         while self.problem is None:
+            self._receive()
             now = time.ticks_ms()
             if time.ticks_diff(self.heard_ms, pinged_ms) < 0 and time.ticks_diff(now, pinged_ms) > ANSWER_MS:
                 self.problem = "the broker stopped answering (no reply to a ping in %d s)" % (ANSWER_MS // 1000)

@@ -194,7 +194,7 @@ async def _connect(mqtt):
         for s in (io, sock):
             s.close()
         raise
-    mqtt.sock, mqtt.io, mqtt.stream = sock, io, stream  # closed by ended() from now on
+    mqtt.sock, mqtt.io = sock, io  # closed by ended() from now on
     mqtt.filled = 0
     mqtt.peeked = None
     if reply[0] != 0x20 or reply[1] != 2:
@@ -229,7 +229,7 @@ def ended(mqtt):
                 s.close()
             except OSError:
                 pass
-    mqtt.sock = mqtt.io = mqtt.stream = None
+    mqtt.sock = mqtt.io = None
     app = mqtt.app
     problem = describe(mqtt.problem)
     mqtt.failures += 1
