@@ -24,7 +24,7 @@ def peel(telegram, verified, layers, keys):
         return reading(telegram, verified, layers)
     layers.append("dsmr-header")
     layers.append("glo-ciphering")
-    from han.ciphering import decipher
+    from han.keys import decipher
     return decipher(telegram[body - 1:closing_mark(telegram)], keys)
 
 

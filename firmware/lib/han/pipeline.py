@@ -166,7 +166,7 @@ class Pipeline:
                         return None
                 elif tag == _GENERAL_GLO_CIPHERING or tag == _GENERAL_DED_CIPHERING:
                     layers.append("glo-ciphering" if tag == _GENERAL_GLO_CIPHERING else "ded-ciphering")
-                    from han.ciphering import decipher
+                    from han.keys import decipher
                     plain, title, verified = decipher(plain, self.keys)
                     if self.trace:
                         self.trace("plaintext", plain)
