@@ -18,9 +18,10 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "firmware", "lib")
 UPY_LIB = os.path.join(ROOT, ".venv", "upy-lib")  # umqtt.simple (tools/fetch_umqtt.py)
-# What a running firmware imports (pipeline, report, keys, diagnosis, detective, ciphering).
-FIRMWARE_SET = ("han.pipeline", "han.report", "han.keys", "han.diagnosis", "han.detective",
-                "han.ciphering", "han.crypto.gcm")
+# What of the decoder stays loaded in a running firmware with a plain meter (the pipeline and the
+# layers it imports, the diagnosis). A meter that encrypts adds han.keys and han.crypto.gcm; the
+# rest comes when needed (han.report with MQTT, han.detective while the serial setting is found).
+FIRMWARE_SET = ("han.pipeline", "han.diagnosis")
 # What stays loaded of the device program while it runs (the rest comes for a request, a command
 # or a change and goes again); measured on top of the firmware set and asyncio.
 APP_SET = ("app.main", "app.log", "app.state", "app.hal.unix", "app.meter", "app.wifi", "app.health",
