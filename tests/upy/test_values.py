@@ -88,3 +88,15 @@ def test_floats_become_exact_decimals_without_float_arithmetic():
     assert _float(0x3FB999999999999A, 8) == "0.1"
     assert _float(0x0, 4) == "0"
     assert decimal_from_float_bits(0x7F800000, 4) is None  # infinity: no value
+
+
+def test_multipliers_make_transformer_readings_primary():
+    from han.multipliers import apply
+    code = bytes((1, 0, 1, 7, 0, 255))
+    items = [(code, Quantity(150, 0, 27)), (code, Quantity(12, 3, 30)), (code, Quantity(2301, -1, 35)),
+             (code, Quantity(52, -2, 33)), (code, Quantity(500, -1, 44)), (code, Quantity(7, 0, "GJ")),
+             (code, "text")]
+    apply(items, 40, 2, 30, 100)  # power, voltage, current, energy (the config's order)
+    assert [(v.raw, v.scaler, v.unit) for _, v in items[:6]] == [
+        (6000, 0, 27), (1200, 3, 30), (4602, -1, 35), (1560, -2, 33), (500, -1, 44), (7, 0, "GJ")]
+    assert items[6] == (code, "text")

@@ -22,13 +22,6 @@ except ImportError:
 _IDLE_MS = const(250)   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
 _CHUNK = const(256)
 _VERDICT_MS = const(2000)  # how often the diagnosis is looked at
-# Units each multiplier scales (DLMS codes): current transformer meters report primary values x N.
-_WATT = const(27)  # W, VA (28), var (29)
-_VAR = const(29)
-_WATT_HOUR = const(30)  # Wh, VAh (31), varh (32)
-_VAR_HOUR = const(32)
-_AMPERE = const(33)
-_VOLT = const(35)
 
 
 class Meter:
@@ -165,21 +158,12 @@ class Meter:
             self.decode_us = 0
 
     def _reading(self, reading):
-        power, volts, amps, energy = self.multipliers
-        scaled = power != 1 or volts != 1 or amps != 1 or energy != 1
+        if self.multipliers != (1, 1, 1, 1):  # current transformers: primary values
+            from han.multipliers import apply
+            apply(reading.items, *self.multipliers)
         watts = None  # active power import minus export in whole watts, if the meter sends it
-        for i in range(len(reading.items)):
-            code, value = reading.items[i]
-            if not isinstance(value, Quantity):
-                continue
-            if scaled and not isinstance(value.unit, str):
-                unit = value.unit
-                factor = power if _WATT <= unit <= _VAR else energy if _WATT_HOUR <= unit <= _VAR_HOUR else \
-                    volts if unit == _VOLT else amps if unit == _AMPERE else 1
-                if factor != 1:
-                    value = Quantity(value.raw * factor, value.scaler, unit)
-                    reading.items[i] = (code, value)
-            if code[2] in (1, 2) and code[3] == 7 and code[4] == 0:
+        for code, value in reading.items:
+            if code[2] in (1, 2) and code[3] == 7 and code[4] == 0 and isinstance(value, Quantity):
                 w = value.raw * 10 ** value.scaler if value.scaler >= 0 else value.raw // 10 ** -value.scaler
                 watts = (watts or 0) + (w if code[2] == 1 else -w)
         state = self.state
