@@ -263,3 +263,34 @@ def test_tasks_run_on_the_event_loop():
     assert hal.changes == 2 and not hal.lit  # one flash
     assert hal.dogs and hal.dogs[0].feeds >= 5
     assert 0 <= state.loop_stall_ms < 250  # the stall monitor ran
+
+
+def test_wifi_errors_do_not_end_the_task():
+    if sys.implementation.name != "micropython":
+        return  # needs asyncio.sleep_ms and time.ticks_ms
+    import asyncio
+
+    class BrokenWifi(WifiStub):
+        def tick(self, now):
+            raise OSError(5)  # the radio failing
+
+    saved = health.FEED_MS, health.TICK_MS
+    health.FEED_MS, health.TICK_MS = 10, 5
+    state = State()
+    log = Log("D")
+    lines = []
+    log.sinks.append(lines.append)
+    sup = Health(Hal(), state, log, BrokenWifi(), 0)
+
+    async def main():
+        task = asyncio.create_task(sup.run())
+        await asyncio.sleep_ms(100)
+        alive = not task.done()
+        task.cancel()
+        return alive
+
+    try:
+        assert asyncio.run(main())
+    finally:
+        health.FEED_MS, health.TICK_MS = saved
+    assert sum("Wi-Fi: OSError" in line for line in lines) >= 3

@@ -1,11 +1,10 @@
 # The Wi-Fi manager (app/wifi.py) driven by a fake clock and a fake radio: backoff, access point
 # fallback, safe mode, status text. Runs under CPython (pytest) and MicroPython alike.
-import sys
 
-from app import wifi
+from app.health import FEED_MS as POLL_MS  # the health task has the Wi-Fi look at the radio this often
 from app.log import Log
 from app.state import State
-from app.wifi import ATTEMPT_MS, POLL_MS, Wifi
+from app.wifi import ATTEMPT_MS, Wifi
 from app.wifi_change import BACKOFF_MS, MAX_BACKOFF_MS, ap_name, backoff_ms
 
 MINUTE = 60000
@@ -261,30 +260,3 @@ def test_ticks_wrap_around():
     times = attempt_times(manager, radio, start, start + 70000)
     assert times[:2] == [0, ATTEMPT_MS + BACKOFF_MS]
     assert manager.ap  # a minute without a connection, across the wrap
-
-
-def test_radio_errors_do_not_end_the_task():
-    if sys.implementation.name != "micropython":
-        return  # needs asyncio.sleep_ms
-    import asyncio
-    manager, radio, state, lines = make()
-
-    def broken(*args):
-        raise OSError(5)
-
-    radio.connect = broken
-    saved = wifi.POLL_MS
-    wifi.POLL_MS = 10
-
-    async def main():
-        task = asyncio.create_task(manager.run())
-        await asyncio.sleep_ms(100)
-        alive = not task.done()
-        task.cancel()
-        return alive
-
-    try:
-        assert asyncio.run(main())
-    finally:
-        wifi.POLL_MS = saved
-    assert sum("Wi-Fi: OSError" in line for line in lines) >= 3

@@ -1,5 +1,5 @@
 """Health: the watchdog, the uptime, the event-loop stall monitor and the status LED, in one task
-that wakes every TICK_MS.
+that wakes every TICK_MS; every FEED_MS it also has the Wi-Fi (app/wifi.py) look at the radio.
 
 Stalls. Any delay of a wake beyond TICK_MS is time the loop was blocked; the longest since start
 is state.loop_stall_ms.
@@ -158,8 +158,9 @@ class Health:
 
     async def run(self):
         state = self.state
-        last = fed = time.ticks_ms()
-        while True:
+        last = time.ticks_ms()
+        fed = time.ticks_add(last, -FEED_MS)  # the first look at the first wake: with no network
+        while True:                             # set, the access point opens at once
             await asyncio.sleep_ms(TICK_MS)
             now = time.ticks_ms()
             stall = time.ticks_diff(now, last) - TICK_MS
@@ -170,3 +171,8 @@ class Health:
             if time.ticks_diff(now, fed) >= FEED_MS:
                 fed = now
                 self.tick(now)
+                if self.wifi is not None:
+                    try:
+                        self.wifi.tick(now)
+                    except Exception as e:  # a radio error must not end this task
+                        self.log.error("Wi-Fi: %r" % e)

@@ -67,14 +67,13 @@ async def start(app):
         app.mqtt = Mqtt(app, host, int(port))
 
     log.info("hanreader starting on %s (reset cause: %s)" % (hal.name, state.reset_cause))
-    tasks = [asyncio.create_task(health.run())]  # the watchdog, the LED, stalls
+    tasks = [asyncio.create_task(health.run())]  # the watchdog, the LED, stalls, the Wi-Fi
     asyncio.create_task(app.healthy_after(healthy_ms))  # the boot guard's count is cleared then
     if not safe_mode:  # safe mode: no meter, no telnet (access point, config page)
         tasks.append(asyncio.create_task(meter.run()))
         health.watch("meter", tasks[-1])
     else:
         asyncio.create_task(_leave_safe_mode(app))
-    tasks.append(asyncio.create_task(app.wifi.run()))
     if app.mqtt:
         tasks.append(asyncio.create_task(app.mqtt.run()))
     app.telnet = None

@@ -1,6 +1,7 @@
 """Wi-Fi: join the configured network and stay joined; open an access point when that fails.
 
-The task polls the radio every POLL_MS; nothing here waits for it (connect() returns at once).
+The health task (app/health.py) calls tick() every second to look at the radio; nothing here
+waits for it (connect() returns at once).
 
     join      connect(), then poll until joined or ATTEMPT_MS have passed
     failed    disconnect(), wait BACKOFF_MS doubled per failure, at most MAX_BACKOFF_MS,
@@ -20,13 +21,10 @@ watches; what follows a change (the log, the backoff, opening and closing the ac
 status line) is app/wifi_change.py, loaded for the change and unloaded after: while the Wi-Fi
 is steady none of it takes heap.
 """
-import asyncio
-import time
 from random import getrandbits
 
 from app import unload
 
-POLL_MS = 1000
 ATTEMPT_MS = 20000
 
 
@@ -56,14 +54,6 @@ class Wifi:
         self.down_since = None    # ticks since when the station has not been joined
         self.reason = ""
         self.dns = None           # the DNS responder's task while the AP is open
-
-    async def run(self):
-        while True:
-            try:
-                self.tick(time.ticks_ms())
-            except Exception as e:  # a radio error must not end Wi-Fi for good
-                self.log.error("Wi-Fi: %r" % e)
-            await asyncio.sleep_ms(POLL_MS)
 
     def tick(self, now):
         """Look at the radio; start an attempt when one is due, and hand whatever changed to

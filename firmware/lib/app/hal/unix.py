@@ -82,19 +82,11 @@ class Hal:
         """A reader of the meter line; `setting` is text like "2400 8E1" or "115200 8N1 inverted"."""
         return Uart(self.serial_address, setting)
 
-    # No LED, and no watchdog: nothing resets the process.
-
-    def led(self, pin, inverted):
+    def _nothing(self, *args):
         pass
 
-    def light(self, on):
-        pass
-
-    def watchdog(self, timeout_ms):
-        pass
-
-    def feed(self):
-        pass
+    # No LED, and no watchdog: nothing resets the process (one function object for the four).
+    led = light = watchdog = feed = _nothing
 
     def reset_cause(self):
         path = self.data + "/" + RESET_FILE
