@@ -70,8 +70,9 @@ def test_crc_and_scan_fast_paths_match_their_pure_twins():
         assert framing.crc16(data, start, end, 0x8408, 0xFFFF, 0xFFFF) == \
             _pure.crc16(data, start, end, 0x8408, 0xFFFF, 0xFFFF)
         assert framing.crc16(data, start, end, 0xA001, 0, 0) == _pure.crc16(data, start, end, 0xA001, 0, 0)
-    marks = bytearray(256)
-    marks[0x7E] = marks[0x68] = 1
+    marks = bytearray(32)  # 0x7E and 0x68, as a bit set
+    marks[0x7E >> 3] |= 1 << (0x7E & 7)
+    marks[0x68 >> 3] |= 1 << (0x68 & 7)
     for start in range(0, 3000, 97):
         assert find_marked(data, start, 3000, marks) == _pure.find_marked(data, start, 3000, marks)
     assert find_marked(b"\x00" * 10, 0, 10, marks) == -1

@@ -13,8 +13,10 @@ def crc16(buf, start, end, poly, init, xorout):
 
 
 def find_marked(buf, start, end, marks):
-    """Where the first byte with a mark is, or -1 (the scanner's search for start bytes)."""
+    """Where the first marked byte value is, or -1 (the scanner's search for start bytes).
+    `marks` is a bit set of 32 bytes: value b is marked when bit b & 7 of marks[b >> 3] is set."""
     for i in range(start, end):
-        if marks[buf[i]]:
+        b = buf[i]
+        if marks[b >> 3] & (1 << (b & 7)):
             return i
     return -1

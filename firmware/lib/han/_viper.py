@@ -23,7 +23,8 @@ def crc16(buf: ptr8, start: int, end: int, poly: int, init: int, xorout: int) ->
 def find_marked(buf: ptr8, start: int, end: int, marks: ptr8) -> int:
     i = start
     while i < end:
-        if marks[buf[i]]:
+        b = buf[i]
+        if marks[b >> 3] & (1 << (b & 7)):
             return i
         i += 1
     return -1

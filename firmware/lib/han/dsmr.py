@@ -16,8 +16,8 @@ from han.framing.scanner import find_marked  # the scanner's byte search (viper 
 from han.values import (AMPERE, DateTime, HERTZ, Quantity, Reading, VAR, VAR_HOUR, VOLT, VOLT_AMPERE,
                         VOLT_AMPERE_HOUR, WATT, WATT_HOUR)
 
-_LF = bytearray(256)
-_LF[10] = 1
+_LF = bytearray(32)  # "\n" as find_marked's bit set
+_LF[10 >> 3] = 1 << (10 & 7)
 
 # unit as sent -> (DLMS unit code, scaler shift); units not listed keep their text as unit.
 _UNITS = {

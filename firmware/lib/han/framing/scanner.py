@@ -35,11 +35,12 @@ class Frame:
 class Scanner:
     def __init__(self, formats, capacity=0):
         self.formats = formats  # han.framing format numbers
-        self.marks = bytearray(256)  # start byte -> 1 + index of its format
+        self.marks = bytearray(32)  # the formats' start bytes, a bit set (han._pure.find_marked)
         largest = 0
-        for index in range(len(formats)):
-            self.marks[START_BYTES[formats[index]]] = index + 1
-            largest = max(largest, max_frame(formats[index]))
+        for fmt in formats:
+            start = START_BYTES[fmt]
+            self.marks[start >> 3] |= 1 << (start & 7)
+            largest = max(largest, max_frame(fmt))
         self.buf = bytearray(capacity or largest + 64)
         self.frame = Frame()
         self.frame.buf = self.buf
@@ -109,7 +110,9 @@ class Scanner:
                 return
             self._skip(self.start, pos)
             self.start = pos
-            fmt = self.formats[self.marks[buf[pos]] - 1]
+            for fmt in self.formats:  # the format this start byte opens
+                if START_BYTES[fmt] == buf[pos]:
+                    break
             if pos < self.quiet_until and not CHECKED[fmt]:
                 self.start = pos + 1  # what a bad frame contains is not a frame of its own
                 continue
