@@ -11,7 +11,8 @@ from han import dsmr, report
 from han import framing
 from han.framing import crc16_arc
 from han.errors import Error, text
-from han.values import DateTime, Quantity, Reading, VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR, obis_text
+from han.units import VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR
+from han.values import DateTime, Quantity, Reading, obis_text
 from support import FRAMES, read_bytes
 
 

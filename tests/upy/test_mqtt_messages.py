@@ -11,8 +11,8 @@ from app.mqtt import IO_MS, WRITE_CHUNK, Mqtt
 from app.mqtt_link import BACKOFF_MS, MAX_BACKOFF_MS, Down, backoff_ms, describe, subscribe_packet
 from han.pipeline import Pipeline
 from han.reading import Reading
-from han.values import (HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR, DateTime,
-                        Quantity)
+from han.units import HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
+from han.values import DateTime, Quantity
 from support import FRAMES, ROOT, read_bytes
 
 KAMSTRUP_SE = FRAMES + "/amsreader-frames/Kamstrup-Sweden.bin"  # hourly list: power to energy

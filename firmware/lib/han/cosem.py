@@ -6,7 +6,7 @@ no layout understands is reported with its shape, never decoded with invented OB
 """
 from han.axdr import Reader
 from han.errors import Error, load
-from han.values import DateTime, Decimal, Quantity, Reading, ScalerUnit, NO_UNIT, default_unit
+from han.values import DateTime, Decimal, Quantity, Reading, ScalerUnit, default_unit
 
 try:
     from micropython import const
@@ -24,6 +24,7 @@ _AFTER_BODY = const(15)
 _AFTER_DATA = const(16)
 _LAYOUT = const(17)
 _CACHED = const(2)  # lists whose convention is kept
+_NO_UNIT = const(255)  # DLMS unit code (han.units)
 
 
 def parse(view, notification=True):
@@ -203,7 +204,7 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
             if scaler_unit is not None:
                 value = Quantity(value, scaler_unit.scaler, scaler_unit.unit)
             elif obis is None:
-                value = Quantity(value, 0, NO_UNIT)
+                value = Quantity(value, 0, _NO_UNIT)
             else:  # no scaler sent: the meter convention's, in the unit the code implies
                 scaler = 0
                 for i in range(0, len(scalers), 3):
@@ -213,7 +214,7 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
                 value = Quantity(value, scaler, default_unit(obis))
         elif isinstance(value, Decimal):
             value = Quantity(value.raw, value.scaler + (scaler_unit.scaler if scaler_unit else 0),
-                             scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else NO_UNIT))
+                             scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else _NO_UNIT))
         elif isinstance(value, bytes) and len(value) == 12 and \
                 (obis is None or (obis[2] == 1 and obis[3] == 0 and obis[4] == 0)):
             when = DateTime(value)

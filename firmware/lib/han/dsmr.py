@@ -13,8 +13,8 @@ Wh, W, varh, var, VAh and VA by shifting the scaler.
 """
 from han.errors import Error
 from han.framing.scanner import find_marked  # the scanner's byte search (viper or pure)
-from han.values import (AMPERE, DateTime, HERTZ, Quantity, Reading, VAR, VAR_HOUR, VOLT, VOLT_AMPERE,
-                        VOLT_AMPERE_HOUR, WATT, WATT_HOUR)
+from han.units import AMPERE, HERTZ, VAR, VAR_HOUR, VOLT, VOLT_AMPERE, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
+from han.values import DateTime, Quantity, Reading
 
 _LF = bytearray(32)  # "\n" as find_marked's bit set
 _LF[10 >> 3] = 1 << (10 & 7)

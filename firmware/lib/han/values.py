@@ -5,38 +5,37 @@ The ESP32's MicroPython floats are 32-bit (85823280 Wh is not representable), so
 uses float arithmetic: numbers are rendered to decimal text from the integer and the scaler.
 """
 
-WATT = 27
-VOLT_AMPERE = 28
-VAR = 29
-WATT_HOUR = 30
-VOLT_AMPERE_HOUR = 31
-VAR_HOUR = 32
-AMPERE = 33
-VOLT = 35
-HERTZ = 44
-NO_UNIT = 255
-# (Tables live in the functions that read them: a module-level name costs the board's heap a
-# name and a slot.)
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+# DLMS unit codes this module needs (all of them by name: han.units). Tables live in the
+# functions that read them: a module-level name costs the board's heap a name and a slot.
+_AMPERE = const(33)
+_HERTZ = const(44)
+_NO_UNIT = const(255)
 
 
 def default_unit(obis):
-    """The DLMS unit an electricity OBIS code implies, or NO_UNIT.
+    """The DLMS unit an electricity OBIS code implies, or 255 (no unit).
 
     By C (quantity) for C < 80, where it repeats every 20 for L1, L2, L3: for rates (D 4-7,
     14-16, 24-27: power, current, voltage ...) and for their time integrals (D 8-10, 29: energy
     registers)."""
     c = obis[2]
     if obis[0] != 1 or c >= 100:
-        return NO_UNIT
+        return _NO_UNIT
     d = obis[3]
     if d in b"\x04\x05\x06\x07\x0e\x0f\x10\x18\x19\x1a\x1b":  # demand, instantaneous, maxima
         if c >= 80:
-            return 8 if c == 81 else AMPERE if c == 91 else NO_UNIT  # phase angles (°), neutral current
-        return HERTZ if c == 14 else \
+            return 8 if c == 81 else _AMPERE if c == 91 else _NO_UNIT  # phase angles (°), neutral current
+        return _HERTZ if c == 14 else \
             b"\xff\x1b\x1b\x1d\x1d\x1d\x1d\x1d\x1d\x1c\x1c\x21\x23\xff\xff\x1b\x1b\xff\xff\xff"[c % 20]
     if d in b"\x08\x09\x0a\x1d" and c < 80:  # registers (time integrals)
         return b"\xff\x1e\x1e\x20\x20\x20\x20\x20\x20\x1f\x1f\xff\xff\xff\xff\x1e\x1e\xff\xff\xff"[c % 20]
-    return NO_UNIT
+    return _NO_UNIT
 
 
 def unit_symbol(code):
