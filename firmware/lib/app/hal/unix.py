@@ -111,8 +111,7 @@ class Hal:
     def connect(self, ssid, password, hostname):
         self.tried = True
 
-    def disconnect(self):
-        pass
+    disconnect = _nothing
 
     def connected(self):
         return not self.wifi_down
