@@ -159,9 +159,8 @@ class Health:
     async def run(self):
         state = self.state
         last = time.ticks_ms()
-        fed = time.ticks_add(last, -FEED_MS)  # the first look at the first wake: with no network
-        while True:                             # set, the access point opens at once
-            await asyncio.sleep_ms(TICK_MS)
+        fed = time.ticks_add(last, -FEED_MS)  # the first round at once: the Wi-Fi is looked at
+        while True:                             # before the services that wait for it
             now = time.ticks_ms()
             stall = time.ticks_diff(now, last) - TICK_MS
             if stall > state.loop_stall_ms:
@@ -176,3 +175,4 @@ class Health:
                         self.wifi.tick(now)
                     except Exception as e:  # a radio error must not end this task
                         self.log.error("Wi-Fi: %r" % e)
+            await asyncio.sleep_ms(TICK_MS)

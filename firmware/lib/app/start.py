@@ -33,12 +33,17 @@ async def start(app):
     del config_store
     unload("app.config")
     gc.collect()
-    # The services' code is loaded once the config rules are gone (their peak would not fit).
+    # The services' code is loaded once the config rules are gone (their peak would not fit), the
+    # servers' too before any task runs (the decoding and MQTT would leave the heap fragmented).
     from app.health import Health
     from app.log import Log
     from app.meter import Meter
     from app.state import State
+    from app.web.server import Web  # also in safe mode: the config page is the way out
     from app.wifi import Wifi
+    telnet = config["telnet"]["enabled"] and not safe_mode  # safe mode: no meter, no telnet
+    if telnet:
+        from app.telnet import Telnet
     app.config = config
     log = app.log = Log(config["telnet"]["level"])
     if hal.name == "unix":
@@ -77,13 +82,11 @@ async def start(app):
     if app.mqtt:
         tasks.append(asyncio.create_task(app.mqtt.run()))
     app.telnet = None
-    if config["telnet"]["enabled"] and not safe_mode:
-        from app.telnet import Telnet
+    if telnet:
         port = hal.telnet_port or config["telnet"]["port"]
         app.telnet = Telnet(app)
         await app.telnet.start(port)
         log.info("Telnet console on port %d" % port)
-    from app.web.server import Web  # also in safe mode: the config page is the way out
     app.web = Web(app)
     await app.web.start(hal.http_port)
     log.info("Web server on port %d" % hal.http_port)
