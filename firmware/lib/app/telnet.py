@@ -103,6 +103,8 @@ class Telnet:
                     self.clients -= 1
         except OSError:
             pass
+        except MemoryError:  # no room for the console's code now: this client goes, nothing else
+            self.log.warning("Telnet: not enough heap for the console (%d B free)" % gc.mem_free())
         finally:
             await close(stream)
 
