@@ -2,6 +2,12 @@
 import sys
 
 
+def elapsed(now, then):
+    """Milliseconds from ticks `then` to ticks `now`: time.ticks_ms() wraps at 2**30 on the ESP32
+    (plain numbers, so fake clocks in the tests work too)."""
+    return (now - then) & 0x3FFFFFFF
+
+
 def unload(name):
     """Forget a module used only now and then (the config rules after boot, the serial
     detective once it has settled), so its code stops taking heap until it is needed again.

@@ -22,6 +22,8 @@ LED, one 3 s cycle per pattern, the most basic problem shown:
 import asyncio
 import time
 
+from app import elapsed
+
 TICK_MS = 50
 FEED_MS = 1000
 TIMEOUT_MS = 60000
@@ -39,14 +41,10 @@ MQTT_DOWN = 3
 SETUP = 4
 
 
-def _elapsed(now, then):
-    return (now - then) & 0x3FFFFFFF  # ms; time.ticks_ms() wraps at 2**30 on the ESP32
-
-
 def pattern(now, data_ms, wifi_up, ap, mqtt):
     """The LED pattern: `data_ms` ticks of the last reading (or of the start), `mqtt` state.mqtt
     ("off" when not configured; down unless "connected...")."""
-    if _elapsed(now, data_ms) >= NO_DATA_MS:
+    if elapsed(now, data_ms) >= NO_DATA_MS:
         return NO_DATA
     if ap:
         return SETUP
@@ -109,9 +107,9 @@ class Health:
             self.flash = False
             self.flash_ms = now
         if code:
-            on = lit(code, _elapsed(now, self.code_ms) % CYCLE_MS)
+            on = lit(code, elapsed(now, self.code_ms) % CYCLE_MS)
         else:
-            on = self.flash_ms is not None and _elapsed(now, self.flash_ms) < FLASH_MS
+            on = self.flash_ms is not None and elapsed(now, self.flash_ms) < FLASH_MS
         if on != self.lit:
             self.lit = on
             if self.led:
@@ -121,7 +119,7 @@ class Health:
     def tick(self, now):
         """Count the uptime to ticks `now`, check the health and feed the watchdog if it is good
         (arming it first once ARM_MS have passed)."""
-        gap = _elapsed(now, self.last)
+        gap = elapsed(now, self.last)
         self.last = now
         self.ms += gap
         if self.ms >= 1000:

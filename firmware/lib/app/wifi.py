@@ -23,13 +23,9 @@ is steady none of it takes heap.
 """
 from random import getrandbits
 
-from app import unload
+from app import elapsed, unload
 
 ATTEMPT_MS = 20000
-
-
-def _elapsed(now, then):
-    return (now - then) & 0x3FFFFFFF  # ms; time.ticks_ms() wraps at 2**30 on the ESP32
 
 
 def _rand8():
@@ -72,9 +68,9 @@ class Wifi:
                 self.down_since = now
         elif not self.up and ssid and not safe:
             if self.trying is not None:
-                if _elapsed(now, self.trying) >= ATTEMPT_MS:
+                if elapsed(now, self.trying) >= ATTEMPT_MS:
                     event = "failed"
-            elif _elapsed(now, self.since) >= self.wait and not (self.ap and radio.clients()):
+            elif elapsed(now, self.since) >= self.wait and not (self.ap and radio.clients()):
                 radio.connect(ssid, config["password"], config["hostname"])
                 self.trying = now
                 event = "trying"
@@ -82,7 +78,7 @@ class Wifi:
             "the config could not be used" if self.force_ap else None
         ap = None
         if not self.ap and (why or not self.up and
-                            _elapsed(now, self.down_since) >= config["ap_after_minutes"] * 60000):
+                            elapsed(now, self.down_since) >= config["ap_after_minutes"] * 60000):
             ap = "open"
             why = why or "not joined for %d min" % config["ap_after_minutes"]
         elif self.ap and self.up and not why and not radio.clients():
