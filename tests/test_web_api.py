@@ -60,7 +60,9 @@ def test_data_status_and_history_show_the_meter(rig):
     errors = status["errors"]
     assert status["unknown"] == errors.get("noise", 0) + errors.get("unknown", 0) + errors.get("malformed", 0)
     assert status["diagnosis"]["code"] == "ok" and status["diagnosis"]["text"]
-    assert status["last_error"] is None and status["reset_cause"] == "power-on" and not status["safe_mode"]
+    # The firmware may start listening in the middle of a push: those bytes are its only error.
+    assert status["last_error"] is None or (status["last_error"]["code"] == "noise" and errors == {"noise": 1})
+    assert status["reset_cause"] == "power-on" and not status["safe_mode"]
     assert status["heap_free"] > 0 and status["uptime_s"] >= 0 and status["mqtt"]
     assert "access point" in status["wifi"] and status["loop_stall_ms"] < STALL_LIMIT_MS
 
