@@ -7,6 +7,7 @@ clients with a non-reading one dropped while the meter goes on, the loop stall w
 frame trickles in, the password prompt, masked keys, and `reboot` (exit code 3, started again by
 tools/sim.py, the `make sim` runner).
 """
+import json
 import os
 import signal
 import socket
@@ -74,6 +75,35 @@ def test_frame_dumps_at_level_v(rig):
     client.expect(r"^Frame dumps off")
     client.send("status")
     client.expect(r"frame dumps off")
+
+
+def test_a_push_dumped_at_level_v_larger_than_the_log_ring_reaches_the_client(tmp_path):
+    """Kamstrup Omnipower (Denmark): a 477-byte ciphered push, dumped at level V as the ciphered
+    frame and the decrypted APDU, is more text than the log's ring holds; a client that reads
+    gets every dump whole and is not dropped."""
+    capture = os.path.join(ROOT, "frames", "kamstrup-dk-script", "kamstrup-omnipower-dk-ggc.bin")
+    with open(capture, "rb") as f:
+        ciphered = f.read()
+    with open(capture[:-4] + ".json") as f:
+        keys = json.load(f)["keys"]
+    sim = MeterSim(capture, "--quiet", "--speed", "10", "--offset", "0.5")
+    firmware = Firmware(micropython_binary(), str(tmp_path / "data"), sim.port, {
+        "meter": dict(FIXED_SERIAL, key=keys["encryption"], auth_key=keys["authentication"])})
+    try:
+        client = firmware.connect()
+        client.expect(r"^hanreader console")
+        client.send("level V")
+        client.expect(r"^Log level V")
+        for _ in range(2):  # two pushes in a row, each dumped whole
+            data, _ = client.wait(complete_dump(client, "(V) Ciphered frame:"), what="a ciphered frame dump")
+            assert data == ciphered
+            plain, _ = client.wait(complete_dump(client, "(V) Decrypted APDU:"), what="a decrypted APDU dump")
+            assert plain[0] == 0x0F and len(plain) == len(ciphered) - 18 - 12  # data-notification; no header, tag
+            client.seen = len(client.lines())
+        assert not any("Dropped" in line for line in client.lines())
+    finally:
+        firmware.close()
+        sim.close()
 
 
 def test_noise_shows_unknown_data_with_its_payload(rig):

@@ -3,8 +3,10 @@
 Several clients at once (_MAX_CLIENTS), one task each, which never waits for its client: every
 POLL_MS it takes the command lines the socket has read and hands the socket, without blocking,
 what it has room for: the replies to commands first, then the log from the client's place in the
-log's ring (see app.log). So the meter task never waits for a client, and one that does not keep
-up is dropped: when the log gets a whole ring ahead of it, when its socket takes nothing for
+log's ring (see app.log). Each new log line is also handed at once to the clients' sockets (as
+much as they take without waiting): a push dumped at level V comes as a burst larger than the
+ring, which a client keeps up with through its socket's buffer. So the meter task never waits for
+a client, and one that does not keep up is dropped: when the log gets a whole ring ahead of it, when its socket takes nothing for
 _WRITE_TIMEOUT_MS, or when its unsent replies pass _REPLY_BYTES_MAX. (Polling costs a few wakes a
 second; an event and a second, sending task per client cost heap, which is scarcer.)
 
@@ -41,6 +43,7 @@ class Client:
         self.name = "?"          # "address:port", for the log
         self.input = b""         # the start of a command line not ended yet
         self.out = b""           # replies the socket has not taken yet: sent before more log
+        self.at = 0              # where in the log ring its next byte is
 
     def read(self):
         """Take what the socket has read; False when the client has gone."""
@@ -79,6 +82,30 @@ class Telnet:
         self.connecting = 0   # connections still at the password prompt
         self.dropped = 0      # clients dropped for being too slow
         self.heap = (0, 0)    # free and used heap at the last `status`, before its answer was made
+        self.sessions = []    # the logged-in clients, sent each new log line as it is written
+        self.log.sinks.append(self._push)
+
+    def _push(self, line):
+        for client in self.sessions:
+            if not client.out:  # replies go first
+                try:
+                    self._send_log(client)
+                except OSError:
+                    pass  # the session task sees the broken connection
+
+    def _send_log(self, client):
+        """Hand the socket the log from the client's place on, as far as it takes without waiting;
+        False when the log has got a whole ring ahead of the client."""
+        log = self.log
+        while client.at < log.head:
+            piece = log.chunk(client.at, _WRITE_CHUNK)
+            if piece is None:
+                return False
+            taken = client.sock.write(piece) or 0
+            client.at += taken
+            if taken < len(piece):
+                break
+        return True
 
     async def start(self, port):
         return await asyncio.start_server(self._serve, "0.0.0.0", port)
@@ -96,11 +123,14 @@ class Telnet:
                 self.connecting -= 1
             if welcome is not None:
                 self.clients += 1
+                client.at = self.log.recent_start()
+                self.sessions.append(client)
                 try:
                     client.out += welcome.encode() + b"\r\n"
                     await self._session(client)
                 finally:
                     self.clients -= 1
+                    self.sessions.remove(client)
         except OSError:
             pass
         except MemoryError:  # no room for the console's code now: this client goes, nothing else
@@ -112,7 +142,6 @@ class Telnet:
         """Commands in, replies and the log out, until the client quits, goes or is dropped."""
         log = self.log
         sock = client.sock
-        at = log.recent_start()  # where in the log ring the client's next byte is
         stuck_ms = 0             # how long the socket has taken nothing that was waiting
         while True:
             line = client.line()
@@ -132,18 +161,11 @@ class Telnet:
                 del replies  # not held while the next `status` measures the heap
                 if len(client.out) > _REPLY_BYTES_MAX:
                     return self._drop(client, "does not read the replies to its commands")
-            started = at
+            started = client.at
             sent = len(client.out)
-            if client.flush():
-                while at < log.head:
-                    piece = log.chunk(at, _WRITE_CHUNK)
-                    if piece is None:
-                        return self._drop(client, "fell more than %d bytes behind the log" % len(log.ring))
-                    taken = sock.write(piece) or 0
-                    at += taken
-                    if taken < len(piece):
-                        break
-            if at == started and len(client.out) == sent and (client.out or at < log.head):
+            if client.flush() and not self._send_log(client):
+                return self._drop(client, "fell more than %d bytes behind the log" % len(log.ring))
+            if client.at == started and len(client.out) == sent and (client.out or client.at < log.head):
                 stuck_ms += POLL_MS
                 if stuck_ms >= _WRITE_TIMEOUT_MS:
                     return self._drop(client, "took no data for %d s" % (_WRITE_TIMEOUT_MS // 1000))
