@@ -5,6 +5,7 @@ seconds to arrive and must not hold anything up. When the line has been quiet fo
 push is over and the pipeline decides what it still holds.
 """
 import asyncio
+import gc
 import time
 
 from app import unload
@@ -99,13 +100,7 @@ class Meter:
                 chunk = None
             now = time.ticks_ms()
             detective = self.detective
-            if chunk:
-                self.diagnosis.observe_bytes(len(chunk), chunk, now)
-                if detective is not None:
-                    detective.observe_bytes(len(chunk), chunk)
-                self._decode(self.pipeline.feed(chunk))
-            else:
-                self._decode(self.pipeline.flush())  # the line is quiet: the push is over
+            self.take(chunk, now)
             if time.ticks_diff(now, self.verdict_ms) >= _VERDICT_MS:
                 self.verdict_ms = now
                 verdict = self.diagnosis.verdict(now)
@@ -127,6 +122,26 @@ class Meter:
                     pass
                 self.detective = self.finder = None
                 unload("han.detective")  # its work is done: the heap it took comes back
+
+    def take(self, chunk, now):
+        """Decode a chunk read at ticks `now` (None: the line is quiet, the push is over). When the
+        heap has no room for a step of it (a page or an MQTT message may hold much of it for a
+        moment), that push is lost and the meter task goes on: ended, the watchdog would reset."""
+        try:
+            if chunk:
+                self.diagnosis.observe_bytes(len(chunk), chunk, now)
+                if self.detective is not None:
+                    self.detective.observe_bytes(len(chunk), chunk)
+                self._decode(self.pipeline.feed(chunk))
+            else:
+                self._decode(self.pipeline.flush())
+        except MemoryError:
+            gc.collect()
+            errors = self.pipeline.errors
+            errors["memory"] = errors.get("memory", 0) + 1
+            detail = "no room in the heap to decode the push (%d B free now)" % gc.mem_free()
+            self.state.last_error = ("memory", detail, "")
+            self.log.error("Out of memory: " + detail)
 
     def _decode(self, events):
         """Handle what one chunk completes; the time spent is added to the frame it belongs to."""

@@ -1,0 +1,66 @@
+# The meter task (app/meter.py) fed by hand: a capture decodes into the state, and a push that
+# finds no room in the heap is counted and logged while the task goes on. Runs under CPython and
+# MicroPython alike.
+import gc
+import time
+
+from app.config import defaults
+from app.log import Log
+from app.meter import Meter
+from app.state import State
+from support import FRAMES, read_bytes
+
+if not hasattr(time, "ticks_ms"):  # CPython: MicroPython's tick clock, which the app runs on
+    time.ticks_ms = lambda: int(time.monotonic() * 1000)
+    time.ticks_us = lambda: int(time.monotonic() * 1000000)
+    time.ticks_diff = lambda new, old: new - old
+if not hasattr(gc, "mem_free"):  # CPython: no bounded heap to ask
+    gc.mem_free = lambda: 0
+
+
+KAMSTRUP = read_bytes(FRAMES + "/amshan/kamstrup-se-list-3phase-hdlc.bin")
+
+
+class Hal:
+    data = ""
+
+
+class OutOfMemory:
+    """Stands in for the pipeline's events when the heap is full."""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        raise MemoryError
+
+
+def meter():
+    config = defaults()
+    config["meter"]["baud"] = 2400  # a fixed setting: no line detective
+    log = Log("W", size=2048)
+    lines = []
+    log.sinks.append(lines.append)
+    state = State()
+    return Meter(Hal(), config, state, log), state, lines
+
+
+def test_a_capture_decodes_into_the_state():
+    m, state, lines = meter()
+    m.take(KAMSTRUP, time.ticks_ms())
+    m.take(None, time.ticks_ms())
+    assert state.readings == 1 and state.reading is not None and not lines
+
+
+def test_a_push_without_room_in_the_heap_is_lost_and_the_task_goes_on():
+    m, state, lines = meter()
+    feed = m.pipeline.feed
+    m.pipeline.feed = lambda chunk: OutOfMemory()
+    m.take(b"\x7e\xa0", time.ticks_ms())
+    assert m.pipeline.errors == {"memory": 1}
+    assert state.last_error[0] == "memory" and "no room in the heap" in state.last_error[1]
+    assert len(lines) == 1 and lines[0].startswith("(E) Out of memory: no room in the heap")
+    m.pipeline.feed = feed  # the heap has room again: the next push decodes
+    m.take(KAMSTRUP, time.ticks_ms())
+    m.take(None, time.ticks_ms())
+    assert state.readings == 1
