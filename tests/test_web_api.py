@@ -240,11 +240,13 @@ def test_slow_and_half_open_clients_time_out_while_the_meter_goes_on(rig):
 def test_captive_portal_redirects_while_the_access_point_is_open(rig, tmp_path):
     device = rig.start({})  # no Wi-Fi network set: the access point is open
     for host, path in (("connectivitycheck.gstatic.com", "/generate_204"), ("captive.apple.com", "/hotspot-detect.html"),
-                       ("www.msftconnecttest.com", "/connecttest.txt"), ("example.com", "/anything")):
+                       ("www.msftconnecttest.com", "/connecttest.txt"), ("example.com", "/anything"),
+                       ("example.com", "/api/data")):  # a dashboard poll's path, for another site
         response = device.request("GET", path, headers={"Host": host})
         assert response.status == 302 and response.headers["location"] == "http://192.168.4.1/config", host
     assert device.request("GET", "/generate_204", headers={"Host": "192.168.4.1"}).status == 302
     assert device.request("GET", "/api/status", headers={"Host": "hanreader.local"}).status == 200
+    assert device.request("GET", "/api/data", headers={"Host": "192.168.4.1"}).status == 200
     device.close()
     device = rig.start({"wifi": {"ssid": "home", "password": "12345678"}}, data=str(tmp_path / "joined"))
     deadline = time.monotonic() + 10

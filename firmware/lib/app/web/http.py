@@ -126,11 +126,12 @@ async def head(slot, stream, request, web):
             request.method, request.path, request.query = parsed
             size = end - start
             app = web.app
-            if request.method != "GET" or request.path not in ("/api/data", "/api/history") \
-                    or app.wifi.ap or app.safe_mode:
+            if request.method != "GET" or request.path not in ("/api/data", "/api/history") or app.safe_mode:
                 request.rare = True  # counted until exchange is done with it: see _answer
                 web.rare += 1
                 from app.web.routes import header as keep
+            elif app.wifi.ap:
+                keep = _host  # a phone's captive-portal check is told by its Host: see _answer
         elif end == start:
             return
         else:
@@ -170,6 +171,31 @@ def _header(slot, start, end, request, keep):
         raise HttpError("501 Not Implemented", "chunked request bodies are not accepted")
     elif keep is not None:
         keep(request, slot, start, colon, first, end)
+
+
+def _host(request, slot, start, colon, first, end):
+    """routes.header's stand-in for a poll while the access point is open: only Host is kept."""
+    if colon - start == 4 and slot.buf.startswith(b"host", start):
+        try:
+            request.host = str(slot.view[first:end], "utf-8")
+        except UnicodeError:
+            pass
+
+
+def foreign_host(host, hostname):
+    """Whether a Host header names another site than this device: while the access point is open,
+    such a request is a phone's captive-portal check (routes.py redirects it). Ours: none (HTTP/1.0),
+    an IPv6 or IPv4 address, localhost, our host name (also in a local domain: NAME.fritz.box)."""
+    if not host or host[0] == "[":
+        return False
+    name = host.rsplit(":", 1)[0].lower()
+    hostname = hostname.lower()
+    if name == "localhost" or name == hostname or hostname and name.startswith(hostname + "."):
+        return False
+    for c in name:  # an IPv4 address is digits and dots
+        if c != "." and not "0" <= c <= "9":
+            return True
+    return not name
 
 
 class Out:
@@ -293,15 +319,19 @@ async def exchange(web, slot, stream):
 async def _answer(web, request, slot, stream, out):
     """The dashboard's polls are answered by api.py, the rest by routes.py, loaded for them (see
     head) and unloaded once no such request is left (_done_rare)."""
+    app = web.app
+    if not request.rare and app.wifi.ap and foreign_host(request.host, app.config["wifi"]["hostname"]):
+        request.rare = True  # a captive-portal check: routes.py redirects it
+        web.rare += 1
     if request.rare:
         from app.web.routes import answer
         await answer(web, request, slot, stream, out)
     else:
         from app.web import api
         if request.path == "/api/data":
-            await api.data(web.app, out)
+            await api.data(app, out)
         else:
-            await api.history(web.app, out, request.query)
+            await api.history(app, out, request.query)
     await out.flush()
 
 

@@ -7,12 +7,13 @@ http.py): a dashboard fetches its page and files once, then only its data.
 Pages and files come from the www folder next to lib/: www/NAME.gz, sent with Content-Encoding:
 gzip, when the build made one, else www/NAME; an ETag from size and time, 304 when the browser
 has it. The config page asks for a login first. While the access point is open, phones' captive-
-portal checks are sent to the config page (portal.py). In safe mode only the config page, the
+portal checks are sent to the config page (the access point's DNS, app/dns.py, gives our address
+for every name). In safe mode only the config page, the
 status page and the admin API are served.
 """
 import os
 
-from app.web.http import COOKIE
+from app.web.http import COOKIE, foreign_host
 
 # What a request answered here may have loaded: unloaded once no such request is left (http.py).
 LOADED = ("app.web.routes", "app.web.status", "app.web.admin", "app.web.auth", "app.web.settings", "app.config")
@@ -23,6 +24,10 @@ _ATTRIBUTES = ("host", "session", "etag", "origin", "site", "auth", "csrf", "typ
 _COOKIE_IS = COOKIE.encode() + b"="
 PAGES = ("/", "/status", "/config", "/login")  # www/index.html, www/status.html ...
 FILES = ("/app.css", "/app.js")
+# Where Android, Apple, Windows, Firefox and Kindle devices check for a captive portal.
+PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
+          "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html",
+          "/kindle-wifi/wifistub.html")
 _HTML = "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; img-src 'self' data:; " \
         "frame-ancestors 'none'\r\n"
 
@@ -90,11 +95,9 @@ async def answer(web, request, slot, stream, out):
     app = web.app
     path = request.path
     get = request.method == "GET"
-    captive = False
-    if app.wifi.ap:  # phones checking for a captive portal are sent to the config page
-        from app.web.portal import captive as portal_check
-        captive = portal_check(request.host, path, app.config["wifi"]["hostname"])
-    if captive:
+    # While the access point is open, phones checking for a captive portal (a probe path, or a
+    # host name that is not ours) are sent to the config page, which they then show by themselves.
+    if app.wifi.ap and (path in PROBES or foreign_host(request.host, app.config["wifi"]["hostname"])):
         redirect(out, "http://%s/config" % (app.hal.address(True) or "192.168.4.1"), "302 Found")
     elif app.safe_mode and path in ("/", "/api/data", "/api/history"):
         if path == "/":

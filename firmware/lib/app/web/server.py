@@ -3,7 +3,7 @@
 Hand-rolled rather than a framework: the board has about 110 KB of heap for everything. This
 module is all that stays loaded while nobody uses the pages: it takes connections and gives each
 a slot. The code that reads a request and answers it (http.py, with api.py for the dashboard's
-data and portal.py for the captive portal) is loaded with the first request that needs it and
+data) is loaded with the first request that needs it and
 unloaded once no connection has come for LINGER_MS (a dashboard asks every 2 s: it stays while
 one is open). The rest comes for a request and goes right after it: pages.py (pages and files,
 fetched once a visit), status.py (the status page's figures), admin.py, auth.py and settings.py
@@ -36,7 +36,7 @@ LINGER_MS = 10000  # the answering code stays loaded this long after the last co
 TICK_MS = 250  # how often deadlines are checked: time limits are this much late at most
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
         b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
-_ANSWERING = ("app.web.http", "app.web.api", "app.web.portal", "app.names")
+_ANSWERING = ("app.web.http", "app.web.api", "app.names")
 
 
 class Slot:
