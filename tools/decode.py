@@ -103,20 +103,56 @@ def is_bare_message(data):
     return len(data) > 0 and data[0] in MESSAGE_STARTS
 
 
+def write_reading(r, write):
+    """A reading as JSON, written in small pieces (no long string is built)."""
+    from han.report import string, value
+    from han.values import obis_text
+    time = r.time.iso() if r.time is not None else None
+    write('{"time": ')
+    write(string(time) if time else "null")
+    write(', "obis": {')
+    first = True
+    for code, v in r.items:
+        write('"%s": ' % obis_text(code) if first else ', "%s": ' % obis_text(code))
+        write(value(v))
+        first = False
+    write("}")
+    first = True
+    for key, v in (("manufacturer", r.manufacturer), ("model", r.model), ("id", r.meter_id),
+                   ("list", r.list_id), ("system_title", r.system_title and bytes(r.system_title).hex())):
+        if v:
+            write(', "meter": {' if first else ", ")
+            write('"%s": %s' % (key, string(v)))
+            first = False
+    if not first:
+        write("}")
+    write(', "layers": [')
+    write(", ".join(string(x) for x in r.layers))
+    write("]}")
+
+
+def write_error(e, write):
+    from han.report import string
+    write('{"error": %s, "detail": %s' % (string(e.code), string(e.detail)))
+    if e.data:
+        write(', "hex": "%s"' % bytes(e.data).hex())
+    write("}")
+
+
 def write_event(event, write):
     """One JSON line for a Reading or an Error, written in pieces."""
-    from han import report
     if hasattr(event, "code"):
-        report.write_error(event, write)
+        write_error(event, write)
     else:
-        report.write_reading(event, write)
+        write_reading(event, write)
     write("\n")
 
 
 def render(event):
-    """One JSON line for a Reading or an Error."""
-    from han import report
-    return report.error(event) if hasattr(event, "code") else report.reading(event)
+    """The JSON of a Reading or an Error, as one string (without the line end)."""
+    parts = []
+    (write_error if hasattr(event, "code") else write_reading)(event, parts.append)
+    return "".join(parts)
 
 
 def decode_stream(pieces, keys, out):

@@ -6,6 +6,7 @@ the sidecar writes, so 609.30 must come out as 609.30 and not 609.3.
 """
 import json
 import os
+import sys
 
 from han import dsmr, report
 from han import framing
@@ -13,7 +14,10 @@ from han.framing import crc16_arc
 from han.errors import Error, text
 from han.units import VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR
 from han.values import DateTime, Quantity, Reading, obis_text
-from support import FRAMES, read_bytes
+from support import FRAMES, ROOT, read_bytes
+
+sys.path.insert(0, ROOT + "/tools")
+import decode as cli  # noqa: E402  (the decoder CLI: a whole reading as JSON)
 
 
 def crc_problem(buf, start, end):
@@ -89,7 +93,7 @@ def check_reading(reading, sidecar_path, expected):
         g = got[i] if i < len(got) else None
         e = texts[i] if i < len(texts) else None
         assert g == e, "%s item %d: %r, expected %r" % (sidecar_path, i, g, e)
-    decoded = json.loads(report.reading(reading))  # the CLI's JSON form, as test_corpus reads it
+    decoded = json.loads(cli.render(reading))  # the CLI's JSON form, as test_corpus reads it
     assert decoded["time"] == expected["time"], (sidecar_path, decoded["time"], expected["time"])
     assert decoded["obis"] == expected["obis"], sidecar_path
     assert decoded["layers"] == ["dsmr"]
@@ -422,16 +426,16 @@ def test_meter_id():
 
 def test_telegram_forms():
     body = b"1-0:1.8.1(000004.426*kWh)\r\n1-0:1.7.0(00.244*kW)\r\n"
-    reference = report.reading(dsmr.parse(telegram(body)))
+    reference = cli.render(dsmr.parse(telegram(body)))
     lf = telegram(body).replace(b"\r\n", b"\n")
-    assert report.reading(dsmr.parse(lf)) == reference
-    assert report.reading(dsmr.parse(bytearray(telegram(body)))) == reference
-    assert report.reading(dsmr.parse(memoryview(b"xx" + telegram(body))[2:])) == reference
+    assert cli.render(dsmr.parse(lf)) == reference
+    assert cli.render(dsmr.parse(bytearray(telegram(body)))) == reference
+    assert cli.render(dsmr.parse(memoryview(b"xx" + telegram(body))[2:])) == reference
     # without the final CR LF, or with another telegram after the end line
-    assert report.reading(dsmr.parse(telegram(body)[:-2])) == reference
-    assert report.reading(dsmr.parse(telegram(body) + b"/ISk5 next")) == reference
+    assert cli.render(dsmr.parse(telegram(body)[:-2])) == reference
+    assert cli.render(dsmr.parse(telegram(body) + b"/ISk5 next")) == reference
     # blank lines in between are skipped
-    assert report.reading(dsmr.parse(telegram(body.replace(b"\r\n", b"\r\n\r\n", 1)))) == reference
+    assert cli.render(dsmr.parse(telegram(body.replace(b"\r\n", b"\r\n\r\n", 1)))) == reference
     # an empty telegram is a reading without items
     reading = dsmr.parse(b"/ISk5\\2MT382-1000\r\n\r\n!\r\n")
     assert isinstance(reading, Reading) and reading.items == [] and reading.time is None
@@ -506,7 +510,7 @@ def test_fuzz_only_readings_or_malformed():
             faults += 1
             continue
         parsed += 1
-        json.loads(report.reading(reading))  # everything parsed renders as JSON
+        json.loads(cli.render(reading))  # everything parsed renders as JSON
     assert parsed > 50 and faults > 50, (parsed, faults)
 
 

@@ -1,10 +1,11 @@
-"""Readings and errors as JSON text, identical on MicroPython and CPython.
+"""Values as JSON text, identical on MicroPython and CPython (MQTT's messages; a whole reading
+or error as the decoder CLI writes it is tools/decode.py's, so it takes no room on the board).
 
 Written by hand rather than with `json.dumps`: numbers must come out as exact decimals from
 integer + scaler (no float on the way), and key order must be the meter's order on both
 interpreters.
 """
-from han.values import DateTime, Decimal, Quantity, decimal_text, obis_text
+from han.values import DateTime, Decimal, Quantity, decimal_text
 
 
 def string(text):
@@ -57,49 +58,3 @@ def value(v):
     if v is None:
         return "null"
     return string(repr(v))
-
-
-def write_reading(r, write):
-    """A reading as JSON, written in small pieces (no long string is built: web pages, MQTT
-    payloads and the CLI all stream it)."""
-    time = r.time.iso() if r.time is not None else None
-    write('{"time": ')
-    write(string(time) if time else "null")
-    write(', "obis": {')
-    first = True
-    for code, v in r.items:
-        write('"%s": ' % obis_text(code) if first else ', "%s": ' % obis_text(code))
-        write(value(v))
-        first = False
-    write("}")
-    first = True
-    for key, v in (("manufacturer", r.manufacturer), ("model", r.model), ("id", r.meter_id),
-                   ("list", r.list_id), ("system_title", r.system_title and bytes(r.system_title).hex())):
-        if v:
-            write(', "meter": {' if first else ", ")
-            write('"%s": %s' % (key, string(v)))
-            first = False
-    if not first:
-        write("}")
-    write(', "layers": [')
-    write(", ".join(string(x) for x in r.layers))
-    write("]}")
-
-
-def reading(r):
-    parts = []
-    write_reading(r, parts.append)
-    return "".join(parts)
-
-
-def write_error(e, write):
-    write('{"error": %s, "detail": %s' % (string(e.code), string(e.detail)))
-    if e.data:
-        write(', "hex": "%s"' % bytes(e.data).hex())
-    write("}")
-
-
-def error(e):
-    parts = []
-    write_error(e, parts.append)
-    return "".join(parts)
