@@ -112,14 +112,14 @@ def test_headers_kept_and_refused():
     assert parsed(b"GET / HTTP/1.1\r\n\r\n").session is None and http.Request.session is None
 
 
-def test_dashboard_polls_keep_no_header_and_load_nothing_more():
+def test_dashboard_polls_keep_only_their_host_and_load_nothing_more():
     web = server.Web(FakeApp())
     head = b"GET /api/data HTTP/1.1\r\nHost: h\r\nCookie: hanreader=t\r\nContent-Length: 2\r\n\r\n"
     request = read_head(Stream([head]), web=web)
-    assert (request.rare, web.rare, request.host, request.session, request.length) == (False, 0, "", None, 2)
+    assert (request.rare, web.rare, request.host, request.session, request.length) == (False, 0, "h", None, 2)
     request = read_head(Stream([head.replace(b"data", b"status")]), web=web)  # routes.py answers it
     assert (request.rare, web.rare, request.host, request.session) == (True, 1, "h", "t")
-    web.app.wifi.ap = True  # a poll keeps its Host: a phone's captive-portal check is redirected (routes.py)
+    web.app.wifi.ap = True  # a phone's captive-portal check is told by the Host (see http.exchange)
     request = read_head(Stream([head]), web=web)
     assert (request.rare, web.rare, request.host, request.session) == (False, 1, "h", None)
     for header in (b"Content-Length: -1", b"Content-Length: lots", b"Transfer-Encoding: chunked"):

@@ -19,13 +19,6 @@ _NO_STORE = "Cache-Control: no-store\r\n"
 _WRAP_S = (1 << 30) // 1000  # time.ticks_ms() // 1000 starts again from 0 after this
 
 
-def _printable(raw):
-    for c in raw:
-        if not 0x20 <= c < 0x7F:
-            return False
-    return True
-
-
 def parts(value):
     """(JSON value, display text, unit symbol or None) of a reading's value."""
     unit = None
@@ -51,10 +44,14 @@ def parts(value):
     else:  # text: a date-time's, printable ASCII as it is, other bytes in hex
         if isinstance(value, DateTime):
             text = value.iso() or value.raw.hex()
-        elif isinstance(value, str):
-            text = value if _printable(value.encode()) else value.encode().hex()
-        elif isinstance(value, (bytes, bytearray)):
-            text = bytes(value).decode() if _printable(value) else bytes(value).hex()
+        elif isinstance(value, (str, bytes, bytearray)):
+            raw = value.encode() if isinstance(value, str) else bytes(value)
+            for c in raw:
+                if not 0x20 <= c < 0x7F:
+                    text = raw.hex()
+                    break
+            else:
+                text = raw.decode()
         else:
             text = repr(value)
         return dumps(text), text, None

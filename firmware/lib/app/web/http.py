@@ -12,10 +12,10 @@ string only when a route uses it (a browser sends a dozen others, a kilobyte of 
 name is compared where it lies. A header line longer than the buffer is skipped; a longer
 request line is refused. Then the buffer holds the response on its way out: responses are
 written in pieces as they are made (Out), files BUFFER bytes at a time, JSON item by item.
-  * the request head must be complete within HEAD_TIMEOUT_MS and the client must have taken the
-    whole answer within ANSWER_TIMEOUT_MS: deadlines of the connection's slot, which server.py
+  * the request head must be complete within _HEAD_TIMEOUT_MS and the client must have taken the
+    whole answer within _ANSWER_TIMEOUT_MS: deadlines of the connection's slot, which server.py
     watches (a body must come within BODY_TIMEOUT_MS: admin.py).
-Limits: HEAD_MAX bytes of head, MAX_HEADERS lines; bodies are limited by the route (admin.py).
+Limits: _HEAD_MAX bytes of head, MAX_HEADERS lines; bodies are limited by the route (admin.py).
 """
 import asyncio
 import time
@@ -23,13 +23,18 @@ import time
 from app import unload
 from app.web.server import BUFFER, DISCARD_MS
 
-HEAD_MAX = 4096
-MAX_HEADERS = 40
-HEAD_TIMEOUT_MS = 5000
-BODY_TIMEOUT_MS = 5000
-ANSWER_TIMEOUT_MS = 15000
-DISCARD_MAX = 8192      # unread request bytes taken in before closing (see exchange)
-FLUSH_AT = 384  # JSON writers hand the buffer to the socket past this many bytes
+try:
+    from micropython import const
+except ImportError:
+    const = int  # CPython: the value itself (every const() here wraps an int)
+
+_HEAD_MAX = const(4096)
+MAX_HEADERS = const(40)
+_HEAD_TIMEOUT_MS = const(5000)
+BODY_TIMEOUT_MS = const(5000)
+_ANSWER_TIMEOUT_MS = const(15000)
+_DISCARD_MAX = const(8192)  # unread request bytes taken in before closing (see exchange)
+FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this many bytes
 COOKIE = "hanreader"
 JSON = "application/json"
 _SPACE = b" \t"
@@ -127,19 +132,17 @@ async def head(slot, stream, request, web):
             size = end - start
             app = web.app
             if request.method != "GET" or request.path not in ("/api/data", "/api/history") or app.safe_mode:
-                request.rare = True  # counted until exchange is done with it: see _answer
+                request.rare = True  # counted until exchange is done with it
                 web.rare += 1
                 from app.web.routes import header as keep
-            elif app.wifi.ap:
-                keep = _host  # a phone's captive-portal check is told by its Host: see _answer
         elif end == start:
             return
         else:
             lines += 1
             size += BUFFER if end < 0 else end - start + 2
-            if size > HEAD_MAX or lines >= MAX_HEADERS:
+            if size > _HEAD_MAX or lines >= MAX_HEADERS:
                 raise HttpError("431 Request Header Fields Too Large",
-                                "the request head is too long" if size > HEAD_MAX else "too many header lines")
+                                "the request head is too long" if size > _HEAD_MAX else "too many header lines")
             if end >= 0:
                 _header(slot, start, end, request, keep)
 
@@ -147,7 +150,8 @@ async def head(slot, stream, request, web):
 def _header(slot, start, end, request, keep):
     """One header line, slot.buf[start:end]: its name is lowercased in place and compared where
     it lies, its value found between the spaces; Content-Length and Transfer-Encoding matter to
-    every request, the rest to `keep` (routes.header) if there is one."""
+    every request, the rest to `keep` (routes.header) if there is one; a poll keeps only Host
+    (while the access point is open, another site's name makes it a captive-portal check)."""
     buf = slot.buf
     colon = buf.find(b":", start, end)
     if colon < 0:
@@ -171,11 +175,7 @@ def _header(slot, start, end, request, keep):
         raise HttpError("501 Not Implemented", "chunked request bodies are not accepted")
     elif keep is not None:
         keep(request, slot, start, colon, first, end)
-
-
-def _host(request, slot, start, colon, first, end):
-    """routes.header's stand-in for a poll while the access point is open: only Host is kept."""
-    if colon - start == 4 and slot.buf.startswith(b"host", start):
+    elif colon - start == 4 and buf.startswith(b"host", start):
         try:
             request.host = str(slot.view[first:end], "utf-8")
         except UnicodeError:
@@ -279,33 +279,48 @@ class Out:
         self.json(status, '{"error": %s}' % dumps(detail), headers)
 
 
-def _deadline(slot, ms):
-    slot.deadline = time.ticks_add(time.ticks_ms(), ms)
-
-
 async def exchange(web, slot, stream):
     """One connection of web (server.Web) in its slot: the request, the answer, then what the
-    client still sends is taken in before the server closes."""
+    client still sends is taken in before the server closes. The dashboard's polls are answered
+    by api.py, the rest by routes.py, loaded for them (see head) and unloaded once no such
+    request is left."""
     out = Out(stream, slot.buf)
     request = Request()
     whole = False  # the head has come and been accepted
-    slot.deadline = time.ticks_add(slot.since, HEAD_TIMEOUT_MS)
+    slot.deadline = time.ticks_add(slot.since, _HEAD_TIMEOUT_MS)
     try:
         try:
             await head(slot, stream, request, web)
             whole = True
-            _deadline(slot, ANSWER_TIMEOUT_MS)
-            await _answer(web, request, slot, stream, out)
+            slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
+            app = web.app
+            if not request.rare and app.wifi.ap and foreign_host(request.host, app.config["wifi"]["hostname"]):
+                request.rare = True  # a captive-portal check: routes.py redirects it
+                web.rare += 1
+            if request.rare:
+                from app.web.routes import answer
+                await answer(web, request, slot, stream, out)
+            else:
+                from app.web import api
+                if request.path == "/api/data":
+                    await api.data(app, out)
+                else:
+                    await api.history(app, out, request.query)
+            await out.flush()
         except HttpError as e:
             if out.started:
                 raise
             out.n = 0
             out.error(*e.args)
-            _deadline(slot, ANSWER_TIMEOUT_MS)
+            slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
             await out.flush()
     finally:
         if request.rare:
-            _done_rare(web)
+            web.rare -= 1
+            if not web.rare:  # the last request routes.py answered: its code goes
+                from app.web.routes import LOADED
+                for name in LOADED:
+                    unload(name)
     web.served += 1
     if not whole or request.length > request.read:
         # What the client sent and we did not read would make closing the socket reset the
@@ -316,35 +331,8 @@ async def exchange(web, slot, stream):
             pass
 
 
-async def _answer(web, request, slot, stream, out):
-    """The dashboard's polls are answered by api.py, the rest by routes.py, loaded for them (see
-    head) and unloaded once no such request is left (_done_rare)."""
-    app = web.app
-    if not request.rare and app.wifi.ap and foreign_host(request.host, app.config["wifi"]["hostname"]):
-        request.rare = True  # a captive-portal check: routes.py redirects it
-        web.rare += 1
-    if request.rare:
-        from app.web.routes import answer
-        await answer(web, request, slot, stream, out)
-    else:
-        from app.web import api
-        if request.path == "/api/data":
-            await api.data(app, out)
-        else:
-            await api.history(app, out, request.query)
-    await out.flush()
-
-
-def _done_rare(web):
-    web.rare -= 1
-    if not web.rare:
-        from app.web.routes import LOADED
-        for name in LOADED:
-            unload(name)
-
-
 async def _discard(slot, stream):
-    for _ in range(DISCARD_MAX // BUFFER):
+    for _ in range(_DISCARD_MAX // BUFFER):
         got = await stream.readinto(slot.buf)
         if got == 0:
             return

@@ -1,5 +1,5 @@
-"""Every answer but the dashboard's polls (http.py answers those), and the headers they need (the
-polls need none): captive-portal redirects while the access point is open, safe mode, the pages
+"""Every answer but the dashboard's polls (http.py answers those), and the headers they need (a
+poll keeps only its Host): captive-portal redirects while the access point is open, safe mode, the pages
 and their files, and the way to the status page's figures (status.py) and the admin API
 (admin.py). Loaded for such a request, from its request line on, and unloaded after it (see
 http.py): a dashboard fetches its page and files once, then only its data.
@@ -104,12 +104,6 @@ async def answer(web, request, slot, stream, out):
             redirect(out, "/config")
         else:
             out.error("503 Service Unavailable", "safe mode: only the config and status pages work")
-    elif get and path in ("/api/data", "/api/history"):  # the dashboard's, while the access point is open
-        from app.web import api
-        if path == "/api/data":
-            await api.data(app, out)
-        else:
-            await api.history(app, out, request.query)
     elif get and path == "/api/status":
         from app.web.status import status
         await status(app, out, web)

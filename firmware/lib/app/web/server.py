@@ -9,15 +9,15 @@ one is open). The rest comes for a request and goes right after it: pages.py (pa
 fetched once a visit), status.py (the status page's figures), admin.py, auth.py and settings.py
 (log in, settings, reboot).
 
-Connections. At most MAX_CONNECTIONS at once, each in a slot with a BUFFER-byte buffer made at
+Connections. At most _MAX_CONNECTIONS at once, each in a slot with a BUFFER-byte buffer made at
 start (made once: the heap would fragment otherwise). Every response closes its connection
 (Connection: close): nothing is kept for a client between requests but its session. Whoever is
-slow waits alone: when every slot is taken, a connection that has not sent a byte for SPARE_MS
+slow waits alone: when every slot is taken, a connection that has not sent a byte for _SPARE_MS
 (browsers open spare ones) gives its slot up to the newcomer; otherwise the newcomer waits up to
-QUEUE_MS for a slot (at most MAX_WAITING of them wait), then gets 503.
+_QUEUE_MS for a slot (at most _MAX_WAITING of them wait), then gets 503.
 
 Time limits. Each connection has a deadline (its slot's; http.py sets it for the request head,
-then for the answer), and one watcher task ends the connections past theirs, every TICK_MS: one
+then for the answer), and one watcher task ends the connections past theirs, every _TICK_MS: one
 timer for all of them, where asyncio.wait_for would make two tasks per request.
 """
 import asyncio
@@ -26,14 +26,19 @@ import time
 
 from app import close, unload
 
-MAX_CONNECTIONS = 3
-MAX_WAITING = 4
-QUEUE_MS = 3000
-SPARE_MS = 1000  # a real client sends its request at once; a browser's spare connection waits
-BUFFER = 512
-DISCARD_MS = 500  # unread request bytes are taken in for this long before closing
-LINGER_MS = 10000  # the answering code stays loaded this long after the last connection
-TICK_MS = 250  # how often deadlines are checked: time limits are this much late at most
+try:
+    from micropython import const
+except ImportError:
+    const = int  # CPython: the value itself (every const() here wraps an int)
+
+_MAX_CONNECTIONS = const(3)
+_MAX_WAITING = const(4)
+_QUEUE_MS = const(3000)
+_SPARE_MS = const(1000)  # a real client sends its request at once; a browser's spare connection waits
+BUFFER = const(512)
+DISCARD_MS = const(500)  # unread request bytes are taken in for this long before closing
+LINGER_MS = 10000  # the answering code stays loaded this long after the last connection (a global: tests shorten it)
+_TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
         b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
 _ANSWERING = ("app.web.http", "app.web.api", "app.names")
@@ -57,7 +62,7 @@ class Slot:
 class Web:
     def __init__(self, app):
         self.app = app
-        self.slots = [Slot() for _ in range(MAX_CONNECTIONS)]
+        self.slots = [Slot() for _ in range(_MAX_CONNECTIONS)]
         self.waiting = 0       # connections waiting for a slot
         self.sessions = []     # logged-in browsers: [token, csrf token, last used] (auth.py)
         self.checking = False  # a password is being checked: one at a time
@@ -71,7 +76,7 @@ class Web:
         self.server = None
 
     async def start(self, port):
-        self.server = await asyncio.start_server(self._serve, "0.0.0.0", port, MAX_CONNECTIONS + MAX_WAITING)
+        self.server = await asyncio.start_server(self._serve, "0.0.0.0", port, _MAX_CONNECTIONS + _MAX_WAITING)
         return self.server
 
     def _free(self):
@@ -82,20 +87,20 @@ class Web:
 
     async def _slot(self):
         """A slot for a new connection: a free one, a spare connection's, or one freed within
-        QUEUE_MS; None if there is none."""
+        _QUEUE_MS; None if there is none."""
         slot = self._free()
         if slot is None:
             now = time.ticks_ms()
             for other in self.slots:
-                if other.fresh and time.ticks_diff(now, other.since) >= SPARE_MS:
+                if other.fresh and time.ticks_diff(now, other.since) >= _SPARE_MS:
                     other.task.cancel()  # its finally gives the slot back
                     await asyncio.sleep_ms(0)
                     slot = self._free()
                     break
-        if slot is None and self.waiting < MAX_WAITING:
+        if slot is None and self.waiting < _MAX_WAITING:
             self.waiting += 1
             try:
-                for _ in range(QUEUE_MS // 50):
+                for _ in range(_QUEUE_MS // 50):
                     await asyncio.sleep_ms(50)
                     slot = self._free()
                     if slot is not None:
@@ -143,7 +148,7 @@ class Web:
         """End the connections past their deadline; once none has been open for LINGER_MS,
         unload the answering code (and end: the next connection starts a new watcher)."""
         while True:
-            await asyncio.sleep_ms(TICK_MS)
+            await asyncio.sleep_ms(_TICK_MS)
             now = time.ticks_ms()
             busy = False
             for slot in self.slots:
