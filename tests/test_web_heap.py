@@ -81,12 +81,12 @@ def load_dashboard(device, rounds=ROUNDS, clients=CLIENTS):
 class Harness:
     """tests/web_heap_app.py under MicroPython with the precompiled library."""
 
-    def __init__(self, firmware_dir, heap, measured):
+    def __init__(self, firmware_dir, heap, measured, ap=False):
         self.http_port = free_port()
         self.lines = []
         self.process = subprocess.Popen(
             [micropython_binary(), "-X", "heapsize=" + heap, os.path.join(ROOT, "tests", "web_heap_app.py"),
-             str(self.http_port), str(measured)],
+             str(self.http_port), str(measured)] + (["ap"] if ap else []),
             env=dict(os.environ, MICROPYPATH=os.path.join(firmware_dir, "lib") + ":.frozen"), cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -136,6 +136,20 @@ def test_web_server_heap_costs_and_serving_in_a_bounded_heap(firmware_dir):
         peaks = [[int(n) for n in line.split()[1:]] for line in harness.wait_for("peak", len(visit + polls) - measured)]
     finally:
         harness.close()
+    # With the access point open (no network set, as at the first start): the polls must not load
+    # what answers captive-portal checks (tests/test_web_api.py checks the redirects).
+    harness = Harness(firmware_dir, "512K", measured=0, ap=True)
+    try:
+        assert harness.get("/", Host="192.168.4.1").status == 200
+        idle_ap = int(harness.wait_for("unloaded")[0].split()[1])  # the visit's names interned, as above
+        for path in polls:
+            response = harness.get(path, Host="192.168.4.1")
+            assert response.status == 200, (path, response)
+        peaks_ap = [[int(n) for n in line.split()[1:]] for line in harness.wait_for("peak", 1 + len(polls))]
+    finally:
+        harness.close()
+    polling_ap = max(peak for peak, _ in peaks_ap[1:]) - idle_ap
+    watching_ap = peaks_ap[-1][1] - idle_ap
     harness = Harness(firmware_dir, WEB_HEAP, measured=0)
     try:
         failures = load_dashboard(harness)
@@ -160,11 +174,14 @@ def test_web_server_heap_costs_and_serving_in_a_bounded_heap(firmware_dir):
             ", ".join("%s %d B" % (path, peak - idle) for path, peak in page_peaks.items()),
             "  a dashboard polling /api/data and /api/history: peak %d B above idle (after a visit), %d B "
             "between polls (the answering code)" % (polling, watching),
+            "  the same with the access point open: peak %d B above idle (after a visit), "
+            "%d B between polls" % (polling_ap, watching_ap),
             "  %d clients x %d dashboard loads in %s: no failure; live heap after %d B, free %d B" % (
                 CLIENTS, ROUNDS, WEB_HEAP, status["heap_used"], status["heap_free"])])
     # Regressions: what stays loaded, what a dashboard's polls hold and allocate.
     assert imports["app.web.server"] + imports["Web()"] < 8000
     assert polling < 15000 and steady["/api/data"] < 10000 and steady["/api/history?after=0"] < 8000
+    assert watching_ap < watching + 500 and polling_ap < polling + 500
 
 
 def test_the_whole_firmware_serves_the_dashboard_in_a_bounded_heap(firmware_dir, tmp_path):

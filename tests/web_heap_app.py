@@ -1,7 +1,7 @@
 # Runs under MicroPython (tests/test_web_heap.py starts it): the web server alone, on a small app
 # (the real State with a full hour of power and a reading, the real config), to measure what
 # serving the dashboard costs in the heap:
-#   micropython -X heapsize=N tests/web_heap_app.py PORT MEASURED
+#   micropython -X heapsize=N tests/web_heap_app.py PORT MEASURED [ap]
 # Prints "base BYTES" (the interpreter, asyncio, this script, the app's state and config),
 # "import NAME BYTES" for what stays loaded (server.py and the Web object: gc.mem_alloc deltas
 # after a collection), then "ready BYTES": the idle live heap, nothing of the answering code
@@ -32,6 +32,7 @@ from han.values import Quantity  # noqa: E402
 
 PORT = int(sys.argv[1])
 MEASURED = int(sys.argv[2])
+AP = sys.argv[3:] == ["ap"]  # the access point open (no network set): captive-portal checks on
 LINGER_MS = 2000  # the test waits for the answering code to be unloaded: not the board's 10 s
 
 
@@ -43,7 +44,7 @@ class Log:
 
 
 class Wifi:
-    ap = False
+    ap = AP
 
 
 class App:
