@@ -4,8 +4,10 @@
 import sys
 
 from app import health
-from app.health import (CYCLE_MS, DISARMED_MS, FEED_MS, FLASH_MS, MQTT_DOWN, NO_DATA, NO_DATA_MS, OK, SETUP,
-                        STALL_MS, TIMEOUT_MS, WIFI_DOWN, Health, lit, pattern)
+from app.health import FEED_MS, Health, lit, pattern
+# app/health.py's figures (private consts there, which MicroPython keeps no attributes for)
+TIMEOUT_MS, DISARMED_MS, STALL_MS, FLASH_MS, CYCLE_MS, NO_DATA_MS = 60000, 86400000, 20000, 80, 3000, 30000
+OK, NO_DATA, WIFI_DOWN, MQTT_DOWN, SETUP = 0, 1, 2, 3, 4  # the LED patterns
 from app.log import Log
 from app.state import State
 

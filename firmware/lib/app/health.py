@@ -24,42 +24,49 @@ import time
 
 from app import elapsed
 
-TICK_MS = 50
-FEED_MS = 1000
-TIMEOUT_MS = 60000
-DISARMED_MS = 86400000  # the watchdog's timeout once a person has the prompt (a day)
-STALL_MS = 20000
-ARM_MS = 60000
-FLASH_MS = 80
-CYCLE_MS = 3000
-NO_DATA_MS = 30000
+try:
+    from micropython import const
+except ImportError:
+    const = int  # CPython: the value itself (every const() here wraps an int)
 
-OK = 0
-NO_DATA = 1
-WIFI_DOWN = 2   # the number of short blinks
-MQTT_DOWN = 3
-SETUP = 4
+TICK_MS = 50    # module globals: the tests run the task with shorter ones
+FEED_MS = 1000
+_TIMEOUT_MS = const(60000)
+_DISARMED_MS = const(86400000)  # the watchdog's timeout once a person has the prompt (a day)
+_STALL_MS = const(20000)
+_ARM_MS = const(60000)
+_FLASH_MS = const(80)
+_CYCLE_MS = const(3000)
+_NO_DATA_MS = const(30000)
+
+# The LED patterns (WIFI_DOWN and MQTT_DOWN: their numbers of short blinks). The tests have
+# their own copies of these figures: private consts are no module attributes on MicroPython.
+_OK = const(0)
+_NO_DATA = const(1)
+_WIFI_DOWN = const(2)
+_MQTT_DOWN = const(3)
+_SETUP = const(4)
 
 
 def pattern(now, data_ms, wifi_up, ap, mqtt):
     """The LED pattern: `data_ms` ticks of the last reading (or of the start), `mqtt` state.mqtt
     ("off" when not configured; down unless "connected...")."""
-    if elapsed(now, data_ms) >= NO_DATA_MS:
-        return NO_DATA
+    if elapsed(now, data_ms) >= _NO_DATA_MS:
+        return _NO_DATA
     if ap:
-        return SETUP
+        return _SETUP
     if not wifi_up:
-        return WIFI_DOWN
+        return _WIFI_DOWN
     if mqtt != "off" and not mqtt.startswith("connected"):
-        return MQTT_DOWN
-    return OK
+        return _MQTT_DOWN
+    return _OK
 
 
 def lit(code, phase):
     """Whether the LED is on `phase` ms into the cycle of pattern `code` (not OK)."""
-    if code == NO_DATA:
+    if code == _NO_DATA:
         return phase < 1000
-    if code == SETUP:
+    if code == _SETUP:
         return phase % 200 < 100
     return phase < code * 400 and phase % 400 < 150
 
@@ -67,7 +74,7 @@ def lit(code, phase):
 class Health:
     """The meter calls blink() for every good reading; the app arms nothing: tick() does."""
 
-    def __init__(self, hal, state, log, wifi, started_ms, led=False, arm_ms=ARM_MS):
+    def __init__(self, hal, state, log, wifi, started_ms, led=False, arm_ms=_ARM_MS):
         self.hal = hal
         self.state = state
         self.log = log
@@ -75,7 +82,7 @@ class Health:
         self.started_ms = started_ms
         self.led = led            # the hal drives an LED (hal.led was called)
         self.lit = False          # what the LED shows now
-        self.code = OK            # its pattern
+        self.code = _OK           # its pattern
         self.code_ms = started_ms
         self.flash = False
         self.flash_ms = None
@@ -107,9 +114,9 @@ class Health:
             self.flash = False
             self.flash_ms = now
         if code:
-            on = lit(code, elapsed(now, self.code_ms) % CYCLE_MS)
+            on = lit(code, elapsed(now, self.code_ms) % _CYCLE_MS)
         else:
-            on = self.flash_ms is not None and elapsed(now, self.flash_ms) < FLASH_MS
+            on = self.flash_ms is not None and elapsed(now, self.flash_ms) < _FLASH_MS
         if on != self.lit:
             self.lit = on
             if self.led:
@@ -126,7 +133,7 @@ class Health:
             self.state.uptime_s += self.ms // 1000
             self.ms %= 1000
         problem = None
-        if gap - FEED_MS > STALL_MS:
+        if gap - FEED_MS > _STALL_MS:
             problem = "the loop was blocked for %d s" % ((gap - FEED_MS) // 1000)
         for name, task in self.tasks:
             if problem is None and task.done():
@@ -139,9 +146,9 @@ class Health:
                 self.log.info("Health: good again")
         if not self.armed and self.state.uptime_s * 1000 + self.ms >= self.arm_ms:
             self.armed = True
-            self.hal.watchdog(TIMEOUT_MS)
+            self.hal.watchdog(_TIMEOUT_MS)
             self.log.info("Watchdog on: the board resets after %d s without a healthy loop" % (
-                TIMEOUT_MS // 1000))
+                _TIMEOUT_MS // 1000))
         if self.armed and problem is None:
             self.hal.feed()
             self.feeds += 1
@@ -150,7 +157,7 @@ class Health:
         """Someone took over the prompt (Ctrl-C): the watchdog must not reset the board now."""
         if self.armed:
             try:
-                self.hal.watchdog(DISARMED_MS)
+                self.hal.watchdog(_DISARMED_MS)
             except Exception:  # noqa: BLE001 - best effort, nothing else to do
                 pass
 
