@@ -148,7 +148,7 @@ def test_both_layers_offer_the_same_interface():
     from app.hal import unix
     board, _, _ = fake_board()
     assert methods(board.Hal) == methods(unix.Hal)
-    assert methods(board.Uart) == methods(unix.Uart) == ["close", "read"]
+    assert "close" in methods(unix.Hal) and "read" in methods(unix.Hal)  # the meter line is the Hal
     environ = getattr(os, "environ", None)  # CPython's os.getenv reads os.environ only
     if environ is None:
         os.putenv("HANREADER_DATA", "build")  # the unix layer makes its data folder: not in the tree
@@ -171,15 +171,15 @@ def test_the_meter_uart():
     board, _, _ = fake_board()
     hal = board.Hal()
     uart = hal.uart(16, "2400 8E1")
-    assert (uart.uart.uart_id, uart.uart.baud) == (board.UART_ID, 2400)
-    options = uart.uart.options
+    assert (uart.line.uart_id, uart.line.baud) == (board.UART_ID, 2400)
+    options = uart.line.options
     assert (options["bits"], options["parity"], options["stop"], options["rx"], options["invert"]) == (8, 0, 1, 16, 0)
     assert options["rxbuf"] == board.RX_BUFFER and options["timeout"] == 0
     uart.close()
-    assert uart.uart.closed
-    options = hal.uart(34, "115200 7O2 inverted").uart.options
+    assert uart.line.closed
+    options = hal.uart(34, "115200 7O2 inverted").line.options
     assert (options["bits"], options["parity"], options["stop"], options["invert"]) == (7, 1, 2, Uart.INV_RX)
-    assert hal.uart(16, "9600 8N1").uart.options["parity"] is None
+    assert hal.uart(16, "9600 8N1").line.options["parity"] is None
 
 
 def test_led_and_watchdog():

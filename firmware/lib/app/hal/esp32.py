@@ -14,21 +14,9 @@ _STATUS = ("STAT_GOT_IP connected,STAT_CONNECTING connecting,STAT_IDLE idle,STAT
            "STAT_HANDSHAKE_TIMEOUT wrong password,STAT_NO_AP_FOUND network not found")
 
 
-class Uart:
-    def __init__(self, rx_pin, baud, bits, parity, stop, inverted):
-        self.uart = machine.UART(UART_ID, baud, bits=bits, parity={"N": None, "E": 0, "O": 1}[parity],
-                                 stop=stop, rx=rx_pin, tx=17, rxbuf=RX_BUFFER, timeout=0,
-                                 invert=machine.UART.INV_RX if inverted else 0)
-        self.stream = asyncio.StreamReader(self.uart)
-
-    async def read(self, n):
-        return await self.stream.read(n)
-
-    def close(self):
-        self.uart.deinit()
-
-
 class Hal:
+    """The Hal is also the meter line uart() opens (one object fewer in the heap)."""
+
     name = "esp32"
     data = ""  # config.json and friends live at the root of the flash file system
     http_port = 80
@@ -45,10 +33,24 @@ class Hal:
         self.pin = None   # the LED's machine.Pin
         self.inverted = False
         self.wdt = None
+        self.line = None  # the meter's machine.UART
+        self.stream = None
 
     def uart(self, rx_pin, setting):
+        """The meter line, read with `setting`: text like "2400 8E1" or "115200 8N1 inverted"."""
         baud, frame = setting.split()[:2]
-        return Uart(rx_pin, int(baud), int(frame[0]), frame[1], int(frame[2]), "inverted" in setting)
+        self.line = machine.UART(UART_ID, int(baud), bits=int(frame[0]),
+                                 parity={"N": None, "E": 0, "O": 1}[frame[1]], stop=int(frame[2]),
+                                 rx=rx_pin, tx=17, rxbuf=RX_BUFFER, timeout=0,
+                                 invert=machine.UART.INV_RX if "inverted" in setting else 0)
+        self.stream = asyncio.StreamReader(self.line)
+        return self
+
+    async def read(self, n):
+        return await self.stream.read(n)
+
+    def close(self):
+        self.line.deinit()
 
     def led(self, pin, inverted):
         self.pin = machine.Pin(pin, machine.Pin.OUT)

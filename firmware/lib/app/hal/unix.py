@@ -25,19 +25,42 @@ RESET_FILE = "reset-cause"
 EXIT_REBOOT = 3  # the process exits with this to be restarted (a board resets)
 
 
-class Uart:
-    def __init__(self, address, setting):
-        host, port = address.rsplit(":", 1)
-        self.host, self.port = host, int(port)
+class Hal:
+    """The Hal is also the meter line uart() opens (one object fewer in the heap): a TCP connection
+    to the simulator, opened by the first read()."""
+
+    name = "unix"
+    dns_host = "127.0.0.1"
+
+    def __init__(self):
+        self.data = os.getenv("HANREADER_DATA") or "sim-data"
+        try:
+            os.mkdir(self.data)
+        except OSError:
+            pass
+        self.serial_address = os.getenv("HANREADER_SERIAL") or "127.0.0.1:2300"
+        self.http_port = int(os.getenv("HANREADER_HTTP_PORT") or 8080)
+        self.telnet_port = int(os.getenv("HANREADER_TELNET_PORT") or 2323)
+        self.dns_port = int(os.getenv("HANREADER_DNS_PORT") or 0)  # 0: no captive DNS responder
+        self.mqtt_broker = os.getenv("HANREADER_MQTT_BROKER") or ""
+        self.wifi_down = os.getenv("HANREADER_WIFI") == "down"
+        self.tried = False         # connect() was called
+        self.ap_name = None        # the access point's name while it is "open"
+        self.setting = None        # the meter line's serial setting, told to the simulator
+        self.reader = self.writer = None
+
+    def uart(self, rx_pin, setting):
+        """The meter line, read with `setting`: text like "2400 8E1" or "115200 8N1 inverted"."""
+        self.close()
         self.setting = setting
-        self.reader = None
-        self.writer = None
+        return self
 
     async def read(self, n):
         """Up to `n` bytes as they arrive; b"" when the line is dead (waits a little first)."""
         if self.reader is None:
+            host, port = self.serial_address.rsplit(":", 1)
             try:
-                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                self.reader, self.writer = await asyncio.open_connection(host, int(port))
                 self.writer.write(("SERIAL %s\n" % self.setting).encode())
                 await self.writer.drain()
             except OSError:
@@ -57,30 +80,6 @@ class Uart:
             except OSError:
                 pass
         self.reader = self.writer = None
-
-
-class Hal:
-    name = "unix"
-    dns_host = "127.0.0.1"
-
-    def __init__(self):
-        self.data = os.getenv("HANREADER_DATA") or "sim-data"
-        try:
-            os.mkdir(self.data)
-        except OSError:
-            pass
-        self.serial_address = os.getenv("HANREADER_SERIAL") or "127.0.0.1:2300"
-        self.http_port = int(os.getenv("HANREADER_HTTP_PORT") or 8080)
-        self.telnet_port = int(os.getenv("HANREADER_TELNET_PORT") or 2323)
-        self.dns_port = int(os.getenv("HANREADER_DNS_PORT") or 0)  # 0: no captive DNS responder
-        self.mqtt_broker = os.getenv("HANREADER_MQTT_BROKER") or ""
-        self.wifi_down = os.getenv("HANREADER_WIFI") == "down"
-        self.tried = False         # connect() was called
-        self.ap_name = None        # the access point's name while it is "open"
-
-    def uart(self, rx_pin, setting):
-        """A reader of the meter line; `setting` is text like "2400 8E1" or "115200 8N1 inverted"."""
-        return Uart(self.serial_address, setting)
 
     def _nothing(self, *args):
         pass
