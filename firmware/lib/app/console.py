@@ -10,25 +10,33 @@ import sys
 from app import unload
 from app.log import LEVELS
 
-LOGIN_TIMEOUT_MS = 60000
-LOGIN_TRIES = 3
-SEND_BUFFER = 4096         # the unix port's socket send buffer, about what the board's TCP has
-EXCERPT_HEX = 48           # hex digits of the last error's bytes shown by `status`
-HELP = "Commands: help | status | level E|W|I|D|V | dump on|off | config | reboot | quit"
+try:
+    from micropython import const
+except ImportError:
+    const = lambda value: value  # CPython: the value itself (ints, str and bytes here)
 
-_WILL_ECHO = b"\xff\xfb\x01"  # the server echoes: the client stops echoing (hides the password)
-_WONT_ECHO = b"\xff\xfc\x01"
+# Private consts: their names are not interned (this module is loaded now and then, its names
+# would stay in the heap for good).
+_LOGIN_TIMEOUT_MS = const(60000)
+_LOGIN_TRIES = const(3)
+_SEND_BUFFER = const(4096)  # the unix port's socket send buffer, about what the board's TCP has
+_EXCERPT_HEX = const(48)    # hex digits of the last error's bytes shown by `status`
+_POLL_MS = const(100)       # app/telnet.py's POLL_MS: how often the login looks at the socket
+_HELP = const("Commands: help | status | level E|W|I|D|V | dump on|off | config | reboot | quit")
+
+_WILL_ECHO = const(b"\xff\xfb\x01")  # the server echoes: the client stops echoing (hides the password)
+_WONT_ECHO = const(b"\xff\xfc\x01")
 
 
 async def login(telnet, client):
-    """A new connection: its name, the password when telnet.password is set (LOGIN_TRIES tries);
+    """A new connection: its name, the password when telnet.password is set (_LOGIN_TRIES tries);
     the welcome line, or None when it did not log in."""
     client.name = _peer(client.stream)
     if sys.platform == "linux":
         # The board's TCP stack holds a few KB per socket; Linux would buffer megabytes for a client
         # that does not read, so on the unix port such a client would never be found out.
         try:
-            client.sock.setsockopt(1, 7, SEND_BUFFER)  # SOL_SOCKET, SO_SNDBUF (Linux numbers)
+            client.sock.setsockopt(1, 7, _SEND_BUFFER)  # SOL_SOCKET, SO_SNDBUF (Linux numbers)
         except OSError:
             pass
     log = telnet.log
@@ -46,25 +54,24 @@ async def login(telnet, client):
             tries += 1
             await asyncio.sleep_ms(1000)  # guessing takes time
             client.out += b"\r\nWrong password.\r\n"
-            if tries == LOGIN_TRIES:
-                log.warning("Telnet: wrong password %d times from %s" % (LOGIN_TRIES, client.name))
+            if tries == _LOGIN_TRIES:
+                log.warning("Telnet: wrong password %d times from %s" % (_LOGIN_TRIES, client.name))
                 client.flush()
                 return None
-    return "hanreader console (log level %s). %s" % (LEVELS[log.level], HELP)
+    return "hanreader console (log level %s). %s" % (LEVELS[log.level], _HELP)
 
 
 async def _typed_line(client):
     """The next line the client types (sending it what it is owed meanwhile), or None when it has
-    gone or typed none within LOGIN_TIMEOUT_MS."""
-    from app.telnet import POLL_MS
+    gone or typed none within _LOGIN_TIMEOUT_MS."""
     waited = 0
     while True:
         client.flush()
         line = client.line()
-        if line is not None or not client.read() or waited >= LOGIN_TIMEOUT_MS:
+        if line is not None or not client.read() or waited >= _LOGIN_TIMEOUT_MS:
             return line
-        await asyncio.sleep_ms(POLL_MS)
-        waited += POLL_MS
+        await asyncio.sleep_ms(_POLL_MS)
+        waited += _POLL_MS
 
 
 def command(telnet, line):
@@ -77,7 +84,7 @@ def command(telnet, line):
     if name == "quit":
         return None
     if name == "help":
-        return [HELP]
+        return [_HELP]
     if name == "level":
         level = words[1].upper() if len(words) == 2 else ""
         if len(level) == 1 and level in LEVELS:
@@ -103,7 +110,7 @@ def command(telnet, line):
     if name == "reboot":
         app.reboot("reboot from telnet")
         return ["Rebooting."]
-    return ["Unknown command %r. %s" % (words[0], HELP)]
+    return ["Unknown command %r. %s" % (words[0], _HELP)]
 
 
 def clean(line):
@@ -133,7 +140,7 @@ def status_lines(app, telnet):
         code, detail, excerpt = state.last_error
         last = "%s: %s" % (code, detail)
         if excerpt:
-            last += " [%s%s]" % (excerpt[:EXCERPT_HEX], "..." if len(excerpt) > EXCERPT_HEX else "")
+            last += " [%s%s]" % (excerpt[:_EXCERPT_HEX], "..." if len(excerpt) > _EXCERPT_HEX else "")
     clients = telnet.clients
     return [
         "Serial: %s on GPIO%d" % (state.serial, app.config["meter"]["rx_pin"]),

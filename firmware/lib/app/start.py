@@ -44,6 +44,13 @@ async def start(app):
     telnet = config["telnet"]["enabled"] and not safe_mode  # safe mode: no meter, no telnet
     if telnet:
         from app.telnet import Telnet
+        # The console's code comes for a connection or a command, and its names stay interned from
+        # then on: intern them now, while the heap is in one piece. Past 620 names MicroPython
+        # adds a qstr pool of 640 entries (7 KB here), which the heap that decoding has fragmented
+        # may not have room for when the first client connects.
+        from app import console
+        del console
+        unload("app.console")
     app.config = config
     log = app.log = Log(config["telnet"]["level"])
     if hal.name == "unix":

@@ -1,7 +1,7 @@
 """The telnet debug console: the log as it happens, plus a few commands.
 
 Several clients at once (_MAX_CLIENTS), one task each, which never waits for its client: every
-POLL_MS it takes the command lines the socket has read and hands the socket, without blocking,
+_POLL_MS it takes the command lines the socket has read and hands the socket, without blocking,
 what it has room for: the replies to commands first, then the log from the client's place in the
 log's ring (see app.log). Each new log line is also handed at once to the clients' sockets (as
 much as they take without waiting): a push dumped at level V comes as a burst larger than the
@@ -24,7 +24,7 @@ try:
 except ImportError:
     const = int  # CPython: the value itself (every const() here wraps an int)
 
-POLL_MS = 100               # how often a client's socket is looked at
+_POLL_MS = const(100)            # how often a client's socket is looked at (app/console.py's too)
 _MAX_CLIENTS = const(3)
 _WRITE_CHUNK = const(512)        # bytes handed to a socket at a time
 _WRITE_TIMEOUT_MS = const(3000)  # a socket that takes no data for this long: the client is dropped
@@ -166,12 +166,12 @@ class Telnet:
             if client.flush() and not self._send_log(client):
                 return self._drop(client, "fell more than %d bytes behind the log" % len(log.ring))
             if client.at == started and len(client.out) == sent and (client.out or client.at < log.head):
-                stuck_ms += POLL_MS
+                stuck_ms += _POLL_MS
                 if stuck_ms >= _WRITE_TIMEOUT_MS:
                     return self._drop(client, "took no data for %d s" % (_WRITE_TIMEOUT_MS // 1000))
             else:
                 stuck_ms = 0
-            await asyncio.sleep_ms(POLL_MS)
+            await asyncio.sleep_ms(_POLL_MS)
 
     def _drop(self, client, why):
         self.dropped += 1
