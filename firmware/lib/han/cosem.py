@@ -6,7 +6,7 @@ no layout understands is reported with its shape, never decoded with invented OB
 """
 from han.axdr import Reader
 from han.errors import Error, load
-from han.values import DateTime, Decimal, Quantity, Reading, ScalerUnit, default_unit
+from han.values import DateTime, Decimal, Reading, ScalerUnit, default_unit
 
 try:
     from micropython import const
@@ -202,19 +202,19 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
             pass
         elif isinstance(value, int):
             if scaler_unit is not None:
-                value = Quantity(value, scaler_unit.scaler, scaler_unit.unit)
+                value = reading.quantity(value, scaler_unit.scaler, scaler_unit.unit)
             elif obis is None:
-                value = Quantity(value, 0, _NO_UNIT)
+                value = reading.quantity(value, 0, _NO_UNIT)
             else:  # no scaler sent: the meter convention's, in the unit the code implies
                 scaler = 0
                 for i in range(0, len(scalers), 3):
                     if scalers[i] == obis[2] and scalers[i + 1] == obis[3]:
                         scaler = scalers[i + 2] - 256 if scalers[i + 2] > 127 else scalers[i + 2]
                         break
-                value = Quantity(value, scaler, default_unit(obis))
+                value = reading.quantity(value, scaler, default_unit(obis))
         elif isinstance(value, Decimal):
-            value = Quantity(value.raw, value.scaler + (scaler_unit.scaler if scaler_unit else 0),
-                             scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else _NO_UNIT))
+            value = reading.quantity(value.raw, value.scaler + (scaler_unit.scaler if scaler_unit else 0),
+                                     scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else _NO_UNIT))
         elif isinstance(value, bytes) and len(value) == 12 and \
                 (obis is None or (obis[2] == 1 and obis[3] == 0 and obis[4] == 0)):
             when = DateTime(value)

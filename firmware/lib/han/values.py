@@ -86,6 +86,17 @@ class Reading:
                 return value
         return None
 
+    def quantity(self, raw, scaler, unit):
+        """A Quantity for this reading: an equal one it already holds, else a new one. Readings
+        repeat values (zeros, equal phases) and each Quantity takes about 100 B of the unix
+        port's heap for as long as the reading is shown; values are never changed in place
+        (han.multipliers replaces them), so equal ones can be one object."""
+        for _, value in self.items:
+            if isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler \
+                    and value.unit == unit:
+                return value
+        return Quantity(raw, scaler, unit)
+
 
 class ScalerUnit:
     """COSEM scal_unit_type: value × 10^scaler in `unit` (a DLMS unit code)."""
