@@ -41,7 +41,7 @@ LINGER_MS = 10000  # the answering code stays loaded this long after the last co
 _TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
         b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
-_ANSWERING = ("app.web.http", "app.web.api", "app.names")
+_ANSWERING = ("app.web.http", "app.web.api")  # and app.names, unless MQTT keeps it
 
 
 class Slot:
@@ -62,7 +62,9 @@ class Slot:
 class Web:
     def __init__(self, app):
         self.app = app
-        self.slots = [Slot() for _ in range(_MAX_CONNECTIONS)]
+        self.slots = []
+        for _ in range(_MAX_CONNECTIONS):
+            self.slots.append(Slot())
         self.waiting = 0       # connections waiting for a slot
         self.sessions = []     # logged-in browsers: [token, csrf token, last used] (auth.py)
         self.checking = False  # a password is being checked: one at a time
@@ -72,12 +74,10 @@ class Web:
         self.timeouts = 0      # connections closed for being too slow
         self.last_ms = 0       # ticks_ms when the last connection ended
         self.watcher = None    # the task watching deadlines while the answering code is loaded
-        self.shared = ()       # answering modules someone else had loaded (MQTT's app.names): kept
-        self.server = None
+        self.names_shared = False  # app.names was loaded (by MQTT) before the answering code: kept
 
     async def start(self, port):
-        self.server = await asyncio.start_server(self._serve, "0.0.0.0", port, _MAX_CONNECTIONS + _MAX_WAITING)
-        return self.server
+        return await asyncio.start_server(self._serve, "0.0.0.0", port, _MAX_CONNECTIONS + _MAX_WAITING)
 
     def _free(self):
         for slot in self.slots:
@@ -125,7 +125,7 @@ class Web:
                 await asyncio.wait_for_ms(stream.read(BUFFER), DISCARD_MS)  # see http.exchange
                 return
             if self.watcher is None:
-                self.shared = [name for name in _ANSWERING if name in sys.modules]
+                self.names_shared = "app.names" in sys.modules
                 self.watcher = asyncio.create_task(self._watch())
             from app.web.http import exchange
             await exchange(self, slot, stream)
@@ -160,6 +160,7 @@ class Web:
             if not busy and time.ticks_diff(now, self.last_ms) >= LINGER_MS:
                 break
         for name in _ANSWERING:
-            if name not in self.shared:
-                unload(name)
+            unload(name)
+        if not self.names_shared:
+            unload("app.names")
         self.watcher = None
