@@ -140,15 +140,16 @@ def test_web_server_heap_costs_and_serving_in_a_bounded_heap(firmware_dir):
     # what answers captive-portal checks (tests/test_web_api.py checks the redirects).
     harness = Harness(firmware_dir, "512K", measured=0, ap=True)
     try:
-        assert harness.get("/", Host="192.168.4.1").status == 200
+        for path in DASHBOARD:
+            assert harness.get(path, Host="192.168.4.1").status == 200, path
         idle_ap = int(harness.wait_for("unloaded")[0].split()[1])  # the visit's names interned, as above
         for path in polls:
             response = harness.get(path, Host="192.168.4.1")
             assert response.status == 200, (path, response)
-        peaks_ap = [[int(n) for n in line.split()[1:]] for line in harness.wait_for("peak", 1 + len(polls))]
+        peaks_ap = [[int(n) for n in line.split()[1:]] for line in harness.wait_for("peak", len(DASHBOARD + polls))]
     finally:
         harness.close()
-    polling_ap = max(peak for peak, _ in peaks_ap[1:]) - idle_ap
+    polling_ap = max(peak for peak, _ in peaks_ap[len(DASHBOARD):]) - idle_ap
     watching_ap = peaks_ap[-1][1] - idle_ap
     harness = Harness(firmware_dir, WEB_HEAP, measured=0)
     try:
@@ -181,7 +182,7 @@ def test_web_server_heap_costs_and_serving_in_a_bounded_heap(firmware_dir):
     # Regressions: what stays loaded, what a dashboard's polls hold and allocate.
     assert imports["app.web.server"] + imports["Web()"] < 8000
     assert polling < 15000 and steady["/api/data"] < 10000 and steady["/api/history?after=0"] < 8000
-    assert watching_ap < watching + 500 and polling_ap < polling + 500
+    assert watching_ap < watching + 200 and polling_ap < polling + 200
 
 
 def test_the_whole_firmware_serves_the_dashboard_in_a_bounded_heap(firmware_dir, tmp_path):
