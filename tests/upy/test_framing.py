@@ -4,9 +4,8 @@ Frames are real captures: a Kamstrup HAN-NVE push (telnet dump of a Norwegian me
 Netz NÖ example (two M-Bus segments) published by the grid operator.
 """
 from han import framing
-from han.framing import HDLC, MBUS, payload
+from han.framing import HDLC, MBUS, Frame, Scanner, find_marked, payload
 from han import _pure
-from han.framing.scanner import Frame, Scanner, find_marked
 from han.framing.segments import Reassembly
 from support import unhex
 

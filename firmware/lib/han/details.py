@@ -34,7 +34,7 @@ LINES = (
     "M-Bus footer checksum mismatch",
     "DSMR telegram checksum mismatch (sent %04X, computed %04X)",
     "M-Bus frame with CI 0x%02X is not a DLMS transport segment",
-    # 24-28 han.framing.scanner (the scanner and the segment reassembly)
+    # 24-28 han.framing (the scanner and the segment reassembly)
     "input ended inside a %s frame (%d of %d bytes)",
     "a %s frame arrived in the middle of a segmented %s message",
     "a new message started before the last segment arrived",

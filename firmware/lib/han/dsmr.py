@@ -12,7 +12,7 @@ allocates per line, never per byte. Numbers stay exact (integer + scaler); kWh, 
 Wh, W, varh, var, VAh and VA by shifting the scaler.
 """
 from han.errors import Error
-from han.framing.scanner import find_marked  # the scanner's byte search (viper or pure)
+from han.framing import find_marked  # the scanner's byte search (viper or pure)
 from han.units import AMPERE, HERTZ, VAR, VAR_HOUR, VOLT, VOLT_AMPERE, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
 from han.values import DateTime, Quantity, Reading
 

@@ -8,8 +8,7 @@ are generators: each yields the Readings and Errors the new bytes complete.
 """
 from han import cosem
 from han.errors import Error
-from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, payload
-from han.framing.scanner import Frame, Scanner
+from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, Frame, Scanner, payload
 
 try:
     from micropython import const

@@ -34,7 +34,17 @@ manufacturer id and the security byte must be a known one.
 CRC-16 checks: X.25 for HDLC (HCS/FCS), ARC for DSMR telegrams. Both are reflected CRC-16s and
 share one bitwise loop (a viper twin on MicroPython): no 512-byte table per polynomial in the
 board's heap, and the viper loop still takes well under a millisecond for the longest frame.
+
+The scanner (Scanner, below) finds the frames in a byte stream that arrives in chunks of any
+size, in one bounded buffer: each format tells from a start byte how long its frame is and whether
+its checksum holds. Bytes that belong to no frame are reported as noise, a run at a time. After a
+false start (a noise byte that looks like a frame header, or a frame that fails its checksum)
+scanning resumes at the byte after that start, so a real frame hidden behind it is not lost.
+Results do not depend on how the input is chunked. (One module with the formats: a module of its
+own would cost the heap its dictionary, names and the formats' table imported again.)
 """
+from han.errors import Error
+
 
 try:
     from micropython import const
@@ -47,24 +57,24 @@ MBUS = const(1)
 DSMR = const(2)
 CIPHERED = const(3)
 NAMES = ("hdlc", "mbus", "dsmr", "ciphered")
-START_BYTES = b"\x7e\x68/\xdb"  # by format
-FILL_BYTES = b"\x7e\x00\x00\x00"  # flags may repeat between HDLC frames and close the last one
+_START_BYTES = const(b"\x7e\x68/\xdb")  # by format
+_FILL_BYTES = const(b"\x7e\x00\x00\x00")  # flags may repeat between HDLC frames and close the last one
 CHECKED = b"\x01\x01\x01\x00"   # has a checksum of its own (a bare ciphered frame has none)
 _MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
                                 # ciphered: the longest real telegram seen is 1.4 KB (Hungary)
 _MBUS_MAX = const(265)          # 259 + 6
 
 # What measure() returns when it cannot give a length yet.
-NEED_MORE = const(0)     # could be a frame: wait for more bytes
+_NEED_MORE = const(0)     # could be a frame: wait for more bytes
 _NOT_A_FRAME = const(-1)  # this start byte is noise
-FILL = const(-2)         # inter-frame fill (a repeated HDLC flag): skip without calling it noise
-BAD_HEADER = const(-3)   # a frame header whose own checksum fails
+_FILL = const(-2)         # inter-frame fill (a repeated HDLC flag): skip without calling it noise
+_BAD_HEADER = const(-3)   # a frame header whose own checksum fails
 
 
 try:
-    from han._viper import crc16
+    from han._viper import crc16, find_marked
 except ImportError:  # CPython, or a MicroPython build without viper
-    from han._pure import crc16
+    from han._pure import crc16, find_marked
 
 
 def crc16_x25(buf, start, end):
@@ -77,23 +87,19 @@ def crc16_arc(buf, start, end):
     return crc16(buf, start, end, 0xA001, 0, 0)
 
 
-def max_frame(fmt):
-    return _MBUS_MAX if fmt == MBUS else _MAX_FRAME
-
-
 def _hdlc_header(buf, pos, end):
-    """Offset after the HDLC control byte, NEED_MORE, or _NOT_A_FRAME for an over-long address."""
+    """Offset after the HDLC control byte, _NEED_MORE, or _NOT_A_FRAME for an over-long address."""
     i = pos + 3
     for _ in range(2):  # destination, then source address: the last byte has its LSB set
         for n in range(4):
             if i >= end:
-                return NEED_MORE
+                return _NEED_MORE
             i += 1
             if buf[i - 1] & 1:
                 break
         else:
             return _NOT_A_FRAME
-    return i + 1 if i < end else NEED_MORE
+    return i + 1 if i < end else _NEED_MORE
 
 
 def _hex(b):
@@ -109,29 +115,29 @@ def measure(fmt, buf, pos, end):
     have = end - pos
     if fmt == HDLC:
         if have < 3:
-            return NEED_MORE
+            return _NEED_MORE
         kind = buf[pos + 1]
         if kind & 0xF0 != 0xA0:
-            return FILL if kind == 0x7E else _NOT_A_FRAME
+            return _FILL if kind == 0x7E else _NOT_A_FRAME
         total = (((kind & 0x07) << 8) | buf[pos + 2]) + 1
         if total <= 7:  # format (2) + dst + src + ctrl + FCS (2)
             return _NOT_A_FRAME
         frame_end = pos + total
         header = _hdlc_header(buf, pos, min(end, frame_end))
-        if header == NEED_MORE:
-            return NEED_MORE if end < frame_end else _NOT_A_FRAME
+        if header == _NEED_MORE:
+            return _NEED_MORE if end < frame_end else _NOT_A_FRAME
         if header == _NOT_A_FRAME or header + 2 > frame_end:
             return _NOT_A_FRAME
         if header + 2 == frame_end:  # no information field: the two bytes left are the FCS
             return total
         if header + 2 > end:
-            return NEED_MORE
+            return _NEED_MORE
         if crc16_x25(buf, pos + 1, header) != buf[header] | (buf[header + 1] << 8):
-            return BAD_HEADER
+            return _BAD_HEADER
         return total
     if fmt == MBUS:
         if have < 4:
-            return NEED_MORE
+            return _NEED_MORE
         if buf[pos + 3] != 0x68 or buf[pos + 1] != buf[pos + 2]:
             return _NOT_A_FRAME
         # Some Austrian meters put only the low byte of 256+ into L (seen at L = 1 for 257):
@@ -140,7 +146,7 @@ def measure(fmt, buf, pos, end):
         return (length + 256 if length < 4 else length) + 6
     if fmt == DSMR:
         if have < 5:
-            return NEED_MORE
+            return _NEED_MORE
         for i in range(pos + 1, pos + 4):  # three letters
             if not (0x41 <= buf[i] <= 0x5A or 0x61 <= buf[i] <= 0x7A):
                 return _NOT_A_FRAME
@@ -151,17 +157,17 @@ def measure(fmt, buf, pos, end):
         while True:
             bang = buf.find(b"!", search, limit)
             if bang < 0:
-                return NEED_MORE if limit == end and end < pos + _MAX_FRAME else _NOT_A_FRAME
+                return _NEED_MORE if limit == end and end < pos + _MAX_FRAME else _NOT_A_FRAME
             i = bang + 1
             while i < end and i - bang <= 4 and _hex(buf[i]) >= 0:
                 i += 1
             if i + 2 > end:
-                return NEED_MORE if end < pos + _MAX_FRAME else _NOT_A_FRAME
+                return _NEED_MORE if end < pos + _MAX_FRAME else _NOT_A_FRAME
             if i - bang <= 5 and buf[i] == 0x0D and buf[i + 1] == 0x0A:
                 return i + 2 - pos
             search = bang + 1
     if have < 14:
-        return NEED_MORE
+        return _NEED_MORE
     if buf[pos + 1] != 8:
         return _NOT_A_FRAME
     for i in range(pos + 2, pos + 5):  # the FLAG id: three capitals
@@ -223,7 +229,153 @@ def payload(fmt, buf, pos, total):
     if fmt == MBUS:
         ci = buf[pos + 6]
         if ci & 0xE0 or total < 11:
-            from han.errors import Error
             raise Error("unknown", (23, ci))  # han.details: not a DLMS transport segment
         return pos + 9, pos + total - 2, not ci & 0x10, ci & 0x0F
     return pos, pos + total, False, None
+
+
+_NOISE_EXCERPT = const(64)
+# han.details lines
+_HCS = const(18)
+_ENDED_INSIDE = const(24)
+
+class Frame:
+    """A checked frame of format `format`, valid in `buf[start:start + size]` until the scanner
+    resumes. The scanner reuses one Frame: a frame is handled before the next one is found."""
+
+
+class Scanner:
+    def __init__(self, formats, capacity=0):
+        self.formats = formats  # han.framing format numbers
+        self.marks = bytearray(32)  # the formats' start bytes, a bit set (han._pure.find_marked)
+        largest = 0
+        for fmt in formats:
+            start = _START_BYTES[fmt]
+            self.marks[start >> 3] |= 1 << (start & 7)
+            largest = max(largest, _MBUS_MAX if fmt == MBUS else _MAX_FRAME)
+        self.buf = bytearray(capacity or largest + 64)
+        self.frame = Frame()
+        self.frame.buf = self.buf
+        self.start = 0  # first byte not yet decided
+        self.end = 0    # end of buffered input
+        self.quiet_until = 0  # bytes before this belong to a frame already reported bad
+        self.frame_end = -1   # where the last good frame ended: its closing flag is no noise
+        self.noise = 0
+        self.noise_head = bytearray(_NOISE_EXCERPT)
+
+    def feed(self, data):
+        """Take `data` (any length) and yield every Frame and Error it completes."""
+        data = memoryview(data)
+        taken = 0
+        buf = self.buf
+        while taken < len(data):
+            if self.end == len(buf):  # full: move what is undecided to the front
+                keep = self.end - self.start
+                if keep == len(buf):  # cannot happen while every format caps its frame size
+                    self._skip(self.start, self.start + 1)
+                    self.start += 1
+                    keep -= 1
+                buf[0:keep] = buf[self.start:self.end]
+                self.quiet_until = max(0, self.quiet_until - self.start)
+                self.frame_end -= self.start
+                self.start, self.end = 0, keep
+            n = min(len(buf) - self.end, len(data) - taken)
+            buf[self.end:self.end + n] = data[taken:taken + n]
+            self.end += n
+            taken += n
+            yield from self._scan(False)
+
+    def flush(self):
+        """The stream ended or went idle: decide everything still buffered."""
+        yield from self._scan(True)
+        if self.noise:
+            yield self._noise_error()
+        self.start = self.end = self.quiet_until = 0
+        self.frame_end = -1
+
+    def _skip(self, start, end):
+        start = max(start, self.quiet_until)
+        if start >= end:
+            return
+        have = self.noise
+        if have < _NOISE_EXCERPT:
+            n = min(_NOISE_EXCERPT - have, end - start)
+            self.noise_head[have:have + n] = self.buf[start:start + n]
+        self.noise += end - start
+
+    def _noise_error(self):
+        n = self.noise
+        self.noise = 0
+        error = Error("noise", "%d bytes that are not a frame" % n,
+                      memoryview(self.noise_head)[:min(n, _NOISE_EXCERPT)])
+        error.size = n
+        return error
+
+    def _scan(self, final):
+        buf = self.buf
+        end = self.end
+        while self.start < end:
+            pos = find_marked(buf, self.start, end, self.marks)
+            if pos < 0:
+                self._skip(self.start, end)
+                self.start = end
+                return
+            self._skip(self.start, pos)
+            self.start = pos
+            for fmt in self.formats:  # the format this start byte opens
+                if _START_BYTES[fmt] == buf[pos]:
+                    break
+            if pos < self.quiet_until and not CHECKED[fmt]:
+                self.start = pos + 1  # what a bad frame contains is not a frame of its own
+                continue
+            size = measure(fmt, buf, pos, end)
+            if size > len(buf):
+                size = -1
+            code = None
+            if size > 0:
+                if pos + size > end:
+                    if not final:
+                        return
+                    code = "truncated"
+                    detail = (_ENDED_INSIDE, NAMES[fmt], end - pos, size)
+                    size = shown = end - pos
+                else:
+                    detail = check(fmt, buf, pos, size)
+                    if detail:
+                        code = "checksum"
+                        shown = size
+                    else:
+                        if self.noise:
+                            yield self._noise_error()
+                        frame = self.frame
+                        frame.format = fmt
+                        frame.start = pos
+                        frame.size = size
+                        yield frame
+                        self.start = self.frame_end = pos + size
+                        continue
+            elif size == _NEED_MORE and not final:
+                return
+            elif size == _NEED_MORE and end - pos == 1 and buf[pos] == _FILL_BYTES[fmt]:
+                self.start = pos + 1  # a closing flag at the very end
+            elif size == _BAD_HEADER:
+                code = "checksum"
+                detail = _HCS
+                size = 1
+                shown = 16
+            elif size == _FILL or (pos == self.frame_end and buf[pos] == _FILL_BYTES[fmt]):
+                self.start = pos + 1  # a repeated flag, or the flag that closed the last frame
+            else:
+                self._skip(pos, pos + 1)
+                self.start = pos + 1
+            if code:
+                # Not a good frame: report it, resume at the next byte. `size` bytes are the
+                # rejected frame's; `shown` bytes go in the excerpt.
+                if self.noise:
+                    yield self._noise_error()
+                error = Error(code, detail, memoryview(buf)[pos:min(end, pos + shown)])
+                error.size = size
+                error.format = NAMES[fmt]
+                yield error
+                self.quiet_until = max(self.quiet_until, pos + size)
+                self.start = pos + 1
