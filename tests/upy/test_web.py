@@ -218,11 +218,11 @@ def test_captive_portal_rule():
     for host, path in (("connectivitycheck.gstatic.com", "/generate_204"), ("captive.apple.com", "/hotspot-detect.html"),
                        ("www.msftconnecttest.com", "/connecttest.txt"), ("example.com", "/"),
                        ("192.168.4.1", "/generate_204")):
-        assert path in routes.PROBES or http.foreign_host(host, "hanreader"), (host, path)
+        assert " %s " % path in routes.PROBES or http.foreign_host(host, "hanreader"), (host, path)
     for host in ("192.168.4.1", "192.168.4.1:80", "127.0.0.1:8080", "hanreader", "HANREADER.local",
                  "hanreader.fritz.box", "localhost:8080", "[::1]:80", ""):
         assert not http.foreign_host(host, "hanreader"), host
-    assert "/config" not in routes.PROBES
+    assert " /config " not in routes.PROBES and routes.PROBES.count(" /") == 10
     assert not http.foreign_host("10.0.0.1", "") and http.foreign_host("a.b", "") and http.foreign_host(":80", "h")
 
 

@@ -24,10 +24,10 @@ _ATTRIBUTES = ("host", "session", "etag", "origin", "site", "auth", "csrf", "typ
 _COOKIE_IS = COOKIE.encode() + b"="
 PAGES = ("/", "/status", "/config", "/login")  # www/index.html, www/status.html ...
 FILES = ("/app.css", "/app.js")
-# Where Android, Apple, Windows, Firefox and Kindle devices check for a captive portal.
-PROBES = ("/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
-          "/connecttest.txt", "/ncsi.txt", "/redirect", "/success.txt", "/canonical.html",
-          "/kindle-wifi/wifistub.html")
+# Where Android, Apple, Windows, Firefox and Kindle devices check for a captive portal: each path
+# between spaces (a path has none), in one string rather than a tuple of ten string objects.
+PROBES = " /generate_204 /gen_204 /hotspot-detect.html /library/test/success.html /connecttest.txt " \
+         "/ncsi.txt /redirect /success.txt /canonical.html /kindle-wifi/wifistub.html "
 _HTML = "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; img-src 'self' data:; " \
         "frame-ancestors 'none'\r\n"
 
@@ -97,7 +97,7 @@ async def answer(web, request, slot, stream, out):
     get = request.method == "GET"
     # While the access point is open, phones checking for a captive portal (a probe path, or a
     # host name that is not ours) are sent to the config page, which they then show by themselves.
-    if app.wifi.ap and (path in PROBES or foreign_host(request.host, app.config["wifi"]["hostname"])):
+    if app.wifi.ap and (" %s " % path in PROBES or foreign_host(request.host, app.config["wifi"]["hostname"])):
         redirect(out, "http://%s/config" % (app.hal.address(True) or "192.168.4.1"), "302 Found")
     elif app.safe_mode and path in ("/", "/api/data", "/api/history"):
         if path == "/":
