@@ -1,6 +1,8 @@
 # The log (app/log.py): levels, the peer's hex dump format, and the ring that is both the recent
 # lines for a new telnet client and every client's send queue. CPython and MicroPython alike.
-from app.log import LEVELS, RECENT_LINES, VERBOSE, Log
+from app.log import LEVELS, VERBOSE, Log
+
+RECENT_LINES = 40  # what app/log.py sends a new telnet client first (a private const there)
 
 
 def recent(log, lines=RECENT_LINES):

@@ -4,8 +4,11 @@
 from app.health import FEED_MS as POLL_MS  # the health task has the Wi-Fi look at the radio this often
 from app.log import Log
 from app.state import State
-from app.wifi import ATTEMPT_MS, Wifi
-from app.wifi_change import BACKOFF_MS, MAX_BACKOFF_MS, ap_name, backoff_ms
+from app.wifi import Wifi
+from app.wifi_change import ap_name, backoff_ms
+
+# app/wifi.py's and app/wifi_change.py's figures (private consts there)
+ATTEMPT_MS, BACKOFF_MS, MAX_BACKOFF_MS = 20000, 5000, 300000
 
 MINUTE = 60000
 

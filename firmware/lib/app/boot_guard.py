@@ -12,11 +12,16 @@ A crash, a watchdog reset, a power cut or a killed process all look alike here: 
 not last healthy_ms. The count lives in a store with get() -> int and put(int). A store that
 fails counts as 0: the guard never keeps the firmware from starting.
 """
-LIMIT = 3             # starts in a row that died early -> the next one is in safe mode
-HEALTHY_MS = 60000    # covers joining Wi-Fi, the first MQTT connect and several meter pushes
-MOST = 99             # the count stops here
-FILE = "crashes"      # unix: the count's file in HANREADER_DATA
-NVS_KEY = "crashes"   # board: the count's key in the "hanreader" NVS namespace
+try:
+    from micropython import const
+except ImportError:
+    const = lambda value: value  # CPython: the value itself
+
+_LIMIT = const(3)             # starts in a row that died early -> the next one is in safe mode
+_HEALTHY_MS = const(60000)    # covers joining Wi-Fi, the first MQTT connect and several meter pushes
+MOST = 99                     # the count stops here
+_FILE = const("crashes")      # unix: the count's file in HANREADER_DATA
+_NVS_KEY = const("crashes")   # board: the count's key in the "hanreader" NVS namespace
 
 
 class FileStore:
@@ -37,15 +42,15 @@ class NvsStore:
         self.nvs = nvs
 
     def get(self):
-        return self.nvs.get_i32(NVS_KEY)
+        return self.nvs.get_i32(_NVS_KEY)
 
     def put(self, count):
-        self.nvs.set_i32(NVS_KEY, count)
+        self.nvs.set_i32(_NVS_KEY, count)
         self.nvs.commit()
 
 
 class Guard:
-    def __init__(self, store, limit=LIMIT, healthy_ms=HEALTHY_MS):
+    def __init__(self, store, limit=_LIMIT, healthy_ms=_HEALTHY_MS):
         self.store = store
         self.limit = limit
         self.healthy_ms = healthy_ms
@@ -99,7 +104,7 @@ def make():
     except OSError:
         pass
     try:
-        healthy_ms = int(os.getenv("HANREADER_HEALTHY_MS") or HEALTHY_MS)
+        healthy_ms = int(os.getenv("HANREADER_HEALTHY_MS") or _HEALTHY_MS)
     except ValueError:
-        healthy_ms = HEALTHY_MS
-    return Guard(FileStore(folder + "/" + FILE), healthy_ms=healthy_ms)
+        healthy_ms = _HEALTHY_MS
+    return Guard(FileStore(folder + "/" + _FILE), healthy_ms=healthy_ms)

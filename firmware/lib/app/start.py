@@ -8,7 +8,12 @@ import time
 
 from app import unload
 
-SAFE_MODE_MINUTES = 15  # then try a normal start again: the cause (a weak supply) may be gone
+try:
+    from micropython import const
+except ImportError:
+    const = int  # CPython: the value itself (every const() here wraps an int)
+
+_SAFE_MODE_MINUTES = const(15)  # then try a normal start again: the cause (a weak supply) may be gone
 
 
 async def start(app):
@@ -103,5 +108,5 @@ async def start(app):
 
 
 async def _leave_safe_mode(app):
-    await asyncio.sleep(SAFE_MODE_MINUTES * 60)
-    app.reboot("safe mode ends after %d minutes: trying a normal start" % SAFE_MODE_MINUTES)
+    await asyncio.sleep(_SAFE_MODE_MINUTES * 60)
+    app.reboot("safe mode ends after %d minutes: trying a normal start" % _SAFE_MODE_MINUTES)

@@ -25,7 +25,12 @@ from random import getrandbits
 
 from app import elapsed, unload
 
-ATTEMPT_MS = 20000
+try:
+    from micropython import const
+except ImportError:
+    const = int  # CPython: the value itself (every const() here wraps an int)
+
+_ATTEMPT_MS = const(20000)
 
 
 def _rand8():
@@ -68,7 +73,7 @@ class Wifi:
                 self.down_since = now
         elif not self.up and ssid and not safe:
             if self.trying is not None:
-                if elapsed(now, self.trying) >= ATTEMPT_MS:
+                if elapsed(now, self.trying) >= _ATTEMPT_MS:
                     event = "failed"
             elif elapsed(now, self.since) >= self.wait and not (self.ap and radio.clients()):
                 radio.connect(ssid, config["password"], config["hostname"])

@@ -5,9 +5,14 @@ import asyncio
 
 from app import unload
 
-BACKOFF_MS = 5000
-MAX_BACKOFF_MS = 300000
-AP_ADDRESS = "192.168.4.1"  # the ESP32's default; the radio reports the real one
+try:
+    from micropython import const
+except ImportError:
+    const = lambda value: value  # CPython: the value itself
+
+_BACKOFF_MS = const(5000)
+_MAX_BACKOFF_MS = const(300000)
+_AP_ADDRESS = const("192.168.4.1")  # the ESP32's default; the radio reports the real one
 
 
 def ap_name(unique_id):
@@ -16,7 +21,7 @@ def ap_name(unique_id):
 
 def backoff_ms(failures, rand8):
     """The wait after `failures` (>= 1) failed attempts; `rand8` (0-255) spreads it +-25 %."""
-    base = min(MAX_BACKOFF_MS, BACKOFF_MS << min(failures - 1, 7))
+    base = min(_MAX_BACKOFF_MS, _BACKOFF_MS << min(failures - 1, 7))
     return base - base // 4 + base // 4 * rand8 // 128
 
 
@@ -40,7 +45,7 @@ def change(wifi, now, event, ap, why):
         wifi.ap_name = ap_name(radio.unique_id())
         radio.access_point(wifi.ap_name, wifi.config["ap_password"])
         wifi.ap = True
-        address = radio.address(True) or AP_ADDRESS
+        address = radio.address(True) or _AP_ADDRESS
         log.warning("Wi-Fi: access point %s open, config page at http://%s (%s)" % (wifi.ap_name, address, why))
         if radio.dns_port:
             from app.dns import serve  # the task holds the responder's code while the AP is open
@@ -87,5 +92,5 @@ def _status(wifi):
     else:
         text = "cannot join %s (%s), next try in %d s" % (ssid, wifi.reason, wifi.wait // 1000)
     if wifi.ap:
-        text += "; access point %s at %s" % (wifi.ap_name, radio.address(True) or AP_ADDRESS)
+        text += "; access point %s at %s" % (wifi.ap_name, radio.address(True) or _AP_ADDRESS)
     return text

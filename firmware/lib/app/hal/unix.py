@@ -21,7 +21,12 @@ import asyncio
 import os
 import sys
 
-RESET_FILE = "reset-cause"
+try:
+    from micropython import const
+except ImportError:
+    const = lambda value: value  # CPython: the value itself
+
+_RESET_FILE = const("reset-cause")
 EXIT_REBOOT = 3  # the process exits with this to be restarted (a board resets)
 
 
@@ -88,7 +93,7 @@ class Hal:
     led = light = watchdog = feed = _nothing
 
     def reset_cause(self):
-        path = self.data + "/" + RESET_FILE
+        path = self.data + "/" + _RESET_FILE
         try:
             with open(path) as f:
                 cause = f.read().strip()
@@ -98,7 +103,7 @@ class Hal:
             return "power-on"
 
     def reset(self, cause="reboot requested"):
-        with open(self.data + "/" + RESET_FILE, "w") as f:
+        with open(self.data + "/" + _RESET_FILE, "w") as f:
             f.write(cause)
         sys.exit(EXIT_REBOOT)
 
