@@ -11,13 +11,20 @@ opens its access point): a bad file never causes a boot loop. Secrets are never 
 import json
 import os
 
+try:
+    from micropython import const
+except ImportError:
+    const = int  # CPython: the value itself (every const() here wraps an int)
+
+# This module is loaded at boot and to save, and its names stay interned: private consts and few
+# helper functions keep them down.
 FILE = "config.json"
 BAD_FILE = "config.bad.json"
-MAX_BYTES = 8192  # a larger file is not a config: reading it could exhaust the heap
+_MAX_BYTES = const(8192)  # a larger file is not a config: reading it could exhaust the heap
 SERIAL_BAUDS = (0, 2400, 4800, 9600, 19200, 38400, 57600, 115200)  # 0: find it automatically
 METER_HINTS = ("", "aidon", "kaifa", "kamstrup", "kamstrup-se", "iskraemeco", "landisgyr-e450",
                "landisgyr-e360", "landisgyr-e570")
-UART_TX_PIN = 17  # hal/esp32.py gives the meter UART this TX pin
+_UART_TX_PIN = const(17)  # hal/esp32.py gives the meter UART this TX pin
 
 # ESP32-WROOM pins: flash (6-11) is never usable; input-only pins (34-39) cannot drive an LED;
 # strapping pins (0, 2, 5, 12, 15) decide how the chip boots; 1 and 3 are the USB serial port.
@@ -38,7 +45,7 @@ def gpio_problem(pin, use):
         return "GPIO%d is wired to the flash chip on ESP32-WROOM modules: using it crashes the board" % pin, None
     if pin in (1, 3):
         return "GPIO%d is the USB serial port (UART0): nothing else can use it" % pin, None
-    if pin == UART_TX_PIN:
+    if pin == _UART_TX_PIN:
         return "GPIO%d is the meter UART's TX pin" % pin, None
     if use == "led":
         if pin >= 34:
@@ -234,30 +241,12 @@ def _path(folder, name):
     return folder + "/" + name if folder else name
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def _replace(source, target):
     try:
         os.rename(source, target)
     except OSError:  # file systems that do not replace on rename
         os.remove(target)
         os.rename(source, target)
-
-
-def _read(path):
-    if os.stat(path)[6] > MAX_BYTES:
-        raise ValueError("larger than %d bytes" % MAX_BYTES)
-    with open(path, "rb") as f:
-        stored = json.loads(f.read().decode())
-    if not isinstance(stored, dict):
-        raise ValueError("not a JSON object")
-    return stored
 
 
 def load(folder):
@@ -268,13 +257,21 @@ def load(folder):
     be read or parsed is renamed to config.bad.json and the defaults are used.
     """
     path = _path(folder, FILE)
-    if not _exists(path):
+    try:
+        size = os.stat(path)[6]
+    except OSError:
         try:  # a save cut short between removing the old file and renaming the new one
             os.rename(path + ".tmp", path)
+            size = os.stat(path)[6]
         except OSError:
             return defaults(), None
     try:
-        stored = _read(path)
+        if size > _MAX_BYTES:
+            raise ValueError("larger than %d bytes" % _MAX_BYTES)
+        with open(path, "rb") as f:
+            stored = json.loads(f.read().decode())
+        if not isinstance(stored, dict):
+            raise ValueError("not a JSON object")
     except Exception as e:  # noqa: BLE001 - whatever is wrong with the file, the device must boot
         try:
             _replace(path, _path(folder, BAD_FILE))
