@@ -14,9 +14,9 @@ except ImportError:
     def const(value):
         return value
 
-LIST_ID = b"\x01\x01\x00\x02\x81\xff"   # 1-1:0.2.129.255 OBIS list version identifier
-METER_ID = b"\x00\x00\x60\x01\x00\xff"  # 0-0:96.1.0.255 meter id / number
-CLOCK = b"\x00\x00\x01\x00\x00\xff"     # 0-0:1.0.0.255 clock
+_LIST_ID = const(b"\x01\x01\x00\x02\x81\xff")   # 1-1:0.2.129.255 OBIS list version identifier
+_METER_ID = const(b"\x00\x00\x60\x01\x00\xff")  # 0-0:96.1.0.255 meter id / number
+_CLOCK = const(b"\x00\x00\x01\x00\x00\xff")     # 0-0:1.0.0.255 clock
 # han.details lines
 _TIME_SIZE = const(13)
 _TIME_TAG = const(14)
@@ -222,11 +222,11 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
                 value = when
         if obis is None:  # a value the list sends without a code: name it, or leave it out
             if isinstance(value, DateTime):
-                obis = CLOCK  # the meter's time (Netz NÖ puts it first)
+                obis = _CLOCK  # the meter's time (Netz NÖ puts it first)
             elif k == 0 and _text(value) == list_id:
-                obis = LIST_ID  # the list version id, sent without its code (Kamstrup)
+                obis = _LIST_ID  # the list version id, sent without its code (Kamstrup)
             elif k == last and isinstance(value, (str, bytes)):
-                obis = METER_ID  # the meter number (Netz NÖ puts it last)
+                obis = _METER_ID  # the meter number (Netz NÖ puts it last)
             else:
                 continue
         if value is None:

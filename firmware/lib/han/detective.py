@@ -24,7 +24,7 @@ faster than the meter reads. A settled detective stays settled: bad frames later
 diagnosis's business. Pure: time is passed in.
 """
 from han.diagnosis import ByteSample
-from han.verdicts import PATTERN_SLOW, pattern
+from han.verdicts import pattern
 
 try:
     from micropython import const
@@ -42,6 +42,7 @@ QUIET_MS = const(500)       # the line counts as still busy if bytes arrived thi
 EARLY_BYTES = const(4096)   # this many bytes without a frame: the setting is wrong (>= 2 pushes)
 _EARLY_SAMPLE = const(64)   # bytes looked at for the zeros / long-bit-run pattern
 _PROOFS = const(2)
+_PATTERN_SLOW = const(2)  # han.verdicts.pattern: the UART is faster than the meter
 
 _TICKS_MASK = const(0x3FFFFFFF)  # time.ticks_ms() wraps at 2**30 on the ESP32
 
@@ -136,7 +137,7 @@ class LineDetective:
             return SETTLED
         sample = self.sample
         if self.proofs or (self.bytes < EARLY_BYTES and (
-                sample.count < _EARLY_SAMPLE or (sample.zeros != sample.count and pattern(sample) != PATTERN_SLOW))):
+                sample.count < _EARLY_SAMPLE or (sample.zeros != sample.count and pattern(sample) != _PATTERN_SLOW))):
             if elapsed < self.deadline:
                 return KEEP
             if (self.busy is not None and elapsed - self.busy < QUIET_MS

@@ -39,7 +39,7 @@ _MAX_LAYERS = const(6)      # GBT, ciphering, GBT inside ciphering ...: no real 
 
 class Pipeline:
     """Also what the pipeline has seen, as counters the diagnosis and the status page read:
-    bytes, frames, readings, errors (code -> count), noise_bytes, last_error. They are read as
+    bytes, frames, readings, errors (code -> count), last_error. They are read as
     `pipeline.counters.bytes` ...: `counters` is the pipeline itself (a separate object would
     cost the board's heap a class and an instance)."""
 
@@ -56,7 +56,6 @@ class Pipeline:
         self.frames = 0
         self.readings = 0
         self.errors = {}  # error code -> count
-        self.noise_bytes = 0
         self.last_error = None
         self.meter = cosem.new_cache()  # the meter convention, kept between readings
 
@@ -79,8 +78,6 @@ class Pipeline:
         """Count a Reading or an Error; returns it."""
         if isinstance(event, Error):
             self.errors[event.code] = self.errors.get(event.code, 0) + 1
-            if event.code == "noise":
-                self.noise_bytes += getattr(event, "size", 0)
             self.last_error = event
         else:
             self.readings += 1

@@ -38,23 +38,6 @@ def default_unit(obis):
     return _NO_UNIT
 
 
-def unit_symbol(code):
-    if isinstance(code, str):  # a unit without DLMS code (DSMR "GJ"), kept as sent
-        return code
-    if not 0 <= code <= 72:
-        return ""
-    # DLMS unit enumeration (Blue Book, table "Enumerated values for physical units"), code
-    # 0-72, as one string rather than 73 objects: the board's heap is small.
-    units = ("|a|mo|wk|d|h|min|s|°|°C|currency|m|m/s|m³|m³|m³/h|m³/h|m³/d|m³/d|l|kg|N|Nm|Pa|bar|J|J/h|W|"
-             "VA|var|Wh|VAh|varh|A|C|V|V/m|F|Ω|Ωm²/m|Wb|T|A/m|H|Hz|1/(Wh)|1/(varh)|1/(VAh)|V²h|A²h|kg/s|"
-             "S|K|1/(V²h)|1/(A²h)|1/m³|%|Ah|||Wh/m³|J/m³|Mol %|g/m³|Pa s|J/kg|g/cm²|atm|||dBm|dBµV|dB")
-    at = 0
-    for _ in range(code):
-        at = units.find("|", at) + 1
-    end = units.find("|", at)
-    return units[at:end if end >= 0 else len(units)]
-
-
 def decimal_text(raw, scaler):
     """raw × 10^scaler as exact decimal text with max(0, -scaler) fractional digits."""
     if scaler >= 0:
@@ -119,7 +102,21 @@ class Quantity:
         return decimal_text(self.raw, self.scaler)
 
     def symbol(self):
-        return unit_symbol(self.unit)
+        code = self.unit
+        if isinstance(code, str):  # a unit without DLMS code (DSMR "GJ"), kept as sent
+            return code
+        if not 0 <= code <= 72:
+            return ""
+        # DLMS unit enumeration (Blue Book, table "Enumerated values for physical units"), code
+        # 0-72, as one string rather than 73 objects: the board's heap is small.
+        units = ("|a|mo|wk|d|h|min|s|°|°C|currency|m|m/s|m³|m³|m³/h|m³/h|m³/d|m³/d|l|kg|N|Nm|Pa|bar|J|J/h|W|"
+                 "VA|var|Wh|VAh|varh|A|C|V|V/m|F|Ω|Ωm²/m|Wb|T|A/m|H|Hz|1/(Wh)|1/(varh)|1/(VAh)|V²h|A²h|kg/s|"
+                 "S|K|1/(V²h)|1/(A²h)|1/m³|%|Ah|||Wh/m³|J/m³|Mol %|g/m³|Pa s|J/kg|g/cm²|atm|||dBm|dBµV|dB")
+        at = 0
+        for _ in range(code):
+            at = units.find("|", at) + 1
+        end = units.find("|", at)
+        return units[at:end if end >= 0 else len(units)]
 
     def __eq__(self, other):
         return isinstance(other, Quantity) and self.raw * 10 ** max(0, self.scaler - other.scaler) == \

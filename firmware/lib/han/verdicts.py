@@ -13,12 +13,13 @@ except ImportError:
     def const(value):
         return value
 
-# Byte sample patterns (what the bytes of a line look like where no frame decodes)
-PATTERN_NONE = const(0)        # too few bytes to tell
-PATTERN_IDLE = const(1)        # only 0x00 / 0xFF: an idle, inverted or broken line
-PATTERN_SLOW = const(2)        # few values made of long bit runs: the UART is faster than the meter
-PATTERN_STRUCTURED = const(3)  # far fewer distinct values than random bytes: real data, wrong setting
-PATTERN_RANDOM = const(4)      # random-looking: noise
+# Byte sample patterns (what the bytes of a line look like where no frame decodes; han.detective
+# and the tests use the numbers)
+_PATTERN_NONE = const(0)        # too few bytes to tell
+_PATTERN_IDLE = const(1)        # only 0x00 / 0xFF: an idle, inverted or broken line
+_PATTERN_SLOW = const(2)        # few values made of long bit runs: the UART is faster than the meter
+_PATTERN_STRUCTURED = const(3)  # far fewer distinct values than random bytes: real data, wrong setting
+_PATTERN_RANDOM = const(4)      # random-looking: noise
 _MIN_SAMPLE = const(32)        # as han.diagnosis
 _MIN_OTHER = const(64)
 
@@ -47,18 +48,18 @@ def expected_distinct(n):
 
 
 def pattern(sample):
-    """What the bytes of a han.diagnosis.ByteSample look like: PATTERN_..."""
+    """What the bytes of a han.diagnosis.ByteSample look like: one of the _PATTERN_ numbers."""
     count = sample.count
     if count < _MIN_SAMPLE:
-        return PATTERN_NONE
+        return _PATTERN_NONE
     other = count - sample.zeros - sample.ones
     if not other:
-        return PATTERN_IDLE
+        return _PATTERN_IDLE
     if (count - other + sample.runs) * 10 >= count * 9 and sample.distinct <= 16:
-        return PATTERN_SLOW
+        return _PATTERN_SLOW
     if other >= _MIN_OTHER and sample.distinct * 10 < expected_distinct(other) * 6:
-        return PATTERN_STRUCTURED
-    return PATTERN_RANDOM
+        return _PATTERN_STRUCTURED
+    return _PATTERN_RANDOM
 
 
 def undecoded(sample, previous, repeats, noise, hcs):
@@ -67,13 +68,13 @@ def undecoded(sample, previous, repeats, noise, hcs):
     before (`repeats`) among the `noise` runs, and the frame headers that failed their own
     checksum (`hcs`)."""
     found = pattern(sample) if sample is not None else previous
-    if found == PATTERN_IDLE:
+    if found == _PATTERN_IDLE:
         return (_IDLE,)
     if repeats >= 2 and repeats * 3 >= noise:
         return (_REPEATING,)
-    if found == PATTERN_SLOW:
+    if found == _PATTERN_SLOW:
         return (_TOO_FAST,)
-    if found == PATTERN_STRUCTURED and not hcs:
+    if found == _PATTERN_STRUCTURED and not hcs:
         return (_PATTERNED,)
     return (_LINE_NOISE,)
 
