@@ -23,6 +23,8 @@ except ImportError:
 _IDLE_MS = const(250)   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
 _CHUNK = const(256)
 _VERDICT_MS = const(2000)  # how often the diagnosis is looked at
+_NEXT = const(1)     # han.detective's decisions (its module is loaded only while it works)
+_SETTLED = const(2)
 
 
 class Meter:
@@ -51,19 +53,18 @@ class Meter:
         if config["baud"]:
             self.setting = "%d %d%s%d%s" % (config["baud"], config["bits"], config["parity"], config["stop_bits"],
                                             " inverted" if config["invert"] else "")
-        self.detective = self.finder = None
+        self.detective = None
         # the setting automatic detection found, tried first next boot
         self.settled_path = (hal.data + "/" if hal.data else "") + "serial-auto"
         if self.setting is None:
-            from han import detective  # loaded only while the setting is being found
-            self.finder = detective
+            from han.detective import LineDetective  # loaded only while the setting is being found
             start = 0
             try:
                 with open(self.settled_path) as f:
                     start = int(f.read())
             except (OSError, ValueError):
                 pass
-            self.detective = detective.LineDetective(start=start)
+            self.detective = LineDetective(start=start)
         self.multipliers = (config["power_multiplier"], config["voltage_multiplier"],
                             config["current_multiplier"], config["energy_multiplier"])
 
@@ -80,9 +81,14 @@ class Meter:
 
     async def run(self):
         while True:
-            detective = self.detective  # None: the setting is known
-            setting = self.setting if detective is None else self.finder.describe(detective.setting)
-            self.state.serial = setting + ("" if detective is None else " (finding the setting)")
+            setting = self.setting  # None while the detective finds it
+            if setting is None:
+                from han.detective import describe
+                setting = describe(self.detective.setting)
+                describe = None  # no local of this coroutine keeps the detective's module once it is done
+                self.state.serial = setting + " (finding the setting)"
+            else:
+                self.state.serial = setting
             uart = self.hal.uart(self.config["rx_pin"], setting)
             self.log.info("Reading the meter on GPIO%d at %s" % (self.config["rx_pin"], self.state.serial))
             try:
@@ -101,6 +107,7 @@ class Meter:
             now = time.ticks_ms()
             detective = self.detective
             self.take(chunk, now)
+            chunk = None  # this coroutine's frame would keep it while waiting for the next one
             if time.ticks_diff(now, self.verdict_ms) >= _VERDICT_MS:
                 self.verdict_ms = now
                 verdict = self.diagnosis.verdict(now)
@@ -110,31 +117,60 @@ class Meter:
             if detective is None:
                 continue
             decision = detective.decide(now)
-            if decision == self.finder.NEXT:
+            if decision == _NEXT:
                 return
-            if decision == self.finder.SETTLED:
-                setting = self.setting = self.state.serial = self.finder.describe(detective.setting)
+            if decision == _SETTLED:
+                from han.detective import describe
+                setting = self.setting = self.state.serial = describe(detective.setting)
                 self.log.info("Serial settings found: " + setting)
                 try:
                     with open(self.settled_path, "w") as f:
                         f.write(str(detective.index))
                 except OSError:
                     pass
-                self.detective = self.finder = None
+                self.detective = None
+                describe = None  # this coroutine's frame would keep the module's code alive
                 unload("han.detective")  # its work is done: the heap it took comes back
 
     def take(self, chunk, now):
-        """Decode a chunk read at ticks `now` (None: the line is quiet, the push is over). When the
-        heap has no room for a step of it (a page or an MQTT message may hold much of it for a
-        moment), that push is lost and the meter task goes on: ended, the watchdog would reset."""
+        """Decode a chunk read at ticks `now` (None: the line is quiet, the push is over); the time
+        spent is added to the frame it belongs to. When the heap has no room for a step of it (a
+        page or an MQTT message may hold much of it for a moment), that push is lost and the meter
+        task goes on: ended, the watchdog would reset."""
         try:
             if chunk:
                 self.diagnosis.observe_bytes(len(chunk), chunk, now)
                 if self.detective is not None:
                     self.detective.observe_bytes(len(chunk), chunk)
-                self._decode(self.pipeline.feed(chunk))
+                events = self.pipeline.feed(chunk)
             else:
-                self._decode(self.pipeline.flush())
+                events = self.pipeline.flush()
+            started = time.ticks_us()
+            completed = False
+            detective = self.detective
+            for event in events:
+                self.diagnosis.observe(event)
+                if detective:
+                    detective.observe(event)
+                if hasattr(event, "code"):  # an Error
+                    log = self.log
+                    self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
+                    if event.code == "noise":
+                        log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
+                        if event.data:
+                            log.hexdump("V", "payload:", event.data)
+                    elif event.code == "checksum":
+                        log.warning("Checksum error: " + event.detail)
+                    else:
+                        log.warning("%s: %s" % (event.code, event.detail))
+                else:
+                    self._reading(event)
+                    completed = True
+            self.decode_us += time.ticks_diff(time.ticks_us(), started)
+            if completed:
+                self.state.frame_us = self.decode_us
+                self.state.frame_us_max = max(self.state.frame_us_max, self.decode_us)
+                self.decode_us = 0
         except MemoryError:
             gc.collect()
             errors = self.pipeline.errors
@@ -142,35 +178,6 @@ class Meter:
             detail = "no room in the heap to decode the push (%d B free now)" % gc.mem_free()
             self.state.last_error = ("memory", detail, "")
             self.log.error("Out of memory: " + detail)
-
-    def _decode(self, events):
-        """Handle what one chunk completes; the time spent is added to the frame it belongs to."""
-        started = time.ticks_us()
-        completed = False
-        detective = self.detective
-        for event in events:
-            self.diagnosis.observe(event)
-            if detective:
-                detective.observe(event)
-            if hasattr(event, "code"):  # an Error
-                log = self.log
-                self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
-                if event.code == "noise":
-                    log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
-                    if event.data:
-                        log.hexdump("V", "payload:", event.data)
-                elif event.code == "checksum":
-                    log.warning("Checksum error: " + event.detail)
-                else:
-                    log.warning("%s: %s" % (event.code, event.detail))
-            else:
-                self._reading(event)
-                completed = True
-        self.decode_us += time.ticks_diff(time.ticks_us(), started)
-        if completed:
-            self.state.frame_us = self.decode_us
-            self.state.frame_us_max = max(self.state.frame_us_max, self.decode_us)
-            self.decode_us = 0
 
     def _reading(self, reading):
         if self.multipliers != (1, 1, 1, 1):  # current transformers: primary values
