@@ -70,7 +70,7 @@ def make(ssid="Home", minutes=5, force_ap=False, safe=False, ap_password=""):
     lines = []
     log.sinks.append(lines.append)
     manager = Wifi(hal, config(ssid, minutes, ap_password), state, log, force_ap=force_ap,
-                   rand8=lambda: 128)  # no jitter: waits are exactly the base
+                   random_bits=lambda bits: 128)  # no jitter: waits are exactly the base
     return manager, hal, state, lines
 
 
@@ -158,7 +158,7 @@ def test_timeout_reason_when_the_driver_is_still_trying():
 def test_jitter_spreads_the_waits():
     manager, radio, _, _ = make(minutes=60)
     values = [0, 255, 64]
-    manager.rand8 = lambda: values.pop(0) if values else 128
+    manager.random_bits = lambda bits: values.pop(0) if values else 128
     times = attempt_times(manager, radio, 0, 3 * MINUTE)
     gaps = [b - a - ATTEMPT_MS for a, b in zip(times, times[1:])]
     # waits of 3.75 s, 12.4 s, 17.5 s, rounded up to the 1 s tick

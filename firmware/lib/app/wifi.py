@@ -33,18 +33,14 @@ except ImportError:
 _ATTEMPT_MS = const(20000)
 
 
-def _rand8():
-    return getrandbits(8)
-
-
 class Wifi:
-    def __init__(self, hal, config, state, log, force_ap=False, rand8=_rand8):
+    def __init__(self, hal, config, state, log, force_ap=False, random_bits=getrandbits):
         self.hal = hal            # its Wi-Fi radio (see app/hal)
         self.config = config["wifi"]
         self.state = state
         self.log = log
         self.force_ap = force_ap  # the config could not be used: the AP stays open
-        self.rand8 = rand8
+        self.random_bits = random_bits  # random.getrandbits: the backoff's jitter (tests fix it)
         self.ap_name = None       # "hanreader-XXXX", once the access point has been opened
         self.up = False           # the station is joined
         self.ap = False           # the access point is open

@@ -66,7 +66,7 @@ def _retry_later(wifi, now, reason):
     wifi.failures += 1
     wifi.trying = None
     wifi.since = now
-    wifi.wait = backoff_ms(wifi.failures, wifi.rand8())
+    wifi.wait = backoff_ms(wifi.failures, wifi.random_bits(8))
     wifi.reason = reason
     wifi.log.warning("Wi-Fi: cannot join %s (%s); next try in %d s" % (
         wifi.config["ssid"], reason, wifi.wait // 1000))
