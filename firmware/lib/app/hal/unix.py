@@ -115,7 +115,7 @@ class Hal:
     def connect(self, ssid, password, hostname):
         self.tried = True
 
-    disconnect = _nothing
+    disconnect = rssi = _nothing  # the host's network has no signal strength: rssi() is None
 
     def connected(self):
         return not self.wifi_down
@@ -129,9 +129,6 @@ class Hal:
         if ap:
             return "192.168.4.1" if self.ap_name else None
         return None if self.wifi_down else "127.0.0.1"
-
-    def rssi(self):
-        return None
 
     def clients(self):
         return 0
