@@ -1,14 +1,15 @@
 # The log (app/log.py): levels, the peer's hex dump format, and the ring that is both the recent
 # lines for a new telnet client and every client's send queue. CPython and MicroPython alike.
+from app.console import recent_start  # where a new telnet client's log begins
 from app.log import LEVELS, VERBOSE, Log
 
-RECENT_LINES = 40  # what app/log.py sends a new telnet client first (a private const there)
+RECENT_LINES = 40  # what app/console.py sends a new telnet client first (a private const there)
 
 
 def recent(log, lines=RECENT_LINES):
     """The last `lines` whole lines in the ring as str, oldest first (what a new telnet client is
     sent first)."""
-    return _text(log, log.recent_start(lines)).split("\r\n")[:-1]
+    return _text(log, recent_start(log, lines)).split("\r\n")[:-1]
 
 
 def _text(log, position):
@@ -95,6 +96,6 @@ def test_long_lines_are_cut():
 
 def test_a_new_log_has_nothing_recent():
     log = Log()
-    assert recent(log) == [] and log.recent_start() == 0
+    assert recent(log) == [] and recent_start(log) == 0
     log.info("first")
-    assert recent(log) == ["(I) first"] and log.recent_start() == 0
+    assert recent(log) == ["(I) first"] and recent_start(log) == 0

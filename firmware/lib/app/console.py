@@ -22,6 +22,7 @@ _LOGIN_TRIES = const(3)
 _SEND_BUFFER = const(4096)  # the unix port's socket send buffer, about what the board's TCP has
 _EXCERPT_HEX = const(48)    # hex digits of the last error's bytes shown by `status`
 _POLL_MS = const(100)       # app/telnet.py's POLL_MS: how often the login looks at the socket
+_RECENT_LINES = const(40)   # the lines of the log a new client is sent first
 _HELP = const("Commands: help | status | level E|W|I|D|V | dump on|off | config | reboot | quit")
 
 _WILL_ECHO = const(b"\xff\xfb\x01")  # the server echoes: the client stops echoing (hides the password)
@@ -30,7 +31,7 @@ _WONT_ECHO = const(b"\xff\xfc\x01")
 
 async def login(telnet, client):
     """A new connection: its name, the password when telnet.password is set (_LOGIN_TRIES tries);
-    the welcome line, or None when it did not log in."""
+    the welcome line (client.at set where its log begins), or None when it did not log in."""
     client.name = _peer(client.stream)
     if sys.platform == "linux":
         # The board's TCP stack holds a few KB per socket; Linux would buffer megabytes for a client
@@ -58,7 +59,27 @@ async def login(telnet, client):
                 log.warning("Telnet: wrong password %d times from %s" % (_LOGIN_TRIES, client.name))
                 client.flush()
                 return None
+    client.at = recent_start(log)  # the log from there on is this client's to be sent
     return "hanreader console (log level %s). %s" % (LEVELS[log.level], _HELP)
+
+
+def recent_start(log, lines=_RECENT_LINES):
+    """The position where the last `lines` lines still in the ring of `log` (app.log.Log) begin.
+    Here, not in app/log.py: only a new telnet client needs it."""
+    ring = log.ring
+    size = len(ring)
+    oldest = log.head - size if log.head > size else 0
+    start = log.head
+    pos = log.head - 1  # the newline that ends the last line
+    count = 0
+    while pos > oldest:
+        pos -= 1
+        if ring[pos % size] == 10:
+            start = pos + 1
+            count += 1
+            if count == lines:
+                return start
+    return 0 if oldest == 0 else start
 
 
 async def _typed_line(client):

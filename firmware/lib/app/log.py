@@ -21,7 +21,6 @@ VERBOSE = 4   # the level of "V": every layer's bytes
 # ciphered one (three: 282 bytes make 2.7 KB). 4 KB holds a ciphered push of up to ~400 bytes
 # whole; the dumps of a longer one come faster than a client can take them (it is dropped).
 _RING_BYTES = const(4096)
-_RECENT_LINES = const(40)  # what a new telnet client is sent first
 _MAX_LINE = const(512)  # longer lines are cut
 
 # The device's ring, taken when this module is imported: app.main imports it before the decoder,
@@ -99,20 +98,3 @@ class Log:
             return None
         at = position % size
         return memoryview(self.ring)[at:at + min(self.head - position, limit, size - at)]
-
-    def recent_start(self, lines=_RECENT_LINES):
-        """The position where the last `lines` lines still in the ring begin."""
-        ring = self.ring
-        size = len(ring)
-        oldest = self.head - size if self.head > size else 0
-        start = self.head
-        pos = self.head - 1  # the newline that ends the last line
-        count = 0
-        while pos > oldest:
-            pos -= 1
-            if ring[pos % size] == 10:
-                start = pos + 1
-                count += 1
-                if count == lines:
-                    return start
-        return 0 if oldest == 0 else start

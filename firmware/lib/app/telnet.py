@@ -122,8 +122,7 @@ class Telnet:
             finally:
                 self.connecting -= 1
             if welcome is not None:
-                self.clients += 1
-                client.at = self.log.recent_start()
+                self.clients += 1  # the console set client.at: where its log begins
                 self.sessions.append(client)
                 try:
                     client.out += welcome.encode() + b"\r\n"
