@@ -140,15 +140,13 @@ async def connect(mqtt):
     online and subscribed to Home Assistant's status; else the wait before the next attempt
     (see ended()), or None when MQTT cannot work at all (no umqtt.simple)."""
     app = mqtt.app
+    client = _client(mqtt)
+    if client is None:
+        app.state.mqtt = "umqtt.simple is not installed (make deploy installs it)"
+        app.log.error("MQTT: " + app.state.mqtt)
+        return None
     mqtt.problem = None
     try:
-        # umqtt.simple is loaded for each attempt: a heap with no room for it now is a failed
-        # attempt (tried again later), not the end of the MQTT task.
-        client = _client(mqtt)
-        if client is None:
-            app.state.mqtt = "umqtt.simple is not installed (make deploy installs it)"
-            app.log.error("MQTT: " + app.state.mqtt)
-            return None
         packet = connect_packet(client)
         client = None  # nothing else of umqtt.simple is needed: its code is freed
         unload("umqtt.simple")
