@@ -1,10 +1,9 @@
 # What MQTT publishes (app/mqtt.py, app/mqtt_discovery.py) and the pure parts of the supervisor
 # (app/mqtt.py, app/mqtt_link.py): topics, the state message, Home Assistant discovery configs,
-# exact kWh, the reconnect backoff, the streamed payloads and the packets of a connection.
-# Both interpreters.
+# exact kWh, the reconnect backoff, the streamed payloads and the socket umqtt.simple writes
+# through. Both interpreters.
 import json
 import sys
-import time
 
 from app import mqtt as messages
 from app import mqtt_discovery as discovery
@@ -15,9 +14,6 @@ from han.reading import Reading
 from han.units import HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
 from han.values import DateTime, Quantity
 from support import FRAMES, ROOT, read_bytes
-
-if not hasattr(time, "ticks_ms"):  # CPython: MicroPython's tick clock, which the app runs on
-    time.ticks_ms = lambda: int(time.monotonic() * 1000)
 
 KAMSTRUP_SE = FRAMES + "/amsreader-frames/Kamstrup-Sweden.bin"  # hourly list: power to energy
 METER_ID = "5706567331323526"
@@ -208,14 +204,13 @@ def test_subscribe_packet():
 
 class FakeSocket:
     """A socket for the connection: records writes, takes at most `room` bytes per write, gives
-    `incoming` on reads; nothing to read is None (no data yet) until `closed`, then b""."""
+    `incoming` on reads."""
 
     def __init__(self, room=1 << 20, incoming=b""):
         self.room = room
         self.written = bytearray()
         self.writes = 0
         self.incoming = incoming
-        self.closed = False
 
     def write(self, data):
         self.writes += 1
@@ -224,16 +219,25 @@ class FakeSocket:
         return n or None
 
     def read(self, n):
-        if not self.incoming and not self.closed:
-            return None
         data, self.incoming = self.incoming[:n], self.incoming[n:]
         return data
 
-    def setblocking(self, flag):
-        pass
 
-    def settimeout(self, seconds):
-        pass
+class FakeClient:
+    """Publishes as umqtt.simple's publish() does (QoS 0): a header with the length it asks of
+    the message (one byte here), the topic with its length, the message."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def publish(self, topic, msg, retain=False):
+        header = bytearray(b"\x30\0\0\0")
+        header[0] |= retain
+        header[1] = 2 + len(topic) + len(msg) & 0x7F
+        self.sock.write(header, 2)
+        self.sock.write(bytes((len(topic) >> 8, len(topic) & 0xFF)))
+        self.sock.write(topic)
+        self.sock.write(msg)
 
 
 class Fake:
@@ -247,20 +251,10 @@ def connection(**options):
     sock = FakeSocket(**options)
     config = {"prefix": "hanreader", "discovery": True, "discovery_prefix": "homeassistant", "raw": False,
               "per_value": False}
-    logged = []
-    mqtt = Mqtt(Fake(config={"mqtt": config}, meter=None, log=Fake(info=logged.append), logged=logged), "198.51.100.1", 1883)
+    mqtt = Mqtt(Fake(config={"mqtt": config}, meter=None), "198.51.100.1", 1883)
     mqtt.sock = mqtt.io = sock
+    mqtt.client = FakeClient(mqtt)
     return mqtt, sock
-
-
-def remaining_length(n):
-    """MQTT's variable length: 7 bits a byte, the lowest first, the top bit set while more follow."""
-    out = bytearray()
-    while True:
-        n, byte = n >> 7, n & 0x7F
-        out.append(byte | 0x80 if n else byte)
-        if not n:
-            return bytes(out)
 
 
 def test_a_streamed_payload_is_measured_then_written_in_chunks():
@@ -268,32 +262,27 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
     expected = render(messages.write_state, reading).encode()
     assert len(expected) > 3 * WRITE_CHUNK
     mqtt, sock = connection()
+    mqtt.write(b"\x30\x00\x00\x00", 3)   # as umqtt.simple writes a header: (buffer, length)
+    mqtt.flush()
+    assert bytes(sock.written) == b"\x30\x00\x00"
+    sock.written = bytearray()
     mqtt.publish("hanreader/state", messages.write_state, (reading,), True)
     mqtt.flush()
     size = 2 + len("hanreader/state") + len(expected)
-    assert size > 127  # two bytes of length
-    assert bytes(sock.written) == b"\x31" + remaining_length(size) + b"\x00\x0fhanreader/state" + expected
+    assert bytes(sock.written) == bytes((0x31, size & 0x7F)) + b"\x00\x0fhanreader/state" + expected
     assert sock.writes <= len(expected) // WRITE_CHUNK + 2
-    # the length counts bytes, not characters
+    # the length umqtt.simple is given counts bytes, not characters
     sock.written = bytearray()
     unicode = reading_of(("1.0.0.0.0.255", "m³"))
     mqtt.publish("t", messages.write_state, (unicode,))
     mqtt.flush()
     expected = render(messages.write_state, unicode).encode()
     assert bytes(sock.written) == bytes((0x30, 2 + 1 + len(expected))) + b"\x00\x01t" + expected
-    # a message given as text, not retained
+    # the same object written as a plain message is written as itself
     sock.written = bytearray()
-    mqtt.publish("t", "text")
+    mqtt.client.publish(b"t", b"text")
     mqtt.flush()
     assert bytes(sock.written) == b"\x30\x07\x00\x01ttext"
-
-
-def test_remaining_lengths_of_three_bytes():
-    assert remaining_length(321) == b"\xc1\x02" and remaining_length(16384) == b"\x80\x80\x01"
-    mqtt, sock = connection()
-    mqtt.publish("t", "x" * (16384 - 3))  # exactly 16384 after the fixed header
-    mqtt.flush()
-    assert bytes(sock.written[:6]) == b"\x30\x80\x80\x01\x00\x01" and len(sock.written) == 4 + 16384
 
 
 def test_a_socket_that_takes_less_ends_the_connection():
@@ -307,35 +296,17 @@ def test_a_socket_that_takes_less_ends_the_connection():
         raise AssertionError("a short write was not noticed")
 
 
-def publish_packet(topic, message):
-    body = bytes((len(topic) >> 8, len(topic) & 0xFF)) + topic + message
-    return b"\x30" + remaining_length(len(body)) + body
-
-
-def test_what_the_broker_sends_is_read_whole_and_home_assistants_birth_announces_again():
-    incoming = (b"\x90\x03\x00\x01\x00"                                    # SUBACK
-                + b"\xd0\x00"                                                # PINGRESP
-                + publish_packet(b"homeassistant/status", b"x" * 300)       # too long: read past
-                + publish_packet(b"homeassistant/status", b"offline")
-                + b"\xe0\x00")                                               # unknown: read past
-    mqtt, sock = connection(incoming=incoming)
-    mqtt.announced = 5
-    mqtt._receive()
-    assert sock.incoming == b"" and mqtt.announced == 5 and mqtt.heard_ms
-    sock.incoming = publish_packet(b"homeassistant/status", b"online")
-    mqtt._receive()
-    assert mqtt.announced == 0 and mqtt.app.logged == [
-        "MQTT: Home Assistant (re)started: announcing the sensors again"]
-    sock.incoming = b"\x30\x05\x00"  # the rest does not come within IO_MS
+def test_reads_start_with_the_byte_the_loop_saw_and_skip_what_umqtt_leaves():
+    mqtt, _ = connection(incoming=b"\x03\x00\x01\x00\xd0")
+    mqtt.peeked = b"\x90"                 # a SUBACK: umqtt.simple's wait_msg reads its type only
+    assert mqtt.read(1) == b"\x90"
+    assert mqtt.read(mqtt.read(1)[0]) == b"\x00\x01\x00"  # as _receive reads past it: length 3, 3 bytes
+    assert mqtt.read(1) == b"\xd0"
+    mqtt.peeked = b"\x30"                 # the loop saw a byte; umqtt.simple reads it with the next two
+    mqtt.io.incoming = b"\x05\x00"
+    assert mqtt.read(3) == b"\x30\x05\x00"
     try:
-        mqtt._receive()
-    except OSError as e:
-        assert describe(e) == "the broker took no data for %d ms" % IO_MS
-    else:
-        raise AssertionError("a packet cut short was not noticed")
-    sock.closed = True
-    try:
-        mqtt._receive()
+        mqtt.read(1)
     except EOFError as e:
         assert describe(e) == "the broker closed the connection"
     else:

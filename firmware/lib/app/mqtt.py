@@ -1,8 +1,8 @@
 """MQTT: every reading to a broker, Home Assistant discovery, and no wait the meter would feel.
 
 What stays in memory while MQTT runs is this module (the supervisor, the per-reading messages,
-the packets of a connection) and app.names. The rest is loaded when it is needed and unloaded
-after (app.unload):
+the socket umqtt.simple writes through), app.names and umqtt.simple. The rest is loaded when
+it is needed and unloaded after (app.unload):
 
   app/mqtt_link.py       connecting (DNS, TCP, TLS, CONNECT and CONNACK), the words for a
                          failure and the backoff: loaded for each connection attempt
@@ -11,18 +11,17 @@ after (app.unload):
   app/mqtt_raw.py        the raw frames topic: loaded only when mqtt.raw is on
 
 umqtt.simple (micropython-lib; frozen into the official ESP32 firmware or installed by `make
-deploy`; PyPI's 1.3.4 under the unix port) builds the CONNECT packet, with the will, user and
-password, while connecting (app/mqtt_link.py): it is not kept loaded. Its socket calls block (a
-silent broker held the loop for seconds: shared notes, platform §4), so every wait is done by
-the event loop. Once connected, the few packets of QoS 0 are made here (PUBLISH, PINGREQ; what
-the broker sends: PINGRESP, SUBACK, PUBLISH): what is written collects in a small buffer that
-goes into the socket with an IO_MS timeout. A message is never whole in memory: it is rendered
-once to measure it, again into the socket. What the broker sends is looked for without waiting
-and only then read. A PINGREQ goes every _PING_MS; nothing back within ANSWER_MS: the broker is
-gone. The MQTT task looks for a new reading and for what the broker sent every _POLL_MS (an
-asyncio.Event and a receiving task would cost more heap than the rest of the loop). QoS 0:
-nothing ever waits for an acknowledgement. So a broker can hold the loop for IO_MS at most per
-socket operation (a write into a full send buffer, then the connection is dropped).
+deploy`; PyPI's 1.3.4 under the unix port) builds the MQTT packets. Its own socket calls block
+(a silent broker held the loop for seconds: shared notes, platform §4), so every wait is done by
+the event loop (connecting: app/mqtt_link.py). Once connected, umqtt.simple gets this Mqtt object
+as its socket: what it writes collects in a small buffer that goes into the socket with an IO_MS
+timeout. A message is never whole in memory: it is rendered once to measure it, again into the
+socket. What the broker sends is looked for without waiting and only then parsed by
+umqtt.simple (wait_msg). A PINGREQ goes every _PING_MS; nothing back within ANSWER_MS: the
+broker is gone. The MQTT task looks for a new reading and for what the broker sent every
+_POLL_MS (an asyncio.Event and a receiving task would cost more heap than the rest of the loop).
+QoS 0: nothing ever waits for an acknowledgement. So a broker can hold the loop for IO_MS at
+most per socket operation (a write into a full send buffer, then the connection is dropped).
 
 Topics, with PREFIX = mqtt.prefix:
 
@@ -68,7 +67,6 @@ IO_MS = const(250)        # the longest one socket operation may take: then the 
 ANSWER_MS = const(5000)   # for the CONNACK, and for the answer to a ping
 _PING_MS = const(10000)
 _POLL_MS = const(100)     # how often the MQTT task looks for something to publish
-_STATUS_MAX = const(128)  # the longest packet from the broker read whole (Home Assistant's status)
 WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
 MAX_SENSORS = const(48)   # Home Assistant sensors remembered (the name table has fewer)
 SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
@@ -199,7 +197,7 @@ def _view(piece):
 
 
 class Mqtt:
-    """The MQTT task (run) and, while connected, the packets it sends and receives."""
+    """The MQTT task (run) and, while connected, umqtt.simple's socket (write, read)."""
 
     def __init__(self, app, host, port):
         config = self.config = app.config["mqtt"]
@@ -207,6 +205,7 @@ class Mqtt:
         self.host, self.port = host, port
         self.where = "%s:%d" % (host, port)
         self.prefix = config["prefix"]
+        self.client = None        # umqtt.simple's MQTTClient (app/mqtt_link.py makes it)
         self.address = None       # the broker's address, looked up rarely (app/mqtt_link.py)
         self.failures = 0         # failed connections in a row
         self.connections = 0
@@ -217,9 +216,11 @@ class Mqtt:
         # The connection (app/mqtt_link.py): the TCP socket, whose timeout bounds every
         # operation; what is read and written (the socket or its TLS wrapper).
         self.sock = self.io = None
-        self.chunk = bytearray(WRITE_CHUNK)  # what was written, not yet in the socket
+        self.chunk = bytearray(WRITE_CHUNK)  # what umqtt.simple wrote, not yet in the socket
         self.filled = 0
-        self.size = 0             # the length of a message being measured
+        self.peeked = None        # the first byte of a packet, read by _receive()
+        self.message = None       # (stand-in, function, arguments) of the message publish() is sending
+        self.size = 0             # its length in bytes, while it is measured
         self.sensors = bytearray(MAX_SENSORS * SENSOR_SIZE) if config["discovery"] else None
         self.sensor_count = 0     # sensors learned (see learn())
         self.announced = 0        # sensors announced to Home Assistant on this connection
@@ -231,11 +232,21 @@ class Mqtt:
             self.raw = Raw()
             app.meter.frames = self.raw.frame
 
-    # The packets. umqtt.simple builds the CONNECT (app/mqtt_link.py) and is not kept loaded:
-    # the few packets of a connection at QoS 0 are made here, where a message can be streamed.
+    # umqtt.simple's socket while connected.
 
-    def write(self, piece):
-        """Bytes (or text, as UTF-8) into the socket, collected into chunks of WRITE_CHUNK."""
+    def write(self, data, length=None):
+        """umqtt.simple writes a packet here in pieces; the message of publish() (see there) is
+        rendered into the socket piece by piece."""
+        if self.message is not None and data is self.message[0]:
+            function, arguments = self.message[1:]
+            function(*arguments, self._put)
+        else:
+            self._put(data if length is None else memoryview(data)[:length])
+
+    def _count(self, piece):
+        self.size += len(_view(piece))  # UTF-8 bytes, not characters
+
+    def _put(self, piece):
         view = _view(piece)
         at = 0
         while at < len(view):
@@ -246,9 +257,6 @@ class Mqtt:
             self.filled += n
             at += n
 
-    def _count(self, piece):
-        self.size += len(_view(piece))  # UTF-8 bytes, not characters
-
     def flush(self):
         """Into the socket with what was written (after each batch of messages)."""
         n = self.filled
@@ -257,40 +265,34 @@ class Mqtt:
             if self.io.write(memoryview(self.chunk)[:n]) != n:  # None or short: no data taken for IO_MS
                 raise OSError(ETIMEDOUT)
 
-    def publish(self, topic, message, arguments=None, retain=False):
-        """A PUBLISH at QoS 0 of `message`: text, or a function that writes it in pieces,
-        message(*arguments, write). A message is never whole in memory: it is rendered once to
-        measure it (the packet starts with its length), then again into the socket."""
-        if arguments is None:
-            self.size = len(_view(message))
-        else:
-            self.size = 0
-            message(*arguments, self._count)
-        topic = _view(topic)
-        length = 2 + len(topic) + self.size
-        header = bytearray((0x31 if retain else 0x30,))
-        while True:  # the remaining length: 7 bits a byte, the lowest first, 0x80 while more follow
-            header.append(length & 0x7F | (0x80 if length > 0x7F else 0))
-            length >>= 7
-            if not length:
-                break
-        header.append(len(topic) >> 8)
-        header.append(len(topic) & 0xFF)
-        self.write(header)
-        self.write(topic)
-        if arguments is None:
-            self.write(message)
-        else:
-            message(*arguments, self.write)
-
-    def _read(self, n):
-        """n bytes of a packet whose first byte came: within IO_MS, else the connection ends."""
+    def read(self, n):
+        first = self.peeked
+        if first is not None:
+            self.peeked = None
+            if n == 1:
+                return first
+            n -= 1
         data = self.io.read(n)
         if not data:
             raise EOFError  # the broker closed the connection
         if len(data) < n:  # the rest of the packet did not come within IO_MS
             raise OSError(ETIMEDOUT)
-        return data
+        return data if first is None else first + data
+
+    def setblocking(self, flag):
+        pass  # umqtt.simple's wait_msg asks for blocking reads: the timeout stays
+
+    def publish(self, topic, function, arguments, retain=False):
+        """Publish what function(*arguments, write) writes: measured first, then written again
+        into the socket. umqtt.simple's publish() asks the message for its length, then writes
+        it: a range of that length stands for it, which write() recognises and renders."""
+        self.size = 0
+        function(*arguments, self._count)
+        self.message = range(self.size), function, arguments
+        try:
+            self.client.publish(topic.encode(), self.message[0], retain)
+        finally:
+            self.message = None
 
     def show(self, what=None, sent=0):
         """state.mqtt: `what` is going on (None: connected), after `sent` more messages."""
@@ -302,6 +304,13 @@ class Mqtt:
         if state.mqtt_error and not what:
             text += "; last error: " + state.mqtt_error
         state.mqtt = text
+
+    def _message(self, topic, message):
+        """umqtt.simple's callback for what the broker sends: Home Assistant's status, the one
+        topic subscribed to; "online" is its birth message."""
+        if message == b"online":
+            self.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
+            self.announced = 0
 
     async def run(self):
         app = self.app
@@ -329,9 +338,7 @@ class Mqtt:
 
     def _receive(self):
         """Whatever the broker sent: looked for without waiting (the socket is non-blocking for
-        a packet's first byte), the rest read with the timeout. At QoS 0, with one subscription,
-        a broker sends a PINGRESP, a SUBACK or a PUBLISH of Home Assistant's status: "online" is
-        its birth message. Anything else, or longer, is read past in bounded pieces."""
+        its first byte), then parsed by umqtt.simple, which reads the rest with the timeout."""
         while True:
             self.sock.setblocking(False)
             try:
@@ -343,21 +350,11 @@ class Mqtt:
             if not first:
                 raise EOFError  # the broker closed the connection
             self.heard_ms = time.ticks_ms()
-            length = shift = 0
-            while True:  # the remaining length, as publish() writes it
-                byte = self._read(1)[0]
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if byte < 0x80:
-                    break
-            if first[0] >> 4 == 3 and 2 <= length <= _STATUS_MAX:  # PUBLISH: topic length, topic, message
-                body = self._read(length)
-                if body[2 + (body[0] << 8 | body[1]):] == b"online":
-                    self.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
-                    self.announced = 0
-                continue
-            while length:
-                length -= len(self._read(min(length, _STATUS_MAX)))
+            self.peeked = first
+            if self.client.wait_msg() is not None:
+                # A SUBACK, of which umqtt.simple read the type only (a PUBLISH goes to
+                # _message, a PINGRESP gives None): its length byte (3), then its body.
+                self.read(self.read(1)[0])
 
     async def _serve(self):
         """Publish until the connection ends (self.problem says why): each reading, the raw
@@ -374,7 +371,7 @@ class Mqtt:
                 self.problem = "the broker stopped answering (no reply to a ping in %d s)" % (ANSWER_MS // 1000)
                 break
             if time.ticks_diff(now, pinged_ms) >= _PING_MS:
-                self.write(b"\xc0\x00")  # PINGREQ
+                self.client.ping()
                 self.flush()
                 pinged_ms = now
             busy = self._publish_reading()
@@ -408,7 +405,7 @@ class Mqtt:
         per_value = self.config["per_value"]
         for code, v, name in named(reading.items):
             if per_value or sensors is not None and isinstance(v, Quantity) and is_sensor(name, v.unit):
-                self.publish(value_topic(self.prefix, code, name), value_text(v))
+                self.client.publish(value_topic(self.prefix, code, name).encode(), value_text(v).encode())
                 sent += 1
         self.flush()
         self.show(None, sent)

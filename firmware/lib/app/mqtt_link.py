@@ -5,8 +5,7 @@ here is needed to publish.
 
   connect   a non-blocking socket (TLS-wrapped with mqtt.tls); TCP and TLS get CONNECT_MS. The
             CONNECT packet is umqtt.simple's: its connect() runs against a recorder standing in
-            for the socket module (no network), and umqtt.simple is unloaded again (app/mqtt.py
-            makes the packets of a connection). The recorded bytes go out through the loop and
+            for the socket module (no network), the recorded bytes go out through the loop and
             the CONNACK is awaited for at most ANSWER_MS. Then "online" (retained) and the
             subscription to Home Assistant's status go out.
   retry     BACKOFF_MS doubled per failure up to MAX_BACKOFF_MS, +-25 % at random (devices that
@@ -22,7 +21,6 @@ from binascii import hexlify
 from errno import EAGAIN, ECONNREFUSED, ECONNRESET, EINPROGRESS, ETIMEDOUT
 from random import getrandbits
 
-from app import unload
 from app.mqtt import ANSWER_MS, IO_MS
 
 try:
@@ -132,6 +130,7 @@ def _client(mqtt):
     client = MQTTClient(b"hanreader-" + hexlify(mqtt.app.hal.unique_id()), mqtt.host, mqtt.port, user,
                         config["password"].encode() if user else None, KEEPALIVE_S)
     client.set_last_will((mqtt.prefix + "/status").encode(), b"offline", True)
+    client.set_callback(mqtt._message)
     return client
 
 
@@ -140,24 +139,22 @@ async def connect(mqtt):
     online and subscribed to Home Assistant's status; else the wait before the next attempt
     (see ended()), or None when MQTT cannot work at all (no umqtt.simple)."""
     app = mqtt.app
-    client = _client(mqtt)
-    if client is None:
-        app.state.mqtt = "umqtt.simple is not installed (make deploy installs it)"
-        app.log.error("MQTT: " + app.state.mqtt)
-        return None
+    if mqtt.client is None:
+        mqtt.client = _client(mqtt)
+        if mqtt.client is None:
+            app.state.mqtt = "umqtt.simple is not installed (make deploy installs it)"
+            app.log.error("MQTT: " + app.state.mqtt)
+            return None
     mqtt.problem = None
     try:
-        packet = connect_packet(client)
-        client = None  # nothing else of umqtt.simple is needed: its code is freed
-        unload("umqtt.simple")
-        await _connect(mqtt, packet)
+        await _connect(mqtt)
     except Exception as e:  # noqa: BLE001 - whatever went wrong, try again later
         mqtt.problem = mqtt.problem or e
         return ended(mqtt)
     return 0
 
 
-async def _connect(mqtt, packet):
+async def _connect(mqtt):
     import socket
     app = mqtt.app
     mqtt.show("connecting to " + mqtt.where)
@@ -166,6 +163,7 @@ async def _connect(mqtt, packet):
             mqtt.address = socket.getaddrinfo(mqtt.host, mqtt.port)[0][-1]
         except OSError:
             raise Down("no address found for %s (DNS)" % mqtt.host)
+    packet = connect_packet(mqtt.client)
     sock = socket.socket()
     sock.setblocking(False)
     io = sock
@@ -198,6 +196,7 @@ async def _connect(mqtt, packet):
         raise
     mqtt.sock, mqtt.io = sock, io  # closed by ended() from now on
     mqtt.filled = 0
+    mqtt.peeked = None
     if reply[0] != 0x20 or reply[1] != 2:
         raise Down("not an MQTT broker (it answered %s)" % hexlify(reply).decode())
     if reply[3]:
@@ -205,6 +204,7 @@ async def _connect(mqtt, packet):
         raise Down("the broker refused the connection: " + (_REFUSED[code] if code < len(_REFUSED)
                                                             else "code %d" % code))
     sock.settimeout(IO_MS / 1000)
+    mqtt.client.sock = mqtt
     mqtt.failures = 0
     mqtt.connections += 1
     if mqtt.connections > 1:
@@ -212,7 +212,7 @@ async def _connect(mqtt, packet):
     app.log.info("MQTT: connected to %s" % mqtt.where)
     if mqtt.raw is not None:
         mqtt.raw.end = 0  # frames from before are stale
-    mqtt.publish(mqtt.prefix + "/status", "online", None, True)
+    mqtt.client.publish((mqtt.prefix + "/status").encode(), b"online", True)
     if mqtt.sensors is not None:
         mqtt.write(subscribe_packet((mqtt.config["discovery_prefix"] + "/status").encode(), 1))
     mqtt.flush()
