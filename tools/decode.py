@@ -216,12 +216,10 @@ def main(argv):
     except OSError as e:
         sys.stderr.write("decode.py: cannot read %s: %s\n" % (options["file"], e))
         return 2
-    keys = Keys(options["key"], options["auth"]) if options["key"] or options["auth"] else None
     import han.pipeline  # noqa: F401  (the largest import first, while the heap is empty)
     if options["diagnose"]:
         import han.diagnosis  # noqa: F401  (before the key's tables take their block)
-    if keys and keys.encryption:
-        keys.gcm()
+    keys = Keys(options["key"], options["auth"]) if options["key"] or options["auth"] else None
     stdout = sys.stdout
     pieces = hex_chunks(stream) if options["hex"] else chunks(stream)
     if options["diagnose"]:

@@ -38,10 +38,9 @@ class Meter:
         keys = None
         if config["key"] or config["auth_key"]:
             from han.keys import Keys, parse_key  # only a meter that encrypts needs them
+            # (Keys makes the cipher's tables now, before the heap fragments)
             keys = Keys(parse_key(config["key"]) if config["key"] else None,
                         parse_key(config["auth_key"]) if config["auth_key"] else None)
-            if keys.encryption:
-                keys.gcm()  # its tables are made now, before the heap fragments
         self.pipeline = Pipeline(keys, config["hint"] or None, self._trace)
         self.led = None
         self.diagnosis = Diagnosis()

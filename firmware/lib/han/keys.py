@@ -52,17 +52,13 @@ class Keys:
     def __init__(self, encryption=None, authentication=None):
         self.encryption = encryption
         self.authentication = authentication
-        self._gcm = None
+        self.gcm = None  # the cipher for the encryption key: its tables are made now, at boot
+        if encryption:
+            from han.crypto.gcm import Gcm  # only meters that encrypt pay for it
+            self.gcm = Gcm(encryption)
         self.aad = bytearray(1 + 16)  # security control byte || authentication key
         if authentication:
             self.aad[1:] = authentication
-
-    def gcm(self):
-        """The cipher for the encryption key, built once (its tables are best made at boot)."""
-        if self._gcm is None:
-            from han.crypto.gcm import Gcm  # only meters that encrypt pay for it
-            self._gcm = Gcm(self.encryption)
-        return self._gcm
 
 
 def decipher(view, keys):
@@ -102,7 +98,7 @@ def decipher(view, keys):
     if title_length != 8:
         raise Error("unknown", (_TITLE, title_length))
     iv = title + bytes(view[reader.pos - 4:reader.pos])
-    gcm = keys.gcm()
+    gcm = keys.gcm
     if authenticated and keys.authentication:
         aad = keys.aad
         aad[0] = security

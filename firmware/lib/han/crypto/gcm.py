@@ -11,18 +11,15 @@ Gcm(key, fast=False), and is only imported then.
 try:
     from micropython import const
 except ImportError:  # CPython
-    def const(x):
-        return x
+    def const(value):
+        return value
 
 try:
     # MicroPython: the C type straight away; aes.py (the same thing behind ecb(), plus the
     # CPython adapter) is not loaded on the board.
-    from cryptolib import aes as _aes
+    from cryptolib import aes
 except ImportError:
-    from .aes import ecb
-
-    def _aes(key, mode):
-        return ecb(key)
+    from .aes import aes  # cryptolib's shape, for CPython
 
 try:
     from . import _gcm_viper as _ops
@@ -60,7 +57,7 @@ class Gcm:
 
             self._ops = _gcm_pure
             self.path = "pure"
-        self._ecb = _aes(key, _ECB)
+        self._ecb = aes(key, _ECB)
         # Counter blocks, encrypted in place into keystream. After start(..., 1), block 0 is
         # E(K, J0), which masks the tag; the data keystream starts at counter 2.
         self._blocks = bytearray(_CHUNK_BYTES)
