@@ -1,5 +1,5 @@
 """A-XDR decoding: every type, BER lengths, bounds (both interpreters)."""
-from han.axdr import Reader
+from han.cosem import Reader
 from han.errors import Error
 from han.values import DateTime, Decimal, ScalerUnit
 from support import unhex

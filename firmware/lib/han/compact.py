@@ -1,4 +1,4 @@
-"""A-XDR types rare in meter pushes, loaded only when one appears (han.axdr): date, time,
+"""A-XDR types rare in meter pushes, loaded only when one appears (han.cosem): date, time,
 floats, bit-string and the compact-array (tag 0x13: a type description, then elements without
 tag bytes); an unknown type is reported here too.
 """
@@ -25,7 +25,7 @@ MAX_DEPTH = 8
 
 
 def rare_type(reader, tag, depth):
-    """The value of a `tag`-typed element whose tag byte `reader` has read (han.axdr.Reader.data)."""
+    """The value of a `tag`-typed element whose tag byte `reader` has read (han.cosem.Reader.data)."""
     if tag == _DATE:
         return DateTime(reader.take(5) + b"\xff\xff\xff\xff\x80\x00\xff")
     if tag == _TIME:

@@ -5,7 +5,7 @@ frames decode. A layer passes the number (or a tuple of the number and the value
 where it would pass the sentence; the number is a named const in the layer's module.
 """
 LINES = (
-    # 0-4 han.axdr (4: han.compact)
+    # 0-4 han.cosem's A-XDR Reader (4: han.compact)
     "A-XDR data ends early at byte %d (needs %d more)",
     "unsupported length form 0x%02X at byte %d",
     "count %d exceeds the %d bytes left",

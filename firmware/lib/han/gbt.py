@@ -2,7 +2,7 @@
 
     E0 | block control (bit 7: last block) | block number (2) | acknowledged (2) | BER length | data
 """
-from han.axdr import Reader
+from han.cosem import Reader
 from han.errors import Error
 
 try:

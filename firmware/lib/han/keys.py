@@ -69,7 +69,7 @@ def decipher(view, keys):
     one (encryption-only meters, or a grid operator that withholds the key) the plaintext is
     returned unverified and the caller validates it by parsing it.
     """
-    from han.axdr import Reader  # (here, not at the top: the config's key check needs neither)
+    from han.cosem import Reader  # (here, not at the top: the config's key check needs neither)
     from han.errors import Error
     reader = Reader(view, 1)
     title_length = reader.byte()
