@@ -74,7 +74,7 @@ class Request:
     length = 0         # Content-Length
     read = 0           # body bytes read so far
     rare = False       # not one of the dashboard's polls: routes.py answers it (loaded for it)
-    # Kept by routes.header, for the requests it answers (the dashboard's polls need none):
+    # Kept by routes.header, for the requests it answers (the dashboard's polls keep only Host):
     host = ""
     session = None     # our cookie's value
     etag = None        # If-None-Match
