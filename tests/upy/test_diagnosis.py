@@ -10,7 +10,7 @@ from support import FRAMES, ROOT, read_bytes
 from encoder import (Rng, data_notification, double_long_unsigned, hdlc_address, hdlc_frame, llc,
                      long_unsigned, octet_string, structure)
 from uart_sim import transfer
-from han.diagnosis import BYTE_WINDOW, NO_DATA_MS, Diagnosis, ByteSample
+from han.diagnosis import Diagnosis, ByteSample
 from han.errors import Error
 from han.keys import Keys
 from han.pipeline import Pipeline
@@ -19,6 +19,7 @@ from han.verdicts import expected_distinct, pattern
 
 # han.verdicts' byte sample patterns (private consts there: the board's heap keeps no names for them)
 PATTERN_IDLE, PATTERN_SLOW, PATTERN_STRUCTURED, PATTERN_RANDOM = 1, 2, 3, 4
+BYTE_WINDOW, NO_DATA_MS = 16384, 30000  # han.diagnosis' window of bytes, its silence for no_data
 
 sys.path.insert(0, ROOT + "/tools")
 import decode as cli  # noqa: E402

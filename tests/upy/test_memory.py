@@ -10,6 +10,7 @@ from han.values import Reading
 MICROPYTHON = sys.implementation.name == "micropython"
 NOISE_BYTES = 200 * 1024
 FRAMES = 1000
+MAX_MESSAGE = 2048  # han.pipeline's largest reassembled APDU (a private const there)
 SLACK = 4096  # bytes: counters, the last error kept for diagnosis, interpreter caches
 
 
@@ -32,7 +33,7 @@ def buffer_sizes(pipeline):
     out = []
     for holder in (pipeline.scanner, pipeline.segments, pipeline.blocks):
         if holder is None:
-            out.append((None, pipeline.max_message))
+            out.append((None, MAX_MESSAGE))
             continue
         buf = holder.buf
         capacity = getattr(holder, "capacity", None) or len(buf)

@@ -6,7 +6,7 @@
     code, sentence = d.verdict(now_ms)
 
 The window: event counts are halved every `window` events and byte counts every
-`BYTE_WINDOW` bytes, so the verdict follows what the line does now, not at boot; with
+`_BYTE_WINDOW` bytes, so the verdict follows what the line does now, not at boot; with
 `now_ms`, 30 s without a byte is `no_data` whatever came before.
 
 The verdict, first match wins: no_data; no_key / wrong_key / auth_failed (valid frames whose
@@ -31,8 +31,8 @@ except ImportError:
     def const(value):
         return value
 
-BYTE_WINDOW = const(16384)  # bytes per halving of the byte counts (and a fresh byte sample)
-NO_DATA_MS = const(30000)   # silence after which the line counts as dead
+_BYTE_WINDOW = const(16384)  # bytes per halving of the byte counts (and a fresh byte sample)
+_NO_DATA_MS = const(30000)  # silence after which the line counts as dead
 _WINDOW = const(64)         # events per halving of the event counts
 _SAMPLE = const(512)        # bytes of each byte window looked at one by one
 
@@ -141,7 +141,7 @@ class Diagnosis:
             return
         if now_ms is not None:
             self.last_ms = now_ms
-        if self.bytes + n > BYTE_WINDOW:
+        if self.bytes + n > _BYTE_WINDOW:
             self.bytes >>= 1
             if self.sample.count >= _MIN_SAMPLE:  # kept for when the next sample is short
                 self.previous = load("verdicts").pattern(self.sample)
@@ -200,8 +200,8 @@ class Diagnosis:
         readings = n[_READINGS]
         keys = max(n[_NO_KEY], n[_DECRYPT], n[_AUTH])
         if now_ms is not None and (self.last_ms is None or
-                                   (now_ms - self.last_ms) & _TICKS_MASK > NO_DATA_MS):
-            line = (_NO_DATA_FOR, NO_DATA_MS // 1000) if self.last_ms is not None else (_NO_DATA,)
+                                   (now_ms - self.last_ms) & _TICKS_MASK > _NO_DATA_MS):
+            line = (_NO_DATA_FOR, _NO_DATA_MS // 1000) if self.last_ms is not None else (_NO_DATA,)
         elif not self.bytes and not self.events:
             line = (_NO_DATA,)
         elif keys and keys >= readings:

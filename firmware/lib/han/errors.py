@@ -38,10 +38,10 @@ class Error(Exception):
         self.data = bytes(data[:_EXCERPT]) if data is not None else None
 
 
-def text(spec):
-    """Line `spec` of han.details, or with a tuple (line, values...) that line filled in."""
+def text(detail):
+    """Line `detail` of han.details, or with a tuple (line, values...) that line filled in."""
     lines = load("details").LINES
-    return lines[spec] if isinstance(spec, int) else lines[spec[0]] % spec[1:]
+    return lines[detail] if isinstance(detail, int) else lines[detail[0]] % detail[1:]
 
 
 def load(name):

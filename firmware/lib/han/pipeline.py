@@ -6,7 +6,7 @@
 Pure and bounded: the buffers are allocated once here; nothing does I/O. `feed` and `flush`
 are generators: each yields the Readings and Errors the new bytes complete.
 """
-from han import cosem
+from han.cosem import build_reading, new_cache, parse
 from han.errors import Error
 from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, Frame, Scanner, payload
 
@@ -49,7 +49,6 @@ class Pipeline:
         self.trace = trace  # trace(layer name, bytes view) for debug dumps, or None
         self.scanner = Scanner((HDLC, MBUS, DSMR, CIPHERED))
         self.segments = None  # segment reassembly, made at the first message in segments
-        self.max_message = _MAX_MESSAGE
         self.blocks = None  # GBT reassembly, made for the meters that use it (L&G)
         self.counters = self
         self.bytes = 0
@@ -57,7 +56,7 @@ class Pipeline:
         self.readings = 0
         self.errors = {}  # error code -> count
         self.last_error = None
-        self.meter = cosem.new_cache()  # the meter convention, kept between readings
+        self.meter = new_cache()  # the meter convention, kept between readings
 
     def feed(self, data):
         """Bytes as they arrive from the meter, in chunks of any size: an iterator over the
@@ -156,7 +155,7 @@ class Pipeline:
                     layers.append("gbt")
                     if self.blocks is None:
                         from han.gbt import BlockTransfer
-                        self.blocks = BlockTransfer(self.max_message)
+                        self.blocks = BlockTransfer(_MAX_MESSAGE)
                     plain = self.blocks.add(plain)
                     if plain is None:
                         return None
@@ -177,12 +176,12 @@ class Pipeline:
                     if not checked and not verified:
                         raise Error("auth", _UNTRUSTED)
                     try:
-                        header_time, body = cosem.parse(plain, tag == _DATA_NOTIFICATION)
+                        header_time, body = parse(plain, tag == _DATA_NOTIFICATION)
                     except Error as fault:
                         if verified is False:
                             raise Error("decrypt", (_NOT_PARSED, fault.detail))
                         raise
-                    reading = cosem.build_reading(body, header_time, title, self.hint, self.meter)
+                    reading = build_reading(body, header_time, title, self.hint, self.meter)
                     reading.layers = layers
                     return reading
                 elif verified is False:

@@ -188,10 +188,10 @@ def measure(fmt, buf, pos, end):
     return header + size
 
 
-def check(fmt, buf, pos, total):
+def check(fmt, buf, pos, size):
     """None if the frame's checksum holds, else what went wrong (an Error's detail: a line of
     han.details)."""
-    last = pos + total - 2
+    last = pos + size - 2
     if fmt == HDLC:
         if crc16_x25(buf, pos + 1, last) != buf[last] | (buf[last + 1] << 8):
             return 19  # han.details: HDLC footer checksum (FCS) mismatch
@@ -218,20 +218,20 @@ def check(fmt, buf, pos, total):
     return None
 
 
-def payload(fmt, buf, pos, total):
+def payload(fmt, buf, pos, size):
     """(start, end, more, sequence) of the frame's message part: `more` is the segmentation
     bit (HDLC) or the M-Bus FIN bit's opposite, `sequence` the M-Bus segment number (None for
     links without segment numbers). Raises Error("unknown") for an M-Bus frame that is not DLMS."""
     if fmt == HDLC:
-        header = _hdlc_header(buf, pos, pos + total)
-        start = header + 2 if header + 2 < pos + total else header
-        return start, pos + total - 2, buf[pos + 1] & 0x08, None
+        header = _hdlc_header(buf, pos, pos + size)
+        start = header + 2 if header + 2 < pos + size else header
+        return start, pos + size - 2, buf[pos + 1] & 0x08, None
     if fmt == MBUS:
         ci = buf[pos + 6]
-        if ci & 0xE0 or total < 11:
+        if ci & 0xE0 or size < 11:
             raise Error("unknown", (23, ci))  # han.details: not a DLMS transport segment
-        return pos + 9, pos + total - 2, not ci & 0x10, ci & 0x0F
-    return pos, pos + total, False, None
+        return pos + 9, pos + size - 2, not ci & 0x10, ci & 0x0F
+    return pos, pos + size, False, None
 
 
 _NOISE_EXCERPT = const(64)
