@@ -172,7 +172,7 @@ def make(arm_ms=5000, start=0):
 def test_armed_only_after_the_delay_then_fed_while_healthy():
     sup, hal, state, lines = make(arm_ms=5000)
     meter = Task()
-    sup.watch("meter", meter)
+    sup.tasks.append(("meter", meter))
     for second in range(1, 5):
         sup.tick(second * FEED_MS)
     assert hal.dogs == [] and state.uptime_s == 4
@@ -188,7 +188,7 @@ def test_armed_only_after_the_delay_then_fed_while_healthy():
 def test_an_ended_task_stops_the_feeding_for_good():
     sup, hal, state, lines = make(arm_ms=0)
     meter = Task()
-    sup.watch("meter", meter)
+    sup.tasks.append(("meter", meter))
     sup.tick(1000)
     meter.finished = True
     for second in range(2, 10):
@@ -250,7 +250,7 @@ def test_tasks_run_on_the_event_loop():
             await asyncio.sleep_ms(10000)
 
         meter = asyncio.create_task(reader())
-        sup.watch("meter", meter)
+        sup.tasks.append(("meter", meter))
         tasks = [asyncio.create_task(sup.run())]
         await asyncio.sleep_ms(30)
         sup.blink()

@@ -87,7 +87,7 @@ class Health:
         self.flash = False
         self.flash_ms = None
         self.arm_ms = arm_ms
-        self.tasks = []           # (name, task): each must keep running
+        self.tasks = []           # (name, task) appended by the start: each must keep running
         self.armed = False
         self.last = started_ms    # ticks of the last tick()
         self.ms = 0               # uptime below a second
@@ -97,9 +97,6 @@ class Health:
 
     def blink(self):
         self.flash = True
-
-    def watch(self, name, task):
-        self.tasks.append((name, task))
 
     def show(self, now):
         """Set the LED for ticks `now`; returns whether it is on."""

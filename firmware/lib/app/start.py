@@ -88,7 +88,7 @@ async def start(app):
     asyncio.create_task(app.healthy_after(healthy_ms))  # the boot guard's count is cleared then
     if not safe_mode:  # safe mode: no meter, no telnet (access point, config page)
         tasks.append(asyncio.create_task(meter.run()))
-        health.watch("meter", tasks[-1])
+        health.tasks.append(("meter", tasks[-1]))  # watched: it must keep running
     else:
         asyncio.create_task(_leave_safe_mode(app))
     if app.mqtt:
