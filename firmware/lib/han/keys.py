@@ -49,16 +49,14 @@ def parse_key(text, name="key"):
 class Keys:
     """Encryption key (GUEK, "GPK60" in Denmark) and optional authentication key (GAK, "GPK61")."""
 
-    def __init__(self, encryption=None, authentication=None):
-        self.encryption = encryption
-        self.authentication = authentication
+    def __init__(self, key=None, auth_key=None):  # (named as the config names them)
         self.gcm = None  # the cipher for the encryption key: its tables are made now, at boot
-        if encryption:
+        if key:
             from han.crypto.gcm import Gcm  # only meters that encrypt pay for it
-            self.gcm = Gcm(encryption)
-        self.aad = bytearray(1 + 16)  # security control byte || authentication key
-        if authentication:
-            self.aad[1:] = authentication
+            self.gcm = Gcm(key)
+        self.aad = None  # with an authentication key: security control byte || that key
+        if auth_key:
+            self.aad = bytearray(1) + auth_key
 
 
 def decipher(view, keys):
@@ -90,7 +88,7 @@ def decipher(view, keys):
         if not authenticated:
             raise Error("unknown", (_SECURITY, security))
         return data, title, False  # authentication-only: plaintext in clear (tag not checked)
-    if not keys or not keys.encryption:
+    if not keys or keys.gcm is None:
         text = ""
         for b in title[:3]:
             text += chr(b) if 0x20 <= b < 0x7F else "."
@@ -99,8 +97,8 @@ def decipher(view, keys):
         raise Error("unknown", (_TITLE, title_length))
     iv = title + bytes(view[reader.pos - 4:reader.pos])
     gcm = keys.gcm
-    if authenticated and keys.authentication:
-        aad = keys.aad
+    aad = keys.aad
+    if authenticated and aad is not None:
         aad[0] = security
         if not gcm.open(iv, data, aad, view[end:]):
             gcm.open(iv, data)  # to tell which key is wrong; this plaintext is never used
