@@ -57,13 +57,14 @@ class Gcm:
 
             self._ops = _gcm_pure
             self.path = "pure"
-        self._ecb = aes(key, _ECB)
+        # (public names the running firmware has interned anyway: aes, blocks, context)
+        self.aes = aes(key, _ECB)
         # Counter blocks, encrypted in place into keystream. After start(..., 1), block 0 is
         # E(K, J0), which masks the tag; the data keystream starts at counter 2.
-        self._blocks = bytearray(_CHUNK_BYTES)
+        self.blocks = bytearray(_CHUNK_BYTES)
         h = bytearray(16)
-        self._ecb.encrypt(h, h)
-        self._ghash = self._ops.context(h)
+        self.aes.encrypt(h, h)
+        self.context = self._ops.context(h)
 
     def open(self, iv, data, aad=None, tag=None):
         """Decrypt `data` in place. With a tag (4..16 bytes, DLMS sends 12) nothing is
@@ -73,23 +74,23 @@ class Gcm:
         if tag is not None and not 4 <= len(tag) <= 16:
             raise ValueError("GCM tag must be 4..16 bytes")
         ops = self._ops
-        blocks = self._blocks
-        ops.start(self._ecb, blocks, iv, 1)
+        blocks = self.blocks
+        ops.start(self.aes, blocks, iv, 1)
         if tag is None:
             tag = b""  # finish() checks nothing against an empty tag
         else:
             # blocks[:16] becomes the expected tag, E(K, J0) ^ GHASH.
-            ops.ghash(self._ghash, b"" if aad is None else aad, data, blocks)
-        return ops.finish(self._ecb, blocks, iv, data, tag)
+            ops.ghash(self.context, b"" if aad is None else aad, data, blocks)
+        return ops.finish(self.aes, blocks, iv, data, tag)
 
     def seal(self, iv, data, aad=None):
         """Encrypt `data` in place; returns the full 16-byte tag."""
         self._check(iv, data)
         ops = self._ops
-        ops.start(self._ecb, self._blocks, iv, 1)
-        tag = bytearray(self._blocks[:16])  # E(K, J0): later chunks reuse the buffer
-        ops.finish(self._ecb, self._blocks, iv, data, b"")
-        ops.ghash(self._ghash, b"" if aad is None else aad, data, tag)
+        ops.start(self.aes, self.blocks, iv, 1)
+        tag = bytearray(self.blocks[:16])  # E(K, J0): later chunks reuse the buffer
+        ops.finish(self.aes, self.blocks, iv, data, b"")
+        ops.ghash(self.context, b"" if aad is None else aad, data, tag)
         return bytes(tag)
 
     def _check(self, iv, data):
