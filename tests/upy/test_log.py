@@ -99,3 +99,12 @@ def test_a_new_log_has_nothing_recent():
     assert recent(log) == [] and recent_start(log) == 0
     log.info("first")
     assert recent(log) == ["(I) first"] and recent_start(log) == 0
+
+
+def test_a_log_without_a_ring_still_reaches_its_sinks():
+    log = Log()
+    log.ring = bytearray(0)  # what the start leaves it when telnet is off
+    seen = []
+    log.sinks.append(seen.append)
+    log.info("still shown")
+    assert seen == ["(I) still shown"] and log.head == 0

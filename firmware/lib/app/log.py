@@ -79,6 +79,8 @@ class Log:
     def _put(self, data):
         ring = self.ring
         size = len(ring)
+        if not size:  # telnet is off: nobody reads the ring (app/start.py let it go)
+            return
         at = self.head % size
         n = len(data)
         room = size - at

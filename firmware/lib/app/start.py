@@ -58,6 +58,8 @@ async def start(app):
         unload("app.console")
     app.config = config
     log = app.log = Log(config["telnet"]["level"])
+    if not telnet:  # the ring is telnet's (a new client's recent lines, the clients' queue): 4 KB back
+        log.ring = bytearray(0)
     if hal.name == "unix":
         log.sinks.append(print)  # the simulator's terminal is its serial console
     state = app.state = State()
