@@ -88,7 +88,7 @@ class Dashboard:
         if time.monotonic() < self.next_at:
             return
         self.next_at = time.monotonic() + self.every
-        for path in ("/",) if self.requests == 0 else ("/api/data",):
+        for path in ("/", "/api/data") if self.requests == 0 else ("/api/data",):  # the page asks at once
             with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
                 s.sendall(b"GET %s HTTP/1.1\r\nHost: hanreader\r\nConnection: close\r\n\r\n" % path.encode())
                 answer = b""
