@@ -338,3 +338,44 @@ def test_failures_in_words():
     assert describe(Down("the broker stopped answering")) == "the broker stopped answering"
     assert describe(OSError(-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")) == \
         "network error -30592 MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE"
+
+
+def test_an_attempt_without_room_in_the_heap_is_retried_and_the_task_goes_on():
+    try:
+        import asyncio
+        asyncio.sleep_ms
+    except AttributeError:
+        return  # needs MicroPython's asyncio.sleep_ms (the test runs under MicroPython)
+    import sys
+
+    class NoRoom:  # app.mqtt_link as it is when its code finds no room
+        attempts = 0
+
+        @staticmethod
+        async def connect(mqtt):
+            NoRoom.attempts += 1
+            raise MemoryError
+
+    lines = []
+    state = Fake(mqtt="off")
+    app = Fake(config={"mqtt": {"prefix": "hanreader", "discovery": True, "discovery_prefix": "homeassistant",
+                                "raw": False, "per_value": False}},
+               meter=None, wifi=Fake(up=True), state=state, log=Fake(error=lines.append))
+    mqtt = Mqtt(app, "198.51.100.1", 1883)
+    from app import unload
+    unload("app.mqtt_link")  # what earlier tests loaded of the real one
+    sys.modules["app.mqtt_link"] = NoRoom
+
+    async def for_a_while():
+        task = asyncio.create_task(mqtt.run())
+        await asyncio.sleep_ms(50)
+        assert not task.done()  # it waits to try again: the task has not ended
+        task.cancel()
+
+    try:
+        asyncio.run(for_a_while())
+    finally:
+        sys.modules.pop("app.mqtt_link", None)
+    assert NoRoom.attempts == 1
+    assert state.mqtt.startswith("no room in the heap to connect (") and state.mqtt.endswith("retry in 10 s")
+    assert lines == ["MQTT: " + state.mqtt]

@@ -49,6 +49,7 @@ quantity's scaler shifted by 3, so the decimal text stays exact. state.mqtt says
 what is going on.
 """
 import asyncio
+import gc
 import time
 from errno import ETIMEDOUT
 
@@ -67,6 +68,7 @@ IO_MS = const(250)        # the longest one socket operation may take: then the 
 ANSWER_MS = const(5000)   # for the CONNACK, and for the answer to a ping
 _PING_MS = const(10000)
 _POLL_MS = const(100)     # how often the MQTT task looks for something to publish
+_NO_ROOM_MS = const(10000)  # the wait after an attempt that found no room in the heap for its code
 WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
 MAX_SENSORS = const(48)   # Home Assistant sensors remembered (the name table has fewer)
 SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
@@ -319,22 +321,39 @@ class Mqtt:
                 app.state.mqtt = "waiting for Wi-Fi"
                 await asyncio.sleep_ms(1000)
                 continue
-            from app import mqtt_link as link
-            wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
-            link = None
-            unload("app.mqtt_link")  # not needed while connected
+            try:
+                wait = await self._attempt()
+            except MemoryError:  # no room for the connecting code now: a failed attempt
+                unload("app.mqtt_link")
+                gc.collect()
+                wait = _NO_ROOM_MS
+                app.state.mqtt = "no room in the heap to connect (%d B free); retry in %d s" % (
+                    gc.mem_free(), _NO_ROOM_MS // 1000)
+                app.log.error("MQTT: " + app.state.mqtt)
             if wait is None:
                 return  # no umqtt.simple: said in the status and the log
-            if not wait:
-                try:
-                    await self._serve()
-                except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
-                    self.problem = self.problem or e
-                from app import mqtt_link as link
-                wait = link.ended(self)
-                link = None
-                unload("app.mqtt_link")
             await asyncio.sleep_ms(wait)
+
+    async def _attempt(self):
+        """Connect and publish until the connection ends; the wait before the next attempt (None:
+        MQTT cannot work)."""
+        from app import mqtt_link as link
+        wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
+        link = None
+        unload("app.mqtt_link")  # not needed while connected
+        if wait:
+            return wait
+        if wait is None:
+            return None
+        try:
+            await self._serve()
+        except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
+            self.problem = self.problem or e
+        from app import mqtt_link as link
+        wait = link.ended(self)
+        link = None
+        unload("app.mqtt_link")
+        return wait
 
     def _receive(self):
         """Whatever the broker sent: looked for without waiting (the socket is non-blocking for
