@@ -1,13 +1,14 @@
 """Issue 4's memory budget, run for 10,000 frames each: the firmware precompiled as on the board,
 fed by the meter simulator, its live heap (after a collection, read with `status` by a telnet
-client that stays connected) must not grow.
+client that stays connected) must not grow, and no push may be lost for want of heap.
 
 * the firmware as it reads a plain meter (Kamstrup), with the telnet console and the web server up,
   in the board's heap size, 112K;
 * with everything on: an encrypted meter (Kamstrup Omnipower, Denmark: GUEK/GPK60 and GAK/GPK61),
   MQTT publishing every reading to Mosquitto and a browser polling the dashboard every 2 s. That
-  needs FULL_HEAP here today; the issue's goal is 112K for it too (the unix port is 64-bit: most
-  objects take about twice their ESP32 size). Lower FULL_HEAP as the firmware slims.
+  needs FULL_HEAP here today to lose no push; the issue's goal is 112K for it too (the unix port
+  is 64-bit: most objects take about twice their ESP32 size). Lower FULL_HEAP as the firmware
+  slims.
 
 tools/memory_budget.py does the runs (by hand: the same figures); they are printed (pytest -s) and
 written to test-artifacts/memory-budget.txt.
@@ -23,7 +24,7 @@ import memory_budget  # noqa: E402
 import sim_broker  # noqa: E402
 
 BOARD_HEAP = "112K"
-FULL_HEAP = "176K"  # 160K runs, but with too little room to spare: a status reply sometimes finds none
+FULL_HEAP = "192K"  # in 176K a push is lost for want of room now and then (1 in 10,000, 1 run of 2)
 FRAMES = 10000
 SETTLED_FROM = 100      # readings: by then every code path of a push has run
 MAX_GROWTH = 2048       # bytes of live heap a run may gain after that
@@ -39,33 +40,33 @@ def fresh_artifact():
 
 
 def budget(title, heap, **options):
-    """Run it; returns (samples, growth) and records the figures."""
+    """Run it; returns (samples, growth, pushes lost for want of heap) and records the figures."""
     lines = [title]
 
     def report(line):
         print(line)
         lines.append(line)
 
-    samples = memory_budget.run(heap, FRAMES, speed=400, report=report, **options)
+    samples, lost = memory_budget.run(heap, FRAMES, speed=400, report=report, **options)
     settled = [used for readings, used in samples if readings >= SETTLED_FROM]
     growth = settled[-1] - min(settled)
     report("live heap growth from %d readings to the end: %d B" % (SETTLED_FROM, growth))
     os.makedirs(ARTIFACTS, exist_ok=True)
     with open(os.path.join(ARTIFACTS, "memory-budget.txt"), "a") as f:
         f.write("\n".join(lines) + "\n\n")
-    return samples, growth
+    return samples, growth, lost
 
 
 def test_a_plain_meter_with_telnet_and_web_runs_10000_frames_in_112k():
-    samples, growth = budget("plain meter, telnet, web server", BOARD_HEAP)
-    assert samples[-1][0] >= FRAMES
+    samples, growth, lost = budget("plain meter, telnet, web server", BOARD_HEAP)
+    assert samples[-1][0] >= FRAMES and lost == 0
     assert growth <= MAX_GROWTH
 
 
 def test_everything_on_runs_10000_frames_without_growing():
     if not sim_broker.mosquitto_binary():
         pytest.fail("Mosquitto is not installed (make test installs it: apt-get install mosquitto)")
-    samples, growth = budget("encrypted meter, MQTT, dashboard polled every 2 s, telnet", FULL_HEAP,
-                             mqtt=True, web=2, capture=DANISH)
-    assert samples[-1][0] >= FRAMES
+    samples, growth, lost = budget("encrypted meter, MQTT, dashboard polled every 2 s, telnet", FULL_HEAP,
+                                   mqtt=True, web=2, capture=DANISH)
+    assert samples[-1][0] >= FRAMES and lost == 0
     assert growth <= MAX_GROWTH

@@ -59,9 +59,11 @@ class Console:
                     raise
                 time.sleep(0.2)
         self.buffer = b""
+        self.lost = 0
 
     def status(self):
-        """[bytes, frames, readings, heap free, heap used] and the MQTT line ("off", "connected ...")."""
+        """[bytes, frames, readings, heap free, heap used] and the MQTT line ("off", "connected ...");
+        pushes lost for want of heap so far in self.lost."""
         self.sock.sendall(b"status\r\n")
         end = time.monotonic() + 20
         while time.monotonic() < end:
@@ -69,6 +71,8 @@ class Console:
             found = re.search(r"Bytes (\d+), frames (\d+), readings (\d+).*?Heap free (\d+) B, used (\d+) B"
                               r".*?MQTT: ([^\r\n]*)\r\n", text, re.S)
             if found:
+                lost = re.search(r"errors: [^\r\n]*\bmemory (\d+)", text)
+                self.lost = int(lost.group(1)) if lost else 0
                 self.buffer = b""
                 return [int(x) for x in found.groups()[:5]], found.group(6)
             self.buffer += self.sock.recv(65536)
@@ -127,7 +131,8 @@ def build(target, mqtt=False):
 
 
 def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
-    """Samples [(readings, live heap)] at the checkpoints; raises RuntimeError when the firmware
+    """Samples [(readings, live heap)] at the checkpoints and the pushes lost for want of heap
+    (the meter's "memory" errors); raises RuntimeError when the firmware
     stops, falls behind, (with `mqtt`) does not stay connected to the broker or (with `web`
     seconds) does not answer the dashboard."""
     capture = meter_sim.resolve(capture)
@@ -188,13 +193,15 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
                     readings, used, free, "; MQTT: " + link.split(";")[1].strip() if mqtt else ""))
                 checkpoint = checkpoint * 10 if checkpoint < frames // 10 else checkpoint + frames // 10
             if readings >= frames:
+                report("pushes lost for want of heap: %d" % console.lost)
+                lost = console.lost
                 break
             if readings != last_readings:
                 last_readings, stalled_since = readings, time.monotonic()
             elif time.monotonic() - stalled_since > 30:
                 raise RuntimeError("no new reading for 30 s (at %d)" % readings)
             time.sleep(0.5)
-        return samples
+        return samples, lost
     finally:
         if broker is not None:
             broker.stop()
@@ -217,7 +224,7 @@ def main(argv):
                         help="poll the dashboard's /api/data this often (0: no browser)")
     parser.add_argument("--capture", default=CAPTURE, help="the meter: a frames/ path or a meter_sim alias")
     args = parser.parse_args(argv)
-    samples = run(args.heap, args.frames, args.speed, mqtt=args.mqtt, web=args.web, capture=args.capture)
+    samples, _ = run(args.heap, args.frames, args.speed, mqtt=args.mqtt, web=args.web, capture=args.capture)
     settled = [used for readings, used in samples if readings >= 100]
     growth = settled[-1] - min(settled) if settled else 0
     print("live heap growth from 100 readings to the end: %d B" % growth)
