@@ -12,21 +12,11 @@ import os
 import socket
 import time
 
-import pytest
 from sim_support import KAMSTRUP, ROOT
-from web_support import PASSWORD, Rig, basic, log_in
+from web_support import PASSWORD, basic, log_in, rig  # noqa: F401 - rig is a fixture
 
 STALL_LIMIT_MS = 50
 KEY = "00:11:22:33 44:55:66:77 88:99:aa:bb:cc:dd:ee:ff"  # as users paste them
-
-
-@pytest.fixture
-def rig(tmp_path):
-    rig = Rig(tmp_path)
-    try:
-        yield rig
-    finally:
-        rig.close()
 
 
 def expected_values(capture):

@@ -11,7 +11,7 @@ import json
 import os
 
 import pytest
-from web_support import ARTIFACTS, PASSWORD, Browser, Rig, chromium_available
+from web_support import ARTIFACTS, PASSWORD, Browser, chromium_available, rig  # noqa: F401 - rig is a fixture
 
 # Skipped on a machine without Chromium, but never in CI (.ci/run installs it).
 pytestmark = pytest.mark.skipif(not chromium_available() and not os.environ.get("CI"),
@@ -20,15 +20,6 @@ pytestmark = pytest.mark.skipif(not chromium_available() and not os.environ.get(
 FRAMES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frames")
 SINGLE_PHASE = os.path.join(FRAMES, "amsreader-frames", "Kamstrup-1p.bin")
 WITH_ENERGY = os.path.join(FRAMES, "amsreader-frames", "Aidon-TN-3p-list3-2024-09-21.bin")  # 2400 8E1
-
-
-@pytest.fixture
-def rig(tmp_path):
-    rig = Rig(tmp_path)
-    try:
-        yield rig
-    finally:
-        rig.close()
 
 
 @pytest.fixture

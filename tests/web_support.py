@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 
+import pytest
 from conftest import micropython_binary
 from sim_support import KAMSTRUP, ROOT, TOOLS, MeterSim, free_port, stop
 
@@ -172,6 +173,16 @@ class Rig:
     def close(self):
         for item in reversed(self.started):
             item.close()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    """A Rig (the firmware and its meter simulator) for one test, stopped afterwards."""
+    rig = Rig(tmp_path)
+    try:
+        yield rig
+    finally:
+        rig.close()
 
 
 def build_firmware(target):
