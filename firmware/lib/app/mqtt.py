@@ -341,10 +341,8 @@ class Mqtt:
         wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
         link = None
         unload("app.mqtt_link")  # not needed while connected
-        if wait:
+        if wait != 0:  # not connected: the wait before the next attempt, or None
             return wait
-        if wait is None:
-            return None
         try:
             await self._serve()
         except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
