@@ -151,7 +151,9 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
             [sys.executable, os.path.join(HERE, "meter_sim.py"), "--port", str(serial), "--control", "0",
              "--quiet", "--speed", str(speed), "--interval", "1", capture],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        env = dict(os.environ, MICROPYPATH=os.path.join(firmware_dir, "lib") + ":.frozen",
+        # Run from the firmware's folder with a relative library path: module paths (interned
+        # for good as __file__) are then as short as the board's "/lib/han/cosem.mpy".
+        env = dict(os.environ, MICROPYPATH="lib:.frozen",
                    HANREADER_SERIAL="127.0.0.1:%d" % serial, HANREADER_DATA=data,
                    HANREADER_TELNET_PORT=str(telnet), HANREADER_HTTP_PORT=str(http),
                    # The boot guard lets go after 2 s, not a minute: the checkpoints show the
@@ -163,7 +165,7 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
                 raise RuntimeError("no MQTT broker could be started (install mosquitto)")
             env["HANREADER_MQTT_BROKER"] = "127.0.0.1:%d" % broker.port
         log = open(os.path.join(work, "firmware.log"), "w")
-        firmware = subprocess.Popen([micropython(), "-X", "heapsize=" + heap, os.path.join(firmware_dir, "main.py")],
+        firmware = subprocess.Popen([micropython(), "-X", "heapsize=" + heap, "main.py"], cwd=firmware_dir,
                                     env=env, stdout=log, stderr=subprocess.STDOUT)
         processes.append(firmware)
         console = Console(telnet, time.monotonic() + 30)

@@ -145,9 +145,11 @@ class Sim:
         command = [micropython()]
         if args.heap:
             command += ["-X", "heapsize=" + args.heap]
-        command.append(os.path.join(self.firmware_dir, "main.py"))
+        # Started in its folder: module paths (interned for good) are as short as on the board.
+        command.append("main.py")
         self.started = time.monotonic()
-        self.firmware = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.firmware = subprocess.Popen(command, cwd=self.firmware_dir, env=env, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
 
     def command(self, line):
         """One line to the meter line's control port; its reply."""
