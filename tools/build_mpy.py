@@ -33,9 +33,12 @@ def build(source, target, arch):
             src = os.path.join(folder, name)
             out = os.path.join(target, os.path.relpath(src, source))[:-3] + ".mpy"
             os.makedirs(os.path.dirname(out), exist_ok=True)
-            # -s: tracebacks name "han/pipeline.py", and the board keeps a short name in its heap
-            subprocess.run([compiler, "-march=" + arch, "-s", os.path.relpath(src, source), "-o", out, src],
-                           check=True)
+            # -s: tracebacks name the module ("han.pipeline", line 12): the name an import interns
+            # anyway, where a file name would be one more interned name per module, kept for good
+            module = os.path.relpath(src, source)[:-3].replace(os.sep, ".")
+            if module.endswith("__init__"):
+                module = module[:-9]
+            subprocess.run([compiler, "-march=" + arch, "-s", module, "-o", out, src], check=True)
             count += 1
     return count
 
