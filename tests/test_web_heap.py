@@ -28,6 +28,7 @@ WEB_HEAP = "96K"        # the web server alone serves in 88K here (its harness i
 FIRMWARE_HEAP = "224K"  # the runtime without web needs ~160K here today; lower both as it slims
 DASHBOARD = ("/", "/app.css", "/app.js", "/api/data", "/api/history?after=0", "/api/status")
 POLLS = 3
+POLL_S = 2  # the dashboard asks for its data this often (www/app.js: POLL_MS)
 HISTORY_COUNT = 360  # web_heap_app.py's samples: the polls ask for what came after them (none)
 BROWSER = {  # what Chromium sends with a dashboard's fetch() (Host and Connection come from http.client)
     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
@@ -134,6 +135,11 @@ def test_web_server_heap_costs_and_serving_in_a_bounded_heap(firmware_dir):
             assert response.status == 200, (path, response)
         allocations = [int(line.split()[1]) for line in harness.wait_for("alloc", measured)]
         peaks = [[int(n) for n in line.split()[1:]] for line in harness.wait_for("peak", len(visit + polls) - measured)]
+        # With the board's LINGER_MS (the polls came with it): the answering code goes before the
+        # dashboard's next poll, 2 s later; nothing of the polls stays.
+        polled_at = time.monotonic()
+        idle_between = int(harness.wait_for("unloaded", 2)[1].split()[1])
+        unloaded_after = time.monotonic() - polled_at
     finally:
         harness.close()
     # With the access point open (no network set, as at the first start): the polls must not load
@@ -163,7 +169,7 @@ def test_web_server_heap_costs_and_serving_in_a_bounded_heap(firmware_dir):
     steady = dict(zip(DASHBOARD, allocations[len(DASHBOARD):]))
     page_peaks = dict(zip(DASHBOARD, (peak for peak, _ in peaks[:len(DASHBOARD)])))
     polling = max(peak for peak, _ in peaks[len(DASHBOARD):]) - idle_after
-    watching = peaks[-1][1] - idle_after  # what stays loaded while a dashboard polls
+    watching = peaks[-1][1] - idle_after  # what is loaded right after a poll
     record(["web server alone, precompiled, -X heapsize=%s (64-bit unix port), requests with a browser's headers:"
             % WEB_HEAP,
             "  live heap: app.web.server %d B and Web() with %d slot buffers %d B stay loaded (idle: %d B, harness "
@@ -174,15 +180,18 @@ def test_web_server_heap_costs_and_serving_in_a_bounded_heap(firmware_dir):
             "  peak live heap above idle while answering: " +
             ", ".join("%s %d B" % (path, peak - idle) for path, peak in page_peaks.items()),
             "  a dashboard polling /api/data and /api/history: peak %d B above idle (after a visit), %d B "
-            "between polls (the answering code)" % (polling, watching),
+            "right after a poll (the answering code, until it is unloaded)" % (polling, watching),
             "  the same with the access point open: peak %d B above idle (after a visit), "
-            "%d B between polls" % (polling_ap, watching_ap),
+            "%d B right after a poll" % (polling_ap, watching_ap),
+            "  the answering code unloaded %.2f s after the last poll (the dashboard polls every %d s): "
+            "live heap %d B above idle" % (unloaded_after, POLL_S, idle_between - idle_after),
             "  %d clients x %d dashboard loads in %s: no failure; live heap after %d B, free %d B" % (
                 CLIENTS, ROUNDS, WEB_HEAP, status["heap_used"], status["heap_free"])])
     # Regressions: what stays loaded, what a dashboard's polls hold and allocate.
     assert imports["app.web.server"] + imports["Web()"] < 8000
     assert polling < 15000 and steady["/api/data"] < 10000 and steady["/api/history?after=0"] < 8000
     assert watching_ap < watching + 200 and polling_ap < polling + 200
+    assert unloaded_after < POLL_S and idle_between - idle_after < 512  # a few blocks: what the last poll left
 
 
 def test_the_whole_firmware_serves_the_dashboard_in_a_bounded_heap(firmware_dir, tmp_path):

@@ -4,8 +4,9 @@ Hand-rolled rather than a framework: the board has about 110 KB of heap for ever
 module is all that stays loaded while nobody uses the pages: it takes connections and gives each
 a slot. The code that reads a request and answers it (http.py, with api.py for the dashboard's
 data) is loaded with the first request that needs it and
-unloaded once no connection has come for LINGER_MS (a dashboard asks every 2 s: it stays while
-one is open). The rest comes for a request and goes right after it: pages.py (pages and files,
+unloaded once no connection has come for LINGER_MS: long enough for a dashboard's data and
+history requests (milliseconds apart) and a page's files to share one load, short enough that
+between a dashboard's polls (2 s apart) the heap holds none of it. The rest comes for a request and goes right after it: pages.py (pages and files,
 fetched once a visit), status.py (the status page's figures), admin.py, auth.py and settings.py
 (log in, settings, reboot).
 
@@ -37,7 +38,7 @@ _QUEUE_MS = const(3000)
 _SPARE_MS = const(1000)  # a real client sends its request at once; a browser's spare connection waits
 BUFFER = const(512)
 DISCARD_MS = const(500)  # unread request bytes are taken in for this long before closing
-LINGER_MS = 10000  # the answering code stays loaded this long after the last connection (a global: tests shorten it)
+LINGER_MS = 250  # the answering code stays loaded this long after the last connection (a global: tests change it)
 _TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
         b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
