@@ -1,13 +1,13 @@
-# What MQTT publishes (app/mqtt.py, app/mqtt_discovery.py) and the pure parts of the supervisor
+# What MQTT publishes (app/mqtt_messages.py, app/mqtt_discovery.py) and the pure parts of the supervisor
 # (app/mqtt.py, app/mqtt_link.py): topics, the state message, Home Assistant discovery configs,
 # exact kWh, the reconnect backoff, the streamed payloads and the socket umqtt.simple writes
 # through. Both interpreters.
 import json
 import sys
 
-from app import mqtt as messages
+from app import mqtt_messages as messages
 from app import mqtt_discovery as discovery
-from app.mqtt import IO_MS, WRITE_CHUNK, Mqtt
+from app.mqtt import IO_MS, MAX_SENSORS, SENSOR_SIZE, WRITE_CHUNK, Mqtt
 from app.mqtt_link import BACKOFF_MS, MAX_BACKOFF_MS, Down, backoff_ms, describe, subscribe_packet
 from han.pipeline import Pipeline
 from han.reading import Reading
@@ -101,7 +101,7 @@ def test_home_assistant_classes():
 
 
 def sensor_table():
-    return bytearray(messages.MAX_SENSORS * messages.SENSOR_SIZE)
+    return bytearray(MAX_SENSORS * SENSOR_SIZE)
 
 
 def meter_of(reading):
@@ -168,10 +168,10 @@ def test_sensors_are_learned_once_whatever_a_and_b_and_stay_bounded():
     count = messages.learn(table, count, reading_of(("1.0.1.7.0.255", Quantity(2, 0, WATT)),     # same C.D.E
                                                     ("1.0.1.8.0.255", Quantity(3, 0, WATT_HOUR))))
     assert count == 2 and discovery.sensor(table, 1) == (code("0.0.1.8.0.255"), WATT_HOUR)
-    assert bytes(table[2 * messages.SENSOR_SIZE:]) == bytes(len(table) - 2 * messages.SENSOR_SIZE)
+    assert bytes(table[2 * SENSOR_SIZE:]) == bytes(len(table) - 2 * SENSOR_SIZE)
     # full: nothing more is taken
-    assert messages.learn(table, messages.MAX_SENSORS, reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == \
-        messages.MAX_SENSORS
+    assert messages.learn(table, MAX_SENSORS, reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == \
+        MAX_SENSORS
     # not sensors: text, a code without name, a unit that makes none
     assert messages.learn(table, count, reading_of(("0.0.96.1.0.255", "123"), ("1.0.99.1.0.255", Quantity(1, 0, WATT)),
                                                    ("1.0.0.0.5.255", Quantity(1, 0, NO_UNIT)))) == count
@@ -283,6 +283,29 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
     mqtt.client.publish(b"t", b"text")
     mqtt.flush()
     assert bytes(sock.written) == b"\x30\x07\x00\x01ttext"
+
+
+def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
+    from app import unload
+    mqtt, sock = connection()
+    mqtt.app.state = Fake(readings=1, reading=first_reading(KAMSTRUP_SE), mqtt_sent=0, mqtt_reconnects=0,
+                          mqtt_error=None)
+    mqtt.app.hal = Fake(unique_id=lambda: b"\x01")
+    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report"):
+        unload(name)
+    import app.names  # noqa: F401 - loaded by something else (the web server's answering code): kept
+    assert mqtt._publish()  # the new reading, then the first sensor's discovery config
+    written = bytes(sock.written)
+    assert b"\x00\x0fhanreader/state{" in written and b"hanreader/power/import" in written
+    assert b"homeassistant/sensor/hanreader_%s/power_import/config" % METER_ID.encode() in written
+    assert mqtt.announced == 1 and mqtt.app.state.mqtt_sent == 2 + len(KAMSTRUP_SENSORS)
+    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report"):
+        assert name not in sys.modules, name
+    assert "app.names" in sys.modules
+    mqtt.announced = mqtt.sensor_count
+    sock.written = bytearray()
+    assert not mqtt._publish() and not sock.written  # nothing new: nothing loaded, nothing sent
+    assert "app.mqtt_messages" not in sys.modules
 
 
 def test_a_socket_that_takes_less_ends_the_connection():

@@ -1,12 +1,14 @@
 """MQTT: every reading to a broker, Home Assistant discovery, and no wait the meter would feel.
 
-What stays in memory while MQTT runs is this module (the supervisor, the per-reading messages,
-the socket umqtt.simple writes through), app.names and umqtt.simple. The rest is loaded when
-it is needed and unloaded after (app.unload):
+What stays in memory while MQTT runs is this module (the supervisor, the socket umqtt.simple
+writes through) and umqtt.simple. The rest is loaded when it is needed and unloaded after
+(app.unload):
 
   app/mqtt_link.py       connecting (DNS, TCP, TLS, CONNECT and CONNACK), the words for a
                          failure and the backoff: loaded for each connection attempt
-  app/mqtt_discovery.py  Home Assistant discovery configs: loaded to announce sensors (on
+  app/mqtt_messages.py   what a reading publishes, with han.report (JSON) and app.names: loaded
+                         for each new reading
+  app/mqtt_discovery.py  Home Assistant discovery configs: loaded to announce a sensor (on
                          connect, on Home Assistant's birth message, for a sensor seen first)
   app/mqtt_raw.py        the raw frames topic: loaded only when mqtt.raw is on
 
@@ -50,12 +52,11 @@ what is going on.
 """
 import asyncio
 import gc
+import sys
 import time
 from errno import ETIMEDOUT
 
 from app import unload
-from han.report import string, text_of, value as json_value
-from han.values import DateTime, Quantity, decimal_text, obis_text
 
 try:
     from micropython import const
@@ -63,7 +64,7 @@ except ImportError:
     def const(value):
         return value
 
-# Names without "_" are for app/mqtt_link.py, app/mqtt_discovery.py and the tests.
+# Names without "_" are for app/mqtt_link.py, app/mqtt_messages.py and the tests.
 IO_MS = const(250)        # the longest one socket operation may take: then the connection is dropped
 ANSWER_MS = const(5000)   # for the CONNACK, and for the answer to a ping
 _PING_MS = const(10000)
@@ -72,121 +73,8 @@ _NO_ROOM_MS = const(10000)  # the wait after an attempt that found no room in th
 WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
 MAX_SENSORS = const(48)   # Home Assistant sensors remembered (the name table has fewer)
 SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
-_ID_WAIT_READINGS = const(20)  # readings without the meter's number before the chip id names the device
-# DLMS units (han.values; consts here, so they take no room in this module's globals)
-_WATT = const(27)
-_VOLT_AMPERE = const(28)
-_VAR = const(29)
-_WATT_HOUR = const(30)
-_VOLT_AMPERE_HOUR = const(31)
-_VAR_HOUR = const(32)
-_AMPERE = const(33)
-_VOLT = const(35)
-_HERTZ = const(44)
-_NO_UNIT = const(255)
-# The DLMS units of the quantities Home Assistant gets a sensor for; app/mqtt_discovery.py has
-# their classes in this order. Power factor (no unit) goes by its name.
-SENSOR_UNITS = bytes((_WATT, _VAR, _VOLT_AMPERE, _WATT_HOUR, _VAR_HOUR, _VOLT_AMPERE_HOUR, _AMPERE, _VOLT, _HERTZ))
-
-
-def quantity(q):
-    """(exact decimal text, unit symbol) of a Quantity as published: energy in k-units."""
-    if q.unit in (_WATT_HOUR, _VOLT_AMPERE_HOUR, _VAR_HOUR):
-        return decimal_text(q.raw, q.scaler - 3), "k" + q.symbol()
-    return decimal_text(q.raw, q.scaler), q.symbol()
-
-
-def value_text(v):
-    """A value as the payload of its own topic: a number, or text without JSON quotes."""
-    if isinstance(v, Quantity):
-        return quantity(v)[0]
-    if isinstance(v, DateTime):
-        return v.iso() or v.raw.hex()
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (bytes, bytearray)):
-        return text_of(v)
-    return json_value(v)
-
-
-def value_topic(prefix, code, name):
-    """PREFIX/power/import for "power_import"; PREFIX/obis/A.B.C.D.E.F for a code without name."""
-    if name is None:
-        return prefix + "/obis/" + obis_text(code)
-    return prefix + "/" + name.replace("_", "/")
-
-
-def is_sensor(name, unit):
-    """Whether a quantity with this friendly name and DLMS unit makes a Home Assistant sensor."""
-    return name is not None and isinstance(unit, int) and (
-        unit in SENSOR_UNITS or unit == _NO_UNIT and name.startswith("power_factor"))
-
-
-def named(items):
-    """(code, value, friendly name) for a reading's items; the name is None for a code without
-    one, and for a code whose name an earlier item took (Kamstrup sends its number as 0.0.5 and
-    its type as 96.1.1: both "meter_id"): such a value goes by its OBIS code."""
-    # Imported here, not held: the web server unloads app.names when it is idle, and a module
-    # held here would then be loaded a second time for its next request.
-    from app.names import name as friendly_name
-    taken = []
-    for code, v in items:
-        name = friendly_name(code)
-        if name is not None:
-            if name in taken:
-                name = None
-            else:
-                taken.append(name)
-        yield code, v, name
-
-
-def write_state(reading, write):
-    """The state message of a reading, in pieces through write(text)."""
-    time = reading.time.iso() if reading.time is not None else None
-    write('{"time": ')
-    write(string(time) if time else "null")
-    separator = ', "meter": {'
-    for key, v in (("id", reading.meter_id), ("manufacturer", reading.manufacturer),
-                   ("model", reading.model), ("list", reading.list_id)):
-        if v:
-            write(separator)
-            write('"%s": %s' % (key, string(v)))
-            separator = ", "
-    if separator == ", ":
-        write("}")
-    for code, v, name in named(reading.items):
-        write(', "%s": {"obis": "%s", "value": ' % (name or obis_text(code), obis_text(code)))
-        if isinstance(v, Quantity):
-            number, unit = quantity(v)
-            write(number)
-            if unit:
-                write(', "unit": ')
-                write(string(unit))
-        else:
-            write(json_value(v))
-        write("}")
-    write("}")
-
-
-def learn(table, count, reading):
-    """Add the Home Assistant sensors of a reading not seen before to `table` (a bytearray of
-    MAX_SENSORS, SENSOR_SIZE bytes each: C, D, E of the OBIS code, what the friendly name depends
-    on, then the DLMS unit; in the order they were seen), which holds `count`: the new count.
-    A Norwegian meter sends power every 2 s, voltages every 10 s and energy every hour, so they
-    come in over time."""
-    for code, v, name in named(reading.items):
-        if count == MAX_SENSORS or not isinstance(v, Quantity) or not is_sensor(name, v.unit):
-            continue
-        c, d, e = code[2], code[3], code[4]
-        for at in range(0, count * SENSOR_SIZE, SENSOR_SIZE):
-            if table[at] == c and table[at + 1] == d and table[at + 2] == e:
-                break
-        else:
-            at = count * SENSOR_SIZE
-            table[at:at + 3] = code[2:5]
-            table[at + 3] = v.unit
-            count += 1
-    return count
+# The code a turn of publishing loads (and unloads after, unless it was loaded already).
+_PUBLISHING = ("app.mqtt_messages", "app.mqtt_discovery", "han.report", "app.names")
 
 
 def _view(piece):
@@ -210,8 +98,6 @@ class Mqtt:
         self.client = None        # umqtt.simple's MQTTClient (app/mqtt_link.py makes it)
         self.address = None       # the broker's address, looked up rarely (app/mqtt_link.py)
         self.failures = 0         # failed connections in a row
-        self.connections = 0
-        self.last_problem = None  # the last failure logged (a failure repeated is not logged again)
         self.problem = None       # what ends the current connection: an exception, or words
         self.published = 0        # state.readings when the latest reading published came in
         self.heard_ms = 0         # ticks when the broker last sent something
@@ -315,6 +201,7 @@ class Mqtt:
             self.announced = 0
 
     async def run(self):
+        """Connect (app/mqtt_link.py), publish until the connection ends, wait, connect again."""
         app = self.app
         while True:
             if not app.wifi.up:
@@ -322,36 +209,30 @@ class Mqtt:
                 await asyncio.sleep_ms(1000)
                 continue
             try:
-                wait = await self._attempt()
+                from app import mqtt_link as link
+                wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
+                if wait == 0:
+                    link = None
+                    unload("app.mqtt_link")  # not needed while connected
+                    try:
+                        await self._serve()
+                    except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
+                        self.problem = self.problem or e
+                    from app import mqtt_link as link
+                    wait = link.ended(self)
             except MemoryError:  # no room for the connecting code now: a failed attempt
+                link = None
                 unload("app.mqtt_link")
                 gc.collect()
                 wait = _NO_ROOM_MS
                 app.state.mqtt = "no room in the heap to connect (%d B free); retry in %d s" % (
                     gc.mem_free(), _NO_ROOM_MS // 1000)
                 app.log.error("MQTT: " + app.state.mqtt)
+            link = None
+            unload("app.mqtt_link")
             if wait is None:
                 return  # no umqtt.simple: said in the status and the log
             await asyncio.sleep_ms(wait)
-
-    async def _attempt(self):
-        """Connect and publish until the connection ends; the wait before the next attempt (None:
-        MQTT cannot work)."""
-        from app import mqtt_link as link
-        wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
-        link = None
-        unload("app.mqtt_link")  # not needed while connected
-        if wait != 0:  # not connected: the wait before the next attempt, or None
-            return wait
-        try:
-            await self._serve()
-        except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
-            self.problem = self.problem or e
-        from app import mqtt_link as link
-        wait = link.ended(self)
-        link = None
-        unload("app.mqtt_link")
-        return wait
 
     def _receive(self):
         """Whatever the broker sent: looked for without waiting (the socket is non-blocking for
@@ -391,47 +272,31 @@ class Mqtt:
                 self.client.ping()
                 self.flush()
                 pinged_ms = now
-            busy = self._publish_reading()
             if self.raw is not None and self.raw.end:
                 self.show(None, self.raw.publish(self))
                 self.flush()
-            if self.device is not None and self.announced < self.sensor_count:
-                self._announce()
-                busy = True
+            busy = self._publish()
             await asyncio.sleep_ms(0 if busy else _POLL_MS)  # the meter's turn
 
-    def _publish_reading(self):
-        """The state message of the latest reading, and the values that go to a topic of their
-        own; False if there was no new reading (readings that came while the last was published,
-        or while the broker was away, are skipped: the latest is what counts)."""
+    def _publish(self):
+        """The latest reading if it is new (readings that came while the last was published, or
+        while the broker was away, are skipped: the latest is what counts), then the discovery
+        config of the next sensor not announced yet; False if there was nothing to do. Their code
+        is loaded for this and unloaded after (unless it was loaded already): between readings
+        it would only take room."""
         state = self.app.state
-        if state.readings == self.published:
+        if state.readings == self.published and (self.device is None or self.announced >= self.sensor_count):
             return False
-        self.published = state.readings
-        reading = state.reading
-        sensors = self.sensors
-        if sensors is not None:
-            if self.device is None:  # which meter this is: its number, or the chip's after a while
-                if reading.meter_id or self.readings_without_id >= _ID_WAIT_READINGS:
-                    self.device = reading.meter_id, reading.manufacturer, reading.model
-                else:
-                    self.readings_without_id += 1
-            self.sensor_count = learn(sensors, self.sensor_count, reading)
-        self.publish(self.prefix + "/state", write_state, (reading,))
-        sent = 1
-        per_value = self.config["per_value"]
-        for code, v, name in named(reading.items):
-            if per_value or sensors is not None and isinstance(v, Quantity) and is_sensor(name, v.unit):
-                self.client.publish(value_topic(self.prefix, code, name).encode(), value_text(v).encode())
-                sent += 1
-        self.flush()
-        self.show(None, sent)
+        loaded = [name for name in _PUBLISHING if name not in sys.modules]
+        try:
+            if state.readings != self.published:
+                self.published = state.readings
+                from app.mqtt_messages import publish
+                publish(self, state.reading)
+            if self.device is not None and self.announced < self.sensor_count:
+                from app.mqtt_discovery import announce
+                announce(self)
+        finally:
+            for name in loaded:
+                unload(name)
         return True
-
-    def _announce(self):
-        """The discovery config of the next sensor not announced yet. app/mqtt_discovery.py
-        stays loaded until the last one is out."""
-        from app import mqtt_discovery
-        mqtt_discovery.announce(self)
-        if self.announced >= self.sensor_count:
-            unload("app.mqtt_discovery")

@@ -3,15 +3,17 @@
     DISCOVERY/sensor/NODE/NAME/config
 
 (DISCOVERY = mqtt.discovery_prefix, NODE = "hanreader_" + the meter's number, NAME its friendly
-name). Loaded by app/mqtt.py to announce the sensors it learned (on connect, on Home Assistant's
+name). Loaded by app/mqtt.py to announce a sensor it learned (on connect, on Home Assistant's
 birth message, for a sensor seen first) and unloaded after. Configs are written in pieces through
 `write(text)`, never built whole.
 """
-from app.mqtt import SENSOR_SIZE, SENSOR_UNITS, is_sensor, value_topic
+from app.mqtt import SENSOR_SIZE
+from app.mqtt_messages import SENSOR_UNITS, is_sensor, value_topic
+from app.names import name as friendly_name
 from han.report import string
 
-# device_class, state_class and unit_of_measurement for each unit of app.mqtt.SENSOR_UNITS, in
-# its order ("-": no device class: recent Home Assistant versions know "reactive_energy", older
+# device_class, state_class and unit_of_measurement for each unit of app.mqtt_messages.SENSOR_UNITS,
+# in its order ("-": no device class: recent Home Assistant versions know "reactive_energy", older
 # ones nothing). Power factor (no unit) goes by name.
 _CLASSES = ("power measurement W", "reactive_power measurement var", "apparent_power measurement VA",
             "energy total_increasing kWh", "- total_increasing kvarh", "- total_increasing kVAh",
@@ -56,8 +58,8 @@ def device(meter, unique_id):
 
 
 def sensor(table, i):
-    """(OBIS code, DLMS unit) of sensor `i` of an app.mqtt.learn() table: a code with A, B = 0
-    and F = 255, which names the same."""
+    """(OBIS code, DLMS unit) of sensor `i` of an app.mqtt_messages.learn() table: a code with
+    A, B = 0 and F = 255, which names the same."""
     at = i * SENSOR_SIZE
     return b"\0\0" + bytes(table[at:at + 3]) + b"\xff", table[at + 3]
 
@@ -68,7 +70,6 @@ def discovery_topic(discovery_prefix, node, name):
 
 def write_discovery(code, unit, device, prefix, write):
     """The Home Assistant discovery config of one sensor, in pieces; `device` as device() makes it."""
-    from app.names import name as friendly_name
     node, meter_id, manufacturer, model = device
     name = friendly_name(code)
     device_class, state_class, unit_text = ha_class(name, unit)
@@ -91,7 +92,6 @@ def write_discovery(code, unit, device, prefix, write):
 def announce(mqtt):
     """Publish the config of the next sensor `mqtt` (app.mqtt.Mqtt, connected) learned and has
     not announced on this connection yet."""
-    from app.names import name as friendly_name
     this = device(mqtt.device, mqtt.app.hal.unique_id())
     code, unit = sensor(mqtt.sensors, mqtt.announced)
     mqtt.publish(discovery_topic(mqtt.config["discovery_prefix"], this[0], friendly_name(code)), write_discovery,

@@ -206,8 +206,7 @@ async def _connect(mqtt):
     sock.settimeout(IO_MS / 1000)
     mqtt.client.sock = mqtt
     mqtt.failures = 0
-    mqtt.connections += 1
-    if mqtt.connections > 1:
+    if app.state.mqtt_sent:  # connected before (its first message, "online", went out then)
         app.state.mqtt_reconnects += 1
     app.log.info("MQTT: connected to %s" % mqtt.where)
     if mqtt.raw is not None:
@@ -234,10 +233,9 @@ def ended(mqtt):
     problem = describe(mqtt.problem)
     mqtt.failures += 1
     wait = backoff_ms(mqtt.failures, getrandbits(8))
-    app.state.mqtt_error = problem
-    if problem != mqtt.last_problem:
+    if problem != app.state.mqtt_error:  # a failure repeated is not logged again
         app.log.warning("MQTT %s: %s; trying again in %d s, then less often"
                         % (mqtt.where, problem, (wait + 500) // 1000))
-        mqtt.last_problem = problem
+    app.state.mqtt_error = problem
     mqtt.show("down: %s; retry in %d s" % (problem, (wait + 500) // 1000))
     return wait
