@@ -218,6 +218,24 @@ def test_a_stream_of_garbage_never_grows_the_buffer():
     assert scanner.end - scanner.start <= size
 
 
+def test_a_frame_longer_than_the_first_buffer_grows_it_to_the_largest_frame():
+    from encoder import hdlc_frame
+    scanner = Scanner((HDLC, MBUS))
+    first = len(scanner.buf)
+    assert first < 2048  # a meter's frames are short: the buffer starts small
+    long_frame = hdlc_frame(bytes(range(256)) * 7, b"\x03", b"\x21")  # 1803 bytes
+    assert len(long_frame) > first
+    for chunk in (0, 100, 1):
+        scanner = Scanner((HDLC, MBUS))
+        events = []
+        data = KAMSTRUP + long_frame + KAMSTRUP
+        for i in range(0, len(data), chunk or len(data)):
+            for event in scanner.feed(data[i:i + (chunk or len(data))]):
+                events.append(bytes(event.buf[event.start:event.start + event.size]))
+        assert events == [KAMSTRUP[:-1], long_frame[:-1], KAMSTRUP[:-1]], chunk
+        assert len(scanner.buf) == scanner.capacity == 2048 + 64
+
+
 def test_a_segment_lost_beyond_recognition_costs_only_its_message():
     # Found by hypothesis: the last segment of message A is damaged in its format byte (no
     # longer an HDLC start: noise). Message B, from another sender and without LLC header, must

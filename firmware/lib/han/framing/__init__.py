@@ -37,9 +37,12 @@ board's heap, and the viper loop still takes well under a millisecond for the lo
 
 The scanner (Scanner, below) finds the frames in a byte stream that arrives in chunks of any
 size, in one bounded buffer: each format tells from a start byte how long its frame is and whether
-its checksum holds. Bytes that belong to no frame are reported as noise, a run at a time. After a
-false start (a noise byte that looks like a frame header, or a frame that fails its checksum)
-scanning resumes at the byte after that start, so a real frame hidden behind it is not lost.
+its checksum holds. The buffer starts at _FIRST_BUFFER bytes, room for the longest HDLC or M-Bus
+frame of any meter seen, and grows once, to room for the largest frame the formats allow, only
+for a longer frame (a P1 telegram of 1.4 KB; or noise that looks like a telegram's start).
+Bytes that belong to no frame are reported as noise, a run at a time. After a false start (a
+noise byte that looks like a frame header, or a frame that fails its checksum) scanning resumes
+at the byte after that start, so a real frame hidden behind it is not lost.
 Results do not depend on how the input is chunked. (One module with the formats: a module of its
 own would cost the heap its dictionary, names and the formats' table imported again.)
 """
@@ -63,6 +66,7 @@ CHECKED = b"\x01\x01\x01\x00"   # has a checksum of its own (a bare ciphered fra
 _MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
                                 # ciphered: the longest real telegram seen is 1.4 KB (Hungary)
 _MBUS_MAX = const(265)          # 259 + 6
+_FIRST_BUFFER = const(768)      # the longest HDLC frame seen is 583 bytes (Aidon, Sweden)
 
 # What measure() returns when it cannot give a length yet.
 _NEED_MORE = const(0)     # could be a frame: wait for more bytes
@@ -253,7 +257,8 @@ class Scanner:
             start = _START_BYTES[fmt]
             self.marks[start >> 3] |= 1 << (start & 7)
             largest = max(largest, _MBUS_MAX if fmt == MBUS else _MAX_FRAME)
-        self.buf = bytearray(capacity or largest + 64)
+        self.capacity = capacity or largest + 64  # what the buffer may grow to
+        self.buf = bytearray(min(self.capacity, _FIRST_BUFFER))
         self.frame = Frame()
         self.frame.buf = self.buf
         self.start = 0  # first byte not yet decided
@@ -269,7 +274,12 @@ class Scanner:
         taken = 0
         buf = self.buf
         while taken < len(data):
-            if self.end == len(buf):  # full: move what is undecided to the front
+            if self.end == len(buf) and not self.start and self.end < self.capacity:
+                # full of one frame's start (a long P1 telegram): the largest buffer takes it over
+                grown = bytearray(self.capacity)
+                grown[0:self.end] = buf
+                buf = self.buf = self.frame.buf = grown
+            elif self.end == len(buf):  # full: move what is undecided to the front
                 keep = self.end - self.start
                 if keep == len(buf):  # cannot happen while every format caps its frame size
                     self._skip(self.start, self.start + 1)
@@ -329,7 +339,7 @@ class Scanner:
                 self.start = pos + 1  # what a bad frame contains is not a frame of its own
                 continue
             size = measure(fmt, buf, pos, end)
-            if size > len(buf):
+            if size > self.capacity:
                 size = -1
             code = None
             if size > 0:
