@@ -4,7 +4,7 @@ Frames are real captures: a Kamstrup HAN-NVE push (telnet dump of a Norwegian me
 Netz NÖ example (two M-Bus segments) published by the grid operator.
 """
 from han import framing
-from han.framing import HDLC, MBUS, Frame, Scanner, find_marked, payload
+from han.framing import HDLC, MBUS, Scanner, find_marked, payload
 from han import _pure
 from han.framing.segments import Reassembly
 from support import unhex
@@ -35,7 +35,7 @@ def scan(data, chunk=0):
 
     def collect(source):
         for event in source:
-            if isinstance(event, Frame):
+            if event is scanner:  # a frame
                 events.append(("frame", bytes(event.buf[event.start:event.start + event.size])))
             else:
                 events.append((event.code, getattr(event, "size", 0), event.detail))

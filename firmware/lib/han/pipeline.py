@@ -8,7 +8,7 @@ are generators: each yields the Readings and Errors the new bytes complete.
 """
 from han.cosem import build_reading, new_cache, parse
 from han.errors import Error
-from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, Frame, Scanner, payload
+from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, Scanner, payload
 
 try:
     from micropython import const
@@ -84,9 +84,10 @@ class Pipeline:
 
     def _events(self, source):
         """What the scanner's frames and errors come to."""
+        scanner = self.scanner
         for event in source:
             segments = self.segments
-            if not isinstance(event, Frame):
+            if event is not scanner:  # an Error; else the frame the scanner found
                 yield self._count(event)
                 if segments is not None and getattr(event, "format", None) == segments.owner \
                         and segments.claims(event.data):

@@ -243,12 +243,12 @@ _NOISE_EXCERPT = const(64)
 _HCS = const(18)
 _ENDED_INSIDE = const(24)
 
-class Frame:
-    """A checked frame of format `format`, valid in `buf[start:start + size]` until the scanner
-    resumes. The scanner reuses one Frame: a frame is handled before the next one is found."""
-
-
 class Scanner:
+    """Yields the Errors and checked frames the bytes fed make. A frame is the scanner itself
+    (an object of its own would cost the board's heap a class): one of format `format`, valid in
+    `buf[start:start + size]` until the scanner resumes (a frame is handled before the next one
+    is found)."""
+
     def __init__(self, formats, capacity=0):
         self.formats = formats  # han.framing format numbers
         self.marks = bytearray(32)  # the formats' start bytes, a bit set (han._pure.find_marked)
@@ -259,9 +259,9 @@ class Scanner:
             largest = max(largest, _MBUS_MAX if fmt == MBUS else _MAX_FRAME)
         self.capacity = capacity or largest + 64  # what the buffer may grow to
         self.buf = bytearray(min(self.capacity, _FIRST_BUFFER))
-        self.frame = Frame()
-        self.frame.buf = self.buf
-        self.start = 0  # first byte not yet decided
+        self.start = 0  # first byte not yet decided; a frame's first while it is yielded
+        self.size = 0   # the frame's length, and
+        self.format = HDLC  # its format, while it is yielded
         self.end = 0    # end of buffered input
         self.quiet_until = 0  # bytes before this belong to a frame already reported bad
         self.frame_end = -1   # where the last good frame ended: its closing flag is no noise
@@ -269,7 +269,7 @@ class Scanner:
         self.noise_head = bytearray(_NOISE_EXCERPT)
 
     def feed(self, data):
-        """Take `data` (any length) and yield every Frame and Error it completes."""
+        """Take `data` (any length) and yield every frame (the scanner) and Error it completes."""
         data = memoryview(data)
         taken = 0
         buf = self.buf
@@ -278,7 +278,7 @@ class Scanner:
                 # full of one frame's start (a long P1 telegram): the largest buffer takes it over
                 grown = bytearray(self.capacity)
                 grown[0:self.end] = buf
-                buf = self.buf = self.frame.buf = grown
+                buf = self.buf = grown
             elif self.end == len(buf):  # full: move what is undecided to the front
                 keep = self.end - self.start
                 if keep == len(buf):  # cannot happen while every format caps its frame size
@@ -357,11 +357,9 @@ class Scanner:
                     else:
                         if self.noise:
                             yield self._noise_error()
-                        frame = self.frame
-                        frame.format = fmt
-                        frame.start = pos
-                        frame.size = size
-                        yield frame
+                        self.format = fmt
+                        self.size = size
+                        yield self  # the frame at self.start (pos)
                         self.start = self.frame_end = pos + size
                         continue
             elif size == _NEED_MORE and not final:
