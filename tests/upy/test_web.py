@@ -53,11 +53,11 @@ class Stream:
         pass
 
 
-class Out(http.Out):
-    """http.Out into a Stream, flushing without a timer."""
+class Out(routes.Reply):
+    """routes.Reply (http.Out with status lines) into a Stream, flushing without a timer."""
 
     def __init__(self):
-        http.Out.__init__(self, Stream(), bytearray(server.BUFFER))
+        routes.Reply.__init__(self, Stream(), bytearray(server.BUFFER))
 
     async def flush(self):
         self._send()
@@ -432,6 +432,12 @@ def test_decimal_digits_written_in_place():
         out.put("x" * (server.BUFFER - 5))  # the digits go over the buffer's end: sent on the way
         api._decimal(out, raw, scaler)
         assert out.text() == "x" * (server.BUFFER - 5) + decimal_text(raw, scaler), (raw, scaler)
+
+
+def test_polls_put_the_head_reply_writes():
+    out = Out()
+    out.start("200 OK", http.JSON, "Cache-Control: no-store\r\n")
+    assert api._HEAD.decode() == out.text()
 
 
 def test_data_json_has_obis_names_and_exact_text():

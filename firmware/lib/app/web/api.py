@@ -13,10 +13,13 @@ from json import dumps
 
 from app.names import name as friendly_name
 from app.state import HISTORY
-from app.web.http import FLUSH_AT, JSON
+from app.web.http import FLUSH_AT
 from han.values import DateTime, Decimal, Quantity, decimal_text
 
-_NO_STORE = "Cache-Control: no-store\r\n"
+# What routes.Reply.start("200 OK", JSON, "Cache-Control: no-store\r\n") would put, as one piece:
+# the polls need no more of it.
+_HEAD = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
+        b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
 _WRAP_S = (1 << 30) // 1000  # time.ticks_ms() // 1000 starts again from 0 after this
 
 
@@ -82,7 +85,7 @@ async def data(app, out, now_ms=None):
     now_ms = time.ticks_ms() if now_ms is None else now_ms
     state = app.state
     reading = state.reading
-    out.start("200 OK", JSON, _NO_STORE)
+    out.put(_HEAD)
     out.put(b'{"readings": ')
     out.number(state.readings)
     if reading is None:
@@ -150,7 +153,7 @@ async def history(app, out, query, now_ms=None):
     count = state.power_count
     first = max(0, count - HISTORY, after if after <= count else 0)
     now = (time.ticks_ms() if now_ms is None else now_ms) // 1000
-    out.start("200 OK", JSON, _NO_STORE)
+    out.put(_HEAD)
     out.put(b'{"count": ')
     out.number(count)
     out.put(b', "points": [')

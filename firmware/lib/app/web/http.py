@@ -200,14 +200,15 @@ def foreign_host(host, hostname):
 
 class Out:
     """A response on its way out: pieces gather in the slot's buffer and go to the socket when it
-    fills (put) or when the writer can wait (flush)."""
+    fills (put) or when the writer can wait (flush). The dashboard's polls put their fixed head
+    themselves (api.py); the other answers' status lines and errors are routes.Reply's."""
 
     def __init__(self, stream, buf):
         self.stream = stream
         self.buf = buf
         self.view = memoryview(buf)
         self.n = 0
-        self.started = False  # a status line has been put: an error now can only close
+        self.started = False  # a status line has been put (Reply.start): an error now can only close
 
     def put(self, data):
         """Bytes, or a str (encoded: constant pieces are best given as bytes)."""
@@ -256,35 +257,13 @@ class Out:
         self._send()
         return self.stream.drain()
 
-    def start(self, status, kind=None, headers=""):
-        """The status line and headers (each line of `headers` ends with CRLF)."""
-        self.started = True
-        self.put(b"HTTP/1.1 ")
-        self.put(status)
-        self.put(b"\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n")
-        if kind:
-            self.put(b"Content-Type: ")
-            self.put(kind)
-            self.put(b"\r\n")
-        self.put(headers)
-        self.put(b"\r\n")
-
-    def json(self, status, body, headers=""):
-        """A whole small JSON response (`body` is JSON text)."""
-        self.start(status, JSON, "Cache-Control: no-store\r\n" + headers)
-        self.put(body)
-
-    def error(self, status, detail, headers=""):
-        from json import dumps
-        self.json(status, '{"error": %s}' % dumps(detail), headers)
-
 
 async def exchange(web, slot, stream):
     """One connection of web (server.Web) in its slot: the request, the answer, then what the
     client still sends is taken in before the server closes. The dashboard's polls are answered
     by api.py, the rest by routes.py, loaded for them (see head) and unloaded once no such
-    request is left."""
-    out = Out(stream, slot.buf)
+    request is left; so is a refused request's error answer (routes.Reply)."""
+    out = None
     request = Request()
     whole = False  # the head has come and been accepted
     slot.deadline = time.ticks_add(slot.since, _HEAD_TIMEOUT_MS)
@@ -298,19 +277,25 @@ async def exchange(web, slot, stream):
                 request.rare = True  # a captive-portal check: routes.py redirects it
                 web.rare += 1
             if request.rare:
-                from app.web.routes import answer
+                from app.web.routes import Reply, answer
+                out = Reply(stream, slot.buf)
                 await answer(web, request, slot, stream, out)
             else:
                 from app.web import api
+                out = Out(stream, slot.buf)
                 if request.path == "/api/data":
                     await api.data(app, out)
                 else:
                     await api.history(app, out, request.query)
             await out.flush()
         except HttpError as e:
-            if out.started:
+            if out is not None and out.started:
                 raise
-            out.n = 0
+            if not request.rare:
+                request.rare = True
+                web.rare += 1
+            from app.web.routes import Reply
+            out = Reply(stream, slot.buf)
             out.error(*e.args)
             slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
             await out.flush()

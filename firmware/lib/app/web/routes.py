@@ -13,7 +13,7 @@ status page and the admin API are served.
 """
 import os
 
-from app.web.http import COOKIE, foreign_host
+from app.web.http import COOKIE, JSON, Out, foreign_host
 
 # What a request answered here may have loaded: unloaded once no such request is left (http.py).
 LOADED = ("app.web.routes", "app.web.status", "app.web.admin", "app.web.auth", "app.web.settings", "app.config")
@@ -30,6 +30,33 @@ PROBES = " /generate_204 /gen_204 /hotspot-detect.html /library/test/success.htm
          "/ncsi.txt /redirect /success.txt /canonical.html /kindle-wifi/wifistub.html "
 _HTML = "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; img-src 'self' data:; " \
         "frame-ancestors 'none'\r\n"
+
+
+class Reply(Out):
+    """http.Out with a status line and headers: the answers written here and by the modules loaded
+    from here (the dashboard's polls, always the same head, put theirs themselves: api.py)."""
+
+    def start(self, status, kind=None, headers=""):
+        """The status line and headers (each line of `headers` ends with CRLF)."""
+        self.started = True
+        self.put(b"HTTP/1.1 ")
+        self.put(status)
+        self.put(b"\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n")
+        if kind:
+            self.put(b"Content-Type: ")
+            self.put(kind)
+            self.put(b"\r\n")
+        self.put(headers)
+        self.put(b"\r\n")
+
+    def json(self, status, body, headers=""):
+        """A whole small JSON response (`body` is JSON text)."""
+        self.start(status, JSON, "Cache-Control: no-store\r\n" + headers)
+        self.put(body)
+
+    def error(self, status, detail, headers=""):
+        from json import dumps
+        self.json(status, '{"error": %s}' % dumps(detail), headers)
 
 
 def content_type(name):
