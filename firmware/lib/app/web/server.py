@@ -3,12 +3,12 @@
 Hand-rolled rather than a framework: the board has about 110 KB of heap for everything. This
 module is all that stays loaded while nobody uses the pages: it takes connections and gives each
 a slot. The code that reads a request and answers it (http.py, with api.py for the dashboard's
-data) is loaded with the first request that needs it and
-unloaded once no connection has come for LINGER_MS: long enough for a dashboard's data and
-history requests (milliseconds apart) and a page's files to share one load, short enough that
-between a dashboard's polls (2 s apart) the heap holds none of it. The rest comes for a request and goes right after it: pages.py (pages and files,
-fetched once a visit), status.py (the status page's figures), admin.py, auth.py and settings.py
-(log in, settings, reboot).
+data) is loaded with the first request that needs it and unloaded once no connection has come for
+LINGER_MS: long enough for a dashboard's data and history requests (milliseconds apart) and a
+page's files to share one load, short enough that between a dashboard's polls (2 s apart) the heap
+holds none of it. The rest comes for a request and goes right after it: routes.py (pages and
+files, fetched once a visit), status.py (the status page's figures), admin.py, auth.py and
+settings.py (log in, settings, reboot).
 
 Connections. At most _MAX_CONNECTIONS at once, each in a slot with a BUFFER-byte buffer made at
 start (made once: the heap would fragment otherwise). Every response closes its connection
