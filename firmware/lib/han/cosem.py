@@ -364,4 +364,7 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
             reading.time = value
     if header_time is not None and header_time.iso():
         reading.time = header_time
+    # Appending left room for up to twice the items (0.25 KB for 33 of them on the unix port):
+    # the reading, kept until the next one, keeps an exact copy.
+    reading.items = reading.items[:]
     return reading

@@ -275,4 +275,5 @@ def parse(view):
         if v:
             reading.meter_id = v
             break
+    reading.items = items[:]  # an exact copy: appending left room for up to twice the items
     return reading
