@@ -8,7 +8,7 @@ import sys
 from app import mqtt_messages as messages
 from app import mqtt_discovery as discovery
 from app.mqtt import IO_MS, MAX_SENSORS, SENSOR_SIZE, WRITE_CHUNK, Mqtt
-from app.mqtt_link import BACKOFF_MS, MAX_BACKOFF_MS, Down, backoff_ms, describe, subscribe_packet
+from app.mqtt_link import Down, backoff_ms, describe, subscribe_packet
 from han.pipeline import Pipeline
 from han.reading import Reading
 from han.units import HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
@@ -180,6 +180,18 @@ def test_sensors_are_learned_once_whatever_a_and_b_and_stay_bounded():
 def test_node_id_falls_back_to_the_chip_id():
     assert discovery.node_id(None, b"\x53\x49\x4d\x00\x00\x01") == "hanreader_53494d000001"
     assert discovery.node_id("", b"\xaa") == "hanreader_aa"
+    assert discovery.node_id("Ab-9 z/é", b"") == "hanreader_Ab_9_z___"  # é: two bytes
+
+
+def test_json_strings_are_escaped():
+    from han.report import string, value
+    assert string("Kamstrup_V0001") == '"Kamstrup_V0001"'
+    assert string('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
+    assert string("line\nnext\t\x01") == '"line\\nnext\\t\\u0001"'
+    assert string("m³") == '"m³"'  # not ASCII: as it is
+    assert json.loads(string("é\"\x1f")) == "é\"\x1f"
+    assert value("ok ³") == '"ok ³"'
+    assert value("a\x7f") == '"617f"'  # unprintable: its UTF-8 bytes in hex
 
 
 def test_display_names():
@@ -190,7 +202,7 @@ def test_display_names():
 
 def test_backoff_doubles_up_to_a_minute_with_jitter():
     assert [backoff_ms(n, 128) for n in range(1, 9)] == [
-        BACKOFF_MS, 2000, 4000, 8000, 16000, 32000, MAX_BACKOFF_MS, MAX_BACKOFF_MS]
+        1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]
     for n in (1, 5, 30):
         low, high = backoff_ms(n, 0), backoff_ms(n, 255)
         base = backoff_ms(n, 128)

@@ -33,20 +33,27 @@ def ha_class(name, unit):
 
 def display_name(name):
     """"power_import_l1" -> "Power import L1", as Home Assistant shows a sensor."""
+    # Slices and bytes here, not characters: MicroPython interns every character taken out of a
+    # str (str[i], iterating) as a name, for good.
     words = name.split("_")
     for i in range(len(words)):
         word = words[i]
-        if len(word) == 2 and word[0] == "l" and word[1] in "123":
+        if len(word) == 2 and word.startswith("l") and word[1:] in "123":
             words[i] = word.upper()
     text = " ".join(words)
-    return text[0].upper() + text[1:]
+    return text[:1].upper() + text[1:]
 
 
 def node_id(meter_id, unique_id):
-    """The Home Assistant device's id: "hanreader_" and the meter's number (letters, digits and
-    "_" only, as discovery topics need), or the board's chip id for a meter that sends none."""
+    """The Home Assistant device's id: "hanreader_" and the meter's number (ASCII letters, digits
+    and "_" only, as discovery topics need), or the board's chip id for a meter that sends none."""
     if meter_id:
-        return "hanreader_" + "".join(c if c.isalpha() or c.isdigit() else "_" for c in meter_id)
+        number = bytearray(meter_id.encode())  # bytes, not characters (see display_name)
+        for i in range(len(number)):
+            b = number[i]
+            if not (0x30 <= b <= 0x39 or 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A):  # 0-9, A-Z, a-z
+                number[i] = 0x5F  # "_"
+        return "hanreader_" + number.decode()
     return "hanreader_" + "".join("%02x" % b for b in unique_id)
 
 

@@ -3,15 +3,15 @@
 Loaded by app/mqtt.py for each connection attempt and unloaded while it is connected: nothing
 here is needed to publish.
 
-  connect   a non-blocking socket (TLS-wrapped with mqtt.tls); TCP and TLS get CONNECT_MS. The
+  connect   a non-blocking socket (TLS-wrapped with mqtt.tls); TCP and TLS get _CONNECT_MS. The
             CONNECT packet is umqtt.simple's: its connect() runs against a recorder standing in
             for the socket module (no network), the recorded bytes go out through the loop and
             the CONNACK is awaited for at most ANSWER_MS. Then "online" (retained) and the
             subscription to Home Assistant's status go out.
-  retry     BACKOFF_MS doubled per failure up to MAX_BACKOFF_MS, +-25 % at random (devices that
+  retry     _BACKOFF_MS doubled per failure up to _MAX_BACKOFF_MS, +-25 % at random (devices that
             lost the same broker do not come back all at once).
   DNS       an IP address needs no lookup. A host name is looked up at the first connection and
-            again after RESOLVE_AFTER failures in a row; MicroPython's lookup blocks, for as long
+            again after _RESOLVE_AFTER failures in a row; MicroPython's lookup blocks, for as long
             as the DNS server takes (seconds when it does not answer): give an IP address.
 
 Beyond the IO_MS a socket operation may take, a TLS handshake holds the loop for its CPU time.
@@ -29,11 +29,11 @@ except ImportError:
     def const(value):
         return value
 
-CONNECT_MS = const(5000)
-KEEPALIVE_S = const(60)  # told to the broker, which drops a client silent for 1.5 times as long
-BACKOFF_MS = const(1000)
-MAX_BACKOFF_MS = const(60000)
-RESOLVE_AFTER = const(5)
+_CONNECT_MS = const(5000)
+_KEEPALIVE_S = const(60)  # told to the broker, which drops a client silent for 1.5 times as long
+_BACKOFF_MS = const(1000)
+_MAX_BACKOFF_MS = const(60000)
+_RESOLVE_AFTER = const(5)
 _REFUSED = ("", "unacceptable protocol version", "client id rejected", "server unavailable",
             "wrong user name or password (mqtt.user, mqtt.password)",
             "not authorised (check mqtt.user and mqtt.password)")  # CONNACK return codes 0-5
@@ -45,7 +45,7 @@ class Down(Exception):
 
 def backoff_ms(failures, rand8):
     """The wait after `failures` (>= 1) failures in a row; `rand8` (0-255) spreads it +-25 %."""
-    base = min(MAX_BACKOFF_MS, BACKOFF_MS << min(failures - 1, 6))
+    base = min(_MAX_BACKOFF_MS, _BACKOFF_MS << min(failures - 1, 6))
     return base - base // 4 + base // 4 * rand8 // 128
 
 
@@ -128,7 +128,7 @@ def _client(mqtt):
     config = mqtt.config
     user = config["user"].encode() if config["user"] else None
     client = MQTTClient(b"hanreader-" + hexlify(mqtt.app.hal.unique_id()), mqtt.host, mqtt.port, user,
-                        config["password"].encode() if user else None, KEEPALIVE_S)
+                        config["password"].encode() if user else None, _KEEPALIVE_S)
     client.set_last_will((mqtt.prefix + "/status").encode(), b"offline", True)
     client.set_callback(mqtt._message)
     return client
@@ -158,7 +158,7 @@ async def _connect(mqtt):
     import socket
     app = mqtt.app
     mqtt.show("connecting to " + mqtt.where)
-    if mqtt.address is None or (mqtt.failures and mqtt.failures % RESOLVE_AFTER == 0):
+    if mqtt.address is None or (mqtt.failures and mqtt.failures % _RESOLVE_AFTER == 0):
         try:
             mqtt.address = socket.getaddrinfo(mqtt.host, mqtt.port)[0][-1]
         except OSError:
@@ -182,9 +182,9 @@ async def _connect(mqtt):
         stream = asyncio.StreamReader(io)
         stream.write(packet)
         try:
-            await asyncio.wait_for_ms(stream.drain(), CONNECT_MS)  # connected, CONNECT sent
+            await asyncio.wait_for_ms(stream.drain(), _CONNECT_MS)  # connected, CONNECT sent
         except asyncio.TimeoutError:
-            raise Down("no connection within %d s" % (CONNECT_MS // 1000))
+            raise Down("no connection within %d s" % (_CONNECT_MS // 1000))
         try:
             reply = await asyncio.wait_for_ms(stream.readexactly(4), ANSWER_MS)
         except asyncio.TimeoutError:

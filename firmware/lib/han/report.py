@@ -8,9 +8,18 @@ interpreters.
 from han.values import DateTime, Decimal, Quantity, decimal_text
 
 
+def _bytes(text):
+    """A str's UTF-8 bytes, to look at: on MicroPython the str itself (it has the buffer protocol),
+    as going through its characters would intern each one met as a name for good."""
+    try:
+        return memoryview(text)
+    except TypeError:  # CPython
+        return text.encode()
+
+
 def string(text):
-    for ch in text:
-        if ch < " " or ch == '"' or ch == "\\":
+    for b in _bytes(text):
+        if b < 0x20 or b == 0x22 or b == 0x5C:  # a control character, '"' or '\\'
             break
     else:
         return '"' + text + '"'  # nothing to escape: the usual case, one allocation
@@ -47,8 +56,8 @@ def value(v):
     if isinstance(v, Decimal):
         return decimal_text(v.raw, v.scaler)
     if isinstance(v, str):
-        for ch in v:
-            if ch < " " or ch == "\x7f":  # unprintable: its UTF-8 bytes in hex
+        for b in _bytes(v):
+            if b < 0x20 or b == 0x7F:  # unprintable: its UTF-8 bytes in hex
                 return string(v.encode().hex())
         return string(v)
     if isinstance(v, (bytes, bytearray)):
