@@ -304,3 +304,19 @@ def test_viper_instance_is_small_and_open_allocates_nothing():
             gc.enable()
         assert ok and not refused and untagged
         assert allocated == 0, (length, allocated)
+
+
+def test_parse_key_takes_pasted_keys_and_names_what_is_wrong():
+    from han.keys import parse_key
+    key = bytes.fromhex("5AD84121D9D20B364B7A11F3C1B5827F")
+    for text in ("5AD84121D9D20B364B7A11F3C1B5827F", " 0x5ad84121d9d20b364b7a11f3c1b5827f ",
+                 "5A:D8:41:21:D9:D2:0B:36:4B:7A:11:F3:C1:B5:82:7F", "5AD84121 D9D20B36-4B7A11F3 C1B5827F"):
+        assert parse_key(text) == key, text
+    for text in ("5AD84121D9D20B364B7A11F3C1B5827", "5AD84121D9D20B364B7A11F3C1B5827F0",
+                 "5AD84121D9D20B364G7A11F3C1B5827F", "5AD84121D9D20B36.B7A11F3C1B5827F"):
+        try:
+            parse_key(text, "auth_key")
+        except ValueError as e:
+            assert str(e).startswith("auth_key must be 32 hex digits"), e
+        else:
+            raise AssertionError(text)
