@@ -196,4 +196,5 @@ class Pipeline:
 
 
 def _starts_llc(buf, start, end):
-    return end - start >= 3 and buf[start] == 0xE6 and buf[start + 2] == 0x00 and buf[start + 1] in (0xE6, 0xE7)
+    """The LLC header E6 E6|E7 00 (a command or a response) at `start`?"""
+    return end - start >= 3 and buf[start] == 0xE6 and buf[start + 1] | 1 == 0xE7 and buf[start + 2] == 0x00
