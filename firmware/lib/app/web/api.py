@@ -91,20 +91,17 @@ async def data(app, out, now_ms=None):
     if reading is None:
         out.put(b', "age_s": null, "time": null, "meter": {}, "values": []}')
         return
-    out.put(b', "age_s": ')
-    out.number(((now_ms - state.reading_ms) & 0x3FFFFFFF) // 1000)
-    out.put(b', "time": ')
-    out.put(dumps(reading.time.iso() if reading.time is not None else None))
-    out.put(b', "meter": {')
-    lead = b'"'
+    # What comes once an answer is formatted: a few short-lived strings, where constant pieces
+    # would be objects made at every load of this module (once a poll).
+    out.put(', "age_s": %d, "time": %s, "meter": {' % (
+        ((now_ms - state.reading_ms) & 0x3FFFFFFF) // 1000,
+        dumps(reading.time.iso() if reading.time is not None else None)))
+    lead = ""
     for key, value in (("manufacturer", reading.manufacturer), ("model", reading.model),
                        ("id", reading.meter_id), ("list", reading.list_id)):
         if value:
-            out.put(lead)
-            out.put(key)
-            out.put(b'": ')
-            out.put(dumps(parts(value)[1]))
-            lead = b', "'
+            out.put('%s"%s": %s' % (lead, key, dumps(parts(value)[1])))
+            lead = ", "
     out.put(b'}, "values": [')
     lead = b'{"obis": "'
     for code, value in reading.items:
@@ -113,9 +110,13 @@ async def data(app, out, now_ms=None):
             if i:
                 out.put(b".")
             out.number(code[i])
-        out.put(b'", "name": ')
-        out.put(dumps(friendly_name(code)))
-        out.put(b', "value": ')
+        name = friendly_name(code)  # a lowercase identifier (app.names): nothing to escape
+        if name is None:
+            out.put(b'", "name": null, "value": ')
+        else:
+            out.put(b'", "name": "')
+            out.put(name)
+            out.put(b'", "value": ')
         if isinstance(value, Quantity):  # the usual value: its digits twice, no string made
             _decimal(out, value.raw, value.scaler)
             out.put(b', "text": "')
@@ -154,9 +155,7 @@ async def history(app, out, query, now_ms=None):
     first = max(0, count - HISTORY, after if after <= count else 0)
     now = (time.ticks_ms() if now_ms is None else now_ms) // 1000
     out.put(_HEAD)
-    out.put(b'{"count": ')
-    out.number(count)
-    out.put(b', "points": [')
+    out.put('{"count": %d, "points": [' % count)
     lead = b"["
     for i in range(first, count):
         if state.power_count - i > HISTORY:
