@@ -13,13 +13,13 @@ try:  # a precompiled library on the path wins (MICROPYPATH=build/host: small he
 except ImportError:
     sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware/lib")
 
-from han.keys import Keys, parse_key  # noqa: E402
+from han.key_text import HEX_DIGITS, parse_key  # noqa: E402
+from han.keys import Keys  # noqa: E402
 
 USAGE = "usage: decode.py [--key HEX32] [--auth-key HEX32] [--hex] [--diagnose] [FILE]"
 MESSAGE_STARTS = (0x0F, 0xDB, 0xDF, 0xE0, 0x01, 0x02)  # an APDU without link framing
 CHUNK = 512
 MESSAGE_PEEK = 8  # enough to recognise an LLC header, an APDU tag or a DLMS wrapper header
-HEX_DIGITS = "0123456789abcdefABCDEF"
 
 
 class UsageError(Exception):

@@ -307,7 +307,7 @@ def test_viper_instance_is_small_and_open_allocates_nothing():
 
 
 def test_parse_key_takes_pasted_keys_and_names_what_is_wrong():
-    from han.keys import parse_key
+    from han.key_text import parse_key
     key = bytes.fromhex("5AD84121D9D20B364B7A11F3C1B5827F")
     for text in ("5AD84121D9D20B364B7A11F3C1B5827F", " 0x5ad84121d9d20b364b7a11f3c1b5827f ",
                  "5A:D8:41:21:D9:D2:0B:36:4B:7A:11:F3:C1:B5:82:7F", "5AD84121 D9D20B36-4B7A11F3 C1B5827F"):

@@ -2,6 +2,7 @@
 # finds no room in the heap is counted and logged while the task goes on. Runs under CPython and
 # MicroPython alike.
 import gc
+import sys
 import time
 
 from app.config import defaults
@@ -19,6 +20,7 @@ if not hasattr(gc, "mem_free"):  # CPython: no bounded heap to ask
 
 
 KAMSTRUP = read_bytes(FRAMES + "/amshan/kamstrup-se-list-3phase-hdlc.bin")
+DANISH = read_bytes(FRAMES + "/kamstrup-dk-script/kamstrup-omnipower-dk-ggc.bin")  # keys: its sidecar
 
 
 class Hal:
@@ -35,9 +37,10 @@ class OutOfMemory:
         raise MemoryError
 
 
-def meter():
+def meter(**settings):
     config = defaults()
     config["meter"]["baud"] = 2400  # a fixed setting: no line detective
+    config["meter"].update(settings)
     log = Log("W", size=2048)
     lines = []
     log.sinks.append(lines.append)
@@ -64,3 +67,12 @@ def test_a_push_without_room_in_the_heap_is_lost_and_the_task_goes_on():
     m.take(KAMSTRUP, time.ticks_ms())
     m.take(None, time.ticks_ms())
     assert state.readings == 1
+
+
+def test_keys_as_pasted_open_an_encrypted_meter_and_their_reader_is_unloaded():
+    m, state, lines = meter(key="0x5AD84121 D9D20B36 4B7A11F3 C1B5827F",
+                            auth_key="af:b3:f9:3e:3e:72:04:ed:b3:c2:7f:96:db:d5:1a:e0")
+    assert "han.key_text" not in sys.modules  # read at the start only: its code is not kept
+    m.take(DANISH, time.ticks_ms())
+    m.take(None, time.ticks_ms())
+    assert state.readings >= 1 and not m.pipeline.errors, m.pipeline.errors

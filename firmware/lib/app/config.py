@@ -11,6 +11,8 @@ opens its access point): a bad file never causes a boot loop. Secrets are never 
 import json
 import os
 
+from app import unload
+
 try:
     from micropython import const
 except ImportError:
@@ -106,27 +108,21 @@ def _flag(value):
 
 
 def _key(value):
-    """Empty, or 32 hex digits (spaces, colons, dashes and 0x allowed, as han.keys takes them).
+    """Empty, or 32 hex digits (spaces, colons, dashes and 0x allowed, as han.key_text takes them).
 
     The message never quotes the value: a key with a typo is still mostly the secret."""
     if value == "":
         return None
     if not isinstance(value, str):
         return "must be text"
-    from han.keys import HEX_DIGITS, parse_key  # loaded for a key set only (the meter needs it then too)
-    cleaned = value.strip()
-    if cleaned[:2] in ("0x", "0X"):
-        cleaned = cleaned[2:]
-    cleaned = cleaned.replace(" ", "").replace(":", "").replace("-", "")
-    for c in cleaned:
-        if c not in HEX_DIGITS:
-            return "must be 32 hex digits (0-9, A-F); it contains other characters"
-    if len(cleaned) != 32:
-        return "must be 32 hex digits (16 bytes), not %d" % len(cleaned)
-    try:
-        parse_key(value)  # the meter task reads it with this: it must agree
-    except ValueError:
-        return "must be 32 hex digits (16 bytes)"
+    from han.key_text import HEX_DIGITS, key_digits  # the meter's own reading of a key
+    digits = key_digits(value)
+    unload("han.key_text")
+    # str.strip, not a loop over the characters: MicroPython interns each one as a name, for good
+    if digits.strip(HEX_DIGITS):
+        return "must be 32 hex digits (0-9, A-F); it contains other characters"
+    if len(digits) != 32:
+        return "must be 32 hex digits (16 bytes), not %d" % len(digits)
     return None
 
 

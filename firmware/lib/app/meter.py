@@ -37,10 +37,13 @@ class Meter:
         self.frames = None  # callable(layer, bytes view) for every layer's bytes (MQTT raw topic)
         keys = None
         if config["key"] or config["auth_key"]:
-            from han.keys import Keys, parse_key  # only a meter that encrypts needs them
+            from han.key_text import parse_key  # the keys are read now, then never again
+            from han.keys import Keys  # only a meter that encrypts needs it
             # (Keys makes the cipher's tables now, before the heap fragments)
             keys = Keys(parse_key(config["key"]) if config["key"] else None,
                         parse_key(config["auth_key"]) if config["auth_key"] else None)
+            del parse_key
+            unload("han.key_text")
         self.pipeline = Pipeline(keys, config["hint"] or None, self._trace)
         self.led = None
         self.diagnosis = Diagnosis()

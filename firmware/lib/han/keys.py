@@ -6,8 +6,8 @@ open: general-glo-ciphering (0xDB) and general-ded-ciphering (0xDF), AES-128-GCM
 IV = system title || frame counter. SC bit 4: authenticated (12-byte tag, AAD = SC || AK),
 bit 5: encrypted, low nibble: security suite (any accepted), bit 7: compression (not supported).
 
-One module: a meter that encrypts needs both, one that does not needs neither (the config
-checks a key with parse_key alone).
+One module: a meter that encrypts needs both, one that does not needs neither. Keys as users
+paste them are read by han.key_text.
 """
 
 try:
@@ -26,25 +26,6 @@ _NO_KEY = const(9)
 _TITLE = const(10)
 _AUTH = const(11)
 _WRONG_KEY = const(12)
-
-HEX_DIGITS = "0123456789abcdefABCDEF"
-
-
-def parse_key(text, name="key"):
-    """16 bytes from 32 hex digits; spaces, colons, dashes and a 0x prefix are accepted.
-
-    Raises ValueError with a sentence saying what is wrong.
-    """
-    cleaned = text.strip()
-    if cleaned[:2] in ("0x", "0X"):
-        cleaned = cleaned[2:]
-    for separator in " :-":
-        cleaned = cleaned.replace(separator, "")
-    if len(cleaned) != 32 or cleaned.strip(HEX_DIGITS):  # (not a generator: it costs a function)
-        raise ValueError("%s must be 32 hex digits (16 bytes), got %d characters: %r"
-                         % (name, len(cleaned), text))
-    return bytes.fromhex(cleaned)
-
 
 class Keys:
     """Encryption key (GUEK, "GPK60" in Denmark) and optional authentication key (GAK, "GPK61")."""
