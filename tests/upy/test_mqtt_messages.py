@@ -278,7 +278,7 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
     mqtt.flush()
     assert bytes(sock.written) == b"\x30\x00\x00"
     sock.written = bytearray()
-    mqtt.publish("hanreader/state", messages.write_state, (reading,), True)
+    messages.publish(mqtt, "hanreader/state", messages.write_state, (reading,), True)
     mqtt.flush()
     size = 2 + len("hanreader/state") + len(expected)
     assert bytes(sock.written) == bytes((0x31, size & 0x7F)) + b"\x00\x0fhanreader/state" + expected
@@ -286,7 +286,7 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
     # the length umqtt.simple is given counts bytes, not characters
     sock.written = bytearray()
     unicode = reading_of(("1.0.0.0.0.255", "m³"))
-    mqtt.publish("t", messages.write_state, (unicode,))
+    messages.publish(mqtt, "t", messages.write_state, (unicode,))
     mqtt.flush()
     expected = render(messages.write_state, unicode).encode()
     assert bytes(sock.written) == bytes((0x30, 2 + 1 + len(expected))) + b"\x00\x01t" + expected

@@ -77,7 +77,7 @@ SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS cod
 _PUBLISHING = ("app.mqtt_messages", "app.mqtt_discovery", "han.report", "app.names")
 
 
-def _view(piece):
+def view(piece):
     """A piece of a message as bytes, not copied where it need not be (MicroPython's str has the
     buffer protocol, CPython's has not)."""
     try:
@@ -107,10 +107,9 @@ class Mqtt:
         self.chunk = bytearray(WRITE_CHUNK)  # what umqtt.simple wrote, not yet in the socket
         self.filled = 0
         self.peeked = None        # the first byte of a packet, read by _receive()
-        self.message = None       # (stand-in, function, arguments) of the message publish() is sending
-        self.size = 0             # its length in bytes, while it is measured
+        self.message = None       # (stand-in, function, arguments): app/mqtt_messages.py's publish()
         self.sensors = bytearray(MAX_SENSORS * SENSOR_SIZE) if config["discovery"] else None
-        self.sensor_count = 0     # sensors learned (see learn())
+        self.sensor_count = 0     # sensors learned (app/mqtt_messages.py's learn())
         self.announced = 0        # sensors announced to Home Assistant on this connection
         self.device = None        # (meter number, manufacturer, model) once a reading says which meter
         self.readings_without_id = 0
@@ -123,25 +122,22 @@ class Mqtt:
     # umqtt.simple's socket while connected.
 
     def write(self, data, length=None):
-        """umqtt.simple writes a packet here in pieces; the message of publish() (see there) is
-        rendered into the socket piece by piece."""
+        """umqtt.simple writes a packet here in pieces; the message of app/mqtt_messages.py's
+        publish() (see there) is rendered into the socket piece by piece."""
         if self.message is not None and data is self.message[0]:
             function, arguments = self.message[1:]
             function(*arguments, self._put)
         else:
             self._put(data if length is None else memoryview(data)[:length])
 
-    def _count(self, piece):
-        self.size += len(_view(piece))  # UTF-8 bytes, not characters
-
     def _put(self, piece):
-        view = _view(piece)
+        data = view(piece)
         at = 0
-        while at < len(view):
+        while at < len(data):
             if self.filled == WRITE_CHUNK:
                 self.flush()
-            n = min(len(view) - at, WRITE_CHUNK - self.filled)
-            self.chunk[self.filled:self.filled + n] = view[at:at + n]
+            n = min(len(data) - at, WRITE_CHUNK - self.filled)
+            self.chunk[self.filled:self.filled + n] = data[at:at + n]
             self.filled += n
             at += n
 
@@ -169,18 +165,6 @@ class Mqtt:
 
     def setblocking(self, flag):
         pass  # umqtt.simple's wait_msg asks for blocking reads: the timeout stays
-
-    def publish(self, topic, function, arguments, retain=False):
-        """Publish what function(*arguments, write) writes: measured first, then written again
-        into the socket. umqtt.simple's publish() asks the message for its length, then writes
-        it: a range of that length stands for it, which write() recognises and renders."""
-        self.size = 0
-        function(*arguments, self._count)
-        self.message = range(self.size), function, arguments
-        try:
-            self.client.publish(topic.encode(), self.message[0], retain)
-        finally:
-            self.message = None
 
     def show(self, what=None, sent=0):
         """state.mqtt: `what` is going on (None: connected), after `sent` more messages."""
@@ -272,27 +256,28 @@ class Mqtt:
                 self.client.ping()
                 self.flush()
                 pinged_ms = now
-            if self.raw is not None and self.raw.end:
-                self.show(None, self.raw.publish(self))
-                self.flush()
             busy = self._publish()
             await asyncio.sleep_ms(0 if busy else _POLL_MS)  # the meter's turn
 
     def _publish(self):
-        """The latest reading if it is new (readings that came while the last was published, or
-        while the broker was away, are skipped: the latest is what counts), then the discovery
-        config of the next sensor not announced yet; False if there was nothing to do. Their code
-        is loaded for this and unloaded after (unless it was loaded already): between readings
-        it would only take room."""
+        """The raw frames waiting, the latest reading if it is new (readings that came while the
+        last was published, or while the broker was away, are skipped: the latest is what
+        counts), then the discovery config of the next sensor not announced yet; False if there
+        was nothing to do. Their code is loaded for this and unloaded after (unless it was
+        loaded already): between readings it would only take room."""
         state = self.app.state
-        if state.readings == self.published and (self.device is None or self.announced >= self.sensor_count):
+        frames = self.raw is not None and self.raw.end
+        if not frames and state.readings == self.published and (
+                self.device is None or self.announced >= self.sensor_count):
             return False
         loaded = [name for name in _PUBLISHING if name not in sys.modules]
         try:
+            if frames:
+                self.raw.publish(self)
             if state.readings != self.published:
                 self.published = state.readings
-                from app.mqtt_messages import publish
-                publish(self, state.reading)
+                from app.mqtt_messages import publish_reading
+                publish_reading(self, state.reading)
             if self.device is not None and self.announced < self.sensor_count:
                 from app.mqtt_discovery import announce
                 announce(self)

@@ -8,7 +8,7 @@ birth message, for a sensor seen first) and unloaded after. Configs are written 
 `write(text)`, never built whole.
 """
 from app.mqtt import SENSOR_SIZE
-from app.mqtt_messages import SENSOR_UNITS, is_sensor, value_topic
+from app.mqtt_messages import SENSOR_UNITS, is_sensor, publish, value_topic
 from app.names import name as friendly_name
 from han.report import string
 
@@ -101,8 +101,8 @@ def announce(mqtt):
     not announced on this connection yet."""
     this = device(mqtt.device, mqtt.app.hal.unique_id())
     code, unit = sensor(mqtt.sensors, mqtt.announced)
-    mqtt.publish(discovery_topic(mqtt.config["discovery_prefix"], this[0], friendly_name(code)), write_discovery,
-                 (code, unit, this, mqtt.prefix), True)
+    publish(mqtt, discovery_topic(mqtt.config["discovery_prefix"], this[0], friendly_name(code)), write_discovery,
+            (code, unit, this, mqtt.prefix), True)
     mqtt.flush()
     mqtt.show(None, 1)
     mqtt.announced += 1

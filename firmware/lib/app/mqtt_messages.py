@@ -1,11 +1,12 @@
-"""MQTT: what a reading publishes, as app/mqtt.py describes it (the state message, the values that
-go to a topic of their own), and the Home Assistant sensors it brings.
+"""MQTT: publishing a message written in pieces, and what a reading publishes, as app/mqtt.py
+describes it (the state message, the values that go to a topic of their own), and the Home
+Assistant sensors it brings.
 
 Loaded by app/mqtt.py for each new reading and unloaded after, with han.report and app.names
 unless something else had loaded them (the web server's answering code): nothing here is needed
 between two readings, and a reading comes every 2 to 10 s.
 """
-from app.mqtt import MAX_SENSORS, SENSOR_SIZE
+from app.mqtt import MAX_SENSORS, SENSOR_SIZE, view
 from app.names import name as friendly_name
 from han.report import string, text_of, value as json_value
 from han.values import DateTime, Quantity, decimal_text, obis_text
@@ -31,6 +32,25 @@ _NO_UNIT = const(255)
 # The DLMS units of the quantities Home Assistant gets a sensor for; app/mqtt_discovery.py has
 # their classes in this order. Power factor (no unit) goes by its name.
 SENSOR_UNITS = bytes((_WATT, _VAR, _VOLT_AMPERE, _WATT_HOUR, _VAR_HOUR, _VOLT_AMPERE_HOUR, _AMPERE, _VOLT, _HERTZ))
+
+
+def publish(mqtt, topic, function, arguments, retain=False):
+    """Publish through `mqtt` (app.mqtt.Mqtt, connected) what function(*arguments, write) writes:
+    measured first, then written again into the socket. umqtt.simple's publish() asks the
+    message for its length, then writes it: a range of that length stands for it, which
+    Mqtt.write() recognises and renders."""
+    size = 0
+
+    def count(piece):
+        nonlocal size
+        size += len(view(piece))  # UTF-8 bytes, not characters
+
+    function(*arguments, count)
+    mqtt.message = range(size), function, arguments
+    try:
+        mqtt.client.publish(topic.encode(), mqtt.message[0], retain)
+    finally:
+        mqtt.message = None
 
 
 def quantity(q):
@@ -130,7 +150,7 @@ def learn(table, count, reading):
     return count
 
 
-def publish(mqtt, reading):
+def publish_reading(mqtt, reading):
     """Publish a new reading through `mqtt` (app.mqtt.Mqtt, connected): its state message and the
     values that go to a topic of their own; with discovery on, learn its sensors first."""
     sensors = mqtt.sensors
@@ -142,7 +162,7 @@ def publish(mqtt, reading):
                 mqtt.readings_without_id += 1
         mqtt.sensor_count = learn(sensors, mqtt.sensor_count, reading)
     prefix = mqtt.prefix
-    mqtt.publish(prefix + "/state", write_state, (reading,))
+    publish(mqtt, prefix + "/state", write_state, (reading,))
     sent = 1
     per_value = mqtt.config["per_value"]
     for code, v, name in named(reading.items):

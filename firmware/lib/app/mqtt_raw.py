@@ -43,15 +43,18 @@ class Raw:
         self.end = end + 2 + n
 
     def publish(self, mqtt):
-        """Publish the frames waiting through `mqtt` (app.mqtt.Mqtt, connected): how many."""
+        """Publish the frames waiting through `mqtt` (app.mqtt.Mqtt, connected; app/mqtt.py has
+        app/mqtt_messages.py loaded meanwhile)."""
+        from app.mqtt_messages import publish
         buffer = self.buffer
         view = memoryview(buffer)
         topic = mqtt.prefix + "/raw"
         at = sent = 0
         while at < self.end:
             n = buffer[at] << 8 | buffer[at + 1]
-            mqtt.publish(topic, _hex, (view[at + 2:at + 2 + n],))
+            publish(mqtt, topic, _hex, (view[at + 2:at + 2 + n],))
             at += 2 + n
             sent += 1
         self.end = 0
-        return sent
+        mqtt.flush()
+        mqtt.show(None, sent)
