@@ -26,7 +26,7 @@ FIRMWARE_SET = ("han.pipeline", "han.diagnosis")
 # or a change and goes again); measured on top of the firmware set and asyncio.
 APP_SET = ("app.main", "app.log", "app.state", "app.hal.unix", "app.meter", "app.wifi", "app.health",
            "app.telnet", "app.web.server")
-MQTT_SET = ("app.mqtt", "app.names", "han.report", "umqtt.simple")  # han.report: the JSON of values
+MQTT_SET = ("app.mqtt", "umqtt.simple")  # the messages (app.mqtt_messages, han.report, app.names) come per turn
 
 PROBE = """
 import gc, sys
