@@ -145,7 +145,10 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
         data = os.path.join(work, "data")
         os.mkdir(data)
         with open(os.path.join(data, "config.json"), "w") as f:  # a fixed setting: no detection
-            json.dump({"meter": meter_config(capture), "telnet": {"level": "W"}}, f)
+            # A network set, as on a board in use: it joins (the unix hal's network stands in) and
+            # no access point is opened (that is for setting the device up, with no broker to reach)
+            json.dump({"meter": meter_config(capture), "telnet": {"level": "W"},
+                       "wifi": {"ssid": "home", "password": "not-a-secret"}}, f)
         serial, telnet, http = free_port(), free_port(), free_port()
         processes.append(subprocess.Popen(
             [sys.executable, os.path.join(HERE, "meter_sim.py"), "--port", str(serial), "--control", "0",
