@@ -38,10 +38,19 @@ FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this ma
 COOKIE = "hanreader"
 JSON = "application/json"
 _SPACE = b" \t"
+# The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
+# to answer one (every poll loads this module: none of that text).
+_LINE_TOO_LONG = const(0)
+_NOT_HTTP = const(1)
+_HEAD_TOO_LONG = const(2)
+_TOO_MANY_LINES = const(3)
+_BAD_LENGTH = const(4)
+_CHUNKED = const(5)
 
 
 class HttpError(Exception):
-    """A request refused before it reached a route: HttpError(status line, sentence)."""
+    """A request refused before it reached a route: HttpError(status line, sentence), or from
+    the request head HttpError(n), one of the refusals above (refusals.py has their words)."""
 
 
 def parse_request_line(line):
@@ -124,10 +133,10 @@ async def head(slot, stream, request, web):
             end = at - 1 if at > start and buf[at - 1] == 13 else at  # without CR LF
         if request.method is None:
             if end < 0:
-                raise HttpError("414 URI Too Long", "the request line is too long")
+                raise HttpError(_LINE_TOO_LONG)
             parsed = parse_request_line(bytes(slot.view[start:end]))
             if parsed is None:
-                raise HttpError("400 Bad Request", "not an HTTP/1.x request")
+                raise HttpError(_NOT_HTTP)
             request.method, request.path, request.query = parsed
             size = end - start
             app = web.app
@@ -141,8 +150,7 @@ async def head(slot, stream, request, web):
             lines += 1
             size += BUFFER if end < 0 else end - start + 2
             if size > _HEAD_MAX or lines >= MAX_HEADERS:
-                raise HttpError("431 Request Header Fields Too Large",
-                                "the request head is too long" if size > _HEAD_MAX else "too many header lines")
+                raise HttpError(_HEAD_TOO_LONG if size > _HEAD_MAX else _TOO_MANY_LINES)
             if end >= 0:
                 _header(slot, start, end, request, keep)
 
@@ -170,9 +178,9 @@ def _header(slot, start, end, request, keep):
         except ValueError:  # UnicodeError is one too
             request.length = -1
         if request.length < 0:
-            raise HttpError("400 Bad Request", "Content-Length is not a size")
+            raise HttpError(_BAD_LENGTH)
     elif colon - start == 17 and buf.startswith(b"transfer-encoding", start):
-        raise HttpError("501 Not Implemented", "chunked request bodies are not accepted")
+        raise HttpError(_CHUNKED)
     elif keep is not None:
         keep(request, slot, start, colon, first, end)
     elif colon - start == 4 and buf.startswith(b"host", start):
@@ -294,9 +302,13 @@ async def exchange(web, slot, stream):
             if not request.rare:
                 request.rare = True
                 web.rare += 1
+            refused = e.args
+            if isinstance(refused[0], int):  # the request head's own: its words are loaded for it
+                from app.web.refusals import REFUSED
+                refused = REFUSED[refused[0]]
             from app.web.routes import Reply
             out = Reply(stream, slot.buf)
-            out.error(*e.args)
+            out.error(*refused)
             slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
             await out.flush()
     finally:

@@ -16,7 +16,8 @@ import os
 from app.web.http import COOKIE, JSON, Out, foreign_host
 
 # What a request answered here may have loaded: unloaded once no such request is left (http.py).
-LOADED = ("app.web.routes", "app.web.status", "app.web.admin", "app.web.auth", "app.web.settings", "app.config")
+LOADED = ("app.web.routes", "app.web.status", "app.web.admin", "app.web.auth", "app.web.settings", "app.config",
+          "app.web.refusals")
 # The headers kept as text (lowercase names) and the Request attributes they go to.
 _KEPT = (b"host", b"cookie", b"if-none-match", b"origin", b"sec-fetch-site", b"authorization",
          b"x-csrf-token", b"content-type", b"expect")
