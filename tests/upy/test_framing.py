@@ -36,7 +36,7 @@ def scan(data, chunk=0):
     def collect(source):
         for event in source:
             if event is scanner:  # a frame
-                events.append(("frame", bytes(event.buf[event.start:event.start + event.size])))
+                events.append(("frame", bytes(event.buf[event.at:event.at + event.size])))
             else:
                 events.append((event.code, getattr(event, "size", 0), event.detail))
 
@@ -231,7 +231,7 @@ def test_a_frame_longer_than_the_first_buffer_grows_it_to_the_largest_frame():
         data = KAMSTRUP + long_frame + KAMSTRUP
         for i in range(0, len(data), chunk or len(data)):
             for event in scanner.feed(data[i:i + (chunk or len(data))]):
-                events.append(bytes(event.buf[event.start:event.start + event.size]))
+                events.append(bytes(event.buf[event.at:event.at + event.size]))
         assert events == [KAMSTRUP[:-1], long_frame[:-1], KAMSTRUP[:-1]], chunk
         assert len(scanner.buf) == scanner.capacity == 2048 + 64
 

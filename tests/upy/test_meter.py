@@ -76,3 +76,25 @@ def test_keys_as_pasted_open_an_encrypted_meter_and_their_reader_is_unloaded():
     m.take(DANISH, time.ticks_ms())
     m.take(None, time.ticks_ms())
     assert state.readings >= 1 and not m.pipeline.errors, m.pipeline.errors
+
+
+def test_a_push_that_found_no_room_half_decoded_is_not_decoded_again():
+    # The frame is deciphered in place; no room in the heap to parse it: the scanner must not
+    # hand that frame out again (it would then read as a wrong key), and the next push decodes.
+    import han.pipeline
+    m, state, lines = meter(key="5AD84121D9D20B364B7A11F3C1B5827F", auth_key="AFB3F93E3E7204EDB3C27F96DBD51AE0")
+    parse = han.pipeline.parse
+
+    def no_room(*args):
+        han.pipeline.parse = parse  # once
+        raise MemoryError
+
+    han.pipeline.parse = no_room
+    try:
+        m.take(DANISH, time.ticks_ms())
+    finally:
+        han.pipeline.parse = parse
+    m.take(DANISH, time.ticks_ms())
+    m.take(None, time.ticks_ms())
+    assert m.pipeline.errors == {"memory": 1}, m.pipeline.errors
+    assert state.readings >= 1

@@ -96,7 +96,7 @@ class Pipeline:
             self.frames += 1
             fmt = event.format
             buf = event.buf
-            at = event.start
+            at = event.at
             view = memoryview(buf)
             if self.trace:
                 self.trace(NAMES[fmt], view[at:at + event.size])

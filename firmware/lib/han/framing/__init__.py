@@ -246,8 +246,9 @@ _ENDED_INSIDE = const(24)
 class Scanner:
     """Yields the Errors and checked frames the bytes fed make. A frame is the scanner itself
     (an object of its own would cost the board's heap a class): one of format `format`, valid in
-    `buf[start:start + size]` until the scanner resumes (a frame is handled before the next one
-    is found)."""
+    `buf[at:at + size]` until the scanner resumes (a frame is handled before the next one is
+    found). What is yielded is decided before: a consumer that fails on it (no room in the heap)
+    and feeds more is not handed it again, half handled (deciphered in place)."""
 
     def __init__(self, formats, capacity=0):
         self.formats = formats  # han.framing format numbers
@@ -259,8 +260,9 @@ class Scanner:
             largest = max(largest, _MBUS_MAX if fmt == MBUS else _MAX_FRAME)
         self.capacity = capacity or largest + 64  # what the buffer may grow to
         self.buf = bytearray(min(self.capacity, _FIRST_BUFFER))
-        self.start = 0  # first byte not yet decided; a frame's first while it is yielded
-        self.size = 0   # the frame's length, and
+        self.start = 0  # first byte not yet decided
+        self.at = 0     # a yielded frame's first byte, its length and
+        self.size = 0
         self.format = HDLC  # its format, while it is yielded
         self.end = 0    # end of buffered input
         self.quiet_until = 0  # bytes before this belong to a frame already reported bad
@@ -358,9 +360,10 @@ class Scanner:
                         if self.noise:
                             yield self._noise_error()
                         self.format = fmt
+                        self.at = pos
                         self.size = size
-                        yield self  # the frame at self.start (pos)
                         self.start = self.frame_end = pos + size
+                        yield self
                         continue
             elif size == _NEED_MORE and not final:
                 return
@@ -384,6 +387,6 @@ class Scanner:
                 error = Error(code, detail, memoryview(buf)[pos:min(end, pos + shown)])
                 error.size = size
                 error.format = NAMES[fmt]
-                yield error
                 self.quiet_until = max(self.quiet_until, pos + size)
                 self.start = pos + 1
+                yield error
