@@ -1,11 +1,12 @@
-"""Reading a request and answering the dashboard: the request head, the routes, error answers.
+"""Reading a request and answering the dashboard: the request head, the routes.
 
 Loaded by server.py while connections are served and unloaded when none has come for a while
 (server.LINGER_MS): an idle device holds none of this code. See server.py for the limits. What
-a dashboard polls (/api/data, /api/history: api.py) is answered with the code that stays for
-it; the rest is loaded for its request and unloaded after it: routes.py (the headers those
-requests need, pages and files, captive-portal redirects, safe mode), status.py (the status
-page's figures), admin.py.
+a dashboard polls (/api/data, /api/history: api.py) is answered with this code and api.py; the
+rest is loaded for its request and unloaded after it: routes.py (status lines and error
+answers, the headers those requests need, pages and files, captive-portal redirects, safe mode),
+refusals.py (the words of a refused request head), status.py (the status page's figures),
+admin.py.
 
 A connection's slot buffer holds the request head, read in place: a header line becomes a
 string only when a route uses it (a browser sends a dozen others, a kilobyte of text), and its
@@ -299,7 +300,7 @@ async def exchange(web, slot, stream):
         except HttpError as e:
             if out is not None and out.started:
                 raise
-            if not request.rare:
+            if not request.rare:  # its answer is routes.py's: counted, to be unloaded after it
                 request.rare = True
                 web.rare += 1
             refused = e.args

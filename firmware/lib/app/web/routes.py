@@ -1,7 +1,7 @@
-"""Every answer but the dashboard's polls (http.py answers those), and the headers they need (a
-poll keeps only its Host): captive-portal redirects while the access point is open, safe mode, the pages
-and their files, and the way to the status page's figures (status.py) and the admin API
-(admin.py). Loaded for such a request, from its request line on, and unloaded after it (see
+"""Every answer but the dashboard's polls (http.py answers those), their status lines (Reply), and
+the headers they need (a poll keeps only its Host): captive-portal redirects while the access
+point is open, safe mode, the pages and their files, and the way to the status page's figures
+(status.py) and the admin API (admin.py). Loaded for such a request, from its request line on, and unloaded after it (see
 http.py): a dashboard fetches its page and files once, then only its data.
 
 Pages and files come from the www folder next to lib/: www/NAME.gz, sent with Content-Encoding:
