@@ -2,6 +2,7 @@
 # (app/mqtt.py, app/mqtt_link.py): topics, the state message, Home Assistant discovery configs,
 # exact kWh, the reconnect backoff, the streamed payloads and the socket umqtt.simple writes
 # through. Both interpreters.
+import gc
 import json
 import sys
 
@@ -21,6 +22,9 @@ KAMSTRUP_SENSORS = ["power_import", "power_export", "reactive_power_import", "re
                     "current_l1", "current_l2", "current_l3", "voltage_l1", "voltage_l2", "voltage_l3",
                     "energy_import", "energy_export", "reactive_energy_import", "reactive_energy_export"]
 
+
+if not hasattr(gc, "mem_free"):  # CPython: no bounded heap to ask
+    gc.mem_free = lambda: 0
 
 def code(text):
     return bytes(int(part) for part in text.split("."))
@@ -318,6 +322,32 @@ def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     sock.written = bytearray()
     assert not mqtt._publish() and not sock.written  # nothing new: nothing loaded, nothing sent
     assert "app.mqtt_messages" not in sys.modules
+
+
+def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connection():
+    from app import unload
+
+    class NoRoom:  # app.mqtt_messages as it is when its code finds no room in the heap
+        def __getattr__(self, name):
+            raise MemoryError
+
+    mqtt, sock = connection()
+    lines = []
+    mqtt.app.log = Fake(warning=lines.append)
+    mqtt.app.state = Fake(readings=1, reading=first_reading(KAMSTRUP_SE), mqtt_sent=0, mqtt_reconnects=0,
+                          mqtt_error=None)
+    mqtt.app.hal = Fake(unique_id=lambda: b"\x01")
+    unload("app.mqtt_messages")
+    sys.modules["app.mqtt_messages"] = NoRoom()
+    try:
+        assert not mqtt._publish()
+    finally:
+        sys.modules.pop("app.mqtt_messages", None)
+    assert not sock.written and mqtt.problem is None  # nothing half written: the connection goes on
+    assert mqtt.published == 1 and len(lines) == 1 and lines[0].startswith("MQTT: no room in the heap to publish")
+    mqtt.app.state.readings = 2  # room again: the next reading goes out
+    assert mqtt._publish()
+    assert b"\x00\x0fhanreader/state{" in bytes(sock.written)
 
 
 def test_a_socket_that_takes_less_ends_the_connection():

@@ -272,14 +272,26 @@ class Mqtt:
             return False
         loaded = [name for name in _PUBLISHING if name not in sys.modules]
         try:
+            # The code first: with no room in the heap for it nothing has been written, and the
+            # connection is sound. The reading is skipped (the next one goes out); what else was
+            # due waits for the next turn.
+            try:
+                from app.mqtt_messages import publish_reading
+            except MemoryError:
+                self.published = state.readings
+                self.app.log.warning("MQTT: no room in the heap to publish (%d B free): a reading skipped"
+                                     % gc.mem_free())
+                return False
             if frames:
                 self.raw.publish(self)
             if state.readings != self.published:
                 self.published = state.readings
-                from app.mqtt_messages import publish_reading
                 publish_reading(self, state.reading)
             if self.device is not None and self.announced < self.sensor_count:
-                from app.mqtt_discovery import announce
+                try:
+                    from app.mqtt_discovery import announce
+                except MemoryError:
+                    return True  # announced at a later turn
                 announce(self)
         finally:
             for name in loaded:
