@@ -190,6 +190,7 @@ def test_web_server_heap_costs_and_serving_in_a_bounded_heap(firmware_dir):
     # Regressions: what stays loaded, what a dashboard's polls hold and allocate.
     assert imports["app.web.server"] + imports["Web()"] < 8000
     assert polling < 15000 and steady["/api/data"] < 10000 and steady["/api/history?after=0"] < 8000
+    assert steady["/api/status"] < 8000  # the status page's poll: http.py and status.py, no routes.py
     assert watching_ap < watching + 200 and polling_ap < polling + 200
     assert unloaded_after < POLL_S and idle_between - idle_after < 512  # a few blocks: what the last poll left
 

@@ -122,7 +122,9 @@ def test_dashboard_polls_keep_only_their_host_and_load_nothing_more():
     head = b"GET /api/data HTTP/1.1\r\nHost: h\r\nCookie: hanreader=t\r\nContent-Length: 2\r\n\r\n"
     request = read_head(Stream([head]), web=web)
     assert (request.rare, web.rare, request.host, request.session, request.length) == (False, 0, "h", None, 2)
-    request = read_head(Stream([head.replace(b"data", b"status")]), web=web)  # routes.py answers it
+    request = read_head(Stream([head.replace(b"data", b"status")]), web=web)  # the status page's poll
+    assert (request.rare, web.rare, request.host, request.session) == (False, 0, "h", None)
+    request = read_head(Stream([head.replace(b"data", b"session")]), web=web)  # routes.py answers it
     assert (request.rare, web.rare, request.host, request.session) == (True, 1, "h", "t")
     web.app.wifi.ap = True  # a phone's captive-portal check is told by the Host (see http.exchange)
     request = read_head(Stream([head]), web=web)
@@ -444,7 +446,7 @@ def test_decimal_digits_written_in_place():
 def test_polls_put_the_head_reply_writes():
     out = Out()
     out.start("200 OK", http.JSON, "Cache-Control: no-store\r\n")
-    assert api._HEAD.decode() == out.text()
+    assert http.OK_JSON.decode() == out.text()
 
 
 def test_data_json_has_obis_names_and_exact_text():

@@ -13,13 +13,9 @@ from json import dumps
 
 from app.names import name as friendly_name
 from app.state import HISTORY
-from app.web.http import FLUSH_AT
+from app.web.http import FLUSH_AT, OK_JSON
 from han.values import DateTime, Decimal, Quantity, decimal_text
 
-# What routes.Reply.start("200 OK", JSON, "Cache-Control: no-store\r\n") would put, as one piece:
-# the polls need no more of it.
-_HEAD = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
-        b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
 _WRAP_S = (1 << 30) // 1000  # time.ticks_ms() // 1000 starts again from 0 after this
 
 
@@ -85,7 +81,7 @@ async def data(app, out, now_ms=None):
     now_ms = time.ticks_ms() if now_ms is None else now_ms
     state = app.state
     reading = state.reading
-    out.put(_HEAD)
+    out.put(OK_JSON)
     out.put(b'{"readings": ')
     out.number(state.readings)
     if reading is None:
@@ -154,7 +150,7 @@ async def history(app, out, query, now_ms=None):
     count = state.power_count
     first = max(0, count - HISTORY, after if after <= count else 0)
     now = (time.ticks_ms() if now_ms is None else now_ms) // 1000
-    out.put(_HEAD)
+    out.put(OK_JSON)
     out.put('{"count": %d, "points": [' % count)
     lead = b"["
     for i in range(first, count):

@@ -2,10 +2,10 @@
 
 Loaded by server.py while connections are served and unloaded when none has come for a while
 (server.LINGER_MS): an idle device holds none of this code. See server.py for the limits. What
-a dashboard polls (/api/data, /api/history: api.py) is answered with this code and api.py; the
-rest is loaded for its request and unloaded after it: routes.py (status lines and error
-answers, the headers those requests need, pages and files, captive-portal redirects, safe mode),
-refusals.py (the words of a refused request head), status.py (the status page's figures),
+the pages poll is answered with this code and api.py (the dashboard: /api/data, /api/history)
+or status.py (the status page: /api/status); the rest is loaded for its request and unloaded
+after it: routes.py (status lines and error answers, the headers those requests need, pages and
+files, captive-portal redirects, safe mode), refusals.py (the words of a refused request head),
 admin.py.
 
 A connection's slot buffer holds the request head, read in place: a header line becomes a
@@ -38,6 +38,10 @@ _DISCARD_MAX = const(8192)  # unread request bytes taken in before closing (see 
 FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this many bytes
 COOKIE = "hanreader"
 JSON = "application/json"
+# The head of every poll's answer (api.py, status.py): what routes.Reply.start("200 OK", JSON,
+# "Cache-Control: no-store\r\n") puts, as one piece.
+OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
+          b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
 _SPACE = b" \t"
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
 # to answer one (every poll loads this module: none of that text).
@@ -141,7 +145,8 @@ async def head(slot, stream, request, web):
             request.method, request.path, request.query = parsed
             size = end - start
             app = web.app
-            if request.method != "GET" or request.path not in ("/api/data", "/api/history") or app.safe_mode:
+            if request.method != "GET" or request.path not in ("/api/data", "/api/history", "/api/status") \
+                    or app.safe_mode:
                 request.rare = True  # counted until exchange is done with it
                 web.rare += 1
                 from app.web.routes import header as keep
@@ -269,9 +274,9 @@ class Out:
 
 async def exchange(web, slot, stream):
     """One connection of web (server.Web) in its slot: the request, the answer, then what the
-    client still sends is taken in before the server closes. The dashboard's polls are answered
-    by api.py, the rest by routes.py, loaded for them (see head) and unloaded once no such
-    request is left; so is a refused request's error answer (routes.Reply)."""
+    client still sends is taken in before the server closes. The pages' polls are answered by
+    api.py and status.py, the rest by routes.py, loaded for them (see head) and unloaded once no
+    such request is left; so is a refused request's error answer (routes.Reply)."""
     out = None
     request = Request()
     whole = False  # the head has come and been accepted
@@ -289,13 +294,17 @@ async def exchange(web, slot, stream):
                 from app.web.routes import Reply, answer
                 out = Reply(stream, slot.buf)
                 await answer(web, request, slot, stream, out)
-            else:
-                from app.web import api
+            else:  # a poll
                 out = Out(stream, slot.buf)
-                if request.path == "/api/data":
-                    await api.data(app, out)
+                if request.path == "/api/status":
+                    from app.web.status import status
+                    await status(app, out, web)
                 else:
-                    await api.history(app, out, request.query)
+                    from app.web import api
+                    if request.path == "/api/data":
+                        await api.data(app, out)
+                    else:
+                        await api.history(app, out, request.query)
             await out.flush()
         except HttpError as e:
             if out is not None and out.started:

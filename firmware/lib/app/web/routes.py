@@ -1,8 +1,9 @@
-"""Every answer but the dashboard's polls (http.py answers those), their status lines (Reply), and
-the headers they need (a poll keeps only its Host): captive-portal redirects while the access
-point is open, safe mode, the pages and their files, and the way to the status page's figures
-(status.py) and the admin API (admin.py). Loaded for such a request, from its request line on, and unloaded after it (see
-http.py): a dashboard fetches its page and files once, then only its data.
+"""Every answer but the pages' polls (http.py answers those), their status lines (Reply), and the
+headers they need (a poll keeps only its Host): captive-portal redirects while the access point
+is open, safe mode (where the status page's figures, status.py, come this way too), the pages and
+their files, and the way to the admin API (admin.py). Loaded for such a request, from its request
+line on, and unloaded after it (see http.py): a browser fetches a page and its files once, then
+only its data.
 
 Pages and files come from the www folder next to lib/: www/NAME.gz, sent with Content-Encoding:
 gzip, when the build made one, else www/NAME; an ETag from size and time, 304 when the browser
@@ -16,8 +17,7 @@ import os
 from app.web.http import COOKIE, JSON, Out, foreign_host
 
 # What a request answered here may have loaded: unloaded once no such request is left (http.py).
-LOADED = ("app.web.routes", "app.web.status", "app.web.admin", "app.web.auth", "app.web.settings", "app.config",
-          "app.web.refusals")
+LOADED = ("app.web.routes", "app.web.admin", "app.web.auth", "app.web.settings", "app.config", "app.web.refusals")
 # The headers kept as text (lowercase names) and the Request attributes they go to.
 _KEPT = (b"host", b"cookie", b"if-none-match", b"origin", b"sec-fetch-site", b"authorization",
          b"x-csrf-token", b"content-type", b"expect")

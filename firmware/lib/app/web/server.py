@@ -2,12 +2,12 @@
 
 Hand-rolled rather than a framework: the board has about 110 KB of heap for everything. This
 module is all that stays loaded while nobody uses the pages: it takes connections and gives each
-a slot. The code that reads a request and answers it (http.py, with api.py for the dashboard's
-data) is loaded with the first request that needs it and unloaded once no connection has come for
-LINGER_MS: long enough for a dashboard's data and history requests (milliseconds apart) and a
-page's files to share one load, short enough that between a dashboard's polls (2 s apart) the heap
-holds none of it. The rest comes for a request and goes right after it: routes.py (pages and
-files, fetched once a visit), status.py (the status page's figures), admin.py, auth.py and
+a slot. The code that reads a request and answers the pages' polls (http.py, with api.py for the
+dashboard's data, status.py for the status page's figures) is loaded with the first request that
+needs it and unloaded once no connection has come for LINGER_MS: long enough for a dashboard's
+data and history requests (milliseconds apart) and a page's files to share one load, short
+enough that between polls (2 s apart) the heap holds none of it. The rest comes for a request
+and goes right after it: routes.py (pages and files, fetched once a visit), admin.py, auth.py and
 settings.py (log in, settings, reboot).
 
 Connections. At most _MAX_CONNECTIONS at once, each in a slot with a BUFFER-byte buffer made at
@@ -42,7 +42,6 @@ LINGER_MS = 250  # the answering code stays loaded this long after the last conn
 _TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
         b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
-_ANSWERING = ("app.web.http", "app.web.api")  # and app.names, unless MQTT keeps it
 
 
 class Slot:
@@ -160,8 +159,11 @@ class Web:
                         slot.task.cancel()  # its finally counts the timeout and frees the slot
             if not busy and time.ticks_diff(now, self.last_ms) >= LINGER_MS:
                 break
-        for name in _ANSWERING:
-            unload(name)
+        # No connection is open: every module of the package but this one goes (the answering
+        # code: http.py, api.py, status.py), and app.names unless MQTT keeps it.
+        for name in list(sys.modules):  # a copy: unloading changes sys.modules
+            if name.startswith("app.web.") and name != __name__:
+                unload(name)
         if not self.names_shared:
             unload("app.names")
         self.watcher = None

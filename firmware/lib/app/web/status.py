@@ -1,10 +1,11 @@
 """/api/status: what the status page shows (serial settings, frame counters, the diagnosis, the
-last error, heap, uptime, reset cause, Wi-Fi, MQTT, the longest loop stall). Loaded with the
-first such request and kept while the page polls, as api.py (see server.py)."""
+last error, heap, uptime, reset cause, Wi-Fi, MQTT, the longest loop stall). A poll, as the
+dashboard's: answered by http.py with this module, loaded for it and unloaded soon after
+(server.LINGER_MS); routes.py answers it in safe mode."""
 import gc
 from json import dumps
 
-from app.web.http import JSON
+from app.web.http import OK_JSON
 
 
 def _ms(microseconds):
@@ -21,7 +22,7 @@ async def status(app, out, web):
     except (AttributeError, OSError):
         pass
     gc.collect()
-    out.start("200 OK", JSON, "Cache-Control: no-store\r\n")
+    out.put(OK_JSON)
     out.put('{"serial": %s, "rx_pin": %d, ' % (
         dumps(state.serial or ("not reading: safe mode" if state.safe_mode else "")), app.config["meter"]["rx_pin"]))
     n = errors.get
