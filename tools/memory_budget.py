@@ -88,6 +88,12 @@ class Dashboard:
         self.port, self.every = port, every
         self.next_at = 0
         self.requests = 0
+        self.last_at = 0  # when the last poll was answered
+
+    def quiet(self):
+        """The firmware has unloaded the code that answers polls (app/web/server.py: LINGER_MS
+        after the last connection, checked every 250 ms): the live heap between polls."""
+        return time.monotonic() - self.last_at >= 1.0
 
     def poll(self):
         if time.monotonic() < self.next_at:
@@ -105,6 +111,7 @@ class Dashboard:
             if not answer.startswith(b"HTTP/1.1 200"):
                 raise RuntimeError("GET %s answered %r" % (path, answer[:200]))
             self.requests += 1
+        self.last_at = time.monotonic()
 
 
 def meter_config(capture):
@@ -200,12 +207,13 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
                 checkpoint = max(checkpoint, readings + 1)  # measured once the connection is up
             else:
                 connected = mqtt
-            if readings >= checkpoint:
+            quiet = dashboard is None or dashboard.quiet()  # samples are taken between polls
+            if quiet and (readings >= checkpoint or readings >= frames):
                 samples.append((readings, used))
                 report("after %5d readings: live %d B (free %d B)%s" % (
                     readings, used, free, "; MQTT: " + link.split(";")[1].strip() if mqtt else ""))
                 checkpoint = checkpoint * 10 if checkpoint < frames // 10 else checkpoint + frames // 10
-            if readings >= frames:
+            if readings >= frames and quiet:
                 report("pushes lost for want of heap: %d" % console.lost)
                 lost = console.lost
                 break
