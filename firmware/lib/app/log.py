@@ -16,11 +16,12 @@ except ImportError:
 
 LEVELS = "EWIDV"
 VERBOSE = 4   # the level of "V": every layer's bytes
-# More than one push dumped at level V: every layer's bytes at 53 bytes a line of 16, about 6.6
-# times the push's size for a plain frame (two dumps: a 228-byte push makes 1.5 KB), 10 times for a
-# ciphered one (three: 282 bytes make 2.7 KB). 4 KB holds a ciphered push of up to ~400 bytes
-# whole; the dumps of a longer one come faster than a client can take them (it is dropped).
-_RING_BYTES = const(4096)
+# The ring: a new client's recent lines (about 30 at level I), and what a client whose socket is
+# full has yet to take. A push dumped at level V (every layer's bytes at 53 bytes a line of 16:
+# 6.6 times a plain push's size, 10 times a ciphered one's) is handed to the clients' sockets line
+# by line as it is written (app/telnet.py), so a reading client keeps up with a burst larger than
+# the ring through its socket's buffer (4 KB or more).
+_RING_BYTES = const(2048)
 _MAX_LINE = const(512)  # longer lines are cut
 
 # The device's ring, taken when this module is imported: app.main imports it before the decoder,
