@@ -118,7 +118,7 @@ class Reader:
             items = [None] * n
             for i in range(n):
                 items[i] = self.data(depth + 1)
-            return tuple(items) if tag == _STRUCTURE else items
+            return _as_tuple(*items) if tag == _STRUCTURE else items
         if tag == _OCTET_STRING:
             return self.take(self.length())
         if tag == _VISIBLE_STRING or tag == _UTF8_STRING:
@@ -135,6 +135,13 @@ class Reader:
         # code loads when one appears.
         from han.compact import rare_type
         return rare_type(self, tag, depth)
+
+
+def _as_tuple(*items):
+    """The items as a tuple made at its size. MicroPython's tuple(list) builds a copy that grows by
+    doubling: 1 KB for a 65-element push, which a fragmented heap may not have in one piece when
+    it has 30 KB free in smaller ones."""
+    return items
 
 
 _LIST_ID = const(b"\x01\x01\x00\x02\x81\xff")   # 1-1:0.2.129.255 OBIS list version identifier
@@ -216,7 +223,19 @@ def entries(body):
         out = positional.bare(body)
         if out is not None:
             return out
-    out = []
+    count = _labelled(body, None)
+    if count is None:
+        return None
+    out = [None] * (3 * count)  # at its size: appending grows a copy by doubling (1 KB for 33 values)
+    _labelled(body, out)
+    return out
+
+
+def _labelled(body, out):
+    """The self-describing entries of `body` (layout 3 of entries()), written into `out` when it
+    is given; their number, or None when `body` is no such list."""
+    n = len(body)
+    count = 0
     labelled = False
     i = 0
     while i < n:
@@ -243,10 +262,12 @@ def entries(body):
             obis = None
         else:
             continue
-        out.append(obis)
-        out.append(e)
-        out.append(scaler_unit)
-    return out if labelled else None
+        if out is not None:
+            out[3 * count] = obis
+            out[3 * count + 1] = e
+            out[3 * count + 2] = scaler_unit
+        count += 1
+    return count if labelled else None
 
 
 def _flag(title):
