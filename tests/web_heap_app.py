@@ -12,8 +12,8 @@
 # end), the answering code loaded meanwhile included, and the live heap once it is done. The
 # test knows which request each connection was (it sends them one after the other). When the
 # server has unloaded its answering code (after server.LINGER_MS without a connection, made
-# LINGER_MS here until the first unload, the board's value after it unless the access point is
-# open), "unloaded BYTES": the live heap, idle again.
+# LINGER_MS here until the first unload, the board's value after it: the code goes as each
+# connection closes), "unloaded BYTES": the live heap, idle again (printed as the watcher ends).
 import asyncio
 import asyncio.stream
 import gc
@@ -114,8 +114,7 @@ class Web(server.Web):
     async def _watch(self):
         await server.Web._watch(self)
         print("unloaded %d" % live())
-        if not AP:  # a dashboard's polls, from now on, as on the board (the AP run compares its
-            server.LINGER_MS = BOARD_LINGER_MS  # polls with those: the code stays for them)
+        server.LINGER_MS = BOARD_LINGER_MS  # a dashboard's polls, from now on, as on the board
 
 
 _drain = asyncio.stream.Stream.drain

@@ -3,12 +3,11 @@
 Hand-rolled rather than a framework: the board has about 110 KB of heap for everything. This
 module is all that stays loaded while nobody uses the pages: it takes connections and gives each
 a slot. The code that reads a request and answers the pages' polls (http.py, with api.py for the
-dashboard's data, status.py for the status page's figures) is loaded with the first request that
-needs it and unloaded once no connection has come for LINGER_MS: long enough for a dashboard's
-data and history requests (milliseconds apart) and a page's files to share one load, short
-enough that between polls (2 s apart) the heap holds none of it. The rest comes for a request
-and goes right after it: routes.py (pages and files, fetched once a visit), admin.py, auth.py and
-settings.py (log in, settings, reboot).
+dashboard's data, status.py for the status page's figures) is loaded with a request that needs
+it and unloaded as soon as no connection is open: a page polling every 2 s has it loaded for the
+few milliseconds of each poll, and between polls the meter decodes its pushes with that room
+free. The rest comes for a request and goes right after it: routes.py (pages and files, fetched
+once a visit), admin.py, auth.py and settings.py (log in, settings, reboot).
 
 Connections. At most _MAX_CONNECTIONS at once, each in a slot with a BUFFER-byte buffer made at
 start (made once: the heap would fragment otherwise). Every response closes its connection
@@ -38,7 +37,9 @@ _QUEUE_MS = const(3000)
 _SPARE_MS = const(1000)  # a real client sends its request at once; a browser's spare connection waits
 BUFFER = const(512)
 DISCARD_MS = const(500)  # unread request bytes are taken in for this long before closing
-LINGER_MS = 250  # the answering code stays loaded this long after the last connection (a global: tests change it)
+# How long the answering code stays loaded after the last connection: on the board not at all (0:
+# it goes as that connection closes); tests keep it to measure requests alone (a global).
+LINGER_MS = 0
 _TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
         b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
@@ -143,10 +144,17 @@ class Web:
                 slot.fresh = False
             self.last_ms = time.ticks_ms()
             await close(stream)
+            if not LINGER_MS:
+                for other in self.slots:
+                    if other.task is not None:
+                        break
+                else:
+                    self._unload()
 
     async def _watch(self):
         """End the connections past their deadline; once none has been open for LINGER_MS,
-        unload the answering code (and end: the next connection starts a new watcher)."""
+        unload the answering code if it is still there (and end: the next connection starts a
+        new watcher)."""
         while True:
             await asyncio.sleep_ms(_TICK_MS)
             now = time.ticks_ms()
@@ -159,11 +167,14 @@ class Web:
                         slot.task.cancel()  # its finally counts the timeout and frees the slot
             if not busy and time.ticks_diff(now, self.last_ms) >= LINGER_MS:
                 break
-        # No connection is open: every module of the package but this one goes (the answering
-        # code: http.py, api.py, status.py), and app.names unless MQTT keeps it.
+        self._unload()
+        self.watcher = None
+
+    def _unload(self):
+        """No connection is open: every module of the package but this one goes (the answering
+        code: http.py, api.py, status.py), and app.names unless MQTT keeps it."""
         for name in list(sys.modules):  # a copy: unloading changes sys.modules
             if name.startswith("app.web.") and name != __name__:
                 unload(name)
         if not self.names_shared:
             unload("app.names")
-        self.watcher = None
