@@ -1,7 +1,7 @@
 """Reading a request and answering the dashboard: the request head, the routes.
 
-Loaded by server.py while connections are served and unloaded when none has come for a while
-(server.LINGER_MS): an idle device holds none of this code. See server.py for the limits. What
+Loaded by server.py for a request and unloaded once no connection is open (server.LINGER_MS):
+between a page's polls the device holds none of this code. See server.py for the limits. What
 the pages poll is answered with this code and api.py (the dashboard: /api/data, /api/history)
 or status.py (the status page: /api/status); the rest is loaded for its request and unloaded
 after it: routes.py (status lines and error answers, the headers those requests need, pages and

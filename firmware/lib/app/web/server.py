@@ -75,7 +75,7 @@ class Web:
         self.timeouts = 0      # connections closed for being too slow
         self.last_ms = 0       # ticks_ms when the last connection ended
         self.watcher = None    # the task watching deadlines while the answering code is loaded
-        self.names_shared = False  # app.names was loaded (by MQTT) before the answering code: kept
+        self.names_shared = None   # app.names was loaded (by MQTT) before the answering code: kept
 
     async def start(self, port):
         return await asyncio.start_server(self._serve, "0.0.0.0", port, _MAX_CONNECTIONS + _MAX_WAITING)
@@ -126,8 +126,9 @@ class Web:
                 await asyncio.wait_for_ms(stream.read(BUFFER), DISCARD_MS)  # see http.exchange
                 return
             if self.watcher is None:
-                self.names_shared = "app.names" in sys.modules
                 self.watcher = asyncio.create_task(self._watch())
+            if self.names_shared is None:  # the answering code comes now (None: not loaded)
+                self.names_shared = "app.names" in sys.modules
             from app.web.http import exchange
             await exchange(self, slot, stream)
         except asyncio.TimeoutError:  # a request body too slow (admin.py)
@@ -176,5 +177,6 @@ class Web:
         for name in list(sys.modules):  # a copy: unloading changes sys.modules
             if name.startswith("app.web.") and name != __name__:
                 unload(name)
-        if not self.names_shared:
+        if self.names_shared is False:
             unload("app.names")
+        self.names_shared = None
