@@ -1,6 +1,6 @@
 """The dashboard's live JSON: /api/data (the latest reading) and /api/history (the last hour of
-power). Loaded with them and unloaded soon after (server.LINGER_MS): a dashboard polling every
-2 s loads it for each poll.
+power). Loaded for them and unloaded as their connection closes (see server.py): a dashboard
+polling every 2 s loads it for each poll.
 
 Written into the connection's buffer as it is made (http.Out): constant pieces are bytes, numbers
 are digits put straight in the buffer; a reading never becomes one long string, and a value

@@ -75,7 +75,7 @@ class Web:
         self.timeouts = 0      # connections closed for being too slow
         self.last_ms = 0       # ticks_ms when the last connection ended
         self.watcher = None    # the task watching deadlines while the answering code is loaded
-        self.names_shared = None   # app.names was loaded (by MQTT) before the answering code: kept
+        self.names_shared = None   # while the answering code is loaded: app.names was (MQTT's), kept
 
     async def start(self, port):
         return await asyncio.start_server(self._serve, "0.0.0.0", port, _MAX_CONNECTIONS + _MAX_WAITING)

@@ -1,7 +1,7 @@
 """/api/status: what the status page shows (serial settings, frame counters, the diagnosis, the
 last error, heap, uptime, reset cause, Wi-Fi, MQTT, the longest loop stall). A poll, as the
-dashboard's: answered by http.py with this module, loaded for it and unloaded soon after
-(server.LINGER_MS); routes.py answers it in safe mode."""
+dashboard's: answered by http.py with this module, loaded for it and unloaded as its connection
+closes (see server.py); routes.py answers it in safe mode."""
 import gc
 from json import dumps
 
