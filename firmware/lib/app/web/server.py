@@ -145,7 +145,7 @@ class Web:
                 slot.fresh = False
             self.last_ms = time.ticks_ms()
             await close(stream)
-            if not LINGER_MS:
+            if not LINGER_MS:  # the last open connection takes the answering code with it
                 for other in self.slots:
                     if other.task is not None:
                         break
