@@ -5,7 +5,8 @@ client that stays connected) must not grow, and no push may be lost for want of 
 * the firmware as it reads a plain meter (Kamstrup), with the telnet console and the web server up,
   in the board's heap size, 112K;
 * with everything on: an encrypted meter (Kamstrup Omnipower, Denmark: GUEK/GPK60 and GAK/GPK61),
-  MQTT publishing every reading to Mosquitto and a browser polling the dashboard every 2 s. That
+  MQTT publishing every reading to Mosquitto and a browser polling the dashboard every 2 s (and
+  the power history at each new reading). That
   needs FULL_HEAP here today to lose no push; the issue's goal is 112K for it too (the unix port
   is 64-bit: most objects take about twice their ESP32 size). Lower FULL_HEAP as the firmware
   slims.
@@ -24,7 +25,7 @@ import memory_budget  # noqa: E402
 import sim_broker  # noqa: E402
 
 BOARD_HEAP = "112K"
-FULL_HEAP = "192K"  # in 176K a push is lost for want of room now and then (1 in 10,000, 1 run of 2)
+FULL_HEAP = "160K"  # 152K lost none in the runs made, 144K loses pushes (the heap is in pieces)
 FRAMES = 10000
 SETTLED_FROM = 100      # readings: by then every code path of a push has run
 MAX_GROWTH = 2048       # bytes of live heap a run may gain after that

@@ -81,36 +81,48 @@ class Console:
 
 
 class Dashboard:
-    """A browser watching the dashboard: the page once, then /api/data every `every` seconds
-    (each request on a new connection, as the page's fetch() does after a keep-alive timeout)."""
+    """A browser watching the dashboard as firmware/www/app.js does: the page once, then
+    /api/data every `every` seconds and, when it shows a new reading, /api/history for the power
+    samples after those it has (each request on a new connection, as the page's fetch() does
+    after a keep-alive timeout)."""
 
     def __init__(self, port, every):
         self.port, self.every = port, every
         self.next_at = 0
         self.requests = 0
-        self.last_at = 0  # when the last poll was answered
+        self.readings = -1  # what the last /api/data said
+        self.count = 0      # power samples had so far
+        self.last_at = 0    # when the last poll was answered
 
     def quiet(self):
-        """The firmware has unloaded the code that answers polls (app/web/server.py: LINGER_MS
-        after the last connection, checked every 250 ms): the live heap between polls."""
+        """The firmware has unloaded the code that answers polls (app/web/server.py: once no
+        connection is open, checked every 250 ms): the live heap between polls."""
         return time.monotonic() - self.last_at >= 1.0
+
+    def get(self, path):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: hanreader\r\nConnection: close\r\n\r\n" % path.encode())
+            answer = b""
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+        if not answer.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError("GET %s answered %r" % (path, answer[:200]))
+        self.requests += 1
+        return answer.split(b"\r\n\r\n", 1)[1]
 
     def poll(self):
         if time.monotonic() < self.next_at:
             return
         self.next_at = time.monotonic() + self.every
-        for path in ("/", "/api/data") if self.requests == 0 else ("/api/data",):  # the page asks at once
-            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-                s.sendall(b"GET %s HTTP/1.1\r\nHost: hanreader\r\nConnection: close\r\n\r\n" % path.encode())
-                answer = b""
-                while True:
-                    data = s.recv(65536)
-                    if not data:
-                        break
-                    answer += data
-            if not answer.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError("GET %s answered %r" % (path, answer[:200]))
-            self.requests += 1
+        if not self.requests:
+            self.get("/")
+        data = json.loads(self.get("/api/data"))
+        if data["readings"] != self.readings:
+            self.readings = data["readings"]
+            self.count = json.loads(self.get("/api/history?after=%d" % self.count))["count"]
         self.last_at = time.monotonic()
 
 
