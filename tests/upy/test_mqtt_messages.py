@@ -444,3 +444,58 @@ def test_an_attempt_without_room_in_the_heap_is_retried_and_the_task_goes_on():
     assert NoRoom.attempts == 1
     assert state.mqtt.startswith("no room in the heap to connect (") and state.mqtt.endswith("retry in 10 s")
     assert lines == ["MQTT: " + state.mqtt]
+
+
+def test_a_connection_whose_ending_code_finds_no_room_is_still_closed():
+    try:
+        import asyncio
+        asyncio.sleep_ms
+    except AttributeError:
+        return  # needs MicroPython's asyncio.sleep_ms (the test runs under MicroPython)
+
+    class Sock(FakeSocket):
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    sock = Sock()
+
+    class Link:  # app.mqtt_link: it connects, then finds no room for its code at the end
+        @staticmethod
+        async def connect(mqtt):
+            mqtt.sock = mqtt.io = sock
+            return 0
+
+        @staticmethod
+        def ended(mqtt):
+            raise MemoryError
+
+    lines = []
+    state = Fake(mqtt="off")
+    app = Fake(config={"mqtt": {"prefix": "hanreader", "discovery": True, "discovery_prefix": "homeassistant",
+                                "raw": False, "per_value": False}},
+               meter=None, wifi=Fake(up=True), state=state, log=Fake(error=lines.append))
+    mqtt = Mqtt(app, "198.51.100.1", 1883)
+
+    async def serve():
+        sys.modules["app.mqtt_link"] = Link  # run() unloaded it once connected: what it loads again
+        raise OSError(104)  # the connection breaks
+
+    mqtt._serve = serve
+    from app import unload
+    unload("app.mqtt_link")
+    sys.modules["app.mqtt_link"] = Link
+
+    async def for_a_while():
+        task = asyncio.create_task(mqtt.run())
+        await asyncio.sleep_ms(50)
+        assert not task.done()
+        task.cancel()
+
+    try:
+        asyncio.run(for_a_while())
+    finally:
+        unload("app.mqtt_link")
+    assert sock.closed and mqtt.sock is None and mqtt.io is None
+    assert state.mqtt.startswith("no room in the heap to connect (")

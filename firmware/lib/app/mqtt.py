@@ -121,6 +121,15 @@ class Mqtt:
 
     # umqtt.simple's socket while connected.
 
+    def close(self):
+        for s in (self.io, self.sock):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self.sock = self.io = None
+
     def write(self, data, length=None):
         """umqtt.simple writes a packet here in pieces; the message of app/mqtt_messages.py's
         publish() (see there) is rendered into the socket piece by piece."""
@@ -204,9 +213,10 @@ class Mqtt:
                         self.problem = self.problem or e
                     from app import mqtt_link as link
                     wait = link.ended(self)
-            except MemoryError:  # no room for the connecting code now: a failed attempt
+            except MemoryError:  # no room for the connecting (or ending) code now: a failed attempt
                 link = None
                 unload("app.mqtt_link")
+                self.close()
                 gc.collect()
                 wait = _NO_ROOM_MS
                 app.state.mqtt = "no room in the heap to connect (%d B free); retry in %d s" % (

@@ -222,13 +222,7 @@ async def _connect(mqtt):
 def ended(mqtt):
     """After a failed attempt or the end of a connection: closes the socket, says why (state,
     log), counts the failure; the wait before the next attempt."""
-    for s in (mqtt.io, mqtt.sock):
-        if s is not None:
-            try:
-                s.close()
-            except OSError:
-                pass
-    mqtt.sock = mqtt.io = None
+    mqtt.close()
     app = mqtt.app
     problem = describe(mqtt.problem)
     mqtt.failures += 1
