@@ -262,12 +262,25 @@ class Fake:
             setattr(self, name, value)
 
 
+def mqtt_config():
+    return {"prefix": "hanreader", "discovery": True, "discovery_prefix": "homeassistant", "raw": False,
+            "per_value": False}
+
+
+def supervised():
+    """An app.mqtt.Mqtt whose run() can go on (Wi-Fi up, its errors logged into `lines`): (mqtt,
+    state, lines)."""
+    lines = []
+    state = Fake(mqtt="off")
+    app = Fake(config={"mqtt": mqtt_config()}, meter=None, wifi=Fake(up=True), state=state,
+               log=Fake(error=lines.append))
+    return Mqtt(app, "198.51.100.1", 1883), state, lines
+
+
 def connection(**options):
     """An app.mqtt.Mqtt connected as app/mqtt_link.py leaves it, over a FakeSocket."""
     sock = FakeSocket(**options)
-    config = {"prefix": "hanreader", "discovery": True, "discovery_prefix": "homeassistant", "raw": False,
-              "per_value": False}
-    mqtt = Mqtt(Fake(config={"mqtt": config}, meter=None), "198.51.100.1", 1883)
+    mqtt = Mqtt(Fake(config={"mqtt": mqtt_config()}, meter=None), "198.51.100.1", 1883)
     mqtt.sock = mqtt.io = sock
     mqtt.client = FakeClient(mqtt)
     return mqtt, sock
@@ -421,12 +434,7 @@ def test_an_attempt_without_room_in_the_heap_is_retried_and_the_task_goes_on():
             NoRoom.attempts += 1
             raise MemoryError
 
-    lines = []
-    state = Fake(mqtt="off")
-    app = Fake(config={"mqtt": {"prefix": "hanreader", "discovery": True, "discovery_prefix": "homeassistant",
-                                "raw": False, "per_value": False}},
-               meter=None, wifi=Fake(up=True), state=state, log=Fake(error=lines.append))
-    mqtt = Mqtt(app, "198.51.100.1", 1883)
+    mqtt, state, lines = supervised()
     from app import unload
     unload("app.mqtt_link")  # what earlier tests loaded of the real one
     sys.modules["app.mqtt_link"] = NoRoom
@@ -471,12 +479,7 @@ def test_a_connection_whose_ending_code_finds_no_room_is_still_closed():
         def ended(mqtt):
             raise MemoryError
 
-    lines = []
-    state = Fake(mqtt="off")
-    app = Fake(config={"mqtt": {"prefix": "hanreader", "discovery": True, "discovery_prefix": "homeassistant",
-                                "raw": False, "per_value": False}},
-               meter=None, wifi=Fake(up=True), state=state, log=Fake(error=lines.append))
-    mqtt = Mqtt(app, "198.51.100.1", 1883)
+    mqtt, state, lines = supervised()
 
     async def serve():
         sys.modules["app.mqtt_link"] = Link  # run() unloaded it once connected: what it loads again
