@@ -73,6 +73,7 @@ def test_keys_as_pasted_open_an_encrypted_meter_and_their_reader_is_unloaded():
     m, state, lines = meter(key="0x5AD84121 D9D20B36 4B7A11F3 C1B5827F",
                             auth_key="af:b3:f9:3e:3e:72:04:ed:b3:c2:7f:96:db:d5:1a:e0")
     assert "han.key_text" not in sys.modules  # read at the start only: its code is not kept
+    assert "app.meter_config" not in sys.modules  # so is the code that reads the meter's config
     m.take(DANISH, time.ticks_ms())
     m.take(None, time.ticks_ms())
     assert state.readings >= 1 and not m.pipeline.errors, m.pipeline.errors
@@ -98,3 +99,11 @@ def test_a_push_that_found_no_room_half_decoded_is_not_decoded_again():
     m.take(None, time.ticks_ms())
     assert m.pipeline.errors == {"memory": 1}, m.pipeline.errors
     assert state.readings >= 1
+
+
+def test_the_serial_setting_as_configured():
+    m, state, lines = meter(baud=115200, bits=8, parity="N", stop_bits=1, invert=True)
+    assert m.setting == "115200 8N1 inverted" and m.detective is None
+    m, state, lines = meter(baud=0)  # found automatically: the line detective works on it
+    assert m.setting is None and m.detective is not None
+    assert m.settled_path == "serial-auto" and m.multipliers == (1, 1, 1, 1)

@@ -11,7 +11,6 @@ import time
 from app import unload
 from app.log import VERBOSE
 from han.diagnosis import Diagnosis
-from han.pipeline import Pipeline
 from han.values import Quantity
 
 try:
@@ -30,45 +29,21 @@ _SETTLED = const(2)
 class Meter:
     def __init__(self, hal, config, state, log):
         self.hal = hal
-        config = self.config = config["meter"]
+        self.config = config = config["meter"]
         self.state = state
         self.log = log
         self.dump = True  # per-layer hex dumps at level V ("dump off" in telnet stops them)
         self.frames = None  # callable(layer, bytes view) for every layer's bytes (MQTT raw topic)
-        keys = None
-        if config["key"] or config["auth_key"]:
-            from han.key_text import parse_key  # the keys are read now, then never again
-            from han.keys import Keys  # only a meter that encrypts needs it
-            # (Keys makes the cipher's tables now, before the heap fragments)
-            keys = Keys(parse_key(config["key"]) if config["key"] else None,
-                        parse_key(config["auth_key"]) if config["auth_key"] else None)
-            del parse_key
-            unload("han.key_text")
-        self.pipeline = Pipeline(keys, config["hint"] or None, self._trace)
         self.led = None
         self.diagnosis = Diagnosis()
         self.decode_us = 0  # time spent on the frame being received, over all its chunks
         self.verdict_ms = time.ticks_ms()
-        # The fixed setting as text ("2400 8E1", "115200 8N1 inverted"), or None when the config
-        # says "find it automatically" (baud 0): then the line detective finds it.
-        self.setting = None
-        if config["baud"]:
-            self.setting = "%d %d%s%d%s" % (config["baud"], config["bits"], config["parity"], config["stop_bits"],
-                                            " inverted" if config["invert"] else "")
-        self.detective = None
-        # the setting automatic detection found, tried first next boot
-        self.settled_path = (hal.data + "/" if hal.data else "") + "serial-auto"
-        if self.setting is None:
-            from han.detective import LineDetective  # loaded only while the setting is being found
-            start = 0
-            try:
-                with open(self.settled_path) as f:
-                    start = int(f.read())
-            except (OSError, ValueError):
-                pass
-            self.detective = LineDetective(start=start)
-        self.multipliers = (config["power_multiplier"], config["voltage_multiplier"],
-                            config["current_multiplier"], config["energy_multiplier"])
+        # The pipeline (with the keys), the serial setting or the line detective, the settled
+        # setting's file and the multipliers: the code that reads them from the config is loaded
+        # for that and unloaded after.
+        from app.meter_config import apply
+        apply(self, config, hal.data)
+        unload("app.meter_config")
 
     def _trace(self, layer, view):
         if self.frames is not None:

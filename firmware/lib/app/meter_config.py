@@ -1,0 +1,40 @@
+"""What the meter's config says, read once when the meter task is made (app/meter.py), then
+unloaded: the keys, the serial setting (or the line detective that finds it) and the multipliers.
+"""
+from app import unload
+
+
+def apply(meter, config, data):
+    """Set `meter`'s pipeline, setting, detective and multipliers from the config's "meter"
+    section; `data` is the hal's data folder."""
+    keys = None
+    if config["key"] or config["auth_key"]:
+        from han.key_text import parse_key  # the keys are read now, then never again
+        from han.keys import Keys  # only a meter that encrypts needs it
+        # (Keys makes the cipher's tables now, before the heap fragments)
+        keys = Keys(parse_key(config["key"]) if config["key"] else None,
+                    parse_key(config["auth_key"]) if config["auth_key"] else None)
+        del parse_key
+        unload("han.key_text")
+    from han.pipeline import Pipeline
+    meter.pipeline = Pipeline(keys, config["hint"] or None, meter._trace)
+    # The fixed setting as text ("2400 8E1", "115200 8N1 inverted"), or None when the config
+    # says "find it automatically" (baud 0): then the line detective finds it.
+    meter.setting = None
+    if config["baud"]:
+        meter.setting = "%d %d%s%d%s" % (config["baud"], config["bits"], config["parity"], config["stop_bits"],
+                                         " inverted" if config["invert"] else "")
+    meter.detective = None
+    # the setting automatic detection found, tried first next boot
+    meter.settled_path = (data + "/" if data else "") + "serial-auto"
+    if meter.setting is None:
+        from han.detective import LineDetective  # loaded only while the setting is being found
+        start = 0
+        try:
+            with open(meter.settled_path) as f:
+                start = int(f.read())
+        except (OSError, ValueError):
+            pass
+        meter.detective = LineDetective(start=start)
+    meter.multipliers = (config["power_multiplier"], config["voltage_multiplier"],
+                         config["current_multiplier"], config["energy_multiplier"])
