@@ -162,6 +162,7 @@ def test_both_layers_offer_the_same_interface():
         else:
             del environ["HANREADER_DATA"]
     assert layers[1].data == "build"
+    assert "app.hal.unix_env" not in sys.modules  # read when the Hal is made: its code is not kept
     for hal in layers:
         for name in ("name", "data", "http_port", "telnet_port", "dns_port", "dns_host", "mqtt_broker"):
             assert hasattr(hal, name), name

@@ -21,6 +21,8 @@ import asyncio
 import os
 import sys
 
+from app import unload
+
 try:
     from micropython import const
 except ImportError:
@@ -38,17 +40,11 @@ class Hal:
     dns_host = "127.0.0.1"
 
     def __init__(self):
-        self.data = os.getenv("HANREADER_DATA") or "sim-data"
-        try:
-            os.mkdir(self.data)
-        except OSError:
-            pass
-        self.serial_address = os.getenv("HANREADER_SERIAL") or "127.0.0.1:2300"
-        self.http_port = int(os.getenv("HANREADER_HTTP_PORT") or 8080)
-        self.telnet_port = int(os.getenv("HANREADER_TELNET_PORT") or 2323)
-        self.dns_port = int(os.getenv("HANREADER_DNS_PORT") or 0)  # 0: no captive DNS responder
-        self.mqtt_broker = os.getenv("HANREADER_MQTT_BROKER") or ""
-        self.wifi_down = os.getenv("HANREADER_WIFI") == "down"
+        # The settings from the environment (see above): the code that reads them is loaded for
+        # that only.
+        from app.hal.unix_env import read
+        read(self)
+        unload("app.hal.unix_env")
         self.tried = False         # connect() was called
         self.ap_name = None        # the access point's name while it is "open"
         self.setting = None        # the meter line's serial setting, told to the simulator
