@@ -18,6 +18,7 @@ except ImportError:
 # Private consts: their names are not interned (this module is loaded now and then, its names
 # would stay in the heap for good).
 _LOGIN_TIMEOUT_MS = const(60000)
+_WRITE_TIMEOUT_MS = const(3000)  # app/telnet.py's: a client whose socket takes nothing this long is dropped
 _LOGIN_TRIES = const(3)
 _SEND_BUFFER = const(4096)  # the unix port's socket send buffer, about what the board's TCP has
 _EXCERPT_HEX = const(48)    # hex digits of the last error's bytes shown by `status`
@@ -179,6 +180,18 @@ def status_lines(app, telnet):
             clients, "" if clients == 1 else "s", telnet.dropped, LEVELS[app.log.level],
             "on" if app.meter.dump else "off"),
     ]
+
+
+def dropped(telnet, client, cause):
+    """Tell a client dropped for being too slow (app/telnet.py) why, and the log."""
+    why = "does not read the replies to its commands" if cause == "replies" else \
+        "fell more than %d bytes behind the log" % len(telnet.log.ring) if cause == "behind" else \
+        "took no data for %d s" % (_WRITE_TIMEOUT_MS // 1000)
+    try:  # it may get through (the socket may have room again)
+        client.sock.write(b"\r\nDropped: too slow (" + why.encode() + b").\r\n")
+    except OSError:
+        pass
+    telnet.log.warning("Telnet client %s dropped: %s" % (client.name, why))
 
 
 def _peer(stream):

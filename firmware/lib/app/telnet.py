@@ -159,26 +159,24 @@ class Telnet:
                     client.out += reply.encode() + b"\r\n"
                 del replies  # not held while the next `status` measures the heap
                 if len(client.out) > _REPLY_BYTES_MAX:
-                    return self._drop(client, "does not read the replies to its commands")
+                    return self._drop(client, "replies")
             started = client.at
             sent = len(client.out)
             if client.flush() and not self._send_log(client):
-                return self._drop(client, "fell more than %d bytes behind the log" % len(log.ring))
+                return self._drop(client, "behind")
             if client.at == started and len(client.out) == sent and (client.out or client.at < log.head):
                 stuck_ms += _POLL_MS
                 if stuck_ms >= _WRITE_TIMEOUT_MS:
-                    return self._drop(client, "took no data for %d s" % (_WRITE_TIMEOUT_MS // 1000))
+                    return self._drop(client, "stuck")
             else:
                 stuck_ms = 0
             await asyncio.sleep_ms(_POLL_MS)
 
-    def _drop(self, client, why):
+    def _drop(self, client, cause):
+        """Drop a client too slow for the log: `cause` "replies", "behind" or "stuck" (the console
+        tells it and the log why)."""
         self.dropped += 1
-        try:  # it may get through (the socket may have room again)
-            client.sock.write(b"\r\nDropped: too slow (" + why.encode() + b").\r\n")
-        except OSError:
-            pass
-        self.log.warning("Telnet client %s dropped: %s" % (client.name, why))
+        console("dropped", self, client, cause)
 
 
 def console(function, *args):
