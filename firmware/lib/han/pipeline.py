@@ -43,13 +43,16 @@ class Pipeline:
     `pipeline.counters.bytes` ...: `counters` is the pipeline itself (a separate object would
     cost the board's heap a class and an instance)."""
 
+    # Reassembly, made for the meters that need it; until then the class's None stands for it
+    # (a pipeline's 13th attribute would double its table: 96 B more heap).
+    segments = None  # link segments, made at the first message in segments
+    blocks = None  # GBT blocks (L&G)
+
     def __init__(self, keys=None, hint=None, trace=None):
         self.keys = keys
         self.hint = hint
         self.trace = trace  # trace(layer name, bytes view) for debug dumps, or None
         self.scanner = Scanner((HDLC, MBUS, DSMR, CIPHERED))
-        self.segments = None  # segment reassembly, made at the first message in segments
-        self.blocks = None  # GBT reassembly, made for the meters that use it (L&G)
         self.counters = self
         self.bytes = 0
         self.frames = 0
