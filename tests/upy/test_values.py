@@ -104,3 +104,24 @@ def test_multipliers_make_transformer_readings_primary():
     assert [(v.raw, v.scaler, v.unit) for _, v in items[:6]] == [
         (6000, 0, 27), (1200, 3, 30), (4602, -1, 35), (1560, -2, 33), (500, -1, 44), (7, 0, "GJ")]
     assert items[6] == (code, "text")
+
+
+def test_quantities_read_the_same_whatever_their_instance_keeps():
+    # A Quantity keeps only a raw value or scaler other than 0 (the class has the zeros).
+    for raw, scaler, unit in ((0, 0, 27), (0, -2, 33), (224, 0, 35), (866636, 1, 30), (-5, -3, 255)):
+        q = Quantity(raw, scaler, unit)
+        assert (q.raw, q.scaler, q.unit) == (raw, scaler, unit)
+        assert q == Quantity(raw, scaler, unit)
+    assert Quantity(0, 0, 27).text() == "0" and Quantity(0, -2, 33).text() == "0.00"
+    assert Quantity(0, 0, 27) != Quantity(0, 0, 29) and Quantity(0, 1, 30) == Quantity(0, 0, 30)
+
+
+def test_a_header_time_equal_to_the_clock_item_is_that_item():
+    from han.cosem import build_reading
+    clock = b"\x00\x00\x01\x00\x00\xff"
+    raw = bytes.fromhex("07e40107020e2f14ff800000")
+    body = [clock, DateTime(raw), b"\x01\x00\x01\x07\x00\xff", 5]
+    reading = build_reading(body, DateTime(raw))
+    assert reading.time is reading.items[0][1] and reading.time.iso() == "2020-01-07T14:47:20"
+    later = DateTime(bytes.fromhex("07e40107020e2f15ff800000"))
+    assert build_reading(body, later).time is later  # the header's time wins

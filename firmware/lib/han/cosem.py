@@ -383,8 +383,9 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
             reading.meter_id = _text(value)
         elif c == 1 and d == 0 and e == 0 and isinstance(value, DateTime) and reading.time is None:
             reading.time = value
-    if header_time is not None and header_time.iso():
-        reading.time = header_time
+    if header_time is not None and header_time.iso() and \
+            (reading.time is None or reading.time.raw != header_time.raw):
+        reading.time = header_time  # (the clock item's when they agree: one DateTime less kept)
     # Appending left room for up to twice the items (0.25 KB for 33 of them on the unix port):
     # the reading, kept until the next one, keeps an exact copy.
     reading.items = reading.items[:]
