@@ -15,26 +15,21 @@ class App:
 
     def reboot(self, cause):
         self.log.warning("Rebooting: " + cause)
-        asyncio.create_task(self._reboot_soon(cause))
+        asyncio.create_task(self.healthy_after(300, cause))  # let the last log lines go out
 
-    async def _reboot_soon(self, cause):
-        await asyncio.sleep_ms(300)  # let the last log lines go out
-        self.uncount()  # a deliberate reboot is not a crash
-        self.hal.reset(cause)
-
-    async def healthy_after(self, ms):
-        """The start has run healthily once `ms` have passed: the next one is a normal start."""
+    async def healthy_after(self, ms, reboot=None):
+        """Clear the boot guard's count once `ms` have passed: the start has run healthily and the
+        next one is a normal start; or, with `reboot` (its cause), the board is reset then: a
+        deliberate reboot is no crash. (One coroutine for both: each function stays in the heap.)"""
         await asyncio.sleep_ms(ms)
-        self.uncount()
-        self.log.info("Ran %g s: crash counter cleared" % (ms / 1000))
-
-    def uncount(self):
-        """Clear the boot guard's count (its module is loaded for that only: see app/start.py)."""
         if self.counted:
             self.counted = False
-            from app import boot_guard
+            from app import boot_guard  # loaded for that only (see app/start.py)
             boot_guard.make().clear()
             unload("app.boot_guard")
+        if reboot:
+            self.hal.reset(reboot)
+        self.log.info("Ran %g s: crash counter cleared" % (ms / 1000))
 
 
 def run():
