@@ -97,17 +97,10 @@ class Meter:
             if decision == _NEXT:
                 return
             if decision == _SETTLED:
-                from han.detective import describe
-                setting = self.setting = self.state.serial = describe(detective.setting)
-                self.log.info("Serial settings found: " + setting)
-                try:
-                    with open(self.settled_path, "w") as f:
-                        f.write(str(detective.index))
-                except OSError:
-                    pass
-                self.detective = None
-                describe = None  # this coroutine's frame would keep the module's code alive
-                unload("han.detective")  # its work is done: the heap it took comes back
+                from app.meter_config import settled  # once a boot at most: loaded for it
+                settled(self)
+                settled = None  # this coroutine's frame would keep the module's code alive
+                unload("app.meter_config")
 
     def take(self, chunk, now):
         """Decode a chunk read at ticks `now` (None: the line is quiet, the push is over); the time

@@ -1,5 +1,6 @@
-"""What the meter's config says, read once when the meter task is made (app/meter.py), then
-unloaded: the keys, the serial setting (or the line detective that finds it) and the multipliers.
+"""What the meter's config says, read once when the meter task is made (app/meter.py): the keys,
+the serial setting (or the line detective that finds it) and the multipliers; and the setting the
+detective found, kept. Loaded for each and unloaded after.
 """
 from app import unload
 
@@ -38,3 +39,19 @@ def apply(meter, config, data):
         meter.detective = LineDetective(start=start)
     meter.multipliers = (config["power_multiplier"], config["voltage_multiplier"],
                          config["current_multiplier"], config["energy_multiplier"])
+
+
+def settled(meter):
+    """The line detective has found the serial setting: it is used from now on, and tried first at
+    the next boot."""
+    from han.detective import describe
+    detective = meter.detective
+    setting = meter.setting = meter.state.serial = describe(detective.setting)
+    meter.log.info("Serial settings found: " + setting)
+    try:
+        with open(meter.settled_path, "w") as f:
+            f.write(str(detective.index))
+    except OSError:
+        pass
+    meter.detective = None
+    unload("han.detective")  # its work is done: the heap it took comes back
