@@ -62,7 +62,7 @@ class Out(routes.Reply):
     """routes.Reply (http.Out with status lines) into a Stream, flushing without a timer."""
 
     def __init__(self):
-        routes.Reply.__init__(self, Stream(), bytearray(server.BUFFER))
+        routes.Reply.__init__(self, Stream(), bytearray(http.BUFFER))
 
     async def flush(self):
         self._send()
@@ -91,7 +91,7 @@ def read_head(stream, slot=None, web=None):
     """The Request http.head makes of what `stream` sends (in a new Web unless one is given)."""
     web = web or server.Web(FakeApp())
     request = http.Request()
-    run(http.head(slot or server.Slot(), stream, request, web))
+    run(http.head(slot or http.Slot(None, 0), stream, request, web))
     return request
 
 
@@ -147,8 +147,8 @@ def test_cookie_value():
 
 
 def test_lines_bounded_by_the_buffer():
-    slot = server.Slot()
-    long_header = b"X-Long: " + b"a" * (server.BUFFER * 2) + b"\r\n"
+    slot = http.Slot(None, 0)
+    long_header = b"X-Long: " + b"a" * (http.BUFFER * 2) + b"\r\n"
     stream = Stream([b"POST / HTT", b"P/1.1\r\nHost: h\r\n", long_header[:300], long_header[300:],
                      b"Content-Length: 4\r\n\r\nbo", b"dy"])
     request = read_head(stream, slot)  # the long line is skipped whole
@@ -157,11 +157,21 @@ def test_lines_bounded_by_the_buffer():
     assert raises(EOFError, read_head, stream, slot)
 
 
+def test_a_connection_gets_a_fresh_slot_and_the_server_keeps_none():
+    web = server.Web(FakeApp())
+    assert web.slots == []  # slots are made as connections come (server.py), not kept
+    slot = http.Slot("task", 1234)
+    assert (len(slot.buf), slot.task, slot.fresh, slot.since, slot.deadline, slot.expired, slot.start, slot.end) \
+        == (http.BUFFER, "task", True, 1234, 1234, False, 0, 0)
+    read_head(Stream([b"GET /api/data HTTP/1.1\r\nHost: h\r\n\r\n"]), slot, web)
+    assert not slot.fresh  # it has sent something: not a spare connection to give its slot up
+
+
 def test_whole_head_parsed_and_limits():
     web = server.Web(FakeApp())
     head = b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 11\r\n" \
            b"Cookie: hanreader=tok\r\n\r\npassword=xy"
-    slot = web.slots[0]
+    slot = http.Slot(None, 0)
     request = read_head(Stream([head]), slot, web)
     assert (request.method, request.path, request.length, request.session) == ("POST", "/api/login", 11, "tok")
     assert bytes(run(admin.body(slot, Stream(), request))) == b"password=xy"
@@ -171,7 +181,7 @@ def test_whole_head_parsed_and_limits():
     huge = b"GET / HTTP/1.1\r\n" + (b"A: " + b"b" * 400 + b"\r\n") * 11 + b"\r\n"
     assert refused(raises(http.HttpError, parsed, huge)) == \
         ("431 Request Header Fields Too Large", "the request head is too long")
-    long_line = b"GET /" + b"a" * server.BUFFER + b" HTTP/1.1\r\n\r\n"
+    long_line = b"GET /" + b"a" * http.BUFFER + b" HTTP/1.1\r\n\r\n"
     assert refused(raises(http.HttpError, parsed, long_line))[0].startswith("414")
     assert refused(raises(http.HttpError, parsed, b"hello\r\n"))[0].startswith("400")
 
@@ -180,10 +190,10 @@ def test_out_buffers_and_passes_big_pieces_through():
     out = Out()
     out.put("a" * 100)
     assert out.stream.written == []
-    out.put(b"b" * (server.BUFFER - 50))  # does not fit: the first piece goes
+    out.put(b"b" * (http.BUFFER - 50))  # does not fit: the first piece goes
     assert out.stream.written == [b"a" * 100]
-    out.put("c" * (server.BUFFER + 1))    # larger than the buffer: straight through
-    assert out.text() == "a" * 100 + "b" * (server.BUFFER - 50) + "c" * (server.BUFFER + 1)
+    out.put("c" * (http.BUFFER + 1))    # larger than the buffer: straight through
+    assert out.text() == "a" * 100 + "b" * (http.BUFFER - 50) + "c" * (http.BUFFER + 1)
 
 
 def test_numbers_written_as_digits():
@@ -193,9 +203,9 @@ def test_numbers_written_as_digits():
         out.put(" ")
     assert out.text() == "0 7 -7 10 826 -123456789 %d " % 2 ** 40
     out = Out()
-    out.put("x" * (server.BUFFER - 3))
+    out.put("x" * (http.BUFFER - 3))
     out.number(123456)  # does not fit: the buffer goes first
-    assert out.text() == "x" * (server.BUFFER - 3) + "123456"
+    assert out.text() == "x" * (http.BUFFER - 3) + "123456"
 
 
 def test_status_lines_and_headers():
@@ -438,9 +448,9 @@ def test_decimal_digits_written_in_place():
     for raw, scaler in ((237, -2), (89, -2), (5, -2), (-5, -1), (-237, -2), (0, -3), (826, 0), (-826, 0),
                         (1234, 3), (12345678, -6), (1, -7), (2 ** 40, -1), (-(2 ** 31), 0)):
         out = Out()
-        out.put("x" * (server.BUFFER - 5))  # the digits go over the buffer's end: sent on the way
+        out.put("x" * (http.BUFFER - 5))  # the digits go over the buffer's end: sent on the way
         api._decimal(out, raw, scaler)
-        assert out.text() == "x" * (server.BUFFER - 5) + decimal_text(raw, scaler), (raw, scaler)
+        assert out.text() == "x" * (http.BUFFER - 5) + decimal_text(raw, scaler), (raw, scaler)
 
 
 def test_polls_put_the_head_reply_writes():

@@ -22,19 +22,20 @@ import asyncio
 import time
 
 from app import unload
-from app.web.server import BUFFER, DISCARD_MS
 
 try:
     from micropython import const
 except ImportError:
     const = int  # CPython: the value itself (every const() here wraps an int)
 
+BUFFER = const(512)  # a connection's slot buffer
 _HEAD_MAX = const(4096)
 MAX_HEADERS = const(40)
 _HEAD_TIMEOUT_MS = const(5000)
 BODY_TIMEOUT_MS = const(5000)
 _ANSWER_TIMEOUT_MS = const(15000)
 _DISCARD_MAX = const(8192)  # unread request bytes taken in before closing (see exchange)
+_DISCARD_MS = const(500)  # ... for this long at most
 FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this many bytes
 COOKIE = "hanreader"
 JSON = "application/json"
@@ -42,6 +43,8 @@ JSON = "application/json"
 # "Cache-Control: no-store\r\n") puts, as one piece.
 OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
           b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
+        b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
 _SPACE = b" \t"
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
 # to answer one (every poll loads this module: none of that text).
@@ -51,6 +54,21 @@ _HEAD_TOO_LONG = const(2)
 _TOO_MANY_LINES = const(3)
 _BAD_LENGTH = const(4)
 _CHUNKED = const(5)
+
+
+class Slot:
+    """One connection's place, made as server.py lets it in and let go as it ends: its buffer,
+    where it is in it, its deadline (watched by server.py)."""
+
+    def __init__(self, task, now):
+        self.buf = bytearray(BUFFER)
+        self.view = memoryview(self.buf)  # slices of a memoryview share the buffer: no copy
+        self.task = task      # the connection's task
+        self.fresh = True     # nothing received yet (a browser's spare connection)
+        self.since = self.deadline = now  # ticks_ms when it came; exchange sets the real deadline
+        self.expired = False  # the watcher ended the connection: it was too slow
+        self.start = 0        # unread bytes are buf[start:end]
+        self.end = 0
 
 
 class HttpError(Exception):
@@ -333,7 +351,7 @@ async def exchange(web, slot, stream):
         # What the client sent and we did not read would make closing the socket reset the
         # connection, and the client lose the answer: take (a bounded amount of) it first.
         try:
-            await asyncio.wait_for_ms(_discard(slot, stream), DISCARD_MS)
+            await asyncio.wait_for_ms(_discard(slot, stream), _DISCARD_MS)
         except asyncio.TimeoutError:
             pass
 
@@ -343,3 +361,11 @@ async def _discard(slot, stream):
         got = await stream.readinto(slot.buf)
         if got == 0:
             return
+
+
+async def busy(stream):
+    """Turn a connection away: no slot came for it in time (server.py). The socket takes what it
+    can of the 503 now (nobody waits for it); what the client sent is taken in, as exchange does
+    (TimeoutError if nothing came)."""
+    stream.write(_BUSY)
+    await asyncio.wait_for_ms(stream.read(BUFFER), _DISCARD_MS)

@@ -9,12 +9,13 @@ few milliseconds of each poll, and between polls the meter decodes its pushes wi
 free. The rest comes for a request and goes right after it: routes.py (pages and files, fetched
 once a visit), admin.py, auth.py and settings.py (log in, settings, reboot).
 
-Connections. At most _MAX_CONNECTIONS at once, each in a slot with a BUFFER-byte buffer made at
-start (made once: the heap would fragment otherwise). Every response closes its connection
-(Connection: close): nothing is kept for a client between requests but its session. Whoever is
-slow waits alone: when every slot is taken, a connection that has not sent a byte for _SPARE_MS
-(browsers open spare ones) gives its slot up to the newcomer; otherwise the newcomer waits up to
-_QUEUE_MS for a slot (at most _MAX_WAITING of them wait), then gets 503.
+Connections. At most _MAX_CONNECTIONS at once, each in a slot (http.Slot: an http.BUFFER-byte
+buffer and where the connection is) made as it is let in and let go as it ends, like the answering
+code it comes with: between polls the server holds no buffer. Every response closes its
+connection (Connection: close): nothing is kept for a client between requests but its session.
+Whoever is slow waits alone: when every slot is taken, a connection that has not sent a byte for
+_SPARE_MS (browsers open spare ones) gives its slot up to the newcomer; otherwise the newcomer
+waits up to _QUEUE_MS for a slot (at most _MAX_WAITING of them wait), then gets 503 (http.busy).
 
 Time limits. Each connection has a deadline (its slot's; http.py sets it for the request head,
 then for the answer), and one watcher task ends the connections past theirs, every _TICK_MS: one
@@ -35,37 +36,16 @@ _MAX_CONNECTIONS = const(3)
 _MAX_WAITING = const(4)
 _QUEUE_MS = const(3000)
 _SPARE_MS = const(1000)  # a real client sends its request at once; a browser's spare connection waits
-BUFFER = const(512)
-DISCARD_MS = const(500)  # unread request bytes are taken in for this long before closing
 # How long the answering code stays loaded after the last connection: on the board not at all (0:
 # it goes as that connection closes); tests keep it to measure requests alone (a global).
 LINGER_MS = 0
 _TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
-_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
-        b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
-
-
-class Slot:
-    """One connection's place: its buffer, where it is in it (read by http.py) and its deadline."""
-
-    def __init__(self):
-        self.buf = bytearray(BUFFER)
-        self.view = memoryview(self.buf)  # slices of a memoryview share the buffer: no copy
-        self.task = None      # the connection's task while the slot is taken
-        self.fresh = False    # nothing received yet (a browser's spare connection)
-        self.since = 0        # ticks_ms when the connection took the slot
-        self.deadline = 0     # ticks_ms by which the connection must be done with its step
-        self.expired = False  # the watcher ended the connection: it was too slow
-        self.start = 0        # unread bytes are buf[start:end]
-        self.end = 0
 
 
 class Web:
     def __init__(self, app):
         self.app = app
-        self.slots = []
-        for _ in range(_MAX_CONNECTIONS):
-            self.slots.append(Slot())
+        self.slots = []        # the open connections' slots (http.Slot), at most _MAX_CONNECTIONS
         self.waiting = 0       # connections waiting for a slot
         self.sessions = []     # logged-in browsers: [token, csrf token, last used] (auth.py)
         self.checking = False  # a password is being checked: one at a time
@@ -80,56 +60,46 @@ class Web:
     async def start(self, port):
         return await asyncio.start_server(self._serve, "0.0.0.0", port, _MAX_CONNECTIONS + _MAX_WAITING)
 
-    def _free(self):
-        for slot in self.slots:
-            if slot.task is None:
-                return slot
-        return None
-
-    async def _slot(self):
-        """A slot for a new connection: a free one, a spare connection's, or one freed within
-        _QUEUE_MS; None if there is none."""
-        slot = self._free()
-        if slot is None:
-            now = time.ticks_ms()
-            for other in self.slots:
-                if other.fresh and time.ticks_diff(now, other.since) >= _SPARE_MS:
-                    other.task.cancel()  # its finally gives the slot back
-                    await asyncio.sleep_ms(0)
-                    slot = self._free()
-                    break
-        if slot is None and self.waiting < _MAX_WAITING:
-            self.waiting += 1
-            try:
-                for _ in range(_QUEUE_MS // 50):
-                    await asyncio.sleep_ms(50)
-                    slot = self._free()
-                    if slot is not None:
-                        break
-            finally:
-                self.waiting -= 1
-        if slot is not None:
-            slot.task = asyncio.current_task()
-            slot.since = slot.deadline = time.ticks_ms()  # http.exchange sets the real deadline
-            slot.fresh = True
-            slot.expired = False
-            slot.start = slot.end = 0
-        return slot
+    async def _room(self):
+        """Whether a new connection may take a slot: one is free, a spare connection's, or one
+        freed within _QUEUE_MS."""
+        if len(self.slots) < _MAX_CONNECTIONS:
+            return True
+        now = time.ticks_ms()
+        for other in self.slots:
+            if other.fresh and time.ticks_diff(now, other.since) >= _SPARE_MS:
+                other.task.cancel()  # its finally gives the slot up
+                await asyncio.sleep_ms(0)
+                break
+        if len(self.slots) < _MAX_CONNECTIONS:
+            return True
+        if self.waiting >= _MAX_WAITING:
+            return False
+        self.waiting += 1
+        try:
+            for _ in range(_QUEUE_MS // 50):
+                await asyncio.sleep_ms(50)
+                if len(self.slots) < _MAX_CONNECTIONS:
+                    return True
+        finally:
+            self.waiting -= 1
+        return False
 
     async def _serve(self, stream, _):
         slot = None
         try:
-            slot = await self._slot()
-            if slot is None:
+            if not await self._room():
                 self.refused += 1
-                stream.write(_BUSY)  # whatever the socket takes now; nobody waits for it
-                await asyncio.wait_for_ms(stream.read(BUFFER), DISCARD_MS)  # see http.exchange
+                from app.web.http import busy  # loaded already: every slot's connection uses it
+                await busy(stream)
                 return
-            if self.watcher is None:
-                self.watcher = asyncio.create_task(self._watch())
             if self.names_shared is None:  # the answering code comes now (None: not loaded)
                 self.names_shared = "app.names" in sys.modules
-            from app.web.http import exchange
+            from app.web.http import Slot, exchange
+            slot = Slot(asyncio.current_task(), time.ticks_ms())  # no wait since _room: still room
+            self.slots.append(slot)
+            if self.watcher is None:
+                self.watcher = asyncio.create_task(self._watch())
             await exchange(self, slot, stream)
         except asyncio.TimeoutError:  # a request body too slow (admin.py)
             self.timeouts += 1
@@ -141,16 +111,11 @@ class Web:
             if slot is not None:
                 if slot.expired:
                     self.timeouts += 1
-                slot.task = None
-                slot.fresh = False
+                self.slots.remove(slot)  # before any wait: a newcomer may be waiting for it
             self.last_ms = time.ticks_ms()
             await close(stream)
-            if not LINGER_MS:  # the last open connection takes the answering code with it
-                for other in self.slots:
-                    if other.task is not None:
-                        break
-                else:
-                    self._unload()
+            if not LINGER_MS and not self.slots:  # the last connection takes the answering code along
+                self._unload()
 
     async def _watch(self):
         """End the connections past their deadline; once none has been open for LINGER_MS,
@@ -159,14 +124,11 @@ class Web:
         while True:
             await asyncio.sleep_ms(_TICK_MS)
             now = time.ticks_ms()
-            busy = False
             for slot in self.slots:
-                if slot.task is not None:
-                    busy = True
-                    if not slot.expired and time.ticks_diff(now, slot.deadline) >= 0:
-                        slot.expired = True
-                        slot.task.cancel()  # its finally counts the timeout and frees the slot
-            if not busy and time.ticks_diff(now, self.last_ms) >= LINGER_MS:
+                if not slot.expired and time.ticks_diff(now, slot.deadline) >= 0:
+                    slot.expired = True
+                    slot.task.cancel()  # its finally counts the timeout and lets the slot go
+            if not self.slots and time.ticks_diff(now, self.last_ms) >= LINGER_MS:
                 break
         self._unload()
         self.watcher = None
