@@ -92,7 +92,6 @@ class Health:
         self.last = started_ms    # ticks of the last tick()
         self.ms = 0               # uptime below a second
         self.problem = None
-        self.feeds = 0
         state.uptime_s = 0
 
     def blink(self):
@@ -148,7 +147,6 @@ class Health:
                 _TIMEOUT_MS // 1000))
         if self.armed and problem is None:
             self.hal.feed()
-            self.feeds += 1
 
     def disarm(self):
         """Someone took over the prompt (Ctrl-C): the watchdog must not reset the board now."""
