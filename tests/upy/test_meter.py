@@ -106,26 +106,26 @@ def test_the_serial_setting_as_configured():
     assert m.setting == "115200 8N1 inverted" and m.detective is None
     m, state, lines = meter(baud=0)  # found automatically: the line detective works on it
     assert m.setting is None and m.detective is not None
-    assert m.settled_path == "serial-auto" and m.multipliers == (1, 1, 1, 1)
+    assert m.multipliers == (1, 1, 1, 1)
 
 
 def test_the_setting_the_detective_found_is_kept_and_the_detective_unloaded():
     import os
 
     from app import unload
-    from app.meter_config import settled
+    from app.meter_config import settled, settled_path
     unload("app.meter_config")
     m, state, lines = meter(baud=0)
-    m.settled_path = "build/serial-auto-test"  # not the working folder's
+    m.hal.data = "build"  # not the working folder
     try:
         os.mkdir("build")
     except OSError:
         pass
     try:
         settled(m)
-        with open(m.settled_path) as f:
+        with open(settled_path("build")) as f:
             index = int(f.read())
     finally:
-        os.remove(m.settled_path)
+        os.remove("build/serial-auto")
     assert m.setting == state.serial and m.detective is None and index >= 0
     assert "han.detective" not in sys.modules

@@ -27,19 +27,21 @@ _SETTLED = const(2)
 
 
 class Meter:
+    # Set on the object only when changed (an object's table grows by half past 12 attributes):
+    dump = True  # per-layer hex dumps at level V ("dump off" in telnet stops them)
+    frames = None  # callable(layer, bytes view) for every layer's bytes (MQTT raw topic)
+
     def __init__(self, hal, config, state, log):
         self.hal = hal
         self.config = config = config["meter"]
         self.state = state
         self.log = log
-        self.dump = True  # per-layer hex dumps at level V ("dump off" in telnet stops them)
-        self.frames = None  # callable(layer, bytes view) for every layer's bytes (MQTT raw topic)
         self.led = None
         self.diagnosis = Diagnosis()
         self.decode_us = 0  # time spent on the frame being received, over all its chunks
         self.verdict_ms = time.ticks_ms()
-        # The pipeline (with the keys), the serial setting or the line detective, the settled
-        # setting's file and the multipliers: the code that reads them from the config is loaded
+        # The pipeline (with the keys), the serial setting or the line detective and the
+        # multipliers: the code that reads them from the config is loaded
         # for that and unloaded after.
         from app.meter_config import apply
         apply(self, config, hal.data)

@@ -5,6 +5,11 @@ detective found, kept. Loaded for each and unloaded after.
 from app import unload
 
 
+def settled_path(data):
+    """The file keeping the setting automatic detection found, tried first at the next boot."""
+    return (data + "/" if data else "") + "serial-auto"
+
+
 def apply(meter, config, data):
     """Set `meter`'s pipeline, setting, detective and multipliers from the config's "meter"
     section; `data` is the hal's data folder."""
@@ -26,13 +31,11 @@ def apply(meter, config, data):
         meter.setting = "%d %d%s%d%s" % (config["baud"], config["bits"], config["parity"], config["stop_bits"],
                                          " inverted" if config["invert"] else "")
     meter.detective = None
-    # the setting automatic detection found, tried first next boot
-    meter.settled_path = (data + "/" if data else "") + "serial-auto"
     if meter.setting is None:
         from han.detective import LineDetective  # loaded only while the setting is being found
         start = 0
         try:
-            with open(meter.settled_path) as f:
+            with open(settled_path(data)) as f:
                 start = int(f.read())
         except (OSError, ValueError):
             pass
@@ -49,7 +52,7 @@ def settled(meter):
     setting = meter.setting = meter.state.serial = describe(detective.setting)
     meter.log.info("Serial settings found: " + setting)
     try:
-        with open(meter.settled_path, "w") as f:
+        with open(settled_path(meter.hal.data), "w") as f:
             f.write(str(detective.index))
     except OSError:
         pass
