@@ -49,7 +49,7 @@ LINES = (
     # 34-35 han.p1
     "wrong encryption key (GUEK, GPK60): the decrypted telegram fails its check (%s)",
     "no telegram end",
-    # 36-45 han.pipeline
+    # 36-45 han.pipeline (38-39: han.framing.segments, for the pipeline)
     "input ended before the last segment of a message",
     "input ended before the last GBT block",
     "a segment was lost to a damaged frame",

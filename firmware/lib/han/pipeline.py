@@ -25,8 +25,7 @@ _EXCERPT = const(32)  # bytes of the offending data kept with an error, as han.e
 # han.details lines
 _LAST_SEGMENT = const(36)
 _LAST_BLOCK = const(37)
-_DAMAGED = const(38)
-_NEW_MESSAGE = const(39)
+# (38, 39: han.framing.segments)
 _EMPTY = const(40)
 _UNTRUSTED = const(41)
 _NOT_PARSED = const(42)
@@ -92,9 +91,10 @@ class Pipeline:
             segments = self.segments
             if event is not scanner:  # an Error; else the frame the scanner found
                 yield self._count(event)
-                if segments is not None and getattr(event, "format", None) == segments.owner \
-                        and segments.claims(event.data):
-                    yield self._count(segments.abandon(_DAMAGED))
+                if segments is not None and segments.active:
+                    lost = segments.rejected(event)
+                    if lost:
+                        yield self._count(lost)
                 continue
             self.frames += 1
             fmt = event.format
@@ -115,14 +115,9 @@ class Pipeline:
             if segments is None:
                 message = view[start:end]  # one frame, one message
             else:
-                if segments.active and sequence is None and segments.sender is not None and (
-                        _starts_llc(buf, start, end) or bytes(view[at + 3:start - 3]) != segments.sender[:-1]):
-                    # Unnumbered (HDLC) segments: only a message's first frame starts with the
-                    # LLC header, and every segment comes from the same addresses (the control
-                    # byte may count frames). Otherwise the pending message lost its last segment.
-                    yield self._count(segments.abandon(_NEW_MESSAGE))
-                if more and not segments.active:  # a chain begins: remember who sends it
-                    segments.sender = bytes(view[at + 3:start - 2]) if sequence is None else None
+                lost = segments.follow(buf, at, start, end, more, sequence)
+                if lost:
+                    yield self._count(lost)
                 message = segments.add(NAMES[fmt], view[start:end], more, sequence)
                 if segments.lost:
                     yield self._count(segments.lost)
@@ -146,7 +141,7 @@ class Pipeline:
         verified = None  # None: not ciphered; else whether the authentication tag was checked
         try:
             plain = view
-            if _starts_llc(view, 0, len(view)):
+            if starts_llc(view, 0, len(view)):
                 plain = view[3:]
                 layers.append("llc")
             if self.trace:
@@ -198,6 +193,6 @@ class Pipeline:
             return fault
 
 
-def _starts_llc(buf, start, end):
+def starts_llc(buf, start, end):
     """The LLC header E6 E6|E7 00 (a command or a response) at `start`?"""
     return end - start >= 3 and buf[start] == 0xE6 and buf[start + 1] | 1 == 0xE7 and buf[start + 2] == 0x00

@@ -17,6 +17,8 @@ _MIDDLE = const(25)
 _NEW_MESSAGE = const(26)
 _SEGMENT = const(27)
 _LONGER = const(28)
+_DAMAGED = const(38)
+_INTERRUPTED = const(39)
 
 
 class Reassembly:
@@ -46,6 +48,29 @@ class Reassembly:
                 differing += x & 1
                 x >>= 1
         return differing <= 1
+
+    def rejected(self, error):
+        """The scanner rejected a frame (`error`): the sequence Error that ends the pending
+        message when that frame was one of its segments (claims()), else None."""
+        if getattr(error, "format", None) == self.owner and self.claims(error.data):
+            return self.abandon(_DAMAGED)
+        return None
+
+    def follow(self, buf, at, start, end, more, sequence):
+        """A good frame comes, its payload in buf[start:end] (the frame starts at `at`), before
+        add(): the sequence Error that ends the pending message when the frame begins another
+        one, else None. A frame that begins a chain tells who sends it.
+
+        Unnumbered (HDLC) segments: only a message's first frame starts with the LLC header,
+        and every segment comes from the same addresses (the control byte may count frames)."""
+        lost = None
+        if self.active and sequence is None and self.sender is not None:
+            from han.pipeline import starts_llc
+            if starts_llc(buf, start, end) or bytes(memoryview(buf)[at + 3:start - 3]) != self.sender[:-1]:
+                lost = self.abandon(_INTERRUPTED)  # the pending message lost its last segment
+        if more and not self.active:
+            self.sender = bytes(memoryview(buf)[at + 3:start - 2]) if sequence is None else None
+        return lost
 
     def abandon(self, detail, keep=False):
         """Drop a partial message; returns the sequence Error to report (None if nothing was
