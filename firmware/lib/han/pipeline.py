@@ -38,9 +38,10 @@ _MAX_LAYERS = const(6)      # GBT, ciphering, GBT inside ciphering ...: no real 
 
 class Pipeline:
     """Also what the pipeline has seen, as counters the diagnosis and the status page read:
-    bytes, frames, readings, errors (code -> count), last_error. They are read as
-    `pipeline.counters.bytes` ...: `counters` is the pipeline itself (a separate object would
-    cost the board's heap a class and an instance)."""
+    bytes, frames, readings, errors (code -> count). They are read as `pipeline.counters.bytes`
+    ...: `counters` is the pipeline itself (a separate object would cost the board's heap a
+    class and an instance). The last error is not kept: it is yielded, and whoever shows it keeps
+    what it shows (an Error kept here held its excerpt and sentence for good, ~300 B)."""
 
     # Reassembly, made for the meters that need it; until then the class's None stands for it
     # (a pipeline's 13th attribute would double its table: 96 B more heap).
@@ -57,7 +58,6 @@ class Pipeline:
         self.frames = 0
         self.readings = 0
         self.errors = {}  # error code -> count
-        self.last_error = None
         self.meter = new_cache()  # the meter convention, kept between readings
 
     def feed(self, data):
@@ -79,7 +79,6 @@ class Pipeline:
         """Count a Reading or an Error; returns it."""
         if isinstance(event, Error):
             self.errors[event.code] = self.errors.get(event.code, 0) + 1
-            self.last_error = event
         else:
             self.readings += 1
         return event
