@@ -4,10 +4,10 @@ Frames are real captures: a Kamstrup HAN-NVE push (telnet dump of a Norwegian me
 Netz NÖ example (two M-Bus segments) published by the grid operator.
 """
 from han import framing
-from han.framing import HDLC, MBUS, Scanner, find_marked, payload
+from han.framing import CIPHERED, DSMR, HDLC, MBUS, Scanner, find_marked, payload
 from han import _pure
 from han.framing.segments import Reassembly
-from support import unhex
+from support import FRAMES, read_bytes, unhex
 
 KAMSTRUP = unhex(
     "7ea0e22b2113239ae6e7000f000000000c07e80a1e03112000ff80000002190a0e4b616d73747275705f56"
@@ -218,7 +218,7 @@ def test_a_stream_of_garbage_never_grows_the_buffer():
     assert scanner.end - scanner.start <= size
 
 
-def test_a_frame_longer_than_the_first_buffer_grows_it_to_the_largest_frame():
+def test_a_frame_longer_than_the_first_buffer_grows_it_to_hold_that_frame():
     from encoder import hdlc_frame
     scanner = Scanner((HDLC, MBUS))
     first = len(scanner.buf)
@@ -233,7 +233,33 @@ def test_a_frame_longer_than_the_first_buffer_grows_it_to_the_largest_frame():
             for event in scanner.feed(data[i:i + (chunk or len(data))]):
                 events.append(bytes(event.buf[event.at:event.at + event.size]))
         assert events == [KAMSTRUP[:-1], long_frame[:-1], KAMSTRUP[:-1]], chunk
-        assert len(scanner.buf) == scanner.capacity == 2048 + 64
+        # its header tells its length: room for it (to 64 bytes), not for the largest frame
+        assert len(long_frame) - 1 <= len(scanner.buf) < len(long_frame) + 63 < scanner.capacity == 2048 + 64
+
+
+def test_a_telegram_longer_than_the_first_buffer_doubles_it_until_it_fits():
+    # A P1 telegram tells its length only at its end: the buffer doubles, within its capacity.
+    scanner = Scanner((DSMR,))
+    first = len(scanner.buf)
+    body = b"/ISk5\\2MT382-1000\r\n\r\n" + b"1-0:1.8.1(123456.789*kWh)\r\n" * 60 + b"!"
+    telegram = body + b"%04X\r\n" % framing.crc16_arc(body, 0, len(body))
+    assert first < len(telegram) < 4 * first
+    for chunk in (len(telegram), 64, 1):
+        scanner = Scanner((DSMR,))
+        found = []
+        for i in range(0, len(telegram), chunk):
+            for event in scanner.feed(telegram[i:i + chunk]):
+                found.append(bytes(event.buf[event.at:event.at + event.size]) if event is scanner else event.code)
+        assert found == [telegram], (chunk, found)
+        assert len(scanner.buf) in (2 * first, 4 * first), chunk
+
+
+def test_the_danish_kamstrup_push_fits_the_first_buffer():
+    scanner = Scanner((HDLC, MBUS, DSMR, CIPHERED))
+    first = len(scanner.buf)
+    data = read_bytes(FRAMES + "/kamstrup-dk-script/kamstrup-omnipower-dk-ggc.bin")
+    sizes = [event.size for event in scanner.feed(data) if event is scanner]
+    assert sizes == [477] and len(scanner.buf) == first
 
 
 def test_a_segment_lost_beyond_recognition_costs_only_its_message():

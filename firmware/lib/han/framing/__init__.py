@@ -37,9 +37,10 @@ board's heap, and the viper loop still takes well under a millisecond for the lo
 
 The scanner (Scanner, below) finds the frames in a byte stream that arrives in chunks of any
 size, in one bounded buffer: each format tells from a start byte how long its frame is and whether
-its checksum holds. The buffer starts at _FIRST_BUFFER bytes, room for the longest HDLC or M-Bus
-frame of any meter seen, and grows once, to room for the largest frame the formats allow, only
-for a longer frame (a P1 telegram of 1.4 KB; or noise that looks like a telegram's start).
+its checksum holds. The buffer starts at _FIRST_BUFFER bytes, room for most meters' frames, and
+grows only for a longer frame: to that frame's size when its header tells it (HDLC, M-Bus,
+ciphered), else (a P1 telegram tells its length only at its end; or noise that looks like a
+telegram's start) to twice its size, never beyond room for the largest frame the formats allow.
 Bytes that belong to no frame are reported as noise, a run at a time. After a false start (a
 noise byte that looks like a frame header, or a frame that fails its checksum) scanning resumes
 at the byte after that start, so a real frame hidden behind it is not lost.
@@ -66,7 +67,8 @@ CHECKED = b"\x01\x01\x01\x00"   # has a checksum of its own (a bare ciphered fra
 _MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
                                 # ciphered: the longest real telegram seen is 1.4 KB (Hungary)
 _MBUS_MAX = const(265)          # 259 + 6
-_FIRST_BUFFER = const(768)      # the longest HDLC frame seen is 583 bytes (Aidon, Sweden)
+_FIRST_BUFFER = const(512)      # the Danish Kamstrup's frames are 477 bytes; 12 of 70 captures
+                                # have longer ones (the longest HDLC frame: 583 bytes, Aidon)
 
 # What measure() returns when it cannot give a length yet.
 _NEED_MORE = const(0)     # could be a frame: wait for more bytes
@@ -262,7 +264,7 @@ class Scanner:
         self.capacity = capacity or largest + 64  # what the buffer may grow to
         self.buf = bytearray(min(self.capacity, _FIRST_BUFFER))
         self.start = 0  # first byte not yet decided
-        self.at = 0     # a yielded frame's first byte, its length and
+        self.at = 0     # a yielded frame's first byte, its length (or an awaited one's) and
         self.size = 0
         self.format = HDLC  # its format, while it is yielded
         self.end = 0    # end of buffered input
@@ -278,8 +280,10 @@ class Scanner:
         buf = self.buf
         while taken < len(data):
             if self.end == len(buf) and not self.start and self.end < self.capacity:
-                # full of one frame's start (a long P1 telegram): the largest buffer takes it over
-                grown = bytearray(self.capacity)
+                # full of one frame's start: a buffer that holds that frame takes it over (rounded
+                # up to 64 bytes: a meter whose frames vary a little grows it once)
+                size = self.size if self.size > len(buf) else 2 * len(buf)
+                grown = bytearray(min(self.capacity, (size + 63) & ~63))
                 grown[0:self.end] = buf
                 buf = self.buf = grown
             elif self.end == len(buf):  # full: move what is undecided to the front
@@ -348,6 +352,7 @@ class Scanner:
             if size > 0:
                 if pos + size > end:
                     if not final:
+                        self.size = size  # what the buffer must hold (feed() grows it for it)
                         return
                     code = "truncated"
                     detail = (_ENDED_INSIDE, NAMES[fmt], end - pos, size)
