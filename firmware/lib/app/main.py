@@ -15,11 +15,11 @@ class App:
 
     def reboot(self, cause):
         self.log.warning("Rebooting: " + cause)
-        asyncio.create_task(self.healthy_after(300, cause))  # let the last log lines go out
+        asyncio.create_task(self.clear_count_after(300, cause))  # let the last log lines go out
 
-    async def healthy_after(self, ms, reboot=None):
+    async def clear_count_after(self, ms, reboot=None):
         """Clear the boot guard's count once `ms` have passed: the start has run healthily and the
-        next one is a normal start; or, with `reboot` (its cause), the board is reset then: a
+        next one is a normal start; or, with `reboot` (its cause), reset the board then: a
         deliberate reboot is no crash. (One coroutine for both: each function stays in the heap.)"""
         await asyncio.sleep_ms(ms)
         if self.counted:
@@ -29,7 +29,8 @@ class App:
             unload("app.boot_guard")
         if reboot:
             self.hal.reset(reboot)
-        self.log.info("Ran %g s: crash counter cleared" % (ms / 1000))
+        else:
+            self.log.info("Ran %g s: crash counter cleared" % (ms / 1000))
 
 
 def run():

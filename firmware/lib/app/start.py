@@ -87,7 +87,7 @@ async def start(app):
 
     log.info("hanreader starting on %s (reset cause: %s)" % (hal.name, state.reset_cause))
     tasks = [asyncio.create_task(health.run())]  # the watchdog, the LED, stalls, the Wi-Fi
-    asyncio.create_task(app.healthy_after(healthy_ms))  # the boot guard's count is cleared then
+    asyncio.create_task(app.clear_count_after(healthy_ms))  # the boot guard's count is cleared then
     if not safe_mode:  # safe mode: no meter, no telnet (access point, config page)
         tasks.append(asyncio.create_task(meter.run()))
         health.tasks.append(("meter", tasks[-1]))  # watched: it must keep running
