@@ -32,6 +32,10 @@ _INTEGER = const(0x0F)
 _ENUM = const(0x16)
 _DATE_TIME = const(0x19)
 _MAX_DEPTH = const(8)
+# new_cache() slots after the conventions (4 per list): the lists reused for every push
+_ITEMS = const(8)    # the body's items
+_KIND = const(9)     # the body's tag: structure or array
+_ENTRIES = const(10)  # entries()
 # han.details lines
 _ENDS_EARLY = const(0)
 _LENGTH_FORM = const(1)
@@ -90,8 +94,10 @@ class Reader:
         self.pos += n
         return bytes(self.buf[self.pos - n:self.pos])
 
-    def data(self, depth=0, tag=-1):
-        """One Data element; with `tag`, the value of a `tag`-typed element without a tag byte."""
+    def data(self, depth=0, tag=-1, cache=None):
+        """One Data element; with `tag`, the value of a `tag`-typed element without a tag byte.
+        With `cache` (new_cache()), a structure or array comes in the cache's list of items
+        (a list either way; its tag beside it), not in a new one."""
         if tag < 0:
             tag = self.byte()
         size = _SIZE[tag] if tag < 0x1C else 0
@@ -115,10 +121,14 @@ class Reader:
                 self.pos = pos + 4
                 scaler = buf[pos + 1]
                 return ScalerUnit(scaler - 256 if scaler > 127 else scaler, buf[pos + 3])
-            items = [None] * n
+            if cache is not None:
+                cache[_KIND] = tag
+                items = _sized(cache[_ITEMS], n)
+            else:
+                items = [None] * n
             for i in range(n):
                 items[i] = self.data(depth + 1)
-            return _as_tuple(*items) if tag == _STRUCTURE else items
+            return _as_tuple(*items) if tag == _STRUCTURE and cache is None else items
         if tag == _OCTET_STRING:
             return self.take(self.length())
         if tag == _VISIBLE_STRING or tag == _UTF8_STRING:
@@ -135,6 +145,17 @@ class Reader:
         # code loads when one appears.
         from han.compact import rare_type
         return rare_type(self, tag, depth)
+
+
+def _sized(items, n):
+    """`items` (a list kept between pushes) with n elements. Its storage grows only for a longer
+    list than any before and never shrinks: a push of the same meter then needs no new piece of
+    heap for its list, the piece a fragmented heap may not have (0.5 KB for 65 items here)."""
+    if len(items) > n:
+        del items[n:]
+    elif len(items) < n:
+        items.extend([None] * (n - len(items)))
+    return items
 
 
 def _as_tuple(*items):
@@ -157,9 +178,11 @@ _CACHED = const(2)  # lists whose convention is kept
 _NO_UNIT = const(255)  # DLMS unit code (han.units)
 
 
-def parse(view, notification=True):
+def parse(view, notification=True, cache=None):
     """(header DateTime or None, body) of a data-notification APDU in `view`; without
-    `notification`, a bare A-XDR structure or array (gateways that strip the header)."""
+    `notification`, a bare A-XDR structure or array (gateways that strip the header). With
+    `cache` (new_cache()), a body that is a structure or an array comes in the cache's list
+    (build_reading takes it from there: the next parse reuses it)."""
     reader = Reader(view, 1 if notification else 0)
     header_time = None
     if notification:
@@ -174,7 +197,7 @@ def parse(view, notification=True):
             header_time = DateTime(reader.take(n)) if n else None
         elif first != 0x00:
             raise Error("malformed", (_TIME_TAG, first))
-    body = reader.data()
+    body = reader.data(0, -1, cache)
     if reader.pos != len(view):
         raise Error("malformed", (_AFTER_BODY if notification else _AFTER_DATA, len(view) - reader.pos))
     return header_time, body
@@ -196,9 +219,10 @@ def _text(value):
     return value.decode()
 
 
-def entries(body):
+def entries(body, cache=None):
     """[obis, value, scaler_unit, obis, value, ...] (flat: no tuple per entry) by the first
-    layout that fits the list body, or None.
+    layout that fits the list body, or None. With `cache`, the body may be its list of items
+    (parse) and a self-describing list's entries come in its list of entries.
 
     1. Capture objects (han.positional): a structure whose item 0 is the push object list.
     2. Positional (han.positional): bare values the meter table knows.
@@ -209,7 +233,9 @@ def entries(body):
     if not isinstance(body, (list, tuple)) or not body:  # a scalar body is no list at all
         return None
     n = len(body)
-    if isinstance(body, tuple) and isinstance(body[0], list) and len(body[0]) == n:
+    structure = cache[_KIND] == _STRUCTURE if cache is not None and body is cache[_ITEMS] \
+        else isinstance(body, tuple)
+    if structure and isinstance(body[0], list) and len(body[0]) == n:
         from han import positional  # capture objects and positional lists: loaded when one comes
         out = positional.captured(body)
         if out is not None:
@@ -226,7 +252,8 @@ def entries(body):
     count = _labelled(body, None)
     if count is None:
         return None
-    out = [None] * (3 * count)  # at its size: appending grows a copy by doubling (1 KB for 33 values)
+    # at its size: appending grows a copy by doubling (1 KB for 33 values)
+    out = [None] * (3 * count) if cache is None else _sized(cache[_ENTRIES], 3 * count)
     _labelled(body, out)
     return out
 
@@ -281,9 +308,11 @@ def _flag(title):
 
 
 def new_cache():
-    """What build_reading keeps between readings: the conventions of the meter's last two
-    lists, as list id, FLAG id, model, (name, manufacturer, scalers), the latest first."""
-    return [None, None, None, None] * _CACHED
+    """What parse and build_reading keep between readings: the conventions of the meter's last
+    two lists, as list id, FLAG id, model, (name, manufacturer, scalers), the latest first; then
+    the lists every push reuses (the body's items, its tag, the entries), at the longest size
+    seen: a push needs no piece of heap larger than its reading's list of items."""
+    return [None, None, None, None] * _CACHED + [[], None, []]
 
 
 def _convention(cache, list_id, flag, model, hint):
@@ -292,7 +321,7 @@ def _convention(cache, list_id, flag, model, hint):
     loaded only for a list not seen last: meters that alternate two lists (Kaifa: power every
     2 s, everything every 10 s) find both here."""
     if cache is not None:
-        for at in range(0, len(cache), 4):
+        for at in range(0, _ITEMS, 4):
             convention = cache[at + 3]
             if convention is not None and cache[at] == list_id and cache[at + 1] == flag \
                     and cache[at + 2] == model:
@@ -304,7 +333,7 @@ def _convention(cache, list_id, flag, model, hint):
     name, manufacturer, scalers = table.identify(list_id, flag, hint, model)
     convention = (name, manufacturer or table.manufacturer(flag), scalers)
     if cache is not None:  # the oldest goes
-        cache[4:] = cache[:-4]
+        cache[4:_ITEMS] = cache[0:_ITEMS - 4]
         cache[0:4] = (list_id, flag, model, convention)
     return convention
 
@@ -314,9 +343,11 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
 
     `cache` (new_cache(), owned by the caller) keeps the meter convention between readings.
     """
-    found = entries(body)
+    found = entries(body, cache)
     if found is None:
         from han.shapes import describe
+        if cache is not None and body is cache[_ITEMS] and cache[_KIND] == _STRUCTURE:
+            body = tuple(body)  # (described as what it is)
         raise Error("unknown", (_LAYOUT, describe(body)))
     reading = Reading()
     reading.system_title = system_title
@@ -340,6 +371,8 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
     reading.list_id = list_id
     reading.manufacturer = convention[1]
     last = len(found) - 3
+    items = reading.items = [None] * (len(found) // 3)  # at its size (han.values.Reading.quantity)
+    n = 0
     for k in range(0, len(found), 3):
         obis, value, scaler_unit = found[k], found[k + 1], found[k + 2]
         if isinstance(value, bool):
@@ -375,7 +408,8 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
                 continue
         if value is None:
             continue
-        reading.items.append((obis, value))
+        items[n] = (obis, value)
+        n += 1
         c, d, e = obis[2], obis[3], obis[4]
         if c == 96 and d == 1 and (e == 1 or e == 7):
             reading.model = _text(value)
@@ -386,7 +420,9 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
     if header_time is not None and header_time.iso() and \
             (reading.time is None or reading.time.raw != header_time.raw):
         reading.time = header_time  # (the clock item's when they agree: one DateTime less kept)
-    # Appending left room for up to twice the items (0.25 KB for 33 of them on the unix port):
-    # the reading, kept until the next one, keeps an exact copy.
-    reading.items = reading.items[:]
+    del items[n:]  # the values left out (their room stays: a few slots at most)
+    if cache is not None:  # the lists keep their room, not what this push put in them
+        for kept in (cache[_ITEMS], cache[_ENTRIES]):
+            for i in range(len(kept)):
+                kept[i] = None
     return reading

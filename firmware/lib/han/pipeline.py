@@ -174,7 +174,7 @@ class Pipeline:
                     if not checked and not verified:
                         raise Error("auth", _UNTRUSTED)
                     try:
-                        header_time, body = parse(plain, tag == _DATA_NOTIFICATION)
+                        header_time, body = parse(plain, tag == _DATA_NOTIFICATION, self.meter)
                     except Error as fault:
                         if verified is False:
                             raise Error("decrypt", (_NOT_PARSED, fault.detail))

@@ -74,7 +74,10 @@ class Reading:
         repeat values (zeros, equal phases) and each Quantity takes about 100 B of the unix
         port's heap for as long as the reading is shown; values are never changed in place
         (han.multipliers replaces them), so equal ones can be one object."""
-        for _, value in self.items:
+        for item in self.items:
+            if item is None:  # the rest of a list han.cosem fills
+                break
+            value = item[1]
             if isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler \
                     and value.unit == unit:
                 return value

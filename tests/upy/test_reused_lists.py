@@ -1,0 +1,55 @@
+# The pipeline decodes every push into lists it keeps (han.cosem.new_cache: the body's items, the
+# entries), so a push needs no new large piece of heap. A reading handed out must not share them:
+# the next push, longer or shorter, of another layout, must leave it as it was (both interpreters).
+from han.pipeline import Pipeline
+from han.values import DateTime, Quantity, Reading
+from support import FRAMES, read_bytes
+
+# flat runs of code, value, scaler-unit (Kamstrup: 25 items, 13 values); a structure per value
+# (Aidon: 27 of them); bare values the meter table knows (Kaifa: 13); three pushes with nulls
+# (Kamstrup, single phase)
+PUSHES = ("/amshan/kamstrup-se-list-3phase-hdlc.bin", "/amsreader-frames/Aidon-Sweden.bin",
+          "/amsreader-frames/Kaifa-TN-3p-list2-MA304H3E.bin", "/amsreader-frames/Kamstrup-1p.bin")
+
+
+def picture(reading):
+    """What a reading says, as text made now (a later change to it shows as a difference)."""
+    return [(code.hex(), value.text() + " " + value.symbol() if isinstance(value, Quantity) else
+             value.iso() if isinstance(value, DateTime) else str(value)) for code, value in reading.items] + \
+        [reading.meter_id, reading.list_id, reading.time.iso() if reading.time else None]
+
+
+def readings(pipeline, data):
+    found = [e for e in pipeline.feed(data) if isinstance(e, Reading)]
+    assert found, data[:16]
+    return found
+
+
+def test_a_reading_stays_as_it_was_when_the_next_push_reuses_the_lists():
+    pipeline = Pipeline()
+    kept = []
+    for name in PUSHES + tuple(reversed(PUSHES)):
+        for i, reading in enumerate(readings(pipeline, read_bytes(FRAMES + name))):
+            kept.append((name, i, reading, picture(reading)))
+    assert len(kept) == 12
+    for name, i, reading, before in kept:
+        assert picture(reading) == before, name
+        fresh = readings(Pipeline(), read_bytes(FRAMES + name))[i]
+        assert picture(fresh) == before, name  # as a pipeline of its own decodes it
+
+
+def lists(pipeline):
+    return [x for x in pipeline.meter if isinstance(x, list)]
+
+
+def test_the_pipeline_keeps_its_lists_from_push_to_push():
+    pipeline = Pipeline()
+    push = read_bytes(FRAMES + PUSHES[0])
+    readings(pipeline, push)
+    kept = lists(pipeline)
+    assert [len(x) for x in kept] == [25, 39]  # the body's 25 items; 13 entries of 3
+    readings(pipeline, read_bytes(FRAMES + PUSHES[1]))  # longer: 27 items, 81 entries
+    assert [len(x) for x in lists(pipeline)] == [27, 81]
+    readings(pipeline, push)
+    assert [len(x) for x in lists(pipeline)] == [25, 39]
+    assert all(now is before for now, before in zip(lists(pipeline), kept))
