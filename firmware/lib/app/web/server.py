@@ -136,9 +136,13 @@ class Web:
     def _unload(self):
         """No connection is open: every module of the package but this one goes (the answering
         code: http.py, api.py, status.py), and app.names unless MQTT keeps it."""
-        for name in list(sys.modules):  # a copy: unloading changes sys.modules
-            if name.startswith("app.web.") and name != __name__:
-                unload(name)
+        while True:  # one at a time (unloading changes sys.modules): a copy of its names would
+            for name in sys.modules:  # need a 0.5 KB piece, which a scattered heap may not have
+                if name.startswith("app.web.") and name != __name__:
+                    break
+            else:
+                break
+            unload(name)
         if self.names_shared is False:
             unload("app.names")
         self.names_shared = None
