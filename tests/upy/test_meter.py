@@ -101,6 +101,31 @@ def test_a_push_that_found_no_room_half_decoded_is_not_decoded_again():
     assert state.readings >= 1
 
 
+def test_the_bytes_reach_the_pipeline_when_the_diagnosis_finds_no_room():
+    # The diagnosis loads its verdicts now and then; no room for them must not cost the pipeline
+    # a chunk: a push with a hole in it reads as a wrong authentication key (seen in 140K).
+    keys = {"key": "5AD84121D9D20B364B7A11F3C1B5827F", "auth_key": "AFB3F93E3E7204EDB3C27F96DBD51AE0"}
+    clean, clean_state, _ = meter(**keys)
+    m, state, lines = meter(**keys)
+    observe = m.diagnosis.observe_bytes
+    calls = []
+
+    def no_room_once(*args):
+        calls.append(1)
+        if len(calls) == 3:  # a chunk in the middle of the first push
+            raise MemoryError
+        return observe(*args)
+
+    m.diagnosis.observe_bytes = no_room_once
+    for at in range(0, len(DANISH), 64):
+        clean.take(DANISH[at:at + 64], time.ticks_ms())
+        m.take(DANISH[at:at + 64], time.ticks_ms())
+    clean.take(None, time.ticks_ms())
+    m.take(None, time.ticks_ms())
+    assert len(calls) > 3 and clean_state.readings >= 1
+    assert not m.pipeline.errors and state.readings == clean_state.readings, m.pipeline.errors
+
+
 def test_the_serial_setting_as_configured():
     m, state, lines = meter(baud=115200, bits=8, parity="N", stop_bits=1, invert=True)
     assert m.setting == "115200 8N1 inverted" and m.detective is None

@@ -111,9 +111,12 @@ class Meter:
         task goes on: ended, the watchdog would reset."""
         try:
             if chunk:
-                self.diagnosis.observe_bytes(len(chunk), chunk, now)
-                if self.detective is not None:
-                    self.detective.observe_bytes(len(chunk), chunk)
+                try:
+                    self.diagnosis.observe_bytes(len(chunk), chunk, now)
+                    if self.detective is not None:
+                        self.detective.observe_bytes(len(chunk), chunk)
+                except MemoryError:  # the statistics miss a sample; the pipeline must not miss
+                    pass             # the bytes (a push with a hole reads as a wrong key)
                 events = self.pipeline.feed(chunk)
             else:
                 events = self.pipeline.flush()
