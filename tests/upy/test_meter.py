@@ -27,14 +27,10 @@ class Hal:
     data = ""
 
 
-class OutOfMemory:
-    """Stands in for the pipeline's events when the heap is full."""
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        raise MemoryError
+def out_of_memory(chunk):
+    """Stands in for the pipeline's events when the heap is full (a generator that raised is done)."""
+    raise MemoryError
+    yield
 
 
 def meter(**settings):
@@ -58,7 +54,7 @@ def test_a_capture_decodes_into_the_state():
 def test_a_push_without_room_in_the_heap_is_lost_and_the_task_goes_on():
     m, state, lines = meter()
     feed = m.pipeline.feed
-    m.pipeline.feed = lambda chunk: OutOfMemory()
+    m.pipeline.feed = out_of_memory
     m.take(b"\x7e\xa0", time.ticks_ms())
     assert m.pipeline.errors == {"memory": 1}
     assert state.last_error[0] == "memory" and "no room in the heap" in state.last_error[1]
@@ -124,6 +120,46 @@ def test_the_bytes_reach_the_pipeline_when_the_diagnosis_finds_no_room():
     m.take(None, time.ticks_ms())
     assert len(calls) > 3 and clean_state.readings >= 1
     assert not m.pipeline.errors and state.readings == clean_state.readings, m.pipeline.errors
+
+
+def test_the_pushes_after_one_without_room_in_the_same_chunk_decode():
+    # No room to handle the first push of a chunk (here: the diagnosis, once): the rest of the
+    # chunk stays with the pipeline, whose iterator goes on. Abandoned, it lost the bytes not yet
+    # taken: the next push read as a wrong authentication key and the one after as noise.
+    m, state, lines = meter(key="5AD84121D9D20B364B7A11F3C1B5827F", auth_key="AFB3F93E3E7204EDB3C27F96DBD51AE0")
+    observe = m.diagnosis.observe
+    calls = []
+
+    def no_room_once(event):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError
+        return observe(event)
+
+    m.diagnosis.observe = no_room_once
+    pushes = DANISH * 4
+    m.take(pushes[:2 * len(DANISH) + 100], time.ticks_ms())
+    m.take(pushes[2 * len(DANISH) + 100:], time.ticks_ms())
+    m.take(None, time.ticks_ms())
+    assert m.pipeline.errors == {"memory": 1}, m.pipeline.errors
+    assert state.readings == 3 and lines[0].startswith("(E) Out of memory")
+
+
+def test_a_frame_without_room_in_the_pipeline_leaves_the_next_ones_whole():
+    import han.pipeline
+    m, state, lines = meter(key="5AD84121D9D20B364B7A11F3C1B5827F", auth_key="AFB3F93E3E7204EDB3C27F96DBD51AE0")
+    parse = han.pipeline.parse
+
+    def no_room(*args):
+        han.pipeline.parse = parse  # once
+        raise MemoryError
+
+    han.pipeline.parse = no_room
+    try:
+        events = list(m.pipeline.feed(DANISH * 3))
+    finally:
+        han.pipeline.parse = parse
+    assert [e if e is MemoryError else type(e).__name__ for e in events] == [MemoryError, "Reading", "Reading"]
 
 
 def test_the_serial_setting_as_configured():

@@ -21,6 +21,7 @@ except ImportError:
 
 _IDLE_MS = const(250)   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
 _CHUNK = const(256)
+_TRIES = const(8)    # frames of a chunk tried after one found no room (a chunk completes few)
 _VERDICT_MS = const(2000)  # how often the diagnosis is looked at
 _NEXT = const(1)     # han.detective's decisions (its module is loaded only while it works)
 _SETTLED = const(2)
@@ -108,51 +109,62 @@ class Meter:
         """Decode a chunk read at ticks `now` (None: the line is quiet, the push is over); the time
         spent is added to the frame it belongs to. When the heap has no room for a step of it (a
         page or an MQTT message may hold much of it for a moment), that push is lost and the meter
-        task goes on: ended, the watchdog would reset."""
-        try:
-            if chunk:
-                try:
-                    self.diagnosis.observe_bytes(len(chunk), chunk, now)
-                    if self.detective is not None:
-                        self.detective.observe_bytes(len(chunk), chunk)
-                except MemoryError:  # the statistics miss a sample; the pipeline must not miss
-                    pass             # the bytes (a push with a hole reads as a wrong key)
-                events = self.pipeline.feed(chunk)
-            else:
-                events = self.pipeline.flush()
-            started = time.ticks_us()
-            completed = False
-            detective = self.detective
-            for event in events:
-                self.diagnosis.observe(event)
-                if detective:
-                    detective.observe(event)
-                if hasattr(event, "code"):  # an Error
-                    log = self.log
-                    self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
-                    if event.code == "noise":
-                        log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
-                        if event.data:
-                            log.hexdump("V", "payload:", event.data)
-                    elif event.code == "checksum":
-                        log.warning("Checksum error: " + event.detail)
+        task goes on: ended, the watchdog would reset. The frames after it in the chunk are not
+        lost: the pipeline's iterator goes on where it stood."""
+        if chunk:
+            try:
+                self.diagnosis.observe_bytes(len(chunk), chunk, now)
+                if self.detective is not None:
+                    self.detective.observe_bytes(len(chunk), chunk)
+            except MemoryError:  # the statistics miss a sample; the pipeline must not miss the
+                pass             # bytes (a push with a hole reads as a wrong key)
+        started = time.ticks_us()
+        completed = False
+        events = None
+        for _ in range(_TRIES):  # (a generator that raised is done: the next try ends at once)
+            try:
+                if events is None:
+                    events = self.pipeline.feed(chunk) if chunk else self.pipeline.flush()
+                detective = self.detective
+                for event in events:
+                    if event is MemoryError:  # a frame the pipeline had no room for
+                        self._no_room()
+                        continue
+                    self.diagnosis.observe(event)
+                    if detective:
+                        detective.observe(event)
+                    if hasattr(event, "code"):  # an Error
+                        log = self.log
+                        self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
+                        if event.code == "noise":
+                            log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
+                            if event.data:
+                                log.hexdump("V", "payload:", event.data)
+                        elif event.code == "checksum":
+                            log.warning("Checksum error: " + event.detail)
+                        else:
+                            log.warning("%s: %s" % (event.code, event.detail))
                     else:
-                        log.warning("%s: %s" % (event.code, event.detail))
-                else:
-                    self._reading(event)
-                    completed = True
-            self.decode_us += time.ticks_diff(time.ticks_us(), started)
-            if completed:
-                self.state.frame_us = self.decode_us
-                self.state.frame_us_max = max(self.state.frame_us_max, self.decode_us)
-                self.decode_us = 0
-        except MemoryError:
-            gc.collect()
-            errors = self.pipeline.errors
-            errors["memory"] = errors.get("memory", 0) + 1
-            detail = "no room in the heap to decode the push (%d B free now)" % gc.mem_free()
-            self.state.last_error = ("memory", detail, "")
-            self.log.error("Out of memory: " + detail)
+                        self._reading(event)
+                        completed = True
+                break
+            except MemoryError:
+                self._no_room()
+                if events is None:  # the chunk was not taken
+                    break
+        self.decode_us += time.ticks_diff(time.ticks_us(), started)
+        if completed:
+            self.state.frame_us = self.decode_us
+            self.state.frame_us_max = max(self.state.frame_us_max, self.decode_us)
+            self.decode_us = 0
+
+    def _no_room(self):
+        gc.collect()
+        errors = self.pipeline.errors
+        errors["memory"] = errors.get("memory", 0) + 1
+        detail = "no room in the heap to decode the push (%d B free now)" % gc.mem_free()
+        self.state.last_error = ("memory", detail, "")
+        self.log.error("Out of memory: " + detail)
 
     def _reading(self, reading):
         if self.multipliers != (1, 1, 1, 1):  # current transformers: primary values

@@ -62,7 +62,8 @@ class Pipeline:
 
     def feed(self, data):
         """Bytes as they arrive from the meter, in chunks of any size: an iterator over the
-        Readings and Errors they complete."""
+        Readings and Errors they complete, and MemoryError (the class) for a frame the heap had
+        no room to decode."""
         self.bytes += len(data)
         return self._events(self.scanner.feed(data))
 
@@ -96,38 +97,41 @@ class Pipeline:
                         yield self._count(lost)
                 continue
             self.frames += 1
-            fmt = event.format
-            buf = event.buf
-            at = event.at
-            view = memoryview(buf)
-            if self.trace:
-                self.trace(NAMES[fmt], view[at:at + event.size])
             try:
-                start, end, more, sequence = payload(fmt, buf, at, event.size)
-            except Error as fault:
-                fault.data = bytes(view[at:at + min(event.size, _EXCERPT)])
-                yield self._count(fault)
-                continue
-            if segments is None and (more or sequence):  # the first message in segments
-                from han.framing.segments import Reassembly
-                segments = self.segments = Reassembly(_MAX_MESSAGE)
-            if segments is None:
-                message = view[start:end]  # one frame, one message
-            else:
-                lost = segments.follow(buf, at, start, end, more, sequence)
-                if lost:
-                    yield self._count(lost)
-                message = segments.add(NAMES[fmt], view[start:end], more, sequence)
-                if segments.lost:
-                    yield self._count(segments.lost)
-                    segments.lost = None
-            if message is not None:
-                result = self._message(message, NAMES[fmt], CHECKED[fmt])
-                if self.blocks is not None and self.blocks.lost:
-                    yield self._count(self.blocks.lost)
-                    self.blocks.lost = None
-                if result is not None:
-                    yield self._count(result)
+                fmt = event.format
+                buf = event.buf
+                at = event.at
+                view = memoryview(buf)
+                if self.trace:
+                    self.trace(NAMES[fmt], view[at:at + event.size])
+                try:
+                    start, end, more, sequence = payload(fmt, buf, at, event.size)
+                except Error as fault:
+                    fault.data = bytes(view[at:at + min(event.size, _EXCERPT)])
+                    yield self._count(fault)
+                    continue
+                if segments is None and (more or sequence):  # the first message in segments
+                    from han.framing.segments import Reassembly
+                    segments = self.segments = Reassembly(_MAX_MESSAGE)
+                if segments is None:
+                    message = view[start:end]  # one frame, one message
+                else:
+                    lost = segments.follow(buf, at, start, end, more, sequence)
+                    if lost:
+                        yield self._count(lost)
+                    message = segments.add(NAMES[fmt], view[start:end], more, sequence)
+                    if segments.lost:
+                        yield self._count(segments.lost)
+                        segments.lost = None
+                if message is not None:
+                    result = self._message(message, NAMES[fmt], CHECKED[fmt])
+                    if self.blocks is not None and self.blocks.lost:
+                        yield self._count(self.blocks.lost)
+                        self.blocks.lost = None
+                    if result is not None:
+                        yield self._count(result)
+            except MemoryError:  # no room for this frame's steps: it is lost, the frames after it
+                yield MemoryError  # in the chunk are not (the scanner goes on); the class: no room needed
 
     def _message(self, view, layer, checked):
         """Peel LLC, GBT and ciphering: a Reading, an Error, or None while GBT blocks are missing.
