@@ -21,7 +21,6 @@ except ImportError:
 
 _IDLE_MS = const(250)   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
 _CHUNK = const(256)
-_TRIES = const(8)    # frames of a chunk tried after one found no room (a chunk completes few)
 _VERDICT_MS = const(2000)  # how often the diagnosis is looked at
 _NEXT = const(1)     # han.detective's decisions (its module is loaded only while it works)
 _SETTLED = const(2)
@@ -121,50 +120,63 @@ class Meter:
         started = time.ticks_us()
         completed = False
         events = None
-        for _ in range(_TRIES):  # (a generator that raised is done: the next try ends at once)
+        try:
+            events = self.pipeline.feed(chunk) if chunk else self.pipeline.flush()
+        except MemoryError:  # no room to take the chunk: the frame it belongs to has a hole
+            self._no_room(True)
+        detective = self.detective
+        while events is not None:
             try:
-                if events is None:
-                    events = self.pipeline.feed(chunk) if chunk else self.pipeline.flush()
-                detective = self.detective
-                for event in events:
-                    if event is MemoryError:  # a frame the pipeline had no room for
-                        self._no_room()
-                        continue
-                    self.diagnosis.observe(event)
-                    if detective:
-                        detective.observe(event)
-                    if hasattr(event, "code"):  # an Error
-                        log = self.log
-                        self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
-                        if event.code == "noise":
-                            log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
-                            if event.data:
-                                log.hexdump("V", "payload:", event.data)
-                        elif event.code == "checksum":
-                            log.warning("Checksum error: " + event.detail)
-                        else:
-                            log.warning("%s: %s" % (event.code, event.detail))
-                    else:
-                        self._reading(event)
-                        completed = True
+                event = next(events, None)
+            except MemoryError:  # the pipeline's own step: its iterator is done, and what it had
+                self._no_room(True)  # not taken of the chunk is lost
                 break
-            except MemoryError:
-                self._no_room()
-                if events is None:  # the chunk was not taken
-                    break
+            if event is None:
+                break
+            if event is MemoryError:  # a frame the pipeline had no room to decode
+                self._no_room(False)
+                continue
+            try:
+                self.diagnosis.observe(event)
+                if detective:
+                    detective.observe(event)
+                if hasattr(event, "code"):  # an Error
+                    log = self.log
+                    self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
+                    if event.code == "noise":
+                        log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
+                        if event.data:
+                            log.hexdump("V", "payload:", event.data)
+                    elif event.code == "checksum":
+                        log.warning("Checksum error: " + event.detail)
+                    else:
+                        log.warning("%s: %s" % (event.code, event.detail))
+                else:
+                    self._reading(event)
+                    completed = True
+            except MemoryError:  # handing out this event: the ones after it still come
+                self._no_room(False)
         self.decode_us += time.ticks_diff(time.ticks_us(), started)
         if completed:
             self.state.frame_us = self.decode_us
             self.state.frame_us_max = max(self.state.frame_us_max, self.decode_us)
             self.decode_us = 0
 
-    def _no_room(self):
+    def _no_room(self, hole):
+        """Count and log a push lost for want of heap; with `hole`, bytes of the chunk were lost
+        too, and the scanner forgets the frame they belonged to (read with the hole, a ciphered
+        push fails its tag: "check the authentication key")."""
+        if hole:
+            self.pipeline.scanner.gap()
         gc.collect()
         errors = self.pipeline.errors
         errors["memory"] = errors.get("memory", 0) + 1
-        detail = "no room in the heap to decode the push (%d B free now)" % gc.mem_free()
-        self.state.last_error = ("memory", detail, "")
-        self.log.error("Out of memory: " + detail)
+        try:
+            detail = "no room in the heap to decode the push (%d B free now)" % gc.mem_free()
+            self.state.last_error = ("memory", detail, "")
+            self.log.error("Out of memory: " + detail)
+        except MemoryError:  # counted all the same
+            pass
 
     def _reading(self, reading):
         if self.multipliers != (1, 1, 1, 1):  # current transformers: primary values

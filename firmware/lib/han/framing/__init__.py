@@ -310,6 +310,12 @@ class Scanner:
         self.start = self.end = self.quiet_until = 0
         self.frame_end = -1
 
+    def gap(self):
+        """Bytes were lost before what comes next (no room in the heap to take them): the frame
+        in progress is forgotten, so that what follows is not read as its rest."""
+        self.start = self.end = self.quiet_until = 0
+        self.frame_end = -1
+
     def _skip(self, start, end):
         start = max(start, self.quiet_until)
         if start >= end:
