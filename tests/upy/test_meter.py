@@ -173,6 +173,44 @@ def test_a_chunk_without_room_to_be_taken_costs_its_push_not_a_wrong_key():
     assert state.readings == 2
 
 
+def test_the_meter_task_goes_on_when_the_diagnosis_has_no_room_for_its_verdict():
+    # The verdict's sentences are loaded for it (han.verdicts); no room for them ended the meter
+    # task, and with it the firmware (seen in 128K, at the start, when everything loads at once).
+    try:
+        import asyncio
+        asyncio.wait_for_ms
+    except (ImportError, AttributeError):
+        return  # needs MicroPython's asyncio (the test runs under MicroPython too)
+
+    class Stop(Exception):
+        pass
+
+    class Uart:
+        reads = 0
+
+        async def read(self, n):
+            self.reads += 1
+            if self.reads == 3:
+                raise Stop
+            return DANISH if self.reads == 1 else b""
+
+    m, state, lines = meter(key="5AD84121D9D20B364B7A11F3C1B5827F", auth_key="AFB3F93E3E7204EDB3C27F96DBD51AE0")
+    asked = []
+
+    def no_room(now):
+        asked.append(now)
+        raise MemoryError
+
+    m.diagnosis.verdict = no_room
+    m.verdict_ms = time.ticks_add(time.ticks_ms(), -10000)  # a verdict is due
+    uart = Uart()
+    try:
+        asyncio.run(m._read(uart))
+    except Stop:
+        pass
+    assert asked and uart.reads == 3 and state.readings == 1
+
+
 def test_the_serial_setting_as_configured():
     m, state, lines = meter(baud=115200, bits=8, parity="N", stop_bits=1, invert=True)
     assert m.setting == "115200 8N1 inverted" and m.detective is None

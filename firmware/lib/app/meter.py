@@ -89,7 +89,10 @@ class Meter:
             chunk = None  # this coroutine's frame would keep it while waiting for the next one
             if time.ticks_diff(now, self.verdict_ms) >= _VERDICT_MS:
                 self.verdict_ms = now
-                verdict = self.diagnosis.verdict(now)
+                try:
+                    verdict = self.diagnosis.verdict(now)
+                except MemoryError:  # no room for its sentences now: asked again in _VERDICT_MS
+                    verdict = self.state.diagnosis  # (let through, it ended the firmware in 128K)
                 if verdict != self.state.diagnosis:
                     self.state.diagnosis = verdict
                     (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
