@@ -458,8 +458,8 @@ METER_ID = b"\x00\x00\x60\x01\x00\xff"
 SPECIAL_BYTES = (0x7E, 0x68, 0x16, 0xE6, 0xE7, 0xE0, 0xDB, 0x0F, 0x00, 0xFF, 0xA0, 0xA8)
 # Manufacturer flags that make the decoder apply a meter convention (random titles avoid them).
 from han.meters import CONVENTIONS  # noqa: E402
-# (The table is text: one line per convention, its FLAG id fourth, "-" for none.)
-CONVENTION_FLAGS = tuple(line.split(" ")[3].encode() for line in CONVENTIONS.split("\n")
+# (The table is text: a line per convention, its FLAG id fourth, "-" for none.)
+CONVENTION_FLAGS = tuple(line.split(" ")[3].encode() for line in CONVENTIONS
                          if line.split(" ")[3] != "-")
 
 
