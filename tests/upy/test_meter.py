@@ -211,6 +211,51 @@ def test_the_meter_task_goes_on_when_the_diagnosis_has_no_room_for_its_verdict()
     assert asked and uart.reads == 3 and state.readings == 1
 
 
+def test_the_meter_task_reads_on_when_a_step_around_the_decoding_has_no_room():
+    try:
+        import asyncio
+        asyncio.wait_for_ms
+    except (ImportError, AttributeError):
+        return  # needs MicroPython's asyncio (the test runs under MicroPython too)
+
+    class Stop(Exception):
+        pass
+
+    class Uart:
+        reads = 0
+
+        async def read(self, n):
+            Uart.reads += 1
+            if Uart.reads == 4:
+                raise Stop
+            return DANISH if Uart.reads == 3 else b""
+
+        def close(self):
+            pass
+
+    class UartHal(Hal):
+        opened = 0
+
+        def uart(self, pin, setting):
+            UartHal.opened += 1
+            return Uart()
+
+    m, state, lines = meter(key="5AD84121D9D20B364B7A11F3C1B5827F", auth_key="AFB3F93E3E7204EDB3C27F96DBD51AE0")
+    m.hal = UartHal()
+    take = m.take
+
+    def no_room_once(chunk, now):
+        m.take = take
+        raise MemoryError
+
+    m.take = no_room_once  # the first chunk: as if a step around take() found no room
+    try:
+        asyncio.run(m.run())
+    except Stop:
+        pass
+    assert UartHal.opened == 2 and m.pipeline.errors.get("memory") == 1 and state.readings == 1
+
+
 def test_the_serial_setting_as_configured():
     m, state, lines = meter(baud=115200, bits=8, parity="N", stop_bits=1, invert=True)
     assert m.setting == "115200 8N1 inverted" and m.detective is None

@@ -72,6 +72,8 @@ class Meter:
             self.log.info("Reading the meter on GPIO%d at %s" % (self.config["rx_pin"], self.state.serial))
             try:
                 await self._read(uart)
+            except MemoryError:  # a step around the decoding found no room: read on (ended, this
+                self._no_room(True)  # task would end the firmware: a reset, safe mode after three)
             finally:
                 uart.close()
             list(self.pipeline.flush())  # bytes read at the old setting mean nothing at the new one
@@ -89,13 +91,13 @@ class Meter:
             chunk = None  # this coroutine's frame would keep it while waiting for the next one
             if time.ticks_diff(now, self.verdict_ms) >= _VERDICT_MS:
                 self.verdict_ms = now
-                try:
+                try:  # (no room for its sentences ended the firmware in 128K; asked again later)
                     verdict = self.diagnosis.verdict(now)
-                except MemoryError:  # no room for its sentences now: asked again in _VERDICT_MS
-                    verdict = self.state.diagnosis  # (let through, it ended the firmware in 128K)
-                if verdict != self.state.diagnosis:
-                    self.state.diagnosis = verdict
-                    (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
+                    if verdict != self.state.diagnosis:
+                        self.state.diagnosis = verdict
+                        (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
+                except MemoryError:
+                    pass
             if detective is None:
                 continue
             decision = detective.decide(now)
