@@ -246,6 +246,13 @@ def test_the_meter_task_reads_on_when_a_step_around_the_decoding_has_no_room():
         raise MemoryError
 
     m.take = no_room_once  # the first chunk: as if a step around take() found no room
+    flush = m.pipeline.flush
+
+    def flush_without_room():  # and no room to decide what the port had brought either
+        m.pipeline.flush = flush
+        raise MemoryError
+
+    m.pipeline.flush = flush_without_room
     try:
         asyncio.run(m.run())
     except Stop:

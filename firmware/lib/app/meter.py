@@ -76,7 +76,10 @@ class Meter:
                 self._no_room(True)  # task would end the firmware: a reset, safe mode after three)
             finally:
                 uart.close()
-            list(self.pipeline.flush())  # bytes read at the old setting mean nothing at the new one
+            try:
+                list(self.pipeline.flush())  # bytes read at the old setting mean nothing at the new one
+            except MemoryError:  # (no room to decide them: forgotten all the same)
+                self.pipeline.scanner.gap()
 
     async def _read(self, uart):
         """Decode until automatic detection wants another setting."""
