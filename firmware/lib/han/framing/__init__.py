@@ -307,12 +307,11 @@ class Scanner:
         yield from self._scan(True)
         if self.noise:
             yield self._noise_error()
-        self.start = self.end = self.quiet_until = 0
-        self.frame_end = -1
+        self.gap()
 
     def gap(self):
-        """Bytes were lost before what comes next (no room in the heap to take them): the frame
-        in progress is forgotten, so that what follows is not read as its rest."""
+        """Forget what is buffered: after a flush, and when bytes were lost before what comes next
+        (no room in the heap to take them), so that what follows is not read as a lost frame's rest."""
         self.start = self.end = self.quiet_until = 0
         self.frame_end = -1
 
