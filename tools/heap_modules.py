@@ -16,6 +16,7 @@ native emitter, so the viper modules are left out and their pure-Python twins me
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,6 +140,9 @@ def main(argv):
                 build_mpy.build(UPY_LIB, tmp, "host")
             path = tmp
         if wasm32:  # no native code there: the modules fall back to their pure-Python twins
+            if source:  # (taken out of a copy, never out of firmware/lib)
+                path = os.path.join(tmp, "lib")
+                shutil.copytree(LIB, path)
             for folder, _, files in os.walk(path):
                 for name in files:
                     if name.startswith(("_viper.", "_gcm_viper.")):
