@@ -16,7 +16,8 @@ from app import unload
 try:
     from micropython import const
 except ImportError:
-    const = int  # CPython: the value itself (every const() here wraps an int)
+    def const(value):
+        return value
 
 # This module is loaded at boot and to save, and its names stay interned: private consts and few
 # helper functions keep them down.
@@ -30,7 +31,7 @@ _UART_TX_PIN = const(17)  # hal/esp32.py gives the meter UART this TX pin
 
 # ESP32-WROOM pins: flash (6-11) is never usable; input-only pins (34-39) cannot drive an LED;
 # strapping pins (0, 2, 5, 12, 15) decide how the chip boots; 1 and 3 are the USB serial port.
-_MISSING = (20, 24, 28, 29, 30, 31)
+_MISSING = const((20, 24, 28, 29, 30, 31))
 
 
 def gpio_problem(pin, use):

@@ -9,11 +9,17 @@ cannot hold the loop. Malformed packets, answers and unusual queries are ignored
 import asyncio
 import socket
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
 POLL_MS = 100
 BURST = 8
 MAX_QUERY = 512
 # The answer: a pointer to the question's name, type A, class IN, TTL 60 s, 4 bytes of address.
-_ANSWER = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04"
+_ANSWER = const(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04")
 
 
 def reply(query, address):

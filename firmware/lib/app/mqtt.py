@@ -74,7 +74,7 @@ WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
 MAX_SENSORS = const(48)   # Home Assistant sensors remembered (the name table has fewer)
 SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
 # The code a turn of publishing loads (and unloads after, unless it was loaded already).
-_PUBLISHING = ("app.mqtt_messages", "app.mqtt_discovery", "han.report", "app.names")
+_PUBLISHING = const(("app.mqtt_messages", "app.mqtt_discovery", "han.report", "app.names"))
 
 
 def view(piece):

@@ -12,12 +12,18 @@ from app.mqtt_messages import SENSOR_UNITS, is_sensor, publish, value_topic
 from app.names import name as friendly_name
 from han.report import string
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
 # device_class, state_class and unit_of_measurement for each unit of app.mqtt_messages.SENSOR_UNITS,
 # in its order ("-": no device class: recent Home Assistant versions know "reactive_energy", older
 # ones nothing). Power factor (no unit) goes by name.
-_CLASSES = ("power measurement W", "reactive_power measurement var", "apparent_power measurement VA",
-            "energy total_increasing kWh", "- total_increasing kvarh", "- total_increasing kVAh",
-            "current measurement A", "voltage measurement V", "frequency measurement Hz")
+_CLASSES = const(("power measurement W", "reactive_power measurement var", "apparent_power measurement VA",
+                  "energy total_increasing kWh", "- total_increasing kvarh", "- total_increasing kVAh",
+                  "current measurement A", "voltage measurement V", "frequency measurement Hz"))
 
 
 def ha_class(name, unit):

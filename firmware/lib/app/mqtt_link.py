@@ -34,9 +34,9 @@ _KEEPALIVE_S = const(60)  # told to the broker, which drops a client silent for 
 _BACKOFF_MS = const(1000)
 _MAX_BACKOFF_MS = const(60000)
 _RESOLVE_AFTER = const(5)
-_REFUSED = ("", "unacceptable protocol version", "client id rejected", "server unavailable",
-            "wrong user name or password (mqtt.user, mqtt.password)",
-            "not authorised (check mqtt.user and mqtt.password)")  # CONNACK return codes 0-5
+_REFUSED = const(("", "unacceptable protocol version", "client id rejected", "server unavailable",
+                  "wrong user name or password (mqtt.user, mqtt.password)",
+                  "not authorised (check mqtt.user and mqtt.password)"))  # CONNACK return codes 0-5
 
 
 class Down(Exception):

@@ -13,7 +13,7 @@ except ImportError:
         return value
 
 _BUFFER = const(2048)  # frames waiting, 2 bytes of length each; more are dropped (counted)
-_LINK_LAYERS = ("hdlc", "mbus", "dsmr", "ciphered")  # trace layers that are whole frames
+_LINK_LAYERS = const(("hdlc", "mbus", "dsmr", "ciphered"))  # trace layers that are whole frames
 
 
 def _hex(data, write):

@@ -4,10 +4,16 @@ Matched on C.D.E only: A and B vary by meter (Kamstrup sends B=1) but mean the s
 A few strings, not a dict: the board's heap is small.
 """
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
 # "C.D.E name" entries separated by spaces, in pieces of at most ~220 characters: this module is
 # loaded for every dashboard poll and MQTT turn, and one string of them all would need 850 bytes in
 # one piece of a heap that may have its free room only in smaller ones.
-_NAMES = (
+_NAMES = const((
     "1.7.0 power_import 2.7.0 power_export 3.7.0 reactive_power_import 4.7.0 reactive_power_export "
     "21.7.0 power_import_l1 41.7.0 power_import_l2 61.7.0 power_import_l3",
     "22.7.0 power_export_l1 42.7.0 power_export_l2 62.7.0 power_export_l3 "
@@ -22,7 +28,7 @@ _NAMES = (
     "21.8.0 energy_import_l1 41.8.0 energy_import_l2 61.8.0 energy_import_l3 "
     "96.1.0 meter_id 96.1.1 meter_id 0.0.5 meter_id 96.1.7 meter_type "
     "0.2.129 list_version 1.0.0 meter_time 42.0.0 device_name",
-)
+))
 
 
 def name(obis):

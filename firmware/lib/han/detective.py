@@ -52,7 +52,7 @@ DEFAULT = (b"\x00\x18E\x00" b"\x00\x18E\x01" b"\x00\x18\x00\x00" b"\x00\x18\x00\
            b"\x00\x60\x00\x00" b"\x00\x60\x00\x01" b"\x04\x80\x00\x00" b"\x04\x80\x00\x01")
 
 # Errors only a frame that passed its checksum (or a message that parsed) can give.
-_PROOF_CODES = ("no_key", "decrypt", "auth", "unknown", "malformed", "too_long")
+_PROOF_CODES = const(("no_key", "decrypt", "auth", "unknown", "malformed", "too_long"))
 
 
 def setting_at(candidates, index):

@@ -16,6 +16,12 @@ from han.framing import find_marked  # the scanner's byte search (viper or pure)
 from han.units import AMPERE, HERTZ, VAR, VAR_HOUR, VOLT, VOLT_AMPERE, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
 from han.values import DateTime, Quantity, Reading
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
 _LF = bytearray(32)  # "\n" as find_marked's bit set
 _LF[10 >> 3] = 1 << (10 & 7)
 
@@ -42,10 +48,10 @@ MANUFACTURERS = {
 CLOCK = b"\x00\x00\x01\x00\x00\xff"  # 0-0:1.0.0
 METER_IDS = (b"\x00\x00\x60\x01\x01\xff", b"\x00\x00\x60\x01\x00\xff",  # 0-0:96.1.1, 0-0:96.1.0
              b"\x00\x00\x60\x01\xff\xff")                                 # 0-0:96.1.255 (EasyMeter)
-_SEPARATORS = b"-:..*"
-_NO_CODE = b"\x00\x00\x00\x00\x00\xff"
-_SMALL = 100000000
-_DAYS = b"\x1f\x1c\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f"
+_SEPARATORS = const(b"-:..*")
+_NO_CODE = const(b"\x00\x00\x00\x00\x00\xff")
+_SMALL = const(100000000)
+_DAYS = const(b"\x1f\x1c\x1f\x1e\x1f\x1e\x1f\x1f\x1e\x1f\x1e\x1f")
 def _text(raw):
     """Bytes as sent -> str, or the bytes themselves when they are not UTF-8."""
     try:

@@ -16,7 +16,13 @@ from app.state import HISTORY
 from app.web.http import FLUSH_AT, OK_JSON
 from han.values import DateTime, Decimal, Quantity, decimal_text
 
-_WRAP_S = (1 << 30) // 1000  # time.ticks_ms() // 1000 starts again from 0 after this
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+_WRAP_S = const((1 << 30) // 1000)  # time.ticks_ms() // 1000 starts again from 0 after this
 
 
 def parts(value):

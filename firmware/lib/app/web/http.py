@@ -26,7 +26,8 @@ from app import unload
 try:
     from micropython import const
 except ImportError:
-    const = int  # CPython: the value itself (every const() here wraps an int)
+    def const(value):
+        return value
 
 BUFFER = const(512)  # a connection's slot buffer
 _HEAD_MAX = const(4096)
@@ -43,9 +44,9 @@ JSON = "application/json"
 # "Cache-Control: no-store\r\n") puts, as one piece.
 OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
           b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
-_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" \
-        b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n"
-_SPACE = b" \t"
+_BUSY = const(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
+              b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n")
+_SPACE = const(b" \t")
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
 # to answer one (every poll loads this module: none of that text).
 _LINE_TOO_LONG = const(0)

@@ -16,12 +16,18 @@ import os
 
 from app.web.http import COOKIE, JSON, Out, foreign_host
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
 # What a request answered here may have loaded: unloaded once no such request is left (http.py).
 LOADED = ("app.web.routes", "app.web.admin", "app.web.auth", "app.web.settings", "app.config", "app.web.refusals")
 # The headers kept as text (lowercase names) and the Request attributes they go to.
-_KEPT = (b"host", b"cookie", b"if-none-match", b"origin", b"sec-fetch-site", b"authorization",
-         b"x-csrf-token", b"content-type", b"expect")
-_ATTRIBUTES = ("host", "session", "etag", "origin", "site", "auth", "csrf", "type", "expect")
+_KEPT = const((b"host", b"cookie", b"if-none-match", b"origin", b"sec-fetch-site", b"authorization",
+               b"x-csrf-token", b"content-type", b"expect"))
+_ATTRIBUTES = const(("host", "session", "etag", "origin", "site", "auth", "csrf", "type", "expect"))
 _COOKIE_IS = COOKIE.encode() + b"="
 PAGES = ("/", "/status", "/config", "/login")  # www/index.html, www/status.html ...
 FILES = ("/app.css", "/app.js")
@@ -29,8 +35,8 @@ FILES = ("/app.css", "/app.js")
 # between spaces (a path has none), in one string rather than a tuple of ten string objects.
 PROBES = " /generate_204 /gen_204 /hotspot-detect.html /library/test/success.html /connecttest.txt " \
          "/ncsi.txt /redirect /success.txt /canonical.html /kindle-wifi/wifistub.html "
-_HTML = "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; img-src 'self' data:; " \
-        "frame-ancestors 'none'\r\n"
+_HTML = const("X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; img-src 'self' data:; "
+              "frame-ancestors 'none'\r\n")
 
 
 class Reply(Out):

@@ -17,8 +17,14 @@ from json import dumps
 from app import config as config_store
 from app.web.http import JSON
 
-_TRUE = ("true", "on", "1", "yes")
-_FALSE = ("false", "off", "0", "no", "")
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+_TRUE = const(("true", "on", "1", "yes"))
+_FALSE = const(("false", "off", "0", "no", ""))
 
 
 async def show(app, out):
