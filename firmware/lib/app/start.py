@@ -38,6 +38,19 @@ async def start(app):
     del config_store
     unload("app.config")
     gc.collect()
+    # The code that comes and goes (the console's for a telnet client or command, MQTT's for each
+    # connection and each turn of publishing) brings names, interned for good. Past 624 names
+    # MicroPython adds a name pool of 640 entries, one piece of the heap (7 KB here, 3.8 KB on
+    # the board), which a heap scattered by the decoding no longer has even with 40 KB free: a
+    # plain meter with MQTT in 128K never connected. So those names are interned now, while the
+    # heap is whole, by loading that code once.
+    host, port = config["mqtt"]["host"], config["mqtt"]["port"]
+    if not host and hal.mqtt_broker:  # the broker `make sim` started
+        host, port = hal.mqtt_broker.rsplit(":", 1)
+    mqtt = host and not safe_mode
+    telnet = config["telnet"]["enabled"] and not safe_mode  # safe mode: no meter, no telnet
+    _intern_names((("app.console",) if telnet else ()) +
+                  (("app.mqtt_link", "umqtt.simple", "app.mqtt_discovery") if mqtt else ()))
     # The services' code is loaded once the config rules are gone (their peak would not fit), the
     # servers' too before any task runs (the decoding and MQTT would leave the heap fragmented).
     from app.health import Health
@@ -46,16 +59,8 @@ async def start(app):
     from app.state import State
     from app.web.server import Web  # also in safe mode: the config page is the way out
     from app.wifi import Wifi
-    telnet = config["telnet"]["enabled"] and not safe_mode  # safe mode: no meter, no telnet
     if telnet:
         from app.telnet import Telnet
-        # The console's code comes for a connection or a command, and its names stay interned from
-        # then on: intern them now, while the heap is in one piece. Past 620 names MicroPython
-        # adds a qstr pool of 640 entries (7 KB here), which the heap that decoding has fragmented
-        # may not have room for when the first client connects.
-        from app import console
-        del console
-        unload("app.console")
     app.config = config
     log = app.log = Log(config["telnet"]["level"])
     if not telnet:  # the ring is telnet's (a new client's recent lines, the clients' queue): 4 KB back
@@ -78,10 +83,7 @@ async def start(app):
     if meter:
         meter.led = health  # one flash per reading
     app.mqtt = None  # app.mqtt.Mqtt, its code loaded only when there is a broker
-    host, port = config["mqtt"]["host"], config["mqtt"]["port"]
-    if not host and hal.mqtt_broker:  # the broker `make sim` started
-        host, port = hal.mqtt_broker.rsplit(":", 1)
-    if host and not safe_mode:
+    if mqtt:
         from app.mqtt import Mqtt
         app.mqtt = Mqtt(app, host, int(port))
 
@@ -107,6 +109,18 @@ async def start(app):
     gc.collect()
     log.info("Heap free after start: %d B" % gc.mem_free())
     return tasks
+
+
+def _intern_names(modules):
+    """Load each module (and what it imports), then forget it all: its names stay interned."""
+    for name in modules:
+        before = list(sys.modules)
+        try:
+            __import__(name)
+        except ImportError:  # (umqtt.simple not installed: MQTT says so when it connects)
+            pass
+        for loaded in [n for n in sys.modules if n not in before]:
+            unload(loaded)
 
 
 async def _leave_safe_mode(app):
