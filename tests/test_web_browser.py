@@ -63,6 +63,30 @@ def test_dashboard_shows_the_meter_and_the_chart_moves(rig, browser):
     assert browser.errors == []
 
 
+def test_the_dashboard_says_what_the_device_said_when_it_could_not_answer(rig, browser):
+    # A device short of heap for a moment answers a poll with a constant 503 (app/web/server.py
+    # NO_ROOM): the dashboard shows its words and polls on; one that does not answer at all is
+    # said to be unreachable. The answers are stood in for here (the browser's requests routed).
+    from app.web.server import NO_ROOM
+    head, body = NO_ROOM.split(b"\r\n\r\n")
+    device = rig.start({})
+    page = browser.page
+    page.goto(device.url("/"))
+    page.wait_for_function("() => document.getElementById('power_import').textContent === '826 W'")
+    assert page.locator("#notice").is_hidden()
+    page.route("**/api/data", lambda route: route.fulfill(status=503, body=body,
+                                                          headers={"Content-Type": "application/json"}))
+    page.wait_for_function("() => !document.getElementById('notice').hidden", timeout=10000)
+    assert text(page, "#notice") == "The device says: %s." % json.loads(body)["error"]
+    page.unroute("**/api/data")
+    page.route("**/api/data", lambda route: route.abort())
+    page.wait_for_function("() => document.getElementById('notice').textContent.indexOf('does not answer') >= 0",
+                           timeout=10000)
+    page.unroute("**/api/data")
+    page.wait_for_function("() => document.getElementById('notice').hidden", timeout=10000)
+    assert browser.errors == []
+
+
 def test_missing_phases_are_hidden_and_energy_shown(rig, browser, tmp_path):
     rig.meter = None  # a meter simulator of its own for each capture
     device = rig.start({}, capture=SINGLE_PHASE, data=str(tmp_path / "one"))

@@ -23,6 +23,14 @@ async function api(path, options) {
   return {status: response.status, ok: response.ok, body: body || {}};
 }
 
+// An answer that is not OK, as an error carrying what the device said of it (a 503 when its
+// heap is short for a moment).
+function refusal(r) {
+  const e = new Error(r.status);
+  e.said = r.body.error;
+  return e;
+}
+
 function notice(text) {
   const n = $("notice");
   if (n) { n.textContent = text; n.hidden = !text; }
@@ -38,7 +46,7 @@ function poll(step, ms) {
       failed = false;
     } catch (e) {
       failed = true;
-      notice("The device does not answer; trying again…");
+      notice(e.said ? "The device says: " + e.said + "." : "The device does not answer; trying again…");
     }
     setTimeout(run, ms);
   }
@@ -105,7 +113,7 @@ function dashboard() {
 
   poll(async () => {
     const r = await api("/api/data");
-    if (!r.ok) throw new Error(r.status);
+    if (!r.ok) throw refusal(r);
     const data = r.body;
     if (data.readings !== readings) {
       readings = data.readings;
@@ -238,7 +246,7 @@ function statusPage() {
   const set = (id, text) => { $(id).textContent = text; };
   poll(async () => {
     const r = await api("/api/status");
-    if (!r.ok) throw new Error(r.status);
+    if (!r.ok) throw refusal(r);
     const s = r.body;
     set("diagnosis", s.diagnosis.text);
     set("serial", s.serial || "–");

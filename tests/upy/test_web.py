@@ -3,6 +3,8 @@
 # and CSRF comparison, the settings form mapped onto the config validation, and the JSON writers
 # (exact decimal text). Coroutines here never really wait, so they are driven by hand.
 import json
+import sys
+import time
 
 from app import config as config_store
 from app.state import HISTORY, State
@@ -10,6 +12,14 @@ from app.web import admin, api, auth, http, refusals, routes, server, settings, 
 from han.pipeline import Pipeline
 from han.values import DateTime, Decimal, Quantity, decimal_text
 from support import FRAMES, IS_MICROPYTHON, read_bytes
+
+# CPython: MicroPython's tick clock, which the server runs on (what another test module set stays)
+for name, ticks in (("ticks_ms", lambda: int(time.monotonic() * 1000)),
+                    ("ticks_us", lambda: int(time.monotonic() * 1000000)),
+                    ("ticks_add", lambda ticks, delta: ticks + delta),
+                    ("ticks_diff", lambda new, old: new - old)):
+    if not hasattr(time, name):
+        setattr(time, name, ticks)
 
 
 def run(coroutine):
@@ -528,3 +538,109 @@ def test_settings_json_masks_secrets():
     run(settings.show(app, out))
     assert out.body() == config_store.masked(app.config)
     assert "0" * 32 not in out.text()
+
+
+# --- no room in the heap for a request ---
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def warning(self, text):
+        self.lines.append(text)
+
+    error = info = warning
+
+
+class ClosingStream(Stream):
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+    async def wait_closed(self):
+        pass
+
+
+POLL = b"GET /api/data HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+def poll_while_api_data_is(data):
+    """A dashboard poll answered while api.data is `data`: (web, stream, exception raised)."""
+    app = FakeApp()
+    app.log = Log()
+    web = server.Web(app)
+    stream = ClosingStream([POLL])
+    real = api.data
+    api.data = data
+    try:
+        run(http.exchange(web, http.Slot("task", time.ticks_ms()), stream))
+        raised = None
+    except MemoryError as e:
+        raised = e
+    finally:
+        api.data = real
+    return web, stream, raised
+
+
+def test_a_poll_without_room_for_its_answer_is_told_so_with_a_503():
+    async def no_room(app, out, now_ms=None):
+        out.put(http.OK_JSON)  # gathered, not sent yet: the answer can still be replaced
+        raise MemoryError
+    web, stream, raised = poll_while_api_data_is(no_room)
+    answer = b"".join(stream.written)
+    assert raised is None and answer == server.NO_ROOM
+    head, body = answer.split(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503 ")
+    assert "short of memory" in json.loads(body)["error"]
+    assert web.app.log.lines == ["Web: no room in the heap to answer a request: 503 sent"]
+
+
+def test_an_answer_under_way_when_the_room_runs_out_is_cut_short_not_followed_by_a_503():
+    async def no_room_half_way(app, out, now_ms=None):
+        out.put(http.OK_JSON)
+        await out.flush()  # the head has gone out
+        raise MemoryError
+    web, stream, raised = poll_while_api_data_is(no_room_half_way)
+    assert isinstance(raised, MemoryError) and web.app.log.lines == []
+    assert b"".join(stream.written) == http.OK_JSON
+
+
+class Socket:
+    """The socket under a stream: what the client sent, read without waiting (None: no more now)."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def readinto(self, buf):
+        if not self.data:
+            return None
+        n = min(len(buf), len(self.data))
+        buf[:n] = self.data[:n]
+        self.data = self.data[n:]
+        return n
+
+
+class Scattered:
+    """Stands in for app.web.http when the heap has no room to load it."""
+
+    def __getattr__(self, name):
+        raise MemoryError
+
+
+def test_a_request_without_room_for_the_answering_code_is_told_so_with_a_503():
+    app = FakeApp()
+    app.log = Log()
+    web = server.Web(app)
+    stream = ClosingStream()
+    stream.s = Socket(POLL * 20)  # a request the server had no room to read: taken in before closing
+    loaded, linger = sys.modules["app.web.http"], server.LINGER_MS
+    sys.modules["app.web.http"] = Scattered()
+    server.LINGER_MS = 1  # no unloading of the answering code after it (the other tests use it)
+    try:
+        run(web._serve(stream, None))
+    finally:
+        sys.modules["app.web.http"], server.LINGER_MS = loaded, linger
+    assert b"".join(stream.written) == server.NO_ROOM and stream.closed and stream.s.data == b""
+    assert web.app.log.lines == ["Web: no room in the heap to answer a request: 503 sent"]
+    assert web.slots == [] and web.served == 0

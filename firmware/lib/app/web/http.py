@@ -242,6 +242,7 @@ class Out:
         self.view = memoryview(buf)
         self.n = 0
         self.started = False  # a status line has been put (Reply.start): an error now can only close
+        self.sent = False     # bytes have gone to the stream: a failure now can only close
 
     def put(self, data):
         """Bytes, or a str (encoded: constant pieces are best given as bytes)."""
@@ -251,6 +252,7 @@ class Out:
         if self.n + n > len(self.buf):
             self._send()
             if n > len(self.buf):
+                self.sent = True
                 self.stream.write(data)  # the stream keeps what the socket cannot take yet
                 return
         self.buf[self.n:self.n + n] = data
@@ -281,6 +283,7 @@ class Out:
 
     def _send(self):
         if self.n:
+            self.sent = True
             self.stream.write(self.view[:self.n])  # copied if the socket is full
             self.n = 0
 
@@ -340,6 +343,10 @@ async def exchange(web, slot, stream):
             out.error(*refused)
             slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
             await out.flush()
+        except MemoryError:
+            if out is not None and out.sent:  # the answer has begun: it can only be cut short
+                raise
+            web.short_of_room(stream)
     finally:
         if request.rare:
             web.rare -= 1

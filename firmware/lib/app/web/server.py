@@ -40,6 +40,10 @@ _SPARE_MS = const(1000)  # a real client sends its request at once; a browser's 
 # it goes as that connection closes); tests keep it to measure requests alone (a global).
 LINGER_MS = 0
 _TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
+# The answer to a request the heap had no room for (its code, or its answer before a byte of it
+# went out): a constant, written as it is, so that saying it needs no room; the pages show it.
+NO_ROOM = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" \
+          b'{"error": "the device is short of memory for a moment"}'
 
 
 class Web:
@@ -95,8 +99,12 @@ class Web:
                 return
             if self.names_shared is None:  # the answering code comes now (None: not loaded)
                 self.names_shared = "app.names" in sys.modules
-            from app.web.http import Slot, exchange
-            slot = Slot(asyncio.current_task(), time.ticks_ms())  # no wait since _room: still room
+            try:
+                from app.web.http import Slot, exchange
+                slot = Slot(asyncio.current_task(), time.ticks_ms())  # no wait since _room: still room
+            except MemoryError:  # no room for the answering code now
+                self.short_of_room(stream, True)
+                return
             self.slots.append(slot)
             if self.watcher is None:
                 self.watcher = asyncio.create_task(self._watch())
@@ -116,6 +124,25 @@ class Web:
             await close(stream)
             if not LINGER_MS and not self.slots:  # the last connection takes the answering code along
                 self._unload()
+
+    def short_of_room(self, stream, unread=False):
+        """Answer NO_ROOM: the heap had no room for a request, its code or its answer (a page's
+        poll, an MQTT turn or a push may hold much of it for a moment). With `unread`, what the
+        client sent is read and dropped first, without waiting: closing on unread bytes resets
+        the connection, and the client loses the answer."""
+        try:
+            if unread:
+                scrap = bytearray(64)
+                for _ in range(128):  # 8 KB at most, as http.py takes in
+                    if not stream.s.readinto(scrap):  # None: nothing more now (it does not block)
+                        break
+        except (OSError, MemoryError):
+            pass
+        try:
+            stream.write(NO_ROOM)  # the socket takes it at once: a new connection's buffer is empty
+            self.app.log.warning("Web: no room in the heap to answer a request: 503 sent")
+        except (OSError, MemoryError):
+            pass
 
     async def _watch(self):
         """End the connections past their deadline; once none has been open for LINGER_MS,
