@@ -6,6 +6,17 @@ FRAMES = ROOT + "/frames"
 IS_MICROPYTHON = sys.implementation.name == "micropython"
 
 
+def tick_clock():
+    """CPython: MicroPython's tick clock (time.ticks_*), which the app runs on, from time.monotonic()."""
+    import time
+    for name, ticks in (("ticks_ms", lambda: int(time.monotonic() * 1000)),
+                        ("ticks_us", lambda: int(time.monotonic() * 1000000)),
+                        ("ticks_add", lambda ticks, delta: ticks + delta),
+                        ("ticks_diff", lambda new, old: new - old)):
+        if not hasattr(time, name):
+            setattr(time, name, ticks)
+
+
 def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()

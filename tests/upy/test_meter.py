@@ -9,12 +9,9 @@ from app.config import defaults
 from app.log import Log
 from app.meter import Meter
 from app.state import State
-from support import FRAMES, read_bytes
+from support import FRAMES, read_bytes, tick_clock
 
-if not hasattr(time, "ticks_ms"):  # CPython: MicroPython's tick clock, which the app runs on
-    time.ticks_ms = lambda: int(time.monotonic() * 1000)
-    time.ticks_us = lambda: int(time.monotonic() * 1000000)
-    time.ticks_diff = lambda new, old: new - old
+tick_clock()
 if not hasattr(gc, "mem_free"):  # CPython: no bounded heap to ask
     gc.mem_free = lambda: 0
 

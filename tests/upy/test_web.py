@@ -11,15 +11,9 @@ from app.state import HISTORY, State
 from app.web import admin, api, auth, http, refusals, routes, server, settings, status
 from han.pipeline import Pipeline
 from han.values import DateTime, Decimal, Quantity, decimal_text
-from support import FRAMES, IS_MICROPYTHON, read_bytes
+from support import FRAMES, IS_MICROPYTHON, read_bytes, tick_clock
 
-# CPython: MicroPython's tick clock, which the server runs on (what another test module set stays)
-for name, ticks in (("ticks_ms", lambda: int(time.monotonic() * 1000)),
-                    ("ticks_us", lambda: int(time.monotonic() * 1000000)),
-                    ("ticks_add", lambda ticks, delta: ticks + delta),
-                    ("ticks_diff", lambda new, old: new - old)):
-    if not hasattr(time, name):
-        setattr(time, name, ticks)
+tick_clock()
 
 
 def run(coroutine):
