@@ -26,55 +26,14 @@ def live():
     return gc.mem_alloc()
 
 
-import app.config as config_store  # noqa: E402
-from app.state import HISTORY, State  # noqa: E402
-from han.reading import Reading  # noqa: E402
-from han.values import Quantity  # noqa: E402
+from web_app_stand_in import dashboard_app  # noqa: E402
 
 PORT = int(sys.argv[1])
 MEASURED = int(sys.argv[2])
 AP = sys.argv[3:] == ["ap"]  # the access point open (no network set): captive-portal checks on
 LINGER_MS = 2000  # the test waits for the answering code to be unloaded: not the board's 10 s
 
-
-class Log:
-    def error(self, text):
-        print("log", text)
-
-    warning = info = error
-
-
-class Wifi:
-    ap = AP
-
-
-class App:
-    def __init__(self):
-        self.state = State()
-        self.config = config_store.defaults()
-        self.safe_mode = False
-        self.meter = None
-        self.log = Log()
-        self.wifi = Wifi()
-        self.hal = None
-
-
-app = App()
-reading = Reading()
-reading.manufacturer = "Kamstrup"
-reading.meter_id = "5706567326590407"
-reading.list_id = "Kamstrup_V0001"
-for code, raw, scaler, unit in ((b"\x01\x01\x01\x07\x00\xff", 826, 0, 27), (b"\x01\x01\x02\x07\x00\xff", 0, 0, 27),
-                                (b"\x01\x01\x1f\x07\x00\xff", 237, -2, 33), (b"\x01\x01\x33\x07\x00\xff", 89, -2, 33),
-                                (b"\x01\x01\x47\x07\x00\xff", 75, -2, 33), (b"\x01\x01\x20\x07\x00\xff", 232, 0, 35),
-                                (b"\x01\x01\x34\x07\x00\xff", 233, 0, 35), (b"\x01\x01\x48\x07\x00\xff", 236, 0, 35),
-                                (b"\x01\x01\x01\x08\x00\xff", 85823280, 0, 30)):
-    reading.items.append((code, Quantity(raw, scaler, unit)))
-app.state.reading = reading
-app.state.reading_ms = 0
-app.state.readings = 1
-for i in range(HISTORY):  # a full hour of power
-    app.state.add_power(i * 10, 800 + i)
+app = dashboard_app(AP)
 
 start = live()
 print("base %d" % start)

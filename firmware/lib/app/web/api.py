@@ -83,8 +83,8 @@ def _decimal(out, raw, scaler):
 
 
 async def data(app, out, now_ms=None):
-    """The latest reading: every value with its OBIS code, friendly name, unit and exact text."""
-    now_ms = time.ticks_ms() if now_ms is None else now_ms
+    """The latest reading: every value with its OBIS code, friendly name, unit and exact text.
+    (The head is written by _head, each value by _value: small pieces of code, see http.py.)"""
     state = app.state
     reading = state.reading
     out.put(OK_JSON)
@@ -93,11 +93,23 @@ async def data(app, out, now_ms=None):
     if reading is None:
         out.put(b', "age_s": null, "time": null, "meter": {}, "values": []}')
         return
+    _head(out, reading, ((time.ticks_ms() if now_ms is None else now_ms) - state.reading_ms) & 0x3FFFFFFF)
+    lead = b'{"obis": "'
+    for code, value in reading.items:
+        out.put(lead)
+        _value(out, code, value)
+        lead = b', {"obis": "'
+        if out.n > FLUSH_AT:
+            await out.flush()
+    out.put(b"]}")
+
+
+def _head(out, reading, age_ms):
+    """The reading's age, time and meter, up to its values' list."""
     # What comes once an answer is formatted: a few short-lived strings, where constant pieces
     # would be objects made at every load of this module (once a poll).
     out.put(', "age_s": %d, "time": %s, "meter": {' % (
-        ((now_ms - state.reading_ms) & 0x3FFFFFFF) // 1000,
-        dumps(reading.time.iso() if reading.time is not None else None)))
+        age_ms // 1000, dumps(reading.time.iso() if reading.time is not None else None)))
     lead = ""
     for key, value in (("manufacturer", reading.manufacturer), ("model", reading.model),
                        ("id", reading.meter_id), ("list", reading.list_id)):
@@ -105,39 +117,36 @@ async def data(app, out, now_ms=None):
             out.put('%s"%s": %s' % (lead, key, dumps(parts(value)[1])))
             lead = ", "
     out.put(b'}, "values": [')
-    lead = b'{"obis": "'
-    for code, value in reading.items:
-        out.put(lead)
-        for i in range(6):  # A.B.C.D.E.F, digit by digit: no string made
-            if i:
-                out.put(b".")
-            out.number(code[i])
-        name = friendly_name(code)  # a lowercase identifier (app.names): nothing to escape
-        if name is None:
-            out.put(b'", "name": null, "value": ')
-        else:
-            out.put(b'", "name": "')
-            out.put(name)
-            out.put(b'", "value": ')
-        if isinstance(value, Quantity):  # the usual value: its digits twice, no string made
-            _decimal(out, value.raw, value.scaler)
-            out.put(b', "text": "')
-            _decimal(out, value.raw, value.scaler)
-            out.put(b'"')
-            unit = value.symbol()
-        else:
-            number, text, unit = parts(value)
-            out.put(number)
-            out.put(b', "text": ')
-            out.put(dumps(text))
-        if unit:
-            out.put(b', "unit": ')
-            out.put(dumps(unit))
-        out.put(b"}")
-        lead = b', {"obis": "'
-        if out.n > FLUSH_AT:
-            await out.flush()
-    out.put(b"]}")
+
+
+def _value(out, code, value):
+    """One value of the list after its opening: OBIS code, name, value, text and unit."""
+    for i in range(6):  # A.B.C.D.E.F, digit by digit: no string made
+        if i:
+            out.put(b".")
+        out.number(code[i])
+    name = friendly_name(code)  # a lowercase identifier (app.names): nothing to escape
+    if name is None:
+        out.put(b'", "name": null, "value": ')
+    else:
+        out.put(b'", "name": "')
+        out.put(name)
+        out.put(b'", "value": ')
+    if isinstance(value, Quantity):  # the usual value: its digits twice, no string made
+        _decimal(out, value.raw, value.scaler)
+        out.put(b', "text": "')
+        _decimal(out, value.raw, value.scaler)
+        out.put(b'"')
+        unit = value.symbol()
+    else:
+        number, text, unit = parts(value)
+        out.put(number)
+        out.put(b', "text": ')
+        out.put(dumps(text))
+    if unit:
+        out.put(b', "unit": ')
+        out.put(dumps(unit))
+    out.put(b"}")
 
 
 async def history(app, out, query, now_ms=None):

@@ -6,7 +6,9 @@ the pages poll is answered with this code and api.py (the dashboard: /api/data, 
 or status.py (the status page: /api/status); the rest is loaded for its request and unloaded
 after it: routes.py (status lines and error answers, the headers those requests need, pages and
 files, captive-portal redirects, safe mode), refusals.py (the words of a refused request head),
-admin.py.
+admin.py. A poll loads this code and api.py or status.py into whatever room a scattered heap has:
+their functions are kept small, none needing a larger piece than the connection's own buffer
+(BUFFER bytes; tests/test_web_heap.py scatters the heap into such pieces).
 
 A connection's slot buffer holds the request head, read in place: a header line becomes a
 string only when a route uses it (a browser sends a dozen others, a kilobyte of text), and its
@@ -156,19 +158,8 @@ async def head(slot, stream, request, web):
                 continue
             end = at - 1 if at > start and buf[at - 1] == 13 else at  # without CR LF
         if request.method is None:
-            if end < 0:
-                raise HttpError(_LINE_TOO_LONG)
-            parsed = parse_request_line(bytes(slot.view[start:end]))
-            if parsed is None:
-                raise HttpError(_NOT_HTTP)
-            request.method, request.path, request.query = parsed
+            keep = _request_line(slot, start, end, request, web)
             size = end - start
-            app = web.app
-            if request.method != "GET" or request.path not in ("/api/data", "/api/history", "/api/status") \
-                    or app.safe_mode:
-                request.rare = True  # counted until exchange is done with it
-                web.rare += 1
-                from app.web.routes import header as keep
         elif end == start:
             return
         else:
@@ -178,6 +169,24 @@ async def head(slot, stream, request, web):
                 raise HttpError(_HEAD_TOO_LONG if size > _HEAD_MAX else _TOO_MANY_LINES)
             if end >= 0:
                 _header(slot, start, end, request, keep)
+
+
+def _request_line(slot, start, end, request, web):
+    """The request line, slot.buf[start:end] (end -1: longer than the buffer), into `request`;
+    routes.header when routes.py is to answer it (see head), else None."""
+    if end < 0:
+        raise HttpError(_LINE_TOO_LONG)
+    parsed = parse_request_line(bytes(slot.view[start:end]))
+    if parsed is None:
+        raise HttpError(_NOT_HTTP)
+    request.method, request.path, request.query = parsed
+    if request.method != "GET" or request.path not in ("/api/data", "/api/history", "/api/status") \
+            or web.app.safe_mode:
+        request.rare = True  # counted until exchange is done with it
+        web.rare += 1
+        from app.web.routes import header
+        return header
+    return None
 
 
 def _header(slot, start, end, request, keep):
@@ -313,47 +322,22 @@ async def exchange(web, slot, stream):
                 request.rare = True  # a captive-portal check: routes.py redirects it
                 web.rare += 1
             if request.rare:
-                from app.web.routes import Reply, answer
+                from app.web.routes import Reply
                 out = Reply(stream, slot.buf)
-                await answer(web, request, slot, stream, out)
             else:  # a poll
                 out = Out(stream, slot.buf)
-                if request.path == "/api/status":
-                    from app.web.status import status
-                    await status(app, out, web)
-                else:
-                    from app.web import api
-                    if request.path == "/api/data":
-                        await api.data(app, out)
-                    else:
-                        await api.history(app, out, request.query)
+            await _answer(web, request, slot, stream, out)
             await out.flush()
         except HttpError as e:
             if out is not None and out.started:
                 raise
-            if not request.rare:  # its answer is routes.py's: counted, to be unloaded after it
-                request.rare = True
-                web.rare += 1
-            refused = e.args
-            if isinstance(refused[0], int):  # the request head's own: its words are loaded for it
-                from app.web.refusals import REFUSED
-                refused = REFUSED[refused[0]]
-            from app.web.routes import Reply
-            out = Reply(stream, slot.buf)
-            out.error(*refused)
-            slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
-            await out.flush()
+            await _refuse(web, request, slot, stream, e.args)
         except MemoryError:
             if out is not None and out.sent:  # the answer has begun: it can only be cut short
                 raise
             web.short_of_room(stream)
     finally:
-        if request.rare:
-            web.rare -= 1
-            if not web.rare:  # the last request routes.py answered: its code goes
-                from app.web.routes import LOADED
-                for name in LOADED:
-                    unload(name)
+        _done(web, request)
     web.served += 1
     if not whole or request.length > request.read:
         # What the client sent and we did not read would make closing the socket reset the
@@ -362,6 +346,47 @@ async def exchange(web, slot, stream):
             await asyncio.wait_for_ms(_discard(slot, stream), _DISCARD_MS)
         except asyncio.TimeoutError:
             pass
+
+
+async def _answer(web, request, slot, stream, out):
+    """Write the answer: routes.py's for a rare request, else the poll's (status.py, api.py)."""
+    if request.rare:
+        from app.web.routes import answer
+        await answer(web, request, slot, stream, out)
+    elif request.path == "/api/status":
+        from app.web.status import status
+        await status(web.app, out, web)
+    else:
+        from app.web import api
+        if request.path == "/api/data":
+            await api.data(web.app, out)
+        else:
+            await api.history(web.app, out, request.query)
+
+
+async def _refuse(web, request, slot, stream, refused):
+    """Answer a request exchange refused (HttpError's args) with routes.py's error answer."""
+    if not request.rare:  # its answer is routes.py's: counted, to be unloaded after it
+        request.rare = True
+        web.rare += 1
+    if isinstance(refused[0], int):  # the request head's own: its words are loaded for it
+        from app.web.refusals import REFUSED
+        refused = REFUSED[refused[0]]
+    from app.web.routes import Reply
+    out = Reply(stream, slot.buf)
+    out.error(*refused)
+    slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
+    await out.flush()
+
+
+def _done(web, request):
+    """A request is over: when it was the last one routes.py answered, that code goes."""
+    if request.rare:
+        web.rare -= 1
+        if not web.rare:
+            from app.web.routes import LOADED
+            for name in LOADED:
+                unload(name)
 
 
 async def _discard(slot, stream):

@@ -13,9 +13,6 @@ def _ms(microseconds):
 
 
 async def status(app, out, web):
-    state = app.state
-    counters = app.meter.pipeline.counters if app.meter is not None else None
-    errors = counters.errors if counters is not None else {}
     rssi = None
     try:
         rssi = app.hal.rssi()
@@ -23,6 +20,17 @@ async def status(app, out, web):
         pass
     gc.collect()
     out.put(OK_JSON)
+    _decoding(app, out)
+    await out.flush()
+    _device(app.state, out, web, rssi)
+
+
+def _decoding(app, out):
+    """The meter line and what the decoding made of it (a function of its own, like _device:
+    small pieces of code, see http.py)."""
+    state = app.state
+    counters = app.meter.pipeline.counters if app.meter is not None else None
+    errors = counters.errors if counters is not None else {}
     out.put('{"serial": %s, "rx_pin": %d, ' % (
         dumps(state.serial or ("not reading: safe mode" if state.safe_mode else "")), app.config["meter"]["rx_pin"]))
     n = errors.get
@@ -37,7 +45,10 @@ async def status(app, out, web):
         out.put('{"code": %s, "detail": %s, "hex": %s}' % (dumps(code), dumps(detail), dumps(excerpt)))
     else:
         out.put("null")
-    await out.flush()
+
+
+def _device(state, out, web, rssi):
+    """The device itself: heap, uptime, Wi-Fi, MQTT, the loop, the web server."""
     out.put(', "heap_free": %d, "heap_used": %d, "uptime_s": %d, "reset_cause": %s, "safe_mode": %s, ' % (
         gc.mem_free(), gc.mem_alloc(), state.uptime_s, dumps(state.reset_cause), dumps(state.safe_mode)))
     out.put('"wifi": %s, "rssi": %s, "mqtt": %s, ' % (dumps(state.wifi), dumps(rssi), dumps(state.mqtt)))
