@@ -202,6 +202,7 @@ class Mqtt:
                 await asyncio.sleep_ms(1000)
                 continue
             try:
+                gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
                 from app import mqtt_link as link
                 wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
                 if wait == 0:
@@ -286,6 +287,8 @@ class Mqtt:
             # connection is sound. The reading is skipped (the next one goes out); what else was
             # due waits for the next turn.
             try:
+                if loaded:
+                    gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
                 from app.mqtt_messages import publish_reading
             except MemoryError:
                 self.published = state.readings

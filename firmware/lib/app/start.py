@@ -43,14 +43,19 @@ async def start(app):
     # MicroPython adds a name pool of 640 entries, one piece of the heap (7 KB here, 3.8 KB on
     # the board), which a heap scattered by the decoding no longer has even with 40 KB free: a
     # plain meter with MQTT in 128K never connected. So those names are interned now, while the
-    # heap is whole, by loading that code once.
+    # heap is whole, by loading that code once. MQTT's take the count past 624: the web's (the
+    # dashboard's and the status page's) then cost only their text, and are interned too (with
+    # everything on in 144K, 4 runs of 4 lost nothing; 2 of 4 when a first page load interned
+    # them). Without MQTT they would bring that pool into a plain meter's start, which 112K has no
+    # room for.
     host, port = config["mqtt"]["host"], config["mqtt"]["port"]
     if not host and hal.mqtt_broker:  # the broker `make sim` started
         host, port = hal.mqtt_broker.rsplit(":", 1)
     mqtt = host and not safe_mode
     telnet = config["telnet"]["enabled"] and not safe_mode  # safe mode: no meter, no telnet
     _intern_names((("app.console",) if telnet else ()) +
-                  (("app.mqtt_link", "umqtt.simple", "app.mqtt_discovery") if mqtt else ()))
+                  (("app.mqtt_link", "umqtt.simple", "app.mqtt_discovery",
+                    "app.web.routes", "app.web.api", "app.web.status") if mqtt else ()))
     # The services' code is loaded once the config rules are gone (their peak would not fit), the
     # servers' too before any task runs (the decoding and MQTT would leave the heap fragmented).
     from app.health import Health

@@ -182,6 +182,7 @@ class Telnet:
 def console(function, *args):
     """Call `function` of app/console.py, loaded for the call and forgotten right after (no local
     name keeps it: its heap comes back once the call, or the coroutine it returns, is done)."""
+    gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
     from app import console as module
     try:
         return getattr(module, function)(*args)
