@@ -1,23 +1,22 @@
-# Runs under MicroPython (tests/test_web_heap.py starts it) with the precompiled library: the
-# pages' polls answered when the heap's free room is scattered into small pieces, as after hours
-# of readings, pages and MQTT turns. Each poll loads its answering code (http.py with api.py or
-# status.py) into whatever pieces there are, so no piece of that code may be large.
-#   micropython -X heapsize=N tests/web_pieces_app.py PIECE
-# For each poll, once its code has been loaded and unloaded whole (its names interned): the heap
-# scattered into PIECE-byte pieces, one free and one held in turn, then the poll answered through
-# the server (server.Web._serve, a stand-in stream). Prints "largest BYTES", the largest piece then
-# free, and "PATH STATUS-LINE" for the answer.
+# Runs under MicroPython (tests/test_web_heap.py starts it) with the precompiled library, the
+# pages next to it: requests answered when the heap's free room is scattered into small pieces,
+# as after hours of readings, pages and MQTT turns. Each request loads its answering code (http.py
+# with api.py, status.py or routes.py) into whatever pieces there are, so no piece of that code
+# may be large.
+#   micropython -X heapsize=N tests/web_pieces_app.py PIECE PATH...
+# For each path, once its code has been loaded and unloaded whole (its names interned): the heap
+# scattered into PIECE-byte pieces (tests/scattered_heap.py), then a GET of it answered through
+# the server (server.Web._serve, a stand-in stream). Prints "largest BYTES", the largest piece
+# then free, and "PATH STATUS-LINE" for the answer.
 import asyncio
-import gc
-import struct
 import sys
 
 from app.web import server
+from scattered_heap import scatter
 from web_app_stand_in import dashboard_app
 
 PIECE = int(sys.argv[1])
-POLLS = ("/api/data", "/api/history?after=0", "/api/status")
-WORD = struct.calcsize("P")
+PATHS = sys.argv[2:]
 
 
 class Socket:
@@ -53,50 +52,6 @@ class Stream:
         pass
 
 
-def scatter():
-    """Fill the free heap with PIECE-byte tuples (one allocation each), what is left with the
-    smallest objects, then let every other tuple go: the free room is then in pieces of PIECE
-    bytes (any larger hole is filled). What holds the rest."""
-    gc.collect()
-    held = [None] * (gc.mem_free() // PIECE + 1)  # made first: a list growing would leave larger holes
-    count = 0
-    try:
-        while count < len(held):
-            held[count] = (None,) * ((PIECE - 2 * WORD) // WORD)
-            count += 1
-    except MemoryError:
-        pass
-    crumbs = None
-    try:
-        while True:
-            crumbs = (crumbs,)  # the smaller holes filled too, one block at a time
-    except MemoryError:
-        pass
-    for i in range(0, count, 2):
-        held[i] = None
-    plugs = None  # what a collection frees next to a freed tuple makes a larger hole: filled
-    while True:
-        gc.collect()
-        before = plugs
-        try:
-            while True:
-                plugs = (plugs, (None,) * ((PIECE + 32 - 2 * WORD) // WORD))
-        except MemoryError:
-            pass
-        if plugs is before:
-            return held, crumbs, plugs
-
-
-def largest_free():
-    size = 0
-    try:
-        while True:
-            (None,) * ((size + 32 - 2 * WORD) // WORD)
-            size += 32
-    except MemoryError:
-        return size
-
-
 async def poll(web, path):
     stream = Stream(b"GET %s HTTP/1.1\r\nHost: hanreader\r\n\r\n" % path.encode())
     await web._serve(stream, None)
@@ -108,14 +63,9 @@ async def poll(web, path):
 async def main():
     app = dashboard_app()
     web = server.Web(app)
-    for path in POLLS:
+    for path in PATHS:
         await poll(web, path)  # its code loaded whole, its names interned
-        for _ in range(5):  # (a hole the collections leave next to a free piece: scattered again)
-            held = scatter()
-            largest = largest_free()
-            if largest <= PIECE:
-                break
-            held = None
+        held, largest = scatter(PIECE)
         print("largest %d" % largest)
         line = await poll(web, path)
         held = None

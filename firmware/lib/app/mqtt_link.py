@@ -155,8 +155,16 @@ async def connect(mqtt):
 
 
 async def _connect(mqtt):
+    sock, io, reply = await _open(mqtt)
+    mqtt.sock, mqtt.io = sock, io  # closed by ended() from now on
+    _accepted(mqtt, reply)
+
+
+async def _open(mqtt):
+    """A connection to the broker, CONNECT sent and the 4 bytes of its answer read: (socket, the
+    stream over it, TLS or not, answer). (Its own function, as _accepted: code loaded in a
+    scattered heap for each attempt comes in small pieces.)"""
     import socket
-    app = mqtt.app
     mqtt.show("connecting to " + mqtt.where)
     if mqtt.address is None or (mqtt.failures and mqtt.failures % _RESOLVE_AFTER == 0):
         try:
@@ -194,7 +202,12 @@ async def _connect(mqtt):
         for s in (io, sock):
             s.close()
         raise
-    mqtt.sock, mqtt.io = sock, io  # closed by ended() from now on
+    return sock, io, reply
+
+
+def _accepted(mqtt, reply):
+    """The broker's CONNACK `reply` checked; then online: "online" published, Home Assistant's
+    status subscribed to (with discovery on)."""
     mqtt.filled = 0
     mqtt.peeked = None
     if reply[0] != 0x20 or reply[1] != 2:
@@ -203,9 +216,10 @@ async def _connect(mqtt):
         code = reply[3]
         raise Down("the broker refused the connection: " + (_REFUSED[code] if code < len(_REFUSED)
                                                             else "code %d" % code))
-    sock.settimeout(IO_MS / 1000)
+    mqtt.sock.settimeout(IO_MS / 1000)
     mqtt.client.sock = mqtt
     mqtt.failures = 0
+    app = mqtt.app
     if app.state.mqtt_sent:  # connected before (its first message, "online", went out then)
         app.state.mqtt_reconnects += 1
     app.log.info("MQTT: connected to %s" % mqtt.where)

@@ -49,6 +49,10 @@ OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosn
 _BUSY = const(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
               b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n")
 _SPACE = const(b" \t")
+# What a request routes.py answers may have loaded: unloaded once no such request is left (named
+# here, not in routes.py: with no room for routes.py, importing it to read them would try again).
+_RARE_CODE = const(("app.web.routes", "app.web.admin", "app.web.auth", "app.web.settings", "app.config",
+                    "app.web.refusals"))
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
 # to answer one (every poll loads this module: none of that text).
 _LINE_TOO_LONG = const(0)
@@ -384,8 +388,7 @@ def _done(web, request):
     if request.rare:
         web.rare -= 1
         if not web.rare:
-            from app.web.routes import LOADED
-            for name in LOADED:
+            for name in _RARE_CODE:
                 unload(name)
 
 

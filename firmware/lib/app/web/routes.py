@@ -22,8 +22,6 @@ except ImportError:
     def const(value):
         return value
 
-# What a request answered here may have loaded: unloaded once no such request is left (http.py).
-LOADED = ("app.web.routes", "app.web.admin", "app.web.auth", "app.web.settings", "app.config", "app.web.refusals")
 # The headers kept as text (lowercase names) and the Request attributes they go to.
 _KEPT = const((b"host", b"cookie", b"if-none-match", b"origin", b"sec-fetch-site", b"authorization",
                b"x-csrf-token", b"content-type", b"expect"))
@@ -46,15 +44,10 @@ class Reply(Out):
     def start(self, status, kind=None, headers=""):
         """The status line and headers (each line of `headers` ends with CRLF)."""
         self.started = True
-        self.put(b"HTTP/1.1 ")
-        self.put(status)
-        self.put(b"\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n")
-        if kind:
-            self.put(b"Content-Type: ")
-            self.put(kind)
-            self.put(b"\r\n")
-        self.put(headers)
-        self.put(b"\r\n")
+        # One string made (answers here are rare), where constant pieces would be objects this
+        # module's constant table holds: it must fit a piece of a scattered heap (see http.py).
+        self.put("HTTP/1.1 %s\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n%s%s\r\n" % (
+            status, "Content-Type: %s\r\n" % kind if kind else "", headers))
 
     def json(self, status, body, headers=""):
         """A whole small JSON response (`body` is JSON text)."""
@@ -152,8 +145,7 @@ async def _page(web, request, out, path):
     name = ("index.html" if path == "/" else path[1:] + ".html") if path in PAGES else \
         path[1:] if path in FILES else None
     if name is None:
-        out.start("404 Not Found", "text/plain", "Content-Length: 10\r\n")
-        out.put(b"Not found\n")
+        out.error("404 Not Found", "not found")
     elif request.method != "GET":
         out.error("405 Method Not Allowed", "only GET", "Allow: GET\r\n")
     elif path == "/config" and not _logged_in(web, request):
