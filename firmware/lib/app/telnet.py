@@ -81,7 +81,7 @@ class Telnet:
         self.clients = 0      # logged in
         self.connecting = 0   # connections still at the password prompt
         self.dropped = 0      # clients dropped for being too slow
-        self.heap = (0, 0)    # free and used heap at the last `status`, before its answer was made
+        self.heap = (0, 0)    # free and used heap when the console was last called, before it loaded
         self.sessions = []    # the logged-in clients, sent each new log line as it is written
         self.log.sinks.append(self._push)
 
@@ -149,8 +149,6 @@ class Telnet:
                     return
                 line = client.line()
             if line is not None and line.strip():
-                gc.collect()  # the heap `status` shows, taken before the answer's code is loaded
-                self.heap = (gc.mem_free(), gc.mem_alloc())
                 replies = console("command", self, line)
                 if replies is None:  # quit
                     sock.write(b"Bye.\r\n")
@@ -179,12 +177,13 @@ class Telnet:
         console("dropped", self, client, cause)
 
 
-def console(function, *args):
+def console(function, telnet, *args):
     """Call `function` of app/console.py, loaded for the call and forgotten right after (no local
     name keeps it: its heap comes back once the call, or the coroutine it returns, is done)."""
     gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
+    telnet.heap = (gc.mem_free(), gc.mem_alloc())  # what `status` shows: before this code comes
     from app import console as module
     try:
-        return getattr(module, function)(*args)
+        return getattr(module, function)(telnet, *args)
     finally:
         unload("app.console")
