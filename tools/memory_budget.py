@@ -206,10 +206,7 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
         connected = False
         while True:
             if firmware.poll() is not None:
-                log.close()
-                with open(os.path.join(work, "firmware.log")) as f:
-                    tail = f.read()[-1500:]
-                raise RuntimeError("the firmware stopped (exit %s):\n%s" % (firmware.returncode, tail))
+                raise RuntimeError("the firmware stopped (exit %s)" % firmware.returncode)
             if dashboard:
                 dashboard.poll()
             (_, frames_seen, readings, free, used), link = console.status()
@@ -235,6 +232,8 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
                 raise RuntimeError("no new reading for 30 s (at %d)" % readings)
             time.sleep(0.5)
         return samples, lost
+    except (RuntimeError, OSError) as e:  # what the firmware said last goes with it
+        raise RuntimeError("%s; the firmware's log ends:\n%s" % (e, _log_tail(work))) from e
     finally:
         if broker is not None:
             broker.stop()
@@ -245,6 +244,14 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
             except subprocess.TimeoutExpired:
                 process.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _log_tail(work, size=1500):
+    try:
+        with open(os.path.join(work, "firmware.log"), errors="replace") as f:
+            return f.read()[-size:]
+    except OSError:
+        return "(no log)"
 
 
 def main(argv):
