@@ -638,3 +638,23 @@ def test_a_request_without_room_for_the_answering_code_is_told_so_with_a_503():
     assert b"".join(stream.written) == server.NO_ROOM and stream.closed and stream.s.data == b""
     assert web.app.log.lines == ["Web: no room in the heap to answer a request: 503 sent"]
     assert web.slots == [] and web.served == 0
+
+
+def test_a_refused_request_without_room_for_its_answer_is_told_so_with_a_503():
+    # A refusal's answer is written by routes.py (Reply): with no room to load it, the constant 503
+    # goes out, where the MemoryError left the connection with nothing (it was raised while
+    # exchange handled the refusal, past its own MemoryError handler).
+    app = FakeApp()
+    app.log = Log()
+    web = server.Web(app)
+    stream = ClosingStream()
+    request = http.Request()
+    loaded = sys.modules["app.web.routes"]
+    sys.modules["app.web.routes"] = Scattered()
+    try:
+        run(http._refuse(web, request, http.Slot("task", time.ticks_ms()), stream, ("400 Bad Request", "bad")))
+    finally:
+        sys.modules["app.web.routes"] = loaded
+    assert b"".join(stream.written) == server.NO_ROOM
+    assert web.app.log.lines == ["Web: no room in the heap to answer a request: 503 sent"]
+    assert request.rare and web.rare == 1  # counted: exchange's end unloads what routes.py may have loaded

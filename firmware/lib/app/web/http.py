@@ -373,12 +373,16 @@ async def _refuse(web, request, slot, stream, refused):
     if not request.rare:  # its answer is routes.py's: counted, to be unloaded after it
         request.rare = True
         web.rare += 1
-    if isinstance(refused[0], int):  # the request head's own: its words are loaded for it
-        from app.web.refusals import REFUSED
-        refused = REFUSED[refused[0]]
-    from app.web.routes import Reply
-    out = Reply(stream, slot.buf)
-    out.error(*refused)
+    try:
+        if isinstance(refused[0], int):  # the request head's own: its words are loaded for it
+            from app.web.refusals import REFUSED
+            refused = REFUSED[refused[0]]
+        from app.web.routes import Reply
+        out = Reply(stream, slot.buf)
+        out.error(*refused)
+    except MemoryError:  # no room for the words or for routes.py: the server's constant answer
+        web.short_of_room(stream)
+        return
     slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
     await out.flush()
 
