@@ -26,10 +26,11 @@ import memory_budget  # noqa: E402
 import sim_broker  # noqa: E402
 
 BOARD_HEAP = "112K"
-MQTT_HEAP = "128K"  # a plain meter publishing to MQTT (with 49 KB free it could not connect before
+MQTT_HEAP = "132K"  # a plain meter publishing to MQTT (with 49 KB free it could not connect before
 # the names of the code that comes and goes were interned at the start: see app/start.py; 136K
-# before garbage was collected ahead of loading code on demand; 120K: a push lost in one run of
-# two, the console without room in the other)
+# before garbage was collected ahead of loading code on demand). It runs in 128K (17 runs of 18),
+# but one full suite saw no answer to its first `status` there: 4 KB more, until that is explained.
+# 120K: a push lost in one run of two, the console without room in the other.
 FULL_HEAP = "144K"  # 136K: the first page load found no room in 3 runs of 3 (160K before the
 # garbage was collected ahead of loading code on demand: see app/web/server.py)
 FRAMES = 10000
