@@ -8,7 +8,8 @@
 import sys
 
 from app import unload
-from scattered_heap import scatter
+sys.path.append(sys.path[0] + "/upy")  # (this script's folder comes first)
+from scattered_heap import scatter  # noqa: E402
 
 piece = int(sys.argv[1])
 for name in sys.argv[2].split(","):

@@ -12,7 +12,8 @@ import asyncio
 import sys
 
 from app.web import server
-from scattered_heap import scatter
+sys.path.append(sys.path[0] + "/upy")  # (this script's folder comes first)
+from scattered_heap import scatter  # noqa: E402
 from web_app_stand_in import dashboard_app
 
 PIECE = int(sys.argv[1])

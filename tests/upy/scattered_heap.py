@@ -1,6 +1,6 @@
 # A MicroPython heap whose free room is all in small pieces, as after hours of readings, pages and
-# MQTT turns: for the scripts that load code into such a heap (tests/web_pieces_app.py,
-# tests/load_pieces_app.py).
+# MQTT turns: for the tests that decode in such a heap (test_heap_pieces.py) and the scripts that
+# load code into one (tests/web_pieces_app.py, tests/load_pieces_app.py).
 import gc
 import struct
 
