@@ -5,7 +5,7 @@
 # may be large.
 #   micropython -X heapsize=N tests/web_pieces_app.py PIECE PATH...
 # For each path, once its code has been loaded and unloaded whole (its names interned): the heap
-# scattered into PIECE-byte pieces (tests/scattered_heap.py), then a GET of it answered through
+# scattered into PIECE-byte pieces (tests/upy/scattered_heap.py), then a GET of it answered through
 # the server (server.Web._serve, a stand-in stream). Prints "largest BYTES", the largest piece
 # then free, and "PATH STATUS-LINE" for the answer.
 import asyncio
