@@ -286,6 +286,18 @@ def connection(**options):
     return mqtt, sock
 
 
+def connection_with_a_reading():
+    """connection(), with a first reading to publish (a Kamstrup's) and a log whose warnings
+    are kept in the list returned."""
+    mqtt, sock = connection()
+    lines = []
+    mqtt.app.log = Fake(warning=lines.append)
+    mqtt.app.state = Fake(readings=1, reading=first_reading(KAMSTRUP_SE), mqtt_sent=0, mqtt_reconnects=0,
+                          mqtt_error=None)
+    mqtt.app.hal = Fake(unique_id=lambda: b"\x01")
+    return mqtt, sock, lines
+
+
 def test_a_streamed_payload_is_measured_then_written_in_chunks():
     reading = first_reading(KAMSTRUP_SE)
     expected = render(messages.write_state, reading).encode()
@@ -316,10 +328,7 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
 
 def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     from app import unload
-    mqtt, sock = connection()
-    mqtt.app.state = Fake(readings=1, reading=first_reading(KAMSTRUP_SE), mqtt_sent=0, mqtt_reconnects=0,
-                          mqtt_error=None)
-    mqtt.app.hal = Fake(unique_id=lambda: b"\x01")
+    mqtt, sock, _ = connection_with_a_reading()
     for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report"):
         unload(name)
     import app.names  # noqa: F401 - loaded by something else (the web server's answering code): kept
@@ -344,12 +353,7 @@ def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connec
         def __getattr__(self, name):
             raise MemoryError
 
-    mqtt, sock = connection()
-    lines = []
-    mqtt.app.log = Fake(warning=lines.append)
-    mqtt.app.state = Fake(readings=1, reading=first_reading(KAMSTRUP_SE), mqtt_sent=0, mqtt_reconnects=0,
-                          mqtt_error=None)
-    mqtt.app.hal = Fake(unique_id=lambda: b"\x01")
+    mqtt, sock, lines = connection_with_a_reading()
     unload("app.mqtt_messages")
     sys.modules["app.mqtt_messages"] = NoRoom()
     try:
@@ -361,6 +365,54 @@ def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connec
     mqtt.app.state.readings = 2  # room again: the next reading goes out
     assert mqtt._publish()
     assert b"\x00\x0fhanreader/state{" in bytes(sock.written)
+
+
+def state_cut_short(after):
+    """app/mqtt_messages.py's write_state, running out of heap `after` bytes into its second
+    rendering (the one into the socket)."""
+    real = messages.write_state
+    calls = []
+
+    def write_state(reading, write):
+        calls.append(reading)
+        if len(calls) == 2:
+            write(render(real, reading)[:after])
+            raise MemoryError
+        real(reading, write)
+    return write_state
+
+
+def publish_cut_short(mqtt, after):
+    from app import mqtt_messages as module  # the one _publish finds (a test before may have unloaded it)
+    real = module.write_state
+    module.write_state = state_cut_short(after)
+    try:
+        return mqtt._publish()
+    finally:
+        module.write_state = real
+
+
+def test_a_message_cut_short_by_the_heap_is_taken_back_and_the_connection_goes_on():
+    mqtt, sock, lines = connection_with_a_reading()
+    assert not publish_cut_short(mqtt, 40)  # header, topic and 40 bytes: still in the buffer
+    assert not sock.written and mqtt.filled == 0 and mqtt.problem is None
+    assert mqtt.published == 1 and len(lines) == 1 and lines[0].startswith("MQTT: no room in the heap to publish")
+    mqtt.app.state.readings = 2  # room again: the next reading goes out, from a whole packet on
+    assert mqtt._publish()
+    written = bytes(sock.written)
+    state = render(messages.write_state, mqtt.app.state.reading).encode()
+    assert written.startswith(b"\x00\x0fhanreader/state" + state, 2) and written[0] == 0x30
+
+
+def test_a_message_cut_short_after_part_of_it_went_out_ends_the_connection():
+    mqtt, sock, _ = connection_with_a_reading()
+    try:
+        publish_cut_short(mqtt, 2 * WRITE_CHUNK)
+    except MemoryError:
+        pass  # app/mqtt.py's run() ends the connection: the broker has part of a packet
+    else:
+        raise AssertionError("a packet partly in the socket was taken for whole")
+    assert len(sock.written) == 2 * WRITE_CHUNK and mqtt.whole == -1
 
 
 def test_a_socket_that_takes_less_ends_the_connection():

@@ -106,6 +106,7 @@ class Mqtt:
         self.sock = self.io = None
         self.chunk = bytearray(WRITE_CHUNK)  # what umqtt.simple wrote, not yet in the socket
         self.filled = 0
+        self.whole = 0            # where in chunk the packet being written starts; -1: part of it is in the socket
         self.peeked = None        # the first byte of a packet, read by _receive()
         self.message = None       # (stand-in, function, arguments): app/mqtt_messages.py's publish()
         self.sensors = bytearray(MAX_SENSORS * SENSOR_SIZE) if config["discovery"] else None
@@ -155,6 +156,7 @@ class Mqtt:
         n = self.filled
         if n:
             self.filled = 0
+            self.whole = 0 if self.whole == n else -1
             if self.io.write(memoryview(self.chunk)[:n]) != n:  # None or short: no data taken for IO_MS
                 raise OSError(ETIMEDOUT)
 
@@ -222,6 +224,8 @@ class Mqtt:
                 wait = _NO_ROOM_MS
                 app.state.mqtt = "no room in the heap to connect (%d B free); retry in %d s" % (
                     gc.mem_free(), _NO_ROOM_MS // 1000)
+                if self.problem is not None:  # a connection ended, and the code saying why found no room
+                    app.log.error("MQTT: the connection ended: %r" % (self.problem,))
                 app.log.error("MQTT: " + app.state.mqtt)
             link = None
             unload("app.mqtt_link")
@@ -282,30 +286,34 @@ class Mqtt:
                 self.device is None or self.announced >= self.sensor_count):
             return False
         loaded = [name for name in _PUBLISHING if name not in sys.modules]
+        self.whole = self.filled  # between turns every packet is whole
+        skipped = "a reading skipped"
         try:
-            # The code first: with no room in the heap for it nothing has been written, and the
-            # connection is sound. The reading is skipped (the next one goes out); what else was
-            # due waits for the next turn.
             try:
                 if loaded:
                     gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
                 from app.mqtt_messages import publish_reading
-            except MemoryError:
-                self.published = state.readings
-                self.app.log.warning("MQTT: no room in the heap to publish (%d B free): a reading skipped"
-                                     % gc.mem_free())
-                return False
-            if frames:
-                self.raw.publish(self)
-            if state.readings != self.published:
-                self.published = state.readings
-                publish_reading(self, state.reading)
-            if self.device is not None and self.announced < self.sensor_count:
-                try:
+                if frames:
+                    self.raw.publish(self)
+                if state.readings != self.published:
+                    self.published = state.readings
+                    publish_reading(self, state.reading)
+                if self.device is not None and self.announced < self.sensor_count:
+                    skipped = "a discovery config waits"
                     from app.mqtt_discovery import announce
-                except MemoryError:
-                    return True  # announced at a later turn
-                announce(self)
+                    announce(self)
+            except MemoryError:
+                # No room for the code or for a message: the packet cut short is taken back, and
+                # the connection is sound unless part of it went into the socket already. The
+                # reading's messages not sent yet are skipped (the next reading goes out); a
+                # discovery config waits for a later turn.
+                if self.whole < 0:
+                    raise
+                self.filled = self.whole
+                self.flush()
+                self.published = state.readings
+                self.app.log.warning("MQTT: no room in the heap to publish (%d B free): %s" % (gc.mem_free(), skipped))
+                return False
         finally:
             for name in loaded:
                 unload(name)

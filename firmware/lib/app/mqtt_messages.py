@@ -48,9 +48,17 @@ def publish(mqtt, topic, function, arguments, retain=False):
     function(*arguments, count)
     mqtt.message = range(size), function, arguments
     try:
-        mqtt.client.publish(topic.encode(), mqtt.message[0], retain)
+        whole(mqtt, topic.encode(), mqtt.message[0], retain)
     finally:
         mqtt.message = None
+
+
+def whole(mqtt, topic, message, retain=False):
+    """umqtt.simple's publish, with mqtt.whole where the packet starts in the buffer while it is
+    written (app/mqtt.py's _publish takes back a packet cut short by a MemoryError)."""
+    mqtt.whole = mqtt.filled
+    mqtt.client.publish(topic, message, retain)
+    mqtt.whole = mqtt.filled
 
 
 def quantity(q):
@@ -167,7 +175,7 @@ def publish_reading(mqtt, reading):
     per_value = mqtt.config["per_value"]
     for code, v, name in named(reading.items):
         if per_value or sensors is not None and isinstance(v, Quantity) and is_sensor(name, v.unit):
-            mqtt.client.publish(value_topic(prefix, code, name).encode(), value_text(v).encode())
+            whole(mqtt, value_topic(prefix, code, name).encode(), value_text(v).encode())
             sent += 1
     mqtt.flush()
     mqtt.show(None, sent)
