@@ -554,3 +554,5 @@ def test_a_connection_whose_ending_code_finds_no_room_is_still_closed():
         unload("app.mqtt_link")
     assert sock.closed and mqtt.sock is None and mqtt.io is None
     assert state.mqtt.startswith("no room in the heap to connect (")
+    # why the connection ended, which the code left without room would have said
+    assert lines[0].startswith("MQTT: the connection ended: OSError(104") and lines[1] == "MQTT: " + state.mqtt
