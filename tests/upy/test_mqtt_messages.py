@@ -346,25 +346,41 @@ def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     assert "app.mqtt_messages" not in sys.modules
 
 
-def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connection():
+class NoRoom:
+    """A module as it is when its code finds no room in the heap."""
+
+    def __getattr__(self, name):
+        raise MemoryError
+
+
+def publish_without_room_for(mqtt, module):
+    """mqtt._publish() while `module` finds no room for its code."""
     from app import unload
-
-    class NoRoom:  # app.mqtt_messages as it is when its code finds no room in the heap
-        def __getattr__(self, name):
-            raise MemoryError
-
-    mqtt, sock, lines = connection_with_a_reading()
-    unload("app.mqtt_messages")
-    sys.modules["app.mqtt_messages"] = NoRoom()
+    unload(module)
+    sys.modules[module] = NoRoom()
     try:
-        assert not mqtt._publish()
+        return mqtt._publish()
     finally:
-        sys.modules.pop("app.mqtt_messages", None)
+        sys.modules.pop(module, None)
+
+
+def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connection():
+    mqtt, sock, lines = connection_with_a_reading()
+    assert not publish_without_room_for(mqtt, "app.mqtt_messages")
     assert not sock.written and mqtt.problem is None  # nothing half written: the connection goes on
     assert mqtt.published == 1 and len(lines) == 1 and lines[0].startswith("MQTT: no room in the heap to publish")
     mqtt.app.state.readings = 2  # room again: the next reading goes out
     assert mqtt._publish()
     assert b"\x00\x0fhanreader/state{" in bytes(sock.written)
+
+
+def test_a_discovery_config_without_room_waits_for_a_later_turn_unsaid():
+    mqtt, sock, lines = connection_with_a_reading()
+    assert mqtt._publish() and mqtt.announced == 1  # the reading and the first sensor's config
+    sent = bytes(sock.written)
+    assert not publish_without_room_for(mqtt, "app.mqtt_discovery")
+    assert bytes(sock.written) == sent and mqtt.announced == 1 and mqtt.problem is None and not lines
+    assert mqtt._publish() and mqtt.announced == 2  # room again: the next config goes out
 
 
 def state_cut_short(after):

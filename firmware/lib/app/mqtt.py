@@ -287,7 +287,7 @@ class Mqtt:
             return False
         loaded = [name for name in _PUBLISHING if name not in sys.modules]
         self.whole = self.filled  # between turns every packet is whole
-        skipped = "a reading skipped"
+        reading = state.readings != self.published  # a MemoryError cuts short the reading (else discovery)
         try:
             try:
                 if loaded:
@@ -295,24 +295,26 @@ class Mqtt:
                 from app.mqtt_messages import publish_reading
                 if frames:
                     self.raw.publish(self)
-                if state.readings != self.published:
+                if reading:
                     self.published = state.readings
                     publish_reading(self, state.reading)
                 if self.device is not None and self.announced < self.sensor_count:
-                    skipped = "a discovery config waits"
+                    reading = False  # published: what is cut short now is a discovery config
                     from app.mqtt_discovery import announce
                     announce(self)
             except MemoryError:
                 # No room for the code or for a message: the packet cut short is taken back, and
                 # the connection is sound unless part of it went into the socket already. The
                 # reading's messages not sent yet are skipped (the next reading goes out); a
-                # discovery config waits for a later turn.
+                # discovery config waits for a later turn (unsaid: it is tried each turn).
                 if self.whole < 0:
                     raise
                 self.filled = self.whole
                 self.flush()
-                self.published = state.readings
-                self.app.log.warning("MQTT: no room in the heap to publish (%d B free): %s" % (gc.mem_free(), skipped))
+                if reading:
+                    self.published = state.readings
+                    self.app.log.warning("MQTT: no room in the heap to publish (%d B free): a reading skipped"
+                                         % gc.mem_free())
                 return False
         finally:
             for name in loaded:
