@@ -30,6 +30,9 @@ _WRITE_CHUNK = const(512)        # bytes handed to a socket at a time
 _WRITE_TIMEOUT_MS = const(3000)  # a socket that takes no data for this long: the client is dropped
 _LINE_MAX = const(128)           # a longer command line is thrown away
 _REPLY_BYTES_MAX = const(4096)   # a client with more replies unsent does not read: it is dropped
+# What a client is told when the console's code finds no room in the heap (a page's poll, an MQTT
+# turn or a push may hold much of it for a moment): after a command the session goes on.
+_NO_ROOM = b"No room in the heap for the console now: try again in a moment.\r\n"
 
 
 class Client:
@@ -132,8 +135,12 @@ class Telnet:
                     self.sessions.remove(client)
         except OSError:
             pass
-        except MemoryError:  # no room for the console's code now: this client goes, nothing else
-            self.log.warning("Telnet: not enough heap for the console (%d B free)" % gc.mem_free())
+        except MemoryError:  # no room for the console's login (or this session's bytes): this client goes
+            self._no_room(client)
+            try:
+                client.flush()
+            except OSError:
+                pass
         finally:
             await close(stream)
 
@@ -149,7 +156,11 @@ class Telnet:
                     return
                 line = client.line()
             if line is not None and line.strip():
-                replies = console("command", self, line)
+                try:
+                    replies = console("command", self, line)
+                except MemoryError:  # said, and the session goes on
+                    replies = ()
+                    self._no_room(client)
                 if replies is None:  # quit
                     sock.write(b"Bye.\r\n")
                     return
@@ -169,6 +180,12 @@ class Telnet:
             else:
                 stuck_ms = 0
             await asyncio.sleep_ms(_POLL_MS)
+
+    def _no_room(self, client):
+        """The console's code found no room in the heap: the client (with its next replies) and
+        the log are told."""
+        client.out += _NO_ROOM
+        self.log.warning("Telnet: not enough heap for the console (%d B free)" % gc.mem_free())
 
     def _drop(self, client, cause):
         """Drop a client too slow for the log: `cause` "replies", "behind" or "stuck" (the console

@@ -1,0 +1,73 @@
+# The telnet console's sessions (app/telnet.py) when the console's code (app/console.py, loaded
+# for each command) finds no room in the heap. The sessions are asyncio tasks using MicroPython's
+# asyncio.sleep_ms: these tests run under MicroPython (CPython passes them by).
+import sys
+
+from app.log import Log
+from app.telnet import Client, Telnet
+
+
+class Sock:
+    """A client's non-blocking socket: `incoming` comes one piece a read (None: nothing yet; when
+    they are all read, the client has gone); what is written is kept."""
+
+    def __init__(self, incoming):
+        self.incoming = list(incoming)
+        self.written = b""
+
+    def read(self, n):
+        return self.incoming.pop(0) if self.incoming else b""
+
+    def write(self, data):
+        self.written += bytes(data)
+        return len(data)
+
+
+class Stream:
+    def __init__(self, sock):
+        self.s = sock
+
+
+class NoRoom:
+    """app.console as it is when its code finds no room in the heap."""
+
+    def __getattr__(self, name):
+        raise MemoryError
+
+
+class App:
+    def __init__(self):
+        self.log = Log("W", size=512)
+
+
+def session(*incoming):
+    """A logged-in client's session over a Sock, its first command finding no room for the
+    console's code: (what the client got, the log's recent text)."""
+    try:
+        import asyncio
+        asyncio.sleep_ms
+    except AttributeError:
+        return None  # CPython: no asyncio.sleep_ms
+    from app import unload
+    app = App()
+    telnet = Telnet(app)
+    sock = Sock(incoming)
+    client = Client(Stream(sock))
+    client.at = app.log.head
+    unload("app.console")
+    sys.modules["app.console"] = NoRoom()  # the console unloads it after the call: the next is real
+    try:
+        asyncio.run(telnet._session(client))
+    finally:
+        sys.modules.pop("app.console", None)
+    return sock.written.decode(), bytes(app.log.ring[:app.log.head]).decode()
+
+
+def test_a_command_without_room_for_the_console_is_answered_and_the_session_goes_on():
+    result = session(b"help\r\n", None, b"level W\r\n")
+    if result is None:
+        return
+    written, log = result
+    assert written.startswith("No room in the heap for the console now: try again in a moment.\r\n")
+    assert "Log level W\r\n" in written  # the next command is answered: the session went on
+    assert "(W) Telnet: not enough heap for the console (" in log
