@@ -428,7 +428,7 @@ def test_a_message_cut_short_after_part_of_it_went_out_ends_the_connection():
         pass  # app/mqtt.py's run() ends the connection: the broker has part of a packet
     else:
         raise AssertionError("a packet partly in the socket was taken for whole")
-    assert len(sock.written) == 2 * WRITE_CHUNK and mqtt.whole == -1
+    assert len(sock.written) == 2 * WRITE_CHUNK and mqtt.packet_start == -1
 
 
 def test_a_socket_that_takes_less_ends_the_connection():

@@ -106,7 +106,7 @@ class Mqtt:
         self.sock = self.io = None
         self.chunk = bytearray(WRITE_CHUNK)  # what umqtt.simple wrote, not yet in the socket
         self.filled = 0
-        self.whole = 0            # where in chunk the packet being written starts; -1: part of it is in the socket
+        self.packet_start = 0     # where in chunk the packet being written starts (-1: partly sent)
         self.peeked = None        # the first byte of a packet, read by _receive()
         self.message = None       # (stand-in, function, arguments): app/mqtt_messages.py's publish()
         self.sensors = bytearray(MAX_SENSORS * SENSOR_SIZE) if config["discovery"] else None
@@ -156,7 +156,7 @@ class Mqtt:
         n = self.filled
         if n:
             self.filled = 0
-            self.whole = 0 if self.whole == n else -1
+            self.packet_start = 0 if self.packet_start == n else -1
             if self.io.write(memoryview(self.chunk)[:n]) != n:  # None or short: no data taken for IO_MS
                 raise OSError(ETIMEDOUT)
 
@@ -286,7 +286,7 @@ class Mqtt:
                 self.device is None or self.announced >= self.sensor_count):
             return False
         loaded = [name for name in _PUBLISHING if name not in sys.modules]
-        self.whole = self.filled  # between turns every packet is whole
+        self.packet_start = self.filled  # between turns every packet is whole
         reading = state.readings != self.published  # a MemoryError cuts short the reading (else discovery)
         try:
             try:
@@ -307,9 +307,9 @@ class Mqtt:
                 # the connection is sound unless part of it went into the socket already. The
                 # reading's messages not sent yet are skipped (the next reading goes out); a
                 # discovery config waits for a later turn (unsaid: it is tried each turn).
-                if self.whole < 0:
+                if self.packet_start < 0:
                     raise
-                self.filled = self.whole
+                self.filled = self.packet_start
                 self.flush()
                 if reading:
                     self.published = state.readings

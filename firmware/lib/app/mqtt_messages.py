@@ -48,17 +48,17 @@ def publish(mqtt, topic, function, arguments, retain=False):
     function(*arguments, count)
     mqtt.message = range(size), function, arguments
     try:
-        whole(mqtt, topic.encode(), mqtt.message[0], retain)
+        publish_packet(mqtt, topic.encode(), mqtt.message[0], retain)
     finally:
         mqtt.message = None
 
 
-def whole(mqtt, topic, message, retain=False):
-    """umqtt.simple's publish, with mqtt.whole where the packet starts in the buffer while it is
-    written (app/mqtt.py's _publish takes back a packet cut short by a MemoryError)."""
-    mqtt.whole = mqtt.filled
+def publish_packet(mqtt, topic, message, retain=False):
+    """umqtt.simple's publish, with mqtt.packet_start where the packet starts in the buffer while
+    it is written (app/mqtt.py's _publish takes back a packet cut short by a MemoryError)."""
+    mqtt.packet_start = mqtt.filled
     mqtt.client.publish(topic, message, retain)
-    mqtt.whole = mqtt.filled
+    mqtt.packet_start = mqtt.filled
 
 
 def quantity(q):
@@ -175,7 +175,7 @@ def publish_reading(mqtt, reading):
     per_value = mqtt.config["per_value"]
     for code, v, name in named(reading.items):
         if per_value or sensors is not None and isinstance(v, Quantity) and is_sensor(name, v.unit):
-            whole(mqtt, value_topic(prefix, code, name).encode(), value_text(v).encode())
+            publish_packet(mqtt, value_topic(prefix, code, name).encode(), value_text(v).encode())
             sent += 1
     mqtt.flush()
     mqtt.show(None, sent)
