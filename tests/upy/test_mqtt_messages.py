@@ -503,6 +503,7 @@ def test_an_attempt_without_room_in_the_heap_is_retried_and_the_task_goes_on():
             raise MemoryError
 
     mqtt, state, lines = supervised()
+    mqtt.problem = OSError(104)  # what ended an earlier connection (said then): not said again
     from app import unload
     unload("app.mqtt_link")  # what earlier tests loaded of the real one
     sys.modules["app.mqtt_link"] = NoRoom

@@ -203,6 +203,7 @@ class Mqtt:
                 app.state.mqtt = "waiting for Wi-Fi"
                 await asyncio.sleep_ms(1000)
                 continue
+            self.problem = None  # what ended an earlier connection was said then
             try:
                 gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
                 from app import mqtt_link as link
