@@ -26,6 +26,13 @@ class Sock:
 class Stream:
     def __init__(self, sock):
         self.s = sock
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+    async def wait_closed(self):
+        pass
 
 
 class NoRoom:
@@ -40,9 +47,9 @@ class App:
         self.log = Log("W", size=512)
 
 
-def session(*incoming):
-    """A logged-in client's session over a Sock, its first command finding no room for the
-    console's code: (what the client got, the log's recent text)."""
+def without_room(run, *incoming):
+    """run(telnet, stream) over a Sock, the first call of the console's code finding no room:
+    (what the client got, the log's text, the stream), or None under CPython."""
     try:
         import asyncio
         asyncio.sleep_ms
@@ -52,22 +59,37 @@ def session(*incoming):
     app = App()
     telnet = Telnet(app)
     sock = Sock(incoming)
-    client = Client(Stream(sock))
-    client.at = app.log.head
+    stream = Stream(sock)
     unload("app.console")
     sys.modules["app.console"] = NoRoom()  # the console unloads it after the call: the next is real
     try:
-        asyncio.run(telnet._session(client))
+        asyncio.run(run(telnet, stream))
     finally:
         sys.modules.pop("app.console", None)
-    return sock.written.decode(), bytes(app.log.ring[:app.log.head]).decode()
+    return sock.written.decode(), bytes(app.log.ring[:app.log.head]).decode(), stream
+
+
+async def session(telnet, stream):
+    """A logged-in client's session."""
+    client = Client(stream)
+    client.at = telnet.log.head
+    await telnet._session(client)
 
 
 def test_a_command_without_room_for_the_console_is_answered_and_the_session_goes_on():
-    result = session(b"help\r\n", None, b"level W\r\n")
+    result = without_room(session, b"help\r\n", None, b"level W\r\n")
     if result is None:
         return
-    written, log = result
+    written, log, _ = result
     assert written.startswith("No room in the heap for the console now: try again in a moment.\r\n")
     assert "Log level W\r\n" in written  # the next command is answered: the session went on
+    assert "(W) Telnet: not enough heap for the console (" in log
+
+
+def test_a_login_without_room_for_the_console_is_told_and_the_connection_closed():
+    result = without_room(lambda telnet, stream: telnet._serve(stream, None), b"help\r\n")
+    if result is None:
+        return
+    written, log, stream = result
+    assert written == "No room in the heap for the console now: try again in a moment.\r\n" and stream.closed
     assert "(W) Telnet: not enough heap for the console (" in log
