@@ -25,3 +25,11 @@ def read_bytes(path):
 def unhex(text):
     """Hex text with any whitespace -> bytes."""
     return bytes.fromhex("".join(text.split()))
+
+
+class NoRoom:
+    """A module as it is when its code finds no room in the heap: put in sys.modules in its place,
+    any name taken from it raises MemoryError."""
+
+    def __getattr__(self, name):
+        raise MemoryError

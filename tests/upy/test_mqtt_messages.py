@@ -14,7 +14,7 @@ from han.pipeline import Pipeline
 from han.reading import Reading
 from han.units import HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
 from han.values import DateTime, Quantity
-from support import FRAMES, ROOT, read_bytes
+from support import FRAMES, ROOT, NoRoom, read_bytes
 
 KAMSTRUP_SE = FRAMES + "/amsreader-frames/Kamstrup-Sweden.bin"  # hourly list: power to energy
 METER_ID = "5706567331323526"
@@ -346,13 +346,6 @@ def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     assert "app.mqtt_messages" not in sys.modules
 
 
-class NoRoom:
-    """A module as it is when its code finds no room in the heap."""
-
-    def __getattr__(self, name):
-        raise MemoryError
-
-
 def publish_without_room_for(mqtt, module):
     """mqtt._publish() while `module` finds no room for its code."""
     from app import unload
@@ -494,19 +487,19 @@ def test_an_attempt_without_room_in_the_heap_is_retried_and_the_task_goes_on():
         return  # needs MicroPython's asyncio.sleep_ms (the test runs under MicroPython)
     import sys
 
-    class NoRoom:  # app.mqtt_link as it is when its code finds no room
+    class LinkWithoutRoom:  # app.mqtt_link as it is when its code finds no room
         attempts = 0
 
         @staticmethod
         async def connect(mqtt):
-            NoRoom.attempts += 1
+            LinkWithoutRoom.attempts += 1
             raise MemoryError
 
     mqtt, state, lines = supervised()
     mqtt.problem = OSError(104)  # what ended an earlier connection (said then): not said again
     from app import unload
     unload("app.mqtt_link")  # what earlier tests loaded of the real one
-    sys.modules["app.mqtt_link"] = NoRoom
+    sys.modules["app.mqtt_link"] = LinkWithoutRoom
 
     async def for_a_while():
         task = asyncio.create_task(mqtt.run())
@@ -518,7 +511,7 @@ def test_an_attempt_without_room_in_the_heap_is_retried_and_the_task_goes_on():
         asyncio.run(for_a_while())
     finally:
         sys.modules.pop("app.mqtt_link", None)
-    assert NoRoom.attempts == 1
+    assert LinkWithoutRoom.attempts == 1
     assert state.mqtt.startswith("no room in the heap to connect (") and state.mqtt.endswith("retry in 10 s")
     assert lines == ["MQTT: " + state.mqtt]
 

@@ -5,6 +5,7 @@ import sys
 
 from app.log import Log
 from app.telnet import Client, Telnet
+from support import NoRoom
 
 
 class Sock:
@@ -33,13 +34,6 @@ class Stream:
 
     async def wait_closed(self):
         pass
-
-
-class NoRoom:
-    """app.console as it is when its code finds no room in the heap."""
-
-    def __getattr__(self, name):
-        raise MemoryError
 
 
 class App:
