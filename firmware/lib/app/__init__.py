@@ -11,9 +11,18 @@ def elapsed(now, then):
 def unload(name):
     """Forget a module used only now and then (the config rules after boot, the serial
     detective once it has settled), so its code stops taking heap until it is needed again.
-    Precompiled code is freed this way; the names it interned stay."""
+    Precompiled code is freed this way; the names it interned stay.
+
+    A module whose import failed (no room for the rest of its code) is forgotten too: MicroPython
+    takes it out of sys.modules but leaves it in the table slot it had, with all it had loaded,
+    until a later import reuses that slot. Setting the name again reuses it and lets that go."""
     module = sys.modules.pop(name, None)
     if module is None:
+        try:
+            sys.modules[name] = None
+            del sys.modules[name]
+        except MemoryError:  # (only a table with no slot free grows for it)
+            pass
         return
     package, _, leaf = name.rpartition(".")
     parent = sys.modules.get(package)

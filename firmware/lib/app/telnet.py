@@ -199,8 +199,8 @@ def console(function, telnet, *args):
     name keeps it: its heap comes back once the call, or the coroutine it returns, is done)."""
     gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
     telnet.heap = (gc.mem_free(), gc.mem_alloc())  # what `status` shows: before this code comes
-    from app import console as module
     try:
+        from app import console as module
         return getattr(module, function)(telnet, *args)
     finally:
-        unload("app.console")
+        unload("app.console")  # (also after an import that found no room: see app.unload)

@@ -60,7 +60,12 @@ def load(name):
     after. CPython keeps it (importing it again and again grows CPython's import caches)."""
     import sys
     whole = "han." + name
-    module = __import__(whole, None, None, ("LINES",))
+    try:
+        module = __import__(whole, None, None, ("LINES",))
+    except MemoryError:  # what the import had loaded stays in sys.modules' table (see app.unload):
+        sys.modules[whole] = None  # reusing the name's slot lets it go
+        del sys.modules[whole]
+        raise
     if sys.implementation.name != "micropython":
         return module
     del sys.modules[whole]

@@ -21,6 +21,7 @@ written in pieces as they are made (Out), files BUFFER bytes at a time, JSON ite
 Limits: _HEAD_MAX bytes of head, MAX_HEADERS lines; bodies are limited by the route (admin.py).
 """
 import asyncio
+import sys
 import time
 
 from app import unload
@@ -53,6 +54,8 @@ _SPACE = const(b" \t")
 # here, not in routes.py: with no room for routes.py, importing it to read them would try again).
 _RARE_CODE = const(("app.web.routes", "app.web.admin", "app.web.auth", "app.web.settings", "app.config",
                     "app.web.refusals"))
+# The code a poll loads (the server unloads it, and app.names, once no connection is open)
+_POLL_CODE = const(("app.web.api", "app.web.status"))
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
 # to answer one (every poll loads this module: none of that text).
 _LINE_TOO_LONG = const(0)
@@ -388,7 +391,12 @@ async def _refuse(web, request, slot, stream, refused):
 
 
 def _done(web, request):
-    """A request is over: when it was the last one routes.py answered, that code goes."""
+    """A request is over: when it was the last one routes.py answered, that code goes. A poll's
+    code whose import found no room goes now too: what it had loaded stays in sys.modules'
+    table until then (see app.unload)."""
+    for name in _POLL_CODE:
+        if name not in sys.modules:
+            unload(name)
     if request.rare:
         web.rare -= 1
         if not web.rare:

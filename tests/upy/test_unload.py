@@ -1,0 +1,177 @@
+# app.unload: the heap of a module used now and then comes back, also when its import failed
+# for want of heap (MicroPython holds what such an import had loaded until the slot the module
+# had in sys.modules' table is reused).
+import gc
+import sys
+
+from app import unload
+import support
+from support import IS_MICROPYTHON, ROOT
+
+try:
+    import tracemalloc
+except ImportError:
+    tracemalloc = None
+
+FAILING = "fails_to_load"  # tests/upy/fails_to_load.py: a 32 KB buffer, then MemoryError
+HELD = 32 * 1024
+NO_ROOM = ROOT + "/tests/upy/no_room"  # modules named as the firmware's, failing as FAILING does
+
+
+def live():
+    gc.collect()
+    if IS_MICROPYTHON:
+        return gc.mem_alloc()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def failed_import():
+    try:
+        __import__(FAILING)
+    except MemoryError:
+        return
+    raise AssertionError("the import was expected to fail")
+
+
+def measured(step):
+    """The live heap step() leaves behind (it may raise MemoryError: expected)."""
+    if tracemalloc is not None:
+        tracemalloc.start()
+    try:
+        before = live()
+        try:
+            step()
+        except MemoryError:
+            pass
+        return live() - before
+    finally:
+        if tracemalloc is not None:
+            tracemalloc.stop()
+
+
+def failing_submodules(package, step, unloaded=None):
+    """step() with the submodules of `package` (a name) loaded from NO_ROOM, and module
+    `unloaded` (a leaf of it) not loaded when it starts; the stand-ins in NO_ROOM fail as the
+    firmware's modules do when their code finds no room. The heap it leaves. The package's
+    modules are put back as they were (pytest runs every test module in one CPython)."""
+    module = sys.modules[package]
+    real = module.__path__
+    kept = [(name, sys.modules[name]) for name in sys.modules if name.startswith(package + ".")]
+    if unloaded:
+        unload(package + "." + unloaded)
+    module.__path__ = NO_ROOM if IS_MICROPYTHON else [NO_ROOM]
+    try:
+        return measured(step)
+    finally:
+        module.__path__ = real
+        for name, submodule in kept:
+            sys.modules[name] = submodule
+            setattr(module, name[len(package) + 1:], submodule)
+
+
+def test_a_module_whose_import_ran_out_of_heap_gives_it_back_when_unloaded():
+    held = []
+
+    def failed_then_unloaded():
+        before = live()
+        failed_import()
+        assert FAILING not in sys.modules
+        held.append(live() - before)
+        unload(FAILING)
+    assert measured(failed_then_unloaded) < HELD // 4
+    if IS_MICROPYTHON:  # until unloaded, the slot it had in sys.modules' table held it
+        assert held[0] >= HELD, held
+
+
+def test_a_console_command_whose_code_found_no_room_leaves_none_of_it():
+    if not IS_MICROPYTHON:
+        return  # the console's code reads MicroPython's heap figures (gc.mem_free)
+    from app.log import Log
+    from app.telnet import Telnet, console
+
+    class App:
+        log = Log("W", size=512)
+    telnet = Telnet(App())
+    assert failing_submodules("app", lambda: console("command", telnet, b"status")) < HELD // 4
+
+
+class PollStream:
+    """A connection sending the dashboard's poll; what is written back is kept."""
+
+    def __init__(self):
+        self.request = b"GET /api/data HTTP/1.1\r\nHost: hanreader\r\n\r\n"
+        self.written = b""
+
+    async def readinto(self, buf):
+        n = len(self.request)
+        buf[:n] = self.request
+        self.request = b""
+        return n
+
+    def write(self, data):
+        self.written += bytes(data)
+
+    async def drain(self):
+        pass
+
+
+def test_a_poll_whose_code_found_no_room_leaves_none_of_it():
+    from app.log import Log
+    from app.web import http
+    from app.web.server import NO_ROOM, Web
+
+    class Wifi:
+        ap = False
+
+    class App:
+        log = Log("W", size=512)
+        safe_mode = False
+        wifi = Wifi()
+    web = Web(App())
+    stream = PollStream()
+
+    def poll():  # the dashboard's poll, its answering code (api.py) finding no room
+        coroutine = http.exchange(web, http.Slot(None, 0), stream)
+        try:
+            while True:
+                coroutine.send(None)
+        except StopIteration:
+            pass
+    if not IS_MICROPYTHON:
+        support.tick_clock()
+    assert failing_submodules("app.web", poll, "api") < HELD // 4
+    assert stream.written == NO_ROOM  # the client is told
+
+
+def test_answering_code_that_found_no_room_goes_as_the_last_connection_ends():
+    from app.web.server import Web
+    web = Web(None)
+
+    def connection():  # what the server does (see server.Web._serve)
+        try:
+            from app.web import http  # noqa: F401
+        finally:
+            web._unload()
+    import app.web  # noqa: F401
+    assert failing_submodules("app.web", connection, "http") < HELD // 4
+
+
+def test_error_words_whose_table_found_no_room_leave_none_of_it():
+    from han.errors import load
+    import han  # noqa: F401
+    assert failing_submodules("han", lambda: load("details")) < HELD // 4
+
+
+def test_unloading_a_module_never_loaded_changes_nothing():
+    names = sorted(sys.modules)
+    unload("app.not_a_module")
+    assert "app.not_a_module" not in sys.modules
+    assert sorted(sys.modules) == names
+
+
+def test_a_loaded_module_goes_with_its_parent_attribute():
+    import app.names  # noqa: F401 - loaded for the test
+    assert "app.names" in sys.modules
+    unload("app.names")
+    assert "app.names" not in sys.modules
+    assert "names" not in sys.modules["app"].__dict__
