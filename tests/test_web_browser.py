@@ -87,6 +87,30 @@ def test_the_dashboard_says_what_the_device_said_when_it_could_not_answer(rig, b
     assert browser.errors == []
 
 
+def test_a_page_the_device_had_no_room_to_serve_loads_again_by_itself(rig, browser):
+    # The same constant 503 answering the page itself (the browser's request for / routed to
+    # it once): the browser shows its words, then opens the page again and gets the dashboard.
+    from app.web.server import NO_ROOM
+    head, body = NO_ROOM.split(b"\r\n\r\n")
+    headers = dict(line.decode().split(": ", 1) for line in head.split(b"\r\n")[1:])
+    device = rig.start({})
+    page = browser.page
+    answered = []
+
+    def once(route):
+        if answered:
+            route.continue_()
+        else:
+            answered.append(route.request.url)
+            route.fulfill(status=503, body=body, headers=headers)
+    page.route(device.url("/"), once)
+    page.goto(device.url("/"))
+    assert "short of memory" in page.content() and answered == [device.url("/")]
+    page.wait_for_function("() => document.getElementById('power_import') !== null"
+                           " && document.getElementById('power_import').textContent === '826 W'", timeout=10000)
+    assert browser.errors == []
+
+
 def test_missing_phases_are_hidden_and_energy_shown(rig, browser, tmp_path):
     rig.meter = None  # a meter simulator of its own for each capture
     device = rig.start({}, capture=SINGLE_PHASE, data=str(tmp_path / "one"))

@@ -15,7 +15,7 @@ except ImportError:
 
 FAILING = "fails_to_load"  # tests/upy/fails_to_load.py: a 32 KB buffer, then MemoryError
 HELD = 32 * 1024
-NO_ROOM = ROOT + "/tests/upy/no_room"  # modules named as the firmware's, failing as FAILING does
+STAND_INS = ROOT + "/tests/upy/no_room"  # modules named as the firmware's, failing as FAILING does
 
 
 def live():
@@ -50,8 +50,8 @@ def measured(step):
 
 
 def failing_submodules(package, step, unloaded=None):
-    """step() with the submodules of `package` (a name) loaded from NO_ROOM, and module
-    `unloaded` (a leaf of it) not loaded when it starts; the stand-ins in NO_ROOM fail as the
+    """step() with the submodules of `package` (a name) loaded from STAND_INS, and module
+    `unloaded` (a leaf of it) not loaded when it starts; the stand-ins there fail as the
     firmware's modules do when their code finds no room. The heap it leaves. The package's
     modules are put back as they were (pytest runs every test module in one CPython)."""
     module = sys.modules[package]
@@ -59,7 +59,7 @@ def failing_submodules(package, step, unloaded=None):
     kept = [(name, sys.modules[name]) for name in sys.modules if name.startswith(package + ".")]
     if unloaded:
         unload(package + "." + unloaded)
-    module.__path__ = NO_ROOM if IS_MICROPYTHON else [NO_ROOM]
+    module.__path__ = STAND_INS if IS_MICROPYTHON else [STAND_INS]
     try:
         return measured(step)
     finally:

@@ -42,8 +42,10 @@ _SPARE_MS = const(1000)  # a real client sends its request at once; a browser's 
 LINGER_MS = 0
 _TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
 # The answer to a request the heap had no room for (its code, or its answer before a byte of it
-# went out): a constant, written as it is, so that saying it needs no room; the pages show it.
-NO_ROOM = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n" \
+# went out): a constant, written as it is, so that saying it needs no room. The pages' polls show
+# its words; a page the browser was opening shows them and loads again by itself (Refresh).
+NO_ROOM = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRefresh: 2\r\n" \
+          b"Content-Type: application/json\r\n\r\n" \
           b'{"error": "the device is short of memory for a moment"}'
 
 
