@@ -164,11 +164,12 @@ def build(target, mqtt=False):
         shutil.copytree(www, os.path.join(target, "www"))
 
 
-def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
+def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE, entry="main.py"):
     """Samples [(readings, live heap)] at the checkpoints and the pushes lost for want of heap
     (the meter's "memory" errors); raises RuntimeError when the firmware
     stops, falls behind, (with `mqtt`) does not stay connected to the broker or (with `web`
-    seconds) does not answer the dashboard."""
+    seconds) does not answer the dashboard. `entry`: the script run in the firmware's folder
+    (tools/heap_census.py runs its census_main.py, which runs main.py)."""
     capture = meter_sim.resolve(capture)
     work = tempfile.mkdtemp(prefix="hanreader-budget-")
     processes = []
@@ -202,7 +203,7 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE):
                 raise RuntimeError("no MQTT broker could be started (install mosquitto)")
             env["HANREADER_MQTT_BROKER"] = "127.0.0.1:%d" % broker.port
         log = open(os.path.join(work, "firmware.log"), "w")
-        firmware = subprocess.Popen([micropython(), "-X", "heapsize=" + heap, "main.py"], cwd=firmware_dir,
+        firmware = subprocess.Popen([micropython(), "-X", "heapsize=" + heap, entry], cwd=firmware_dir,
                                     env=env, stdout=log, stderr=subprocess.STDOUT)
         processes.append(firmware)
         console = Console(telnet, time.monotonic() + 30)

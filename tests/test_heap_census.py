@@ -1,0 +1,27 @@
+"""tools/heap_census.py on a running firmware: every allocation of its heap is put down to an
+owner, the decoder's and the runtime's modules among them, and what no owner was found for stays
+a small part."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import heap_census  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="reads the heap through /proc (Linux)")
+
+
+def test_the_census_of_a_running_firmware_accounts_for_its_heap(micropython):
+    totals = heap_census.run(heap="192K", readings=50, progress=lambda line: None)
+    used = sum(size for size, _ in totals.values())
+    assert 60 * 1024 < used < 192 * 1024
+    code = {name[5:]: size for name, (size, _) in totals.items() if name.startswith("code ")}
+    for module in ("han.pipeline", "han.cosem", "han.framing", "app.meter", "app.telnet", "app.web.server"):
+        assert code.get(module, 0) > 512, (module, sorted(code))
+    assert "app.mqtt" not in code  # no broker set: MQTT's code never loads
+    assert totals["names"][0] > 4096
+    assert any(name.startswith("instance han.values.") for name in totals)  # the reading shown
+    assert totals.get("untyped", [0])[0] < used // 10, totals.get("untyped")
+    lines = heap_census.report(totals, 5)
+    assert lines[0] == "heap in use: %d B in %d allocations" % (used, sum(n for _, n in totals.values()))
