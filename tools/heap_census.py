@@ -125,7 +125,7 @@ def census(heap, types, functions):
         if not own(address, label):
             return
         kind = type_of.get(address)
-        if kind in ("str", "bytes", "dict", "list", "bytearray", "memoryview"):
+        if kind in ("str", "bytes", "dict", "list", "bytearray", "array", "memoryview"):
             own(heap.word(address, 3), label)
 
     modules = {address: name[len("module:"):] for address, name in types.items() if name.startswith("module:")}
