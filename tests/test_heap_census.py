@@ -13,7 +13,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="re
 
 
 def test_the_census_of_a_running_firmware_accounts_for_its_heap(micropython):
-    totals = heap_census.run(heap="192K", readings=50, progress=lambda line: None)
+    result = heap_census.run(heap="192K", readings=50, progress=lambda line: None)
+    totals, (free, runs, between) = result
     used = sum(size for size, _ in totals.values())
     assert 60 * 1024 < used < 192 * 1024
     code = {name[5:]: size for name, (size, _) in totals.items() if name.startswith("code ")}
@@ -23,5 +24,8 @@ def test_the_census_of_a_running_firmware_accounts_for_its_heap(micropython):
     assert totals["names"][0] > 4096
     assert any(name.startswith("instance han.values.") for name in totals)  # the reading shown
     assert totals.get("untyped", [0])[0] < used // 10, totals.get("untyped")
-    lines = heap_census.report(totals, 5)
+    # the heap less the collector's tables (2.3 KB for 192K), mostly in one piece
+    assert 185 * 1024 < used + free <= 192 * 1024 and sum(runs) == free and max(runs) > 32 * 1024
+    lines = heap_census.report(result, 5)
     assert lines[0] == "heap in use: %d B in %d allocations" % (used, sum(n for _, n in totals.values()))
+    assert "free: %d B in %d runs, the largest %d B" % (free, len(runs), max(runs)) in "\n".join(lines)

@@ -77,7 +77,9 @@ class Heap:
 
 
 def block_map(log):
-    """(heap start, block map string) from the last micropython.mem_info(1) in `log`."""
+    """(heap start, block map string, one character a block to the heap's end) from the last
+    micropython.mem_info(1) in `log`."""
+    total = int(re.findall(r"GC: total: (\d+)", log)[-1])
     at = log.rindex("GC memory layout; from ")
     start = int(re.match(r"GC memory layout; from ([0-9a-f]+):", log[at:]).group(1), 16)
     blocks = {}
@@ -89,7 +91,7 @@ def block_map(log):
                 blocks[first + k] = kind
         elif blocks and not line.startswith("       (") and "lines all free" not in line:
             break
-    return start, "".join(blocks.get(i, ".") for i in range(max(blocks) + 1))
+    return start, "".join(blocks.get(i, ".") for i in range(total // BLOCK))
 
 
 def read_ids(path):
@@ -104,7 +106,7 @@ def read_ids(path):
 
 
 def census(heap, types, functions):
-    """{owner: [bytes, allocations]} for every allocation of `heap`."""
+    """({owner: [bytes, allocations]} for every allocation of `heap`, islands())."""
     owner = {}
     type_of = {}
     for address in heap.sizes:
@@ -215,7 +217,30 @@ def census(heap, types, functions):
         entry = totals[owner.get(address, "untyped")]
         entry[0] += size
         entry[1] += 1
-    return totals
+    return totals, islands(heap, owner)
+
+
+def islands(heap, owner):
+    """The free heap: (free bytes, [run sizes], {owner: allocations with free heap on both sides}),
+    those allocations being what keeps free runs apart (the heap cannot move them)."""
+    starts = sorted(heap.sizes)
+    end = heap.start + len(heap.data)  # the block map's length: the whole heap
+    runs = []
+    free_before = set()
+    for i, address in enumerate(starts):
+        previous_end = starts[i - 1] + heap.sizes[starts[i - 1]] if i else heap.start
+        if address > previous_end:
+            runs.append(address - previous_end)
+            free_before.add(address)
+    last_end = starts[-1] + heap.sizes[starts[-1]] if starts else heap.start
+    if end > last_end:
+        runs.append(end - last_end)
+    between = collections.Counter()
+    for i, address in enumerate(starts):
+        following = starts[i + 1] if i + 1 < len(starts) else end
+        if address in free_before and following > address + heap.sizes[address]:
+            between[owner.get(address, "untyped")] += 1
+    return sum(runs), runs, between
 
 
 def _containing(heap, pointer):
@@ -228,8 +253,9 @@ def _containing(heap, pointer):
     return ()
 
 
-def report(totals, top):
-    """Lines: the whole, the groups, then each group's largest owners."""
+def report(result, top):
+    """Lines: the whole, the groups, each group's largest owners, then the free heap."""
+    totals, (free, runs, between) = result
     used = sum(size for size, _ in totals.values())
     groups = collections.defaultdict(int)
     for name, (size, _) in totals.items():
@@ -245,6 +271,11 @@ def report(totals, top):
                      if not name.startswith(("code ", "instance "))), reverse=True)
     lines.append("data by type, names, untyped:")
     lines += ["  %6d B %4d  %s" % (s, n, name) for s, n, name in ranked[:top]]
+    lines.append("free: %d B in %d runs, the largest %d B; runs of 1, 2, 3-8, 9+ blocks: %s" % (
+        free, len(runs), max(runs or [0]), ", ".join(str(sum(1 for r in runs if low <= r // BLOCK <= high))
+                                                    for low, high in ((1, 1), (2, 2), (3, 8), (9, 1 << 30)))))
+    lines.append("what stands alone between free runs (allocations), largest first:")
+    lines += ["  %4d  %s" % (n, name) for name, n in between.most_common(top)]
     return lines
 
 
@@ -263,7 +294,7 @@ def _firmware_process(request):
 
 
 def take(request):
-    """Ask the running firmware for a census and read it: {owner: [bytes, allocations]}."""
+    """Ask the running firmware for a census and read it: census()'s result."""
     pid, folder = _firmware_process(request)
     log_path = os.path.join(os.path.dirname(folder), "firmware.log")
     with open(log_path, errors="replace") as f:
@@ -287,7 +318,7 @@ def take(request):
 
 def run(heap="192K", readings=1000, mqtt=False, web=0, capture=memory_budget.CAPTURE, progress=print):
     """The census of a firmware run (see the module's doc) once `readings` readings are in:
-    {owner: [bytes, allocations]}."""
+    census()'s result."""
     folder = tempfile.mkdtemp(prefix="hanreader-census-")
     request = os.path.join(folder, "request")
     os.environ["HANREADER_CENSUS"] = request
@@ -318,8 +349,7 @@ def main(argv):
     parser.add_argument("--capture", default=memory_budget.CAPTURE)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
-    totals = run(args.heap, args.readings, args.mqtt, args.web, args.capture)
-    print("\n".join(report(totals, args.top)))
+    print("\n".join(report(run(args.heap, args.readings, args.mqtt, args.web, args.capture), args.top)))
 
 
 if __name__ == "__main__":
