@@ -9,7 +9,7 @@ from support import FRAMES, read_bytes
 from uart_sim import Meter, transfer
 from encoder import Rng
 from han import detective
-from han.detective import KEEP, NEXT, SETTLED, DWELL_MS, LineDetective, describe, setting_at, uart_parity
+from han.detective import KEEP, NEXT, SETTLED, DWELL_MS, LineDetective, describe, setting_at
 from han.errors import Error
 from han.pipeline import Pipeline
 from han.values import Reading
@@ -62,7 +62,6 @@ def test_default_candidates_in_order():
                      "9600 8N1", "9600 8N1 inverted", "115200 8N1", "115200 8N1 inverted"]
     det = LineDetective()
     assert det.setting == E1
-    assert uart_parity(None) is None and uart_parity("E") == 0 and uart_parity("O") == 1
 
 
 def test_kamstrup_8n1_is_left_at_8e1_and_settles_on_8n1():

@@ -57,15 +57,6 @@ def test_date_time_deviation_is_minutes_to_utc():
     assert _dt("07e4011502100000ff003c00").iso() == "2020-01-21T16:00:00-01:00"
 
 
-def test_clock_status_tells_summer_time_and_validity():
-    netz_noe = _dt("07e5091b01092f0f00ff8880")
-    assert netz_noe.clock_status() == 0x80 and netz_noe.summer_time() is True
-    kamstrup = _dt("07e40107020e2f14ff800000")
-    assert kamstrup.clock_status() == 0 and kamstrup.summer_time() is False
-    assert _dt("07e40107020e2f14ff8000ff").clock_status() is None
-    assert _dt("07e40107020e2f14ff800001").clock_status() & 0x01  # invalid
-
-
 def test_date_time_to_the_second_and_partial_values():
     assert _dt("07e4011502100000328000ff").iso() == "2020-01-21T16:00:00"  # hundredths dropped
     assert _dt("07e40115ffffffffff8000ff").iso() == "2020-01-21"

@@ -65,11 +65,6 @@ def setting_at(candidates, index):
     return candidates[index]
 
 
-def uart_parity(parity):
-    """The `parity` argument of machine.UART for a setting's parity."""
-    return None if parity is None else (0 if parity == "E" else 1)
-
-
 def describe(setting):
     """ "2400 8E1", "115200 8N1 inverted" ..."""
     baud, bits, parity, stop, invert = setting

@@ -117,11 +117,6 @@ def _timestamp(line, a):
                            0x80, 0x00, 0x80 if season == 0x53 else 0x00)))
 
 
-def timestamp(text):
-    """b"YYMMDDhhmmssX" -> DateTime, or None."""
-    return _timestamp(text, 0) if len(text) == 13 else None
-
-
 def value(line, a=0, b=-1):
     """One value, line[a:b] without its parentheses -> Quantity, DateTime or text as sent."""
     if b < 0:

@@ -156,15 +156,6 @@ class DateTime:
             return None
         return d - 0x10000 if d & 0x8000 else d
 
-    def clock_status(self):
-        """The status byte: bit 0 invalid, 1 doubtful, 2 different clock base, 3 invalid status,
-        7 daylight saving time active; None when the meter leaves it unspecified (0xFF)."""
-        return None if self.raw[11] == 0xFF else self.raw[11]
-
-    def summer_time(self):
-        status = self.clock_status()
-        return None if status is None else bool(status & 0x80)
-
     def plausible(self):
         """Could these 12 bytes be a date-time (used for octet-strings in clock positions)?"""
         r = self.raw
