@@ -14,14 +14,14 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="re
 
 def test_the_census_of_a_running_firmware_accounts_for_its_heap(micropython):
     result = heap_census.run(heap="192K", readings=50, progress=lambda line: None)
-    totals, (free, runs, between) = result
+    totals, (free, runs, between), pools = result
     used = sum(size for size, _ in totals.values())
     assert 60 * 1024 < used < 192 * 1024
     code = {name[5:]: size for name, (size, _) in totals.items() if name.startswith("code ")}
     for module in ("han.pipeline", "han.cosem", "han.framing", "app.meter", "app.telnet", "app.web.server"):
         assert code.get(module, 0) > 512, (module, sorted(code))
     assert "app.mqtt" not in code  # no broker set: MQTT's code never loads
-    assert totals["names"][0] > 4096
+    assert totals["names"][0] > 4096 and 300 < sum(n for _, n in pools) < 1000
     assert any(name.startswith("instance han.values.") for name in totals)  # the reading shown
     assert totals.get("untyped", [0])[0] < used // 10, totals.get("untyped")
     # the heap less the collector's tables (2.3 KB for 192K), mostly in one piece

@@ -106,7 +106,8 @@ def read_ids(path):
 
 
 def census(heap, types, functions):
-    """({owner: [bytes, allocations]} for every allocation of `heap`, islands())."""
+    """({owner: [bytes, allocations]} for every allocation of `heap`, islands(), the name pools
+    [(entries, names in it)])."""
     owner = {}
     type_of = {}
     for address in heap.sizes:
@@ -190,10 +191,12 @@ def census(heap, types, functions):
                     elif value in functions:
                         code_of(value, label)
     # Names: the pools (their size tells them), then the pieces their names' text is in.
+    pools = []
     for address, size in heap.sizes.items():
         alloc = heap.word(address, 2)
-        if 0 < alloc < 65536 and size == -(-(POOL_HEADER + alloc * POOL_ENTRY) // BLOCK) * BLOCK \
+        if 10 <= alloc < 65536 and size == -(-(POOL_HEADER + alloc * POOL_ENTRY) // BLOCK) * BLOCK \
                 and heap.word(address, 3) <= alloc:
+            pools.append((alloc, heap.word(address, 3)))
             own(address, "names")
             for pointer in heap.words(address)[6:6 + heap.word(address, 3)]:
                 for piece in _containing(heap, pointer):
@@ -217,7 +220,7 @@ def census(heap, types, functions):
         entry = totals[owner.get(address, "untyped")]
         entry[0] += size
         entry[1] += 1
-    return totals, islands(heap, owner)
+    return totals, islands(heap, owner), sorted(pools)
 
 
 def islands(heap, owner):
@@ -255,7 +258,7 @@ def _containing(heap, pointer):
 
 def report(result, top):
     """Lines: the whole, the groups, each group's largest owners, then the free heap."""
-    totals, (free, runs, between) = result
+    totals, (free, runs, between), pools = result
     used = sum(size for size, _ in totals.values())
     groups = collections.defaultdict(int)
     for name, (size, _) in totals.items():
@@ -269,6 +272,8 @@ def report(result, top):
         lines += ["  %6d B %4d  %s" % (s, n, name[len(group) + 1:]) for s, n, name in ranked[:top]]
     ranked = sorted(((s, n, name) for name, (s, n) in totals.items()
                      if not name.startswith(("code ", "instance "))), reverse=True)
+    lines.append("names: %d interned here, in pools of %s entries" % (
+        sum(n for _, n in pools), ", ".join("%d (%d used)" % pool for pool in pools)))
     lines.append("data by type, names, untyped:")
     lines += ["  %6d B %4d  %s" % (s, n, name) for s, n, name in ranked[:top]]
     lines.append("free: %d B in %d runs, the largest %d B; runs of 1, 2, 3-8, 9+ blocks: %s" % (
