@@ -24,8 +24,8 @@ def test_the_census_of_a_running_firmware_accounts_for_its_heap(micropython):
     assert totals["names"][0] > 4096 and 300 < sum(n for _, n in pools) < 1000
     assert any(name.startswith("instance han.values.") for name in totals)  # the reading shown
     assert totals.get("untyped", [0])[0] < used // 10, totals.get("untyped")
-    # the heap less the collector's tables (2.3 KB for 192K), mostly in one piece
-    assert 185 * 1024 < used + free <= 192 * 1024 and sum(runs) == free and max(runs) > 32 * 1024
+    # the heap less the collector's tables (2.3 KB for 192K); the free part in runs
+    assert 185 * 1024 < used + free <= 192 * 1024 and sum(runs) == free and 0 < max(runs) < free
     lines = heap_census.report(result, 5)
     assert lines[0] == "heap in use: %d B in %d allocations" % (used, sum(n for _, n in totals.values()))
     assert "free: %d B in %d runs, the largest %d B" % (free, len(runs), max(runs)) in "\n".join(lines)
