@@ -340,6 +340,9 @@ async def exchange(web, slot, stream):
                 raise
             await _refuse(web, request, slot, stream, e.args)
         except MemoryError:
+            for name in _POLL_CODE:  # a poll's code whose import found no room: what it had
+                if name not in sys.modules:  # loaded goes now (see app.unload)
+                    unload(name)
             if out is not None and out.sent:  # the answer has begun: it can only be cut short
                 raise
             web.short_of_room(stream)
@@ -391,12 +394,7 @@ async def _refuse(web, request, slot, stream, refused):
 
 
 def _done(web, request):
-    """A request is over: when it was the last one routes.py answered, that code goes. A poll's
-    code whose import found no room goes now too: what it had loaded stays in sys.modules'
-    table until then (see app.unload)."""
-    for name in _POLL_CODE:
-        if name not in sys.modules:
-            unload(name)
+    """A request is over: when it was the last one routes.py answered, that code goes."""
     if request.rare:
         web.rare -= 1
         if not web.rare:
