@@ -71,6 +71,20 @@ class Heap:
     def words(self, address):
         return [self.word(address, k) for k in range(self.sizes.get(address, 0) // WORD)]
 
+    def ordered(self):
+        """The allocations' addresses in order."""
+        if self.starts is None:
+            self.starts = sorted(self.sizes)
+        return self.starts
+
+    def containing(self, pointer):
+        """The allocation that holds address `pointer` (inside it, not only at its start), or None."""
+        starts = self.ordered()
+        i = bisect.bisect_right(starts, pointer) - 1
+        if i >= 0 and pointer < starts[i] + self.sizes[starts[i]]:
+            return starts[i]
+        return None
+
     def text(self, address, size):
         offset = address - self.start
         return self.data[offset:offset + size]
@@ -146,9 +160,7 @@ def census(heap, types, functions):
 
     # Functions, by the module their code belongs to (their context).
     for address in heap.sizes:
-        kind = type_of[address]
-        if kind in FUNCTION_KINDS or (kind is None and heap.word(address) in types and
-                                      types[heap.word(address)] in FUNCTION_KINDS):
+        if type_of[address] in FUNCTION_KINDS:
             context = heap.word(address, 1)
             if context in modules:
                 code_of(address, "code " + modules[context])
@@ -161,7 +173,8 @@ def census(heap, types, functions):
         own_object(heap.word(address, 1), label)
         own(heap.word(address, 2), label)  # the name table; the constants' follows it in one piece
         constants = heap.word(address, 3)
-        for piece in _containing(heap, constants):
+        piece = heap.containing(constants)
+        if piece is not None:
             own(piece, label)
             for k in range((piece + heap.sizes[piece] - constants) // WORD):
                 pointer = heap.word(constants, k)
@@ -174,22 +187,21 @@ def census(heap, types, functions):
         if address not in heap.sizes or name.startswith("module:") or "." not in name:
             continue
         module = name.rsplit(".", 1)[0]
-        for pointer in heap.words(address):
-            if type_of.get(pointer) == "dict":
-                for value in heap.words(heap.word(pointer, 3))[1::2]:
-                    if heap.word(value, 1) in modules and value in functions:
-                        module = modules[heap.word(value, 1)]
+        dicts = [pointer for pointer in heap.words(address) if type_of.get(pointer) == "dict"]
+        values = [value for pointer in dicts for value in heap.words(heap.word(pointer, 3))[1::2]]
+        for value in values:
+            if value in functions and heap.word(value, 1) in modules:
+                module = modules[heap.word(value, 1)]
         class_names[address] = module + "." + name.rsplit(".", 1)[1]
         label = "code " + module
         own(address, label)
-        for pointer in heap.words(address):
-            if type_of.get(pointer) == "dict":
-                own_object(pointer, label)
-                for value in heap.words(heap.word(pointer, 3))[1::2]:
-                    if type_of.get(value) in ("str", "bytes", "tuple"):
-                        own_object(value, label)
-                    elif value in functions:
-                        code_of(value, label)
+        for pointer in dicts:
+            own_object(pointer, label)
+        for value in values:
+            if type_of.get(value) in ("str", "bytes", "tuple"):
+                own_object(value, label)
+            elif value in functions:
+                code_of(value, label)
     # Names: the pools (their size tells them), then the pieces their names' text is in.
     pools = []
     for address, size in heap.sizes.items():
@@ -199,8 +211,7 @@ def census(heap, types, functions):
             pools.append((alloc, heap.word(address, 3)))
             own(address, "names")
             for pointer in heap.words(address)[6:6 + heap.word(address, 3)]:
-                for piece in _containing(heap, pointer):
-                    own(piece, "names")
+                own(heap.containing(pointer), "names")
     # Instances of the firmware's classes (type objects in the heap: a built-in type's is not, as
     # array imported by a module), named after the module their methods' code is in.
     for address in heap.sizes:
@@ -226,7 +237,7 @@ def census(heap, types, functions):
 def islands(heap, owner):
     """The free heap: (free bytes, [run sizes], {owner: allocations with free heap on both sides}),
     those allocations being what keeps free runs apart (the heap cannot move them)."""
-    starts = sorted(heap.sizes)
+    starts = heap.ordered()
     end = heap.start + len(heap.data)  # the block map's length: the whole heap
     runs = []
     free_before = set()
@@ -244,16 +255,6 @@ def islands(heap, owner):
         if address in free_before and following > address + heap.sizes[address]:
             between[owner.get(address, "untyped")] += 1
     return sum(runs), runs, between
-
-
-def _containing(heap, pointer):
-    """The allocation that holds address `pointer` (inside it, not only at its start), if any."""
-    if heap.starts is None:
-        heap.starts = sorted(heap.sizes)
-    i = bisect.bisect_right(heap.starts, pointer) - 1
-    if i >= 0 and pointer < heap.starts[i] + heap.sizes[heap.starts[i]]:
-        return (heap.starts[i],)
-    return ()
 
 
 def report(result, top):
