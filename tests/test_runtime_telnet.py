@@ -151,6 +151,31 @@ def test_counters_move_between_two_status_calls(rig):
         assert part in second["text"]
 
 
+def test_the_meter_is_read_again_once_the_line_comes_back(rig):
+    # The simulator stopped and started again on its port: a cable pulled out and put back.
+    sim, firmware = rig()
+    client = firmware.connect()
+
+    def readings_beyond(count):
+        deadline = time.monotonic() + 20
+        while True:
+            status = client.status()
+            if status["readings"] > count:
+                return status["readings"]
+            assert time.monotonic() < deadline, status["text"]
+            time.sleep(0.3)
+
+    before = readings_beyond(0)
+    sim.close()
+    time.sleep(1)  # the firmware finds the line gone and tries again (every 0.5 s)
+    quiet = client.status()["readings"]
+    back = MeterSim(KAMSTRUP, "--quiet", "--seed", "1", "--speed", "10", "--offset", "0.5", "--port", str(sim.port))
+    try:
+        assert readings_beyond(quiet) > quiet >= before
+    finally:
+        back.close()
+
+
 def test_two_clients_and_a_client_that_never_reads_is_dropped(rig):
     _, firmware = rig(None, "--interval", "10", speed="30")  # a push every 0.33 s: the log piles up
     watcher = firmware.connect()

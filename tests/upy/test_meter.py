@@ -185,13 +185,13 @@ class Stop(Exception):
 
 
 class Uart:
-    """A serial port that gives one chunk a read, then stops the task."""
+    """A serial port that gives one chunk a read (None: nothing came), then stops the task."""
 
     def __init__(self, *chunks):
         self.chunks = list(chunks)
         self.reads = 0
 
-    async def read(self, n):
+    def read(self, n):
         self.reads += 1
         if not self.chunks:
             raise Stop
@@ -216,7 +216,7 @@ def test_the_meter_task_goes_on_when_the_diagnosis_has_no_room_for_its_verdict()
 
     m.diagnosis.verdict = no_room
     m.verdict_ms = time.ticks_add(time.ticks_ms(), -10000)  # a verdict is due
-    uart = Uart(DANISH, b"")
+    uart = Uart(DANISH, None)
     try:
         asyncio.run(m._read(uart))
     except Stop:
@@ -228,7 +228,7 @@ def test_the_meter_task_reads_on_when_a_step_around_the_decoding_has_no_room():
     asyncio = micropython_asyncio()
     if asyncio is None:
         return
-    ports = [Uart(b""), Uart(b"", DANISH)]
+    ports = [Uart(DANISH), Uart(None, DANISH)]
 
     class UartHal(Hal):
         def uart(self, pin, setting):
@@ -255,6 +255,41 @@ def test_the_meter_task_reads_on_when_a_step_around_the_decoding_has_no_room():
     except Stop:
         pass
     assert not ports and m.pipeline.errors.get("memory") == 1 and state.readings == 1
+
+
+def test_the_meter_task_takes_a_chunk_at_once_and_decides_the_push_after_a_quiet_spell():
+    asyncio = micropython_asyncio()
+    if asyncio is None:
+        return
+    m, state, lines = meter()
+    taken = []
+    take = m.take
+
+    def recorded(chunk, now):
+        taken.append((chunk, now, uart.reads))
+        take(chunk, now)
+
+    m.take = recorded
+
+    class QuietUart(Uart):
+        def read(self, n):
+            if taken and time.ticks_diff(time.ticks_ms(), taken[0][1]) > 600:
+                raise Stop
+            if self.chunks:
+                return Uart.read(self, n)
+            self.reads += 1
+            return None
+
+    uart = QuietUart(b"\x55" * 40)  # noise: decided only once the line is quiet
+    try:
+        asyncio.run(m._read(uart))
+    except Stop:
+        pass
+    (chunk, first, reads), (quiet, then, later_reads) = taken[:2]
+    assert chunk == b"\x55" * 40 and reads == 1 and quiet is None
+    assert 250 <= time.ticks_diff(then, first) < 400  # _IDLE_MS of quiet ends the push
+    assert 5 <= later_reads - reads <= 20  # the quiet line looked at every 20 ms meanwhile
+    assert any("Unknown data received (40 bytes)" in line for line in lines), lines
 
 
 def test_the_serial_setting_as_configured():

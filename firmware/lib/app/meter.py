@@ -20,6 +20,7 @@ except ImportError:
         return value
 
 _IDLE_MS = const(250)   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
+_POLL_MS = const(20)    # how often a quiet line is looked at (the UART buffers 4 KB meanwhile)
 _CHUNK = const(256)
 _VERDICT_MS = const(2000)  # how often the diagnosis is looked at
 _NEXT = const(1)     # han.detective's decisions (its module is loaded only while it works)
@@ -82,15 +83,20 @@ class Meter:
                 self.pipeline.scanner.gap()
 
     async def _read(self, uart):
-        """Decode until automatic detection wants another setting."""
+        """Decode until automatic detection wants another setting. The line is looked at every
+        _POLL_MS, and at once again while it brings bytes: an await on the UART's stream with a
+        timeout would make a task and three coroutines for every chunk."""
+        quiet_from = time.ticks_ms()  # the line has been quiet since (or the push was decided then)
         while True:
-            try:
-                chunk = await asyncio.wait_for_ms(uart.read(_CHUNK), _IDLE_MS)
-            except asyncio.TimeoutError:
-                chunk = None
+            chunk = uart.read(_CHUNK)
             now = time.ticks_ms()
+            if not chunk and time.ticks_diff(now, quiet_from) < _IDLE_MS:
+                await asyncio.sleep_ms(_POLL_MS)
+                continue
+            quiet_from = now
             detective = self.detective
-            self.take(chunk, now)
+            self.take(chunk, now)  # None: quiet for _IDLE_MS, the push is over
+            more = bool(chunk)
             chunk = None  # this coroutine's frame would keep it while waiting for the next one
             if time.ticks_diff(now, self.verdict_ms) >= _VERDICT_MS:
                 self.verdict_ms = now
@@ -101,16 +107,16 @@ class Meter:
                         (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
                 except MemoryError:
                     pass
-            if detective is None:
-                continue
-            decision = detective.decide(now)
-            if decision == _NEXT:
-                return
-            if decision == _SETTLED:
-                from app.meter_config import settled  # once a boot at most: loaded for it
-                settled(self)
-                settled = None  # this coroutine's frame would keep the module's code alive
-                unload("app.meter_config")
+            if detective is not None:
+                decision = detective.decide(now)
+                if decision == _NEXT:
+                    return
+                if decision == _SETTLED:
+                    from app.meter_config import settled  # once a boot at most: loaded for it
+                    settled(self)
+                    settled = None  # this coroutine's frame would keep the module's code alive
+                    unload("app.meter_config")
+            await asyncio.sleep_ms(0 if more else _POLL_MS)  # others' turn; the rest of a push at once
 
     def take(self, chunk, now):
         """Decode a chunk read at ticks `now` (None: the line is quiet, the push is over); the time

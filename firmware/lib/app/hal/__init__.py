@@ -7,7 +7,8 @@ Both are one Hal class with the same small interface (unix.py is the reference);
 makes the platform's. (This package module holds no code: it would stay loaded for nothing.)
 
     name, data, http_port, telnet_port, dns_port, dns_host, mqtt_broker
-    uart(rx_pin, setting)       the meter line: `await read(n)` and close() (the Hal itself, opened so)
+    uart(rx_pin, setting)       the meter line: read(n) (what came, up to n bytes, without waiting:
+                                None when nothing did) and close() (the Hal itself, opened so)
     led(pin, inverted)          the status LED is on `pin`; then light(on) switches it
     watchdog(timeout_ms)        arm the watchdog (again: only the timeout changes); then feed()
     reset_cause(), reset(cause), unique_id()

@@ -1,6 +1,5 @@
 """Hardware layer for the ESP32-WROOM board (MicroPython ESP32_GENERIC firmware); the same
 interface as unix.py (see __init__.py)."""
-import asyncio
 import time
 
 import esp32
@@ -34,7 +33,6 @@ class Hal:
         self.inverted = False
         self.wdt = None
         self.line = None  # the meter's machine.UART
-        self.stream = None
 
     def uart(self, rx_pin, setting):
         """The meter line, read with `setting`: text like "2400 8E1" or "115200 8N1 inverted"."""
@@ -43,11 +41,12 @@ class Hal:
                                  parity={"N": None, "E": 0, "O": 1}[frame[1]], stop=int(frame[2]),
                                  rx=rx_pin, tx=17, rxbuf=RX_BUFFER, timeout=0,
                                  invert=machine.UART.INV_RX if "inverted" in setting else 0)
-        self.stream = asyncio.StreamReader(self.line)
         return self
 
-    async def read(self, n):
-        return await self.stream.read(n)
+    def read(self, n):
+        """What the line brought, up to `n` bytes, without waiting (timeout=0): None when nothing
+        came."""
+        return self.line.read(n)
 
     def close(self):
         self.line.deinit()

@@ -17,9 +17,9 @@ The machine's own network stands in for the Wi-Fi station: joined from the start
 HANREADER_WIFI=down, never (to see the access point fallback). The access point is pretend; the
 LED and the watchdog do nothing (nothing resets the process).
 """
-import asyncio
 import os
 import sys
+import time
 
 from app import unload
 
@@ -29,12 +29,13 @@ except ImportError:
     const = lambda value: value  # CPython: the value itself
 
 _RESET_FILE = const("reset-cause")
+_RETRY_MS = const(500)  # between attempts to reach the simulator
 EXIT_REBOOT = 3  # the process exits with this to be restarted (a board resets)
 
 
 class Hal:
     """The Hal is also the meter line uart() opens (one object fewer in the heap): a TCP connection
-    to the simulator, opened by the first read()."""
+    to the simulator, made by the first read()."""
 
     name = "unix"
     dns_host = "127.0.0.1"
@@ -48,7 +49,9 @@ class Hal:
         self.tried = False         # connect() was called
         self.ap_name = None        # the access point's name while it is "open"
         self.setting = None        # the meter line's serial setting, told to the simulator
-        self.reader = self.writer = None
+        self.line = None           # the meter line: a non-blocking socket to the simulator
+        self.hello = None          # what tells the simulator the setting, until it is sent
+        self.retry_ms = 0          # ticks_ms from when to connect (again)
 
     def uart(self, rx_pin, setting):
         """The meter line, read with `setting`: text like "2400 8E1" or "115200 8N1 inverted"."""
@@ -56,31 +59,55 @@ class Hal:
         self.setting = setting
         return self
 
-    async def read(self, n):
-        """Up to `n` bytes as they arrive; b"" when the line is dead (waits a little first)."""
-        if self.reader is None:
-            host, port = self.serial_address.rsplit(":", 1)
-            try:
-                self.reader, self.writer = await asyncio.open_connection(host, int(port))
-                self.writer.write(("SERIAL %s\n" % self.setting).encode())
-                await self.writer.drain()
-            except OSError:
-                self.reader = self.writer = None
-                await asyncio.sleep_ms(500)
-                return b""
-        data = await self.reader.read(n)
-        if not data:  # the simulator went away: like a cable pulled out
-            self.close()
-            await asyncio.sleep_ms(200)
+    def read(self, n):
+        """What the line brought, up to `n` bytes, without waiting: None when nothing came (or
+        while the connection to the simulator is being made, again after it went away)."""
+        line = self.line
+        if line is None:
+            if time.ticks_diff(time.ticks_ms(), self.retry_ms) >= 0:
+                self._connect()
+            return None
+        try:
+            if self.hello is not None:  # the simulator is told the setting once connected
+                if line.write(self.hello) is None:
+                    return None  # not connected yet
+                self.hello = None
+            data = line.read(n)
+        except OSError:  # refused, reset: like a cable pulled out
+            data = b""
+        if data == b"":  # the simulator went away
+            self._retry_later()
+            return None
         return data
 
+    def _connect(self):
+        """Start connecting to the simulator (without waiting: read() goes on with it)."""
+        import socket
+        from errno import EINPROGRESS
+        host, port = self.serial_address.rsplit(":", 1)
+        line = socket.socket()
+        line.setblocking(False)
+        try:
+            line.connect(socket.getaddrinfo(host, int(port))[0][-1])
+        except OSError as e:
+            if e.args[0] != EINPROGRESS:
+                line.close()
+                self._retry_later()
+                return
+        self.line = line
+        self.hello = ("SERIAL %s\n" % self.setting).encode()
+
+    def _retry_later(self):
+        self.close()
+        self.retry_ms = time.ticks_add(time.ticks_ms(), _RETRY_MS)
+
     def close(self):
-        if self.writer is not None:
+        if self.line is not None:
             try:
-                self.writer.close()
+                self.line.close()
             except OSError:
                 pass
-        self.reader = self.writer = None
+        self.line = None
 
     def _nothing(self, *args):
         pass
