@@ -1,6 +1,7 @@
 # The pipeline decodes every push into lists it keeps (han.cosem.new_cache: the body's items, the
 # entries), so a push needs no new large piece of heap. A reading handed out must not share them:
 # the next push, longer or shorter, of another layout, must leave it as it was (both interpreters).
+from han.keys import Keys
 from han.pipeline import Pipeline
 from han.values import DateTime, Quantity, Reading
 from support import FRAMES, read_bytes
@@ -10,6 +11,10 @@ from support import FRAMES, read_bytes
 # (Kamstrup, single phase)
 PUSHES = ("/amshan/kamstrup-se-list-3phase-hdlc.bin", "/amsreader-frames/Aidon-Sweden.bin",
           "/amsreader-frames/Kaifa-TN-3p-list2-MA304H3E.bin", "/amsreader-frames/Kamstrup-1p.bin")
+
+
+def danish_keys():  # the Danish Kamstrup's GUEK (GPK60) and GAK (GPK61), from its capture's sidecar
+    return Keys(bytes.fromhex("5AD84121D9D20B364B7A11F3C1B5827F"), bytes.fromhex("AFB3F93E3E7204EDB3C27F96DBD51AE0"))
 
 
 def picture(reading):
@@ -47,9 +52,23 @@ def test_the_pipeline_keeps_its_lists_from_push_to_push():
     push = read_bytes(FRAMES + PUSHES[0])
     readings(pipeline, push)
     kept = lists(pipeline)
-    assert [len(x) for x in kept] == [25, 39]  # the body's 25 items; 13 entries of 3
-    readings(pipeline, read_bytes(FRAMES + PUSHES[1]))  # longer: 27 items, 81 entries
-    assert [len(x) for x in lists(pipeline)] == [27, 81]
+    assert [len(x) for x in kept] == [25, 39, 12]  # the body's 25 items; 13 entries of 3; 12 codes
+    readings(pipeline, read_bytes(FRAMES + PUSHES[1]))  # longer: 27 items, 81 entries, 27 codes
+    assert [len(x) for x in lists(pipeline)] == [27, 81, 27]
     readings(pipeline, push)
-    assert [len(x) for x in lists(pipeline)] == [25, 39]
+    assert [len(x) for x in lists(pipeline)] == [25, 39, 27]  # (codes past the push's are not let go)
     assert all(now is before for now, before in zip(lists(pipeline), kept))
+
+
+def test_a_push_of_the_same_meter_reuses_the_code_objects_of_the_last():
+    danish = read_bytes(FRAMES + "/kamstrup-dk-script/kamstrup-omnipower-dk-ggc.bin")
+    first = readings(Pipeline(danish_keys()), danish)[0]
+    pipeline = Pipeline(danish_keys())
+    before = readings(pipeline, danish)[0]
+    after = readings(pipeline, danish)[0]
+    assert len(after.items) == len(before.items) == 33
+    assert all(a[0] is b[0] for a, b in zip(after.items, before.items))
+    assert picture(after) == picture(before) == picture(first)
+    other = readings(pipeline, read_bytes(FRAMES + PUSHES[0]))[0]  # another meter: its own codes
+    assert picture(other) == picture(readings(Pipeline(), read_bytes(FRAMES + PUSHES[0]))[0])
+    assert picture(before) == picture(first)  # the earlier reading as it was
