@@ -44,7 +44,8 @@ def test_a_reading_stays_as_it_was_when_the_next_push_reuses_the_lists():
 
 
 def lists(pipeline):
-    return [x for x in pipeline.meter if isinstance(x, list)]
+    """The lists the pipeline keeps (not the last reading's items, the cache's last element)."""
+    return [x for x in pipeline.meter[:-1] if isinstance(x, list)]
 
 
 def test_the_pipeline_keeps_its_lists_from_push_to_push():
@@ -72,3 +73,19 @@ def test_a_push_of_the_same_meter_reuses_the_code_objects_of_the_last():
     other = readings(pipeline, read_bytes(FRAMES + PUSHES[0]))[0]  # another meter: its own codes
     assert picture(other) == picture(readings(Pipeline(), read_bytes(FRAMES + PUSHES[0]))[0])
     assert picture(before) == picture(first)  # the earlier reading as it was
+
+
+def test_a_push_shares_with_the_last_the_items_that_did_not_change():
+    # Kamstrup single phase: pushes of 9, 9 and 14 items (list 2 begins as list 1 does), some
+    # values moving from push to push.
+    pushes = readings(Pipeline(), read_bytes(FRAMES + "/amsreader-frames/Kamstrup-1p.bin"))
+    assert [len(push.items) for push in pushes] == [9, 9, 14]
+    shared = []
+    for before, after in zip(pushes, pushes[1:]):
+        then, now = picture(before), picture(after)
+        for i in range(9):
+            same = now[i] == then[i] and isinstance(after.items[i][1], Quantity)
+            assert (after.items[i] is before.items[i]) == same, now[i]  # unchanged: the same item
+            if same:
+                shared.append(i)
+    assert shared == [3, 4, 5, 6, 4, 6, 8]

@@ -37,6 +37,7 @@ _ITEMS = const(8)    # the body's items
 _KIND = const(9)     # the body's tag: structure or array
 _ENTRIES = const(10)  # entries()
 _CODES = const(11)   # the 6-byte octet-strings (OBIS codes) of the last push, in order
+_LAST = const(12)    # the last reading's items
 # han.details lines
 _ENDS_EARLY = const(0)
 _LENGTH_FORM = const(1)
@@ -339,9 +340,9 @@ def new_cache():
     """What parse and build_reading keep between readings: the conventions of the meter's last
     two lists, as list id, FLAG id, model, (name, manufacturer, scalers), the latest first; then
     the lists every push reuses (the body's items, its tag, the entries), at the longest size
-    seen: a push needs no piece of heap larger than its reading's list of items; and the codes
-    of the last push (Reader.code)."""
-    return [None, None, None, None] * _CACHED + [[], None, [], []]
+    seen: a push needs no piece of heap larger than its reading's list of items; the codes of
+    the last push (Reader.code) and its reading's items."""
+    return [None, None, None, None] * _CACHED + [[], None, [], [], None]
 
 
 def _convention(cache, list_id, flag, model, hint):
@@ -401,26 +402,31 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
     reading.manufacturer = convention[1]
     last = len(found) - 3
     items = reading.items = [None] * (len(found) // 3)  # at its size (han.values.Reading.quantity)
+    # The last push's items: where this one says the same in the same place, its objects serve
+    # (a meter repeats most values from push to push; nothing in a reading changes in place).
+    earlier = cache[_LAST] if cache is not None else None
     n = 0
     for k in range(0, len(found), 3):
         obis, value, scaler_unit = found[k], found[k + 1], found[k + 2]
+        previous = earlier[n] if earlier is not None and n < len(earlier) else None
         if isinstance(value, bool):
             pass
         elif isinstance(value, int):
             if scaler_unit is not None:
-                value = reading.quantity(value, scaler_unit.scaler, scaler_unit.unit)
+                value = reading.quantity(value, scaler_unit.scaler, scaler_unit.unit, previous)
             elif obis is None:
-                value = reading.quantity(value, 0, _NO_UNIT)
+                value = reading.quantity(value, 0, _NO_UNIT, previous)
             else:  # no scaler sent: the meter convention's, in the unit the code implies
                 scaler = 0
                 for i in range(0, len(scalers), 3):
                     if scalers[i] == obis[2] and scalers[i + 1] == obis[3]:
                         scaler = scalers[i + 2] - 256 if scalers[i + 2] > 127 else scalers[i + 2]
                         break
-                value = reading.quantity(value, scaler, default_unit(obis))
+                value = reading.quantity(value, scaler, default_unit(obis), previous)
         elif isinstance(value, Decimal):
             value = reading.quantity(value.raw, value.scaler + (scaler_unit.scaler if scaler_unit else 0),
-                                     scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else _NO_UNIT))
+                                     scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else _NO_UNIT),
+                                     previous)
         elif isinstance(value, bytes) and len(value) == 12 and \
                 (obis is None or (obis[2] == 1 and obis[3] == 0 and obis[4] == 0)):
             when = DateTime(value)
@@ -437,7 +443,8 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
                 continue
         if value is None:
             continue
-        items[n] = (obis, value)
+        items[n] = previous if previous is not None and previous[0] is obis and previous[1] is value \
+            else (obis, value)
         n += 1
         c, d, e = obis[2], obis[3], obis[4]
         if c == 96 and d == 1 and (e == 1 or e == 7):
@@ -454,4 +461,5 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
         for kept in (cache[_ITEMS], cache[_ENTRIES]):
             for i in range(len(kept)):
                 kept[i] = None
+        cache[_LAST] = items
     return reading

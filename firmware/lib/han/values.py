@@ -69,11 +69,17 @@ class Reading:
                 return value
         return None
 
-    def quantity(self, raw, scaler, unit):
-        """A Quantity for this reading: an equal one it already holds, else a new one. Readings
-        repeat values (zeros, equal phases) and each Quantity takes about 100 B of the unix
-        port's heap for as long as the reading is shown; values are never changed in place
-        (han.multipliers replaces them), so equal ones can be one object."""
+    def quantity(self, raw, scaler, unit, previous=None):
+        """A Quantity for this reading: the value of `previous` (the last push's item in this
+        place) or one this reading already holds when equal, else a new one. Readings repeat
+        values (zeros, equal phases, registers that did not move) and each Quantity takes about
+        100 B of the unix port's heap for as long as the reading is shown; values are never
+        changed in place (han.multipliers replaces them), so equal ones can be one object."""
+        if previous is not None:
+            value = previous[1]
+            if isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler \
+                    and value.unit == unit:
+                return value
         for item in self.items:
             if item is None:  # the rest of a list han.cosem fills
                 break
