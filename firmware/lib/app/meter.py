@@ -86,14 +86,13 @@ class Meter:
         """Decode until automatic detection wants another setting. The line is looked at every
         _POLL_MS, and at once again while it brings bytes: an await on the UART's stream with a
         timeout would make a task and three coroutines for every chunk."""
-        quiet_from = time.ticks_ms()  # the line has been quiet since (or the push was decided then)
+        quiet_from = time.ticks_ms()  # the line has been quiet since
         while True:
             chunk = uart.read(_CHUNK)
             now = time.ticks_ms()
             if not chunk and time.ticks_diff(now, quiet_from) < _IDLE_MS:
                 await asyncio.sleep_ms(_POLL_MS)
                 continue
-            quiet_from = now
             detective = self.detective
             self.take(chunk, now)  # None: quiet for _IDLE_MS, the push is over
             more = bool(chunk)
@@ -116,6 +115,7 @@ class Meter:
                     settled(self)
                     settled = None  # this coroutine's frame would keep the module's code alive
                     unload("app.meter_config")
+            quiet_from = time.ticks_ms()  # from now: the time decoding took is no quiet on the line
             await asyncio.sleep_ms(0 if more else _POLL_MS)  # others' turn; the rest of a push at once
 
     def take(self, chunk, now):

@@ -68,10 +68,8 @@ class Hal:
                 self._connect()
             return None
         try:
-            if self.hello is not None:  # the simulator is told the setting once connected
-                if line.write(self.hello) is None:
-                    return None  # not connected yet
-                self.hello = None
+            if self.hello is not None and not self._greet():
+                return None  # not connected yet
             data = line.read(n)
         except OSError:  # refused, reset: like a cable pulled out
             data = b""
@@ -96,6 +94,17 @@ class Hal:
                 return
         self.line = line
         self.hello = ("SERIAL %s\n" % self.setting).encode()
+        try:  # at once (a local connection is made at once): what the simulator sends before it
+            self._greet()  # knows the setting is not what a UART set so would read
+        except OSError:
+            pass  # refused: read() finds out
+
+    def _greet(self):
+        """Tell the simulator the serial setting; False while the connection is being made."""
+        if self.line.write(self.hello) is None:
+            return False
+        self.hello = None
+        return True
 
     def _retry_later(self):
         self.close()
