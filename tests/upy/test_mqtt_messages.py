@@ -108,6 +108,22 @@ def sensor_table():
     return bytearray(MAX_SENSORS * SENSOR_SIZE)
 
 
+def test_meter_id_is_the_one_friendly_name_several_codes_have():
+    # named() gives a second "meter_id" no name (the value goes by its code) and counts on no other
+    # name being shared: read from the table's source, "C.D.E name" pairs.
+    from support import ROOT
+    with open(ROOT + "/firmware/lib/app/names.py") as f:
+        source = f.read()
+    table = source[source.index("_NAMES = const(("):source.index("))", source.index("_NAMES = const(("))]
+    words = " ".join(piece for piece in table.split('"')[1::2]).split()
+    names = words[1::2]
+    assert len(names) > 30 and all(word.count(".") == 2 for word in words[0::2])
+    assert [name for name in names if names.count(name) > 1] == ["meter_id"] * 3
+    codes = [(bytes([1, 1, 96, 1, 0, 255]), None), (bytes([1, 1, 0, 0, 5, 255]), None),
+             (bytes([1, 1, 1, 7, 0, 255]), None), (bytes([1, 1, 96, 1, 1, 255]), None)]
+    assert [name for _, _, name in messages.named(codes)] == ["meter_id", None, "power_import", None]
+
+
 def meter_of(reading):
     return reading.meter_id, reading.manufacturer, reading.model
 

@@ -96,16 +96,17 @@ def is_sensor(name, unit):
 
 def named(items):
     """(code, value, friendly name) for a reading's items; the name is None for a code without
-    one, and for a code whose name an earlier item took (Kamstrup sends its number as 0.0.5 and
-    its type as 96.1.1: both "meter_id"): such a value goes by its OBIS code."""
-    taken = []
+    one, and for a second "meter_id", the one name three codes have (Kamstrup sends its number as
+    0.0.5 and its type as 96.1.1): such a value goes by its OBIS code. (No list of the names
+    taken: it grew to 256 B in one piece, which a scattered heap did not have in the middle of a
+    state message, and the connection had to end.)"""
+    meter_id = False
     for code, v in items:
         name = friendly_name(code)
-        if name is not None:
-            if name in taken:
+        if name == "meter_id":
+            if meter_id:
                 name = None
-            else:
-                taken.append(name)
+            meter_id = True
         yield code, v, name
 
 
