@@ -87,3 +87,52 @@ def test_a_login_without_room_for_the_console_is_told_and_the_connection_closed(
     written, log, stream = result
     assert written == "No room in the heap for the console now: try again in a moment.\r\n" and stream.closed
     assert "(W) Telnet: not enough heap for the console (" in log
+
+
+class ReplyWithoutRoom:
+    """app.console as it is when a reply to a command finds no room in the heap."""
+
+    class Reply:
+        def encode(self):
+            raise MemoryError
+
+    def command(self, telnet, line):
+        return [self.Reply()]
+
+
+def test_a_reply_without_room_is_told_and_the_session_goes_on():
+    try:
+        import asyncio
+        asyncio.sleep_ms
+    except AttributeError:
+        return  # CPython: no asyncio.sleep_ms
+    from app import unload
+    app = App()
+    telnet = Telnet(app)
+    sock = Sock([b"help\r\n", None, b"level W\r\n"])
+    unload("app.console")
+    sys.modules["app.console"] = ReplyWithoutRoom()  # the console unloads it after the call: the next is real
+    try:
+        asyncio.run(session(telnet, Stream(sock)))
+    finally:
+        sys.modules.pop("app.console", None)
+    assert sock.written.decode().startswith("No room in the heap for the console now")
+    assert "Log level W\r\n" in sock.written.decode()
+
+
+def test_telling_a_client_there_is_no_room_needs_no_room():
+    try:
+        from micropython import heap_lock, heap_unlock
+    except ImportError:
+        return  # CPython: the heap cannot be locked
+    telnet = Telnet(App())
+    sock = Sock([])
+    sock.write = lambda data: 0  # a socket that takes nothing now: the words would wait in `out`
+    client = Client(Stream(sock))
+    client.out = b"waiting"
+    heap_lock()
+    try:
+        telnet._no_room(client)  # no room to keep the words: left out, and nothing raised
+    finally:
+        heap_unlock()
+    assert client.out == b"waiting"

@@ -658,3 +658,22 @@ def test_a_refused_request_without_room_for_its_answer_is_told_so_with_a_503():
     assert b"".join(stream.written) == server.NO_ROOM
     assert web.app.log.lines == ["Web: no room in the heap to answer a request: 503 sent"]
     assert request.rare and web.rare == 1  # counted: exchange's end unloads what routes.py may have loaded
+
+
+def test_answering_no_room_needs_no_room():
+    try:
+        from micropython import heap_lock, heap_unlock
+    except ImportError:
+        return  # CPython: the heap cannot be locked
+    web = server.Web(FakeApp())
+    stream = Stream()
+    stream.write = lambda data: raise_memory_error()  # the stream's buffer would need room
+    heap_lock()
+    try:
+        web.short_of_room(stream)  # nothing raised: the client gets nothing, the server goes on
+    finally:
+        heap_unlock()
+
+
+def raise_memory_error():
+    raise MemoryError

@@ -46,16 +46,16 @@ async def login(telnet, client):
     if password:
         tries = 0
         while True:
-            client.out += b"Password: " + _WILL_ECHO
+            client.send(b"Password: " + _WILL_ECHO)
             line = await _typed_line(client)
             if line is None:
                 return None
             if clean(line) == password:
-                client.out += _WONT_ECHO + b"\r\n"
+                client.send(_WONT_ECHO + b"\r\n")
                 break
             tries += 1
             await asyncio.sleep_ms(1000)  # guessing takes time
-            client.out += b"\r\nWrong password.\r\n"
+            client.send(b"\r\nWrong password.\r\n")
             if tries == _LOGIN_TRIES:
                 log.warning("Telnet: wrong password %d times from %s" % (_LOGIN_TRIES, client.name))
                 client.flush()

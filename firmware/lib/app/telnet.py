@@ -69,6 +69,16 @@ class Client:
         self.input = pending[cut + 1:]
         return pending[:cut]
 
+    def send(self, data):
+        """A reply (bytes) to the socket at once when none are waiting; what it does not take
+        waits in `out`. (Replies collected first needed a piece of heap as large as them all.)"""
+        if not self.out:
+            taken = self.sock.write(data) or 0
+            if taken == len(data):
+                return
+            data = data[taken:]
+        self.out += data
+
     def flush(self):
         """Hand the socket what it takes of the replies; True when none are left."""
         if self.out:
@@ -128,7 +138,7 @@ class Telnet:
                 self.clients += 1  # the console set client.at: where its log begins
                 self.sessions.append(client)
                 try:
-                    client.out += welcome.encode() + b"\r\n"
+                    client.send(welcome.encode() + b"\r\n")
                     await self._session(client)
                 finally:
                     self.clients -= 1
@@ -150,42 +160,47 @@ class Telnet:
         sock = client.sock
         stuck_ms = 0             # how long the socket has taken nothing that was waiting
         while True:
-            line = client.line()
-            if line is None:  # one command a wake at most: a pasted batch cannot hold the loop up
-                if not client.read():
-                    return
+            try:
                 line = client.line()
-            if line is not None and line.strip():
-                try:
+                if line is None:  # one command a wake at most: a pasted batch cannot hold the loop up
+                    if not client.read():
+                        return
+                    line = client.line()
+                if line is not None and line.strip():
                     replies = console("command", self, line)
-                except MemoryError:  # said, and the session goes on
-                    replies = ()
-                    self._no_room(client)
-                if replies is None:  # quit
-                    sock.write(b"Bye.\r\n")
-                    return
-                for reply in replies:
-                    client.out += reply.encode() + b"\r\n"
-                del replies  # not held while the next `status` measures the heap
-                if len(client.out) > _REPLY_BYTES_MAX:
-                    return self._drop(client, "replies")
-            started = client.at
-            sent = len(client.out)
-            if client.flush() and not self._send_log(client):
-                return self._drop(client, "behind")
-            if client.at == started and len(client.out) == sent and (client.out or client.at < log.head):
-                stuck_ms += _POLL_MS
-                if stuck_ms >= _WRITE_TIMEOUT_MS:
-                    return self._drop(client, "stuck")
-            else:
-                stuck_ms = 0
+                    if replies is None:  # quit
+                        sock.write(b"Bye.\r\n")
+                        return
+                    for reply in replies:
+                        client.send(reply.encode() + b"\r\n")
+                    del replies  # not held while the next `status` measures the heap
+                    if len(client.out) > _REPLY_BYTES_MAX:
+                        return self._drop(client, "replies")
+                started = client.at
+                sent = len(client.out)
+                if client.flush() and not self._send_log(client):
+                    return self._drop(client, "behind")
+                if client.at == started and len(client.out) == sent and (client.out or client.at < log.head):
+                    stuck_ms += _POLL_MS
+                    if stuck_ms >= _WRITE_TIMEOUT_MS:
+                        return self._drop(client, "stuck")
+                else:
+                    stuck_ms = 0
+            except MemoryError:  # the console's code, or a reply, found no room: said, and the session goes on
+                replies = None
+                self._no_room(client)
             await asyncio.sleep_ms(_POLL_MS)
 
     def _no_room(self, client):
-        """The console's code found no room in the heap: the client (with its next replies) and
-        the log are told."""
-        client.out += _NO_ROOM
-        self.log.warning("Telnet: not enough heap for the console (%d B free)" % gc.mem_free())
+        """The console's code (or a reply) found no room in the heap: the client and the log are
+        told, as far as that needs no room either."""
+        try:
+            client.send(_NO_ROOM)
+            self.log.warning("Telnet: not enough heap for the console (%d B free)" % gc.mem_free())
+        except MemoryError:  # (a tuple of both would be made, and need room, to match)
+            pass
+        except OSError:
+            pass
 
     def _drop(self, client, cause):
         """Drop a client too slow for the log: `cause` "replies", "behind" or "stuck" (the console

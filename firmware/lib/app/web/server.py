@@ -146,12 +146,16 @@ class Web:
                 for _ in range(128):  # 8 KB at most, as http.py takes in
                     if not stream.s.readinto(scrap):  # None: nothing more now (it does not block)
                         break
-        except (OSError, MemoryError):
+        except OSError:
+            pass
+        except MemoryError:  # (apart: a tuple of both would be made, and need room, to match)
             pass
         try:
             stream.write(NO_ROOM)  # the socket takes it at once: a new connection's buffer is empty
             self.app.log.warning("Web: no room in the heap to answer a request: 503 sent")
-        except (OSError, MemoryError):
+        except OSError:
+            pass
+        except MemoryError:
             pass
 
     async def _watch(self):
