@@ -47,6 +47,7 @@ class Meter:
         from app.meter_config import apply
         apply(self, config, hal.data)
         unload("app.meter_config")
+        gc.collect()  # its room back now: the services made next fill it, not the heap above
 
     def _trace(self, layer, view):
         if self.frames is not None:

@@ -126,6 +126,7 @@ def _intern_names(modules):
             pass
         for loaded in [n for n in sys.modules if n not in before]:
             unload(loaded)
+        gc.collect()  # its room back before the next comes, and the services' code after them
 
 
 async def _leave_safe_mode(app):
