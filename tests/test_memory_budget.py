@@ -26,19 +26,13 @@ import memory_budget  # noqa: E402
 import sim_broker  # noqa: E402
 
 BOARD_HEAP = "112K"
-MQTT_HEAP = "132K"  # a plain meter publishing to MQTT (with 49 KB free it could not connect before
-# the names of the code that comes and goes were interned at the start: see app/start.py; 136K
-# before garbage was collected ahead of loading code on demand). It runs in 128K (17 runs of 18),
-# but one full suite saw no answer to its first `status` there: 4 KB more, until that is explained.
-# (A command whose console code found no room in the heap dropped the telnet session, which would
-# give that; it is answered now. Since, 3 runs of 3 in 128K and 1 of 1 in 124K.)
-# 120K: a push lost in one run of two, the console without room in the other.
-FULL_HEAP = "152K"  # It ran in 144K in 25 runs of 26 here, but CI's run and that one run here saw
-# the MQTT connection end with no room to connect again (why went unlogged). A MemoryError while
-# publishing no longer ends it (app/mqtt.py); since, 12 runs of 12 in 144K, none logging a want of
-# heap. 8 KB of margin all the same. 140K: a poll or a push found no room in 2 runs of 3; 136K:
-# the first page load in 3 of 3 (160K before the garbage was collected ahead of loading code on
-# demand: app/web/server.py).
+MQTT_HEAP = "120K"  # a plain meter publishing to MQTT (Mosquitto). It runs in 116K (4 runs of 4);
+# in 112K it has 8.6 KB free after the start, too little to load what a turn of publishing needs
+# (3 runs of 3 published nothing but "online"). 132K until the decoding reused the last push's
+# objects and the start collected its garbage as it went.
+FULL_HEAP = "144K"  # It runs in 136K (4 runs of 4 lost no push); in 132K the first page load, or a
+# poll, finds no room (4 runs of 4). 8 KB of margin: CI's machine runs the same at another pace
+# (152K before, when it ran in 144K and 140K lost a push now and then).
 FRAMES = 10000
 SETTLED_FROM = 100      # readings: by then every code path of a push has run
 MAX_GROWTH = 2048       # bytes of live heap a run may gain after that
