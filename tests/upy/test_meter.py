@@ -320,3 +320,22 @@ def test_the_setting_the_detective_found_is_kept_and_the_detective_unloaded():
         os.remove("build/serial-auto")
     assert m.setting == state.serial and m.detective is None and index >= 0
     assert "han.detective" not in sys.modules
+
+
+def test_a_push_lost_for_want_of_heap_is_said_without_needing_room():
+    # Called where a MemoryError was caught: a second one raised there would end the meter task
+    # (and the firmware: a reset). With the heap locked nothing can be allocated at all.
+    try:
+        from micropython import heap_lock, heap_unlock
+    except ImportError:
+        return  # CPython: the heap cannot be locked
+    m, state, lines = meter()
+    m.take(b"\x7e\xa0\x20", time.ticks_ms())  # the start of a frame: the scanner holds it
+    heap_lock()
+    try:
+        m._no_room(True)
+    finally:
+        heap_unlock()
+    m.take(KAMSTRUP, time.ticks_ms())  # the next push decodes
+    m.take(None, time.ticks_ms())
+    assert state.readings == 1

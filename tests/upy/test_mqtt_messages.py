@@ -582,3 +582,21 @@ def test_a_connection_whose_ending_code_finds_no_room_is_still_closed():
     assert state.mqtt.startswith("no room in the heap to connect (")
     # why the connection ended, which the code left without room would have said
     assert lines[0].startswith("MQTT: the connection ended: OSError(104") and lines[1] == "MQTT: " + state.mqtt
+
+
+def test_no_room_to_connect_is_said_without_needing_room():
+    # Called where a MemoryError was caught: a second one raised there would end the MQTT task.
+    try:
+        from micropython import heap_lock, heap_unlock
+    except ImportError:
+        return  # CPython: the heap cannot be locked
+    mqtt, state, lines = supervised()
+    mqtt.problem = EOFError()
+    heap_lock()
+    try:
+        wait = mqtt._no_room()
+    finally:
+        heap_unlock()
+    assert wait == 10000 and state.mqtt == "off" and lines == []  # nothing said: no room to say it
+    assert mqtt._no_room() == 10000 and state.mqtt.startswith("no room in the heap to connect")
+    assert lines[0] == "MQTT: the connection ended: EOFError()" and lines[1].startswith("MQTT: no room")

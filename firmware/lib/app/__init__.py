@@ -24,13 +24,15 @@ def unload(name):
         except MemoryError:  # (only a table with no slot free grows for it)
             pass
         return
-    package, _, leaf = name.rpartition(".")
-    parent = sys.modules.get(package)
-    if parent is not None and leaf in parent.__dict__:
-        try:
+    try:
+        package, _, leaf = name.rpartition(".")
+        parent = sys.modules.get(package)
+        if parent is not None and leaf in parent.__dict__:
             delattr(parent, leaf)
-        except (AttributeError, TypeError):
-            pass
+    except MemoryError:  # (first: matching the tuple below makes one) its package keeps it for now:
+        pass  # unload is called where a MemoryError was caught, and must not raise another
+    except (AttributeError, TypeError):
+        pass
 
 
 async def close(stream):

@@ -184,13 +184,13 @@ class Meter:
         if hole:
             self.pipeline.scanner.gap()
         gc.collect()
-        errors = self.pipeline.errors
-        errors["memory"] = errors.get("memory", 0) + 1
-        try:
+        try:  # (a MemoryError raised here, where one was caught, would end the meter task)
+            errors = self.pipeline.errors
+            errors["memory"] = errors.get("memory", 0) + 1  # (the first one adds a key: room)
             detail = "no room in the heap to decode the push (%d B free now)" % gc.mem_free()
             self.state.last_error = ("memory", detail, "")
             self.log.error("Out of memory: " + detail)
-        except MemoryError:  # counted all the same
+        except MemoryError:  # what there was room for is done
             pass
 
     def _reading(self, reading):

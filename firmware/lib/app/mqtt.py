@@ -86,6 +86,14 @@ def view(piece):
         return memoryview(piece.encode())
 
 
+def _close(s):
+    if s is not None:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
 class Mqtt:
     """The MQTT task (run) and, while connected, umqtt.simple's socket (write, read)."""
 
@@ -123,13 +131,12 @@ class Mqtt:
     # umqtt.simple's socket while connected.
 
     def close(self):
-        for s in (self.io, self.sock):
-            if s is not None:
-                try:
-                    s.close()
-                except OSError:
-                    pass
+        """Close the connection (both the TLS wrapper and the socket), needing no room in the
+        heap: it is called where a MemoryError was caught."""
+        io, sock = self.io, self.sock
         self.sock = self.io = None
+        _close(io)
+        _close(sock)
 
     def write(self, data, length=None):
         """umqtt.simple writes a packet here in pieces; the message of app/mqtt_messages.py's
@@ -219,20 +226,30 @@ class Mqtt:
                     wait = link.ended(self)
             except MemoryError:  # no room for the connecting (or ending) code now: a failed attempt
                 link = None
-                unload("app.mqtt_link")
-                self.close()
-                gc.collect()
-                wait = _NO_ROOM_MS
-                app.state.mqtt = "no room in the heap to connect (%d B free); retry in %d s" % (
-                    gc.mem_free(), _NO_ROOM_MS // 1000)
-                if self.problem is not None:  # a connection ended, and the code saying why found no room
-                    app.log.error("MQTT: the connection ended: %r" % (self.problem,))
-                app.log.error("MQTT: " + app.state.mqtt)
+                wait = self._no_room()
             link = None
             unload("app.mqtt_link")
             if wait is None:
                 return  # no umqtt.simple: said in the status and the log
             await asyncio.sleep_ms(wait)
+
+    def _no_room(self):
+        """After an attempt to connect (or to end a connection) that found no room for its code:
+        said as far as there is room to say it (a MemoryError raised here would end the MQTT
+        task); the wait before the next attempt."""
+        unload("app.mqtt_link")
+        self.close()
+        gc.collect()
+        app = self.app
+        try:
+            app.state.mqtt = "no room in the heap to connect (%d B free); retry in %d s" % (
+                gc.mem_free(), _NO_ROOM_MS // 1000)
+            if self.problem is not None:  # a connection ended, and the code saying why found no room
+                app.log.error("MQTT: the connection ended: %r" % (self.problem,))
+            app.log.error("MQTT: " + app.state.mqtt)
+        except MemoryError:
+            pass
+        return _NO_ROOM_MS
 
     def _receive(self):
         """Whatever the broker sent: looked for without waiting (the socket is non-blocking for
