@@ -373,6 +373,17 @@ def publish_without_room_for(mqtt, module):
         sys.modules.pop(module, None)
 
 
+def test_a_turn_without_room_even_to_say_so_keeps_the_connection():
+    mqtt, sock, lines = connection_with_a_reading()
+
+    def no_room(line):
+        raise MemoryError
+
+    mqtt.app.log = Fake(warning=no_room)
+    assert not publish_without_room_for(mqtt, "app.mqtt_messages")  # nothing raised
+    assert not sock.written and mqtt.problem is None and mqtt.published == 1
+
+
 def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connection():
     mqtt, sock, lines = connection_with_a_reading()
     assert not publish_without_room_for(mqtt, "app.mqtt_messages")

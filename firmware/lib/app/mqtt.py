@@ -331,8 +331,11 @@ class Mqtt:
                 self.flush()
                 if reading:
                     self.published = state.readings
-                    self.app.log.warning("MQTT: no room in the heap to publish (%d B free): a reading skipped"
-                                         % gc.mem_free())
+                    try:  # (a MemoryError raised here would end the connection)
+                        self.app.log.warning("MQTT: no room in the heap to publish (%d B free): a reading skipped"
+                                             % gc.mem_free())
+                    except MemoryError:
+                        pass
                 return False
         finally:
             for name in loaded:
