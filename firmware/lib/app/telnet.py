@@ -139,6 +139,7 @@ class Telnet:
                 self.sessions.append(client)
                 try:
                     client.send(welcome.encode() + b"\r\n")
+                    welcome = None  # this coroutine's frame would keep it for the whole session
                     await self._session(client)
                 finally:
                     self.clients -= 1
