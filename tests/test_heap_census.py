@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="re
 
 def test_the_census_of_a_running_firmware_accounts_for_its_heap(micropython):
     result = heap_census.run(heap="192K", readings=50, progress=lambda line: None)
-    totals, (free, runs, between), pools = result
+    totals, (free, runs, between, heap_layout), pools = result
     used = sum(size for size, _ in totals.values())
     assert 60 * 1024 < used < 192 * 1024
     code = {name[5:]: size for name, (size, _) in totals.items() if name.startswith("code ")}
@@ -29,3 +29,8 @@ def test_the_census_of_a_running_firmware_accounts_for_its_heap(micropython):
     lines = heap_census.report(result, 5)
     assert lines[0] == "heap in use: %d B in %d allocations" % (used, sum(n for _, n in totals.values()))
     assert "free: %d B in %d runs, the largest %d B" % (free, len(runs), max(runs)) in "\n".join(lines)
+    # 64 parts of 3 KB: the firmware's 100-odd KB at the low end, the rest free at the high end
+    assert len(heap_layout) == 64 and heap_layout[0] == "#" and heap_layout.endswith("   ")
+    assert "layout, low to high address ('#' in use, ' ' free): |%s|" % heap_layout in lines
+    big = [r for r in runs if r >= 1024]
+    assert "free pieces of 1 KB or more: %d" % len(big) in "\n".join(lines) and big

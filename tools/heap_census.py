@@ -18,6 +18,9 @@ allocation is then put down to one owner:
   T           the rest by type (str, bytes, list...: with their storage), or "untyped" (an
               allocation no type or owner was found for: the interpreter's own, mostly)
 
+Then the free heap: its runs, what stands alone between them, the free pieces of 1 KB or more,
+and a map of where the heap is in use (layout()).
+
 Figures are for the 64-bit unix port (32-byte blocks, 8-byte words); the board's blocks are 16
 bytes and its words 4. The hook (census_main.py) is counted in its own lines, about 2 KB.
 """
@@ -43,6 +46,7 @@ POOL_HEADER = 48  # qstr_pool_t: prev, total_prev_len, alloc, len, hashes, lengt
 POOL_ENTRY = 11   # a name's pointer, 2-byte hash, 1-byte length
 FUNCTION_KINDS = ("function", "genfun")
 SENTINEL = 4  # MicroPython's MP_OBJ_SENTINEL: a deleted key in a map table
+LAYOUT_PARTS = 64
 
 
 class Heap:
@@ -235,8 +239,8 @@ def census(heap, types, functions):
 
 
 def islands(heap, owner):
-    """The free heap: (free bytes, [run sizes], {owner: allocations with free heap on both sides}),
-    those allocations being what keeps free runs apart (the heap cannot move them)."""
+    """The free heap: (free bytes, [run sizes], {owner: allocations with free heap on both sides},
+    layout()), those allocations being what keeps free runs apart (the heap cannot move them)."""
     starts = heap.ordered()
     end = heap.start + len(heap.data)  # the block map's length: the whole heap
     runs = []
@@ -254,12 +258,27 @@ def islands(heap, owner):
         following = starts[i + 1] if i + 1 < len(starts) else end
         if address in free_before and following > address + heap.sizes[address]:
             between[owner.get(address, "untyped")] += 1
-    return sum(runs), runs, between
+    return sum(runs), runs, between, layout(heap)
+
+
+def layout(heap, parts=LAYOUT_PARTS):
+    """The heap from its low end to its high end in `parts` equal parts, each a character for how
+    much of it is in use: '#' all but a little, ':' most, '.' some, ' ' (nearly) none. Code that
+    stays loaded sits low when the start collects its garbage as it goes; a part left '.' in the
+    middle is room only small objects fit."""
+    size = len(heap.data) / parts
+    used = [0.0] * parts
+    for address, length in heap.sizes.items():
+        a, b = address - heap.start, address - heap.start + length
+        for part in range(int(a // size), min(parts, int((b - 1) // size) + 1)):
+            used[part] += min(b, (part + 1) * size) - max(a, part * size)
+    return "".join("#" if u > 0.95 * size else ":" if u > 0.5 * size else "." if u > 0.05 * size else " "
+                   for u in used)
 
 
 def report(result, top):
     """Lines: the whole, the groups, each group's largest owners, then the free heap."""
-    totals, (free, runs, between), pools = result
+    totals, (free, runs, between, heap_layout), pools = result
     used = sum(size for size, _ in totals.values())
     groups = collections.defaultdict(int)
     for name, (size, _) in totals.items():
@@ -280,6 +299,9 @@ def report(result, top):
     lines.append("free: %d B in %d runs, the largest %d B; runs of 1, 2, 3-8, 9+ blocks: %s" % (
         free, len(runs), max(runs or [0]), ", ".join(str(sum(1 for r in runs if low <= r // BLOCK <= high))
                                                     for low, high in ((1, 1), (2, 2), (3, 8), (9, 1 << 30)))))
+    big = sorted((r for r in runs if r >= 1024), reverse=True)
+    lines.append("free pieces of 1 KB or more: %d%s" % (len(big), (" (%s B)" % ", ".join(map(str, big))) if big else ""))
+    lines.append("layout, low to high address ('#' in use, ' ' free): |%s|" % heap_layout)
     lines.append("what stands alone between free runs (allocations), largest first:")
     lines += ["  %4d  %s" % (n, name) for name, n in between.most_common(top)]
     return lines
