@@ -75,19 +75,20 @@ class Reading:
         values (zeros, equal phases, registers that did not move) and each Quantity takes about
         100 B of the unix port's heap for as long as the reading is shown; values are never
         changed in place (han.multipliers replaces them), so equal ones can be one object."""
-        if previous is not None:
-            value = previous[1]
-            if isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler \
-                    and value.unit == unit:
-                return value
+        if previous is not None and _same(previous[1], raw, scaler, unit):
+            return previous[1]
         for item in self.items:
             if item is None:  # the rest of a list han.cosem fills
                 break
-            value = item[1]
-            if isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler \
-                    and value.unit == unit:
-                return value
+            if _same(item[1], raw, scaler, unit):
+                return item[1]
         return Quantity(raw, scaler, unit)
+
+
+def _same(value, raw, scaler, unit):
+    """Is `value` a Quantity with exactly this raw value, scaler and unit (the same text, not only
+    the same amount: Quantity.__eq__)?"""
+    return isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler and value.unit == unit
 
 
 class ScalerUnit:
