@@ -121,6 +121,8 @@ class Web:
             await exchange(self, slot, stream)
         except asyncio.TimeoutError:  # a request body too slow (admin.py)
             self.timeouts += 1
+        except MemoryError:  # an answer begun and cut short (http.py); before the tuple below,
+            pass  # whose making needs room
         except (OSError, EOFError, asyncio.CancelledError):
             pass
         except Exception as e:  # noqa: BLE001 - one bad request must never end the server
