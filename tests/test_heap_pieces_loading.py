@@ -21,9 +21,10 @@ UPY_LIB = os.path.join(ROOT, ".venv", "upy-lib")  # umqtt.simple (tools/fetch_um
 # Each module, and what stays loaded in the firmware when it comes.
 COMES_AND_GOES = {
     "app.console": "app.telnet,app.log",                 # a telnet command, a new client
-    "app.mqtt_messages": "app.mqtt,umqtt.simple",        # each reading (with han.report, app.names)
-    "app.mqtt_discovery": "app.mqtt,umqtt.simple",       # a sensor announced to Home Assistant
-    "app.mqtt_link": "app.mqtt,umqtt.simple",            # each connection attempt (622 B before)
+    "app.mqtt_messages": "app.mqtt",        # each reading (with han.report, app.names, umqtt.simple)
+    "app.mqtt_discovery": "app.mqtt",       # a sensor announced to Home Assistant
+    "app.mqtt_link": "app.mqtt",            # each connection attempt (with umqtt.simple)
+    "umqtt.simple": "app.mqtt",             # with each of those three
 }
 
 

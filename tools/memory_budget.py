@@ -64,11 +64,13 @@ class Console:
                     raise
                 time.sleep(0.2)
         self.buffer = b""
-        self.lost = 0
+        self.lost = 0     # pushes the meter task lost for want of heap ("memory" errors)
+        self.skipped = 0  # readings MQTT did not publish for want of heap
 
     def status(self):
         """[bytes, frames, readings, heap free, heap used] and the MQTT line ("off", "connected ...");
-        pushes lost for want of heap so far in self.lost. When the console's code finds no room in
+        pushes lost for want of heap so far in self.lost, readings MQTT skipped for it in
+        self.skipped. When the console's code finds no room in
         the heap for a moment, `status` is asked again, as a user would (up to _NO_ROOM_TRIES times
         in a row)."""
         self.sock.sendall(b"status\r\n")
@@ -88,6 +90,8 @@ class Console:
             if found:
                 lost = re.search(r"errors: [^\r\n]*\bmemory (\d+)", text)
                 self.lost = int(lost.group(1)) if lost else 0
+                skipped = re.search(r"(\d+) readings? skipped for want of heap", found.group(6))
+                self.skipped = int(skipped.group(1)) if skipped else 0
                 self.buffer = b""
                 return [int(x) for x in found.groups()[:5]], found.group(6)
             self.buffer += self.sock.recv(65536)
@@ -166,7 +170,7 @@ def build(target, mqtt=False):
 
 def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE, entry="main.py"):
     """Samples [(readings, live heap)] at the checkpoints and the pushes lost for want of heap
-    (the meter's "memory" errors); raises RuntimeError when the firmware
+    (the meter's "memory" errors, and the readings MQTT skipped for it); raises RuntimeError when the firmware
     stops, falls behind, (with `mqtt`) does not stay connected to the broker or (with `web`
     seconds) does not answer the dashboard. `entry`: the script run in the firmware's folder
     (tools/heap_census.py runs its census_main.py, which runs main.py)."""
@@ -238,8 +242,9 @@ def run(heap, frames, speed, report=print, mqtt=False, web=0, capture=CAPTURE, e
                     readings, used, free, "; MQTT: " + link.split(";")[1].strip() if mqtt else ""))
                 checkpoint = checkpoint * 10 if checkpoint < frames // 10 else checkpoint + frames // 10
             if readings >= frames and quiet:
-                report("pushes lost for want of heap: %d" % console.lost)
-                lost = console.lost
+                report("pushes lost for want of heap: %d%s" % (
+                    console.lost, "; readings MQTT skipped for want of heap: %d" % console.skipped if mqtt else ""))
+                lost = console.lost + console.skipped
                 break
             if readings != last_readings:
                 last_readings, stalled_since = readings, time.monotonic()

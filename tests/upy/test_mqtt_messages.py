@@ -14,7 +14,7 @@ from han.pipeline import Pipeline
 from han.reading import Reading
 from han.units import HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
 from han.values import DateTime, Quantity
-from support import FRAMES, ROOT, NoRoom, read_bytes
+from support import FRAMES, ROOT, NoRoom, read_bytes, tick_clock
 
 KAMSTRUP_SE = FRAMES + "/amsreader-frames/Kamstrup-Sweden.bin"  # hourly list: power to energy
 METER_ID = "5706567331323526"
@@ -255,21 +255,13 @@ class FakeSocket:
         return data
 
 
-class FakeClient:
-    """Publishes as umqtt.simple's publish() does (QoS 0): a header with the length it asks of
-    the message (one byte here), the topic with its length, the message."""
-
-    def __init__(self, sock):
-        self.sock = sock
-
-    def publish(self, topic, msg, retain=False):
-        header = bytearray(b"\x30\0\0\0")
-        header[0] |= retain
-        header[1] = 2 + len(topic) + len(msg) & 0x7F
-        self.sock.write(header, 2)
-        self.sock.write(bytes((len(topic) >> 8, len(topic) & 0xFF)))
-        self.sock.write(topic)
-        self.sock.write(msg)
+def fixed_header(first, size):
+    """An MQTT packet's first byte and its remaining length `size` in 7-bit groups."""
+    header = bytearray((first,))
+    while size > 0x7F:
+        header.append(size & 0x7F | 0x80)
+        size >>= 7
+    return bytes(header + bytes((size,)))
 
 
 class Fake:
@@ -298,7 +290,6 @@ def connection(**options):
     sock = FakeSocket(**options)
     mqtt = Mqtt(Fake(config={"mqtt": mqtt_config()}, meter=None), "198.51.100.1", 1883)
     mqtt.sock = mqtt.io = sock
-    mqtt.client = FakeClient(mqtt)
     return mqtt, sock
 
 
@@ -309,7 +300,7 @@ def connection_with_a_reading():
     lines = []
     mqtt.app.log = Fake(warning=lines.append)
     mqtt.app.state = Fake(readings=1, reading=first_reading(KAMSTRUP_SE), mqtt_sent=0, mqtt_reconnects=0,
-                          mqtt_error=None)
+                          mqtt_error=None, mqtt_skipped=0)
     mqtt.app.hal = Fake(unique_id=lambda: b"\x01")
     return mqtt, sock, lines
 
@@ -326,9 +317,9 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
     messages.publish(mqtt, "hanreader/state", messages.write_state, (reading,), True)
     mqtt.flush()
     size = 2 + len("hanreader/state") + len(expected)
-    assert bytes(sock.written) == bytes((0x31, size & 0x7F)) + b"\x00\x0fhanreader/state" + expected
+    assert bytes(sock.written) == fixed_header(0x31, size) + b"\x00\x0fhanreader/state" + expected
     assert sock.writes <= len(expected) // WRITE_CHUNK + 2
-    # the length umqtt.simple is given counts bytes, not characters
+    # the length counts bytes, not characters
     sock.written = bytearray()
     unicode = reading_of(("1.0.0.0.0.255", "m³"))
     messages.publish(mqtt, "t", messages.write_state, (unicode,))
@@ -337,9 +328,40 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
     assert bytes(sock.written) == bytes((0x30, 2 + 1 + len(expected))) + b"\x00\x01t" + expected
     # the same object written as a plain message is written as itself
     sock.written = bytearray()
-    mqtt.client.publish(b"t", b"text")
+    messages.publish_packet(mqtt, b"t", b"text")
     mqtt.flush()
     assert bytes(sock.written) == b"\x30\x07\x00\x01ttext"
+
+
+def umqtt_simple():
+    """umqtt.simple's module, as tools/fetch_umqtt.py fetched it (make venv), on either
+    interpreter: CPython gets its socket, struct and binascii under MicroPython's names."""
+    for name in ("usocket", "ustruct", "ubinascii"):
+        if name not in sys.modules:
+            try:
+                __import__(name)
+            except ImportError:
+                sys.modules[name] = __import__(name[1:])
+    module = {"__name__": "umqtt_simple"}
+    with open(ROOT + "/.venv/upy-lib/umqtt/simple.py") as f:
+        exec(f.read(), module)
+    return module
+
+
+def test_a_publish_is_written_byte_for_byte_as_umqtt_simple_writes_it():
+    client = umqtt_simple()["MQTTClient"](b"id", "localhost")
+    for topic, message, retain in ((b"t", b"", False), (b"hanreader/status", b"online", True),
+                                   (b"hanreader/state", b"x" * 200, False),       # a two-byte length
+                                   (b"hanreader/raw", b"7e" * 9000, False)):      # three bytes
+        theirs, sock = connection()
+        client.sock = theirs
+        client.publish(topic, message, retain)
+        theirs.flush()
+        ours, our_sock = connection()
+        messages.publish_packet(ours, topic, message, retain)
+        ours.flush()
+        assert bytes(our_sock.written) == bytes(sock.written) and len(sock.written) > len(message)
+        assert ours.packet_start == ours.filled == 0
 
 
 def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
@@ -362,13 +384,13 @@ def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     assert "app.mqtt_messages" not in sys.modules
 
 
-def publish_without_room_for(mqtt, module):
-    """mqtt._publish() while `module` finds no room for its code."""
+def publish_without_room_for(mqtt, module, message=False):
+    """mqtt._publish(message) while `module` finds no room for its code."""
     from app import unload
     unload(module)
     sys.modules[module] = NoRoom()
     try:
-        return mqtt._publish()
+        return mqtt._publish(message)
     finally:
         sys.modules.pop(module, None)
 
@@ -392,6 +414,8 @@ def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connec
     mqtt.app.state.readings = 2  # room again: the next reading goes out
     assert mqtt._publish()
     assert b"\x00\x0fhanreader/state{" in bytes(sock.written)
+    assert mqtt.app.state.mqtt_skipped == 1
+    assert mqtt.app.state.mqtt.endswith("; 1 reading skipped for want of heap")
 
 
 def test_a_discovery_config_without_room_waits_for_a_later_turn_unsaid():
@@ -401,6 +425,65 @@ def test_a_discovery_config_without_room_waits_for_a_later_turn_unsaid():
     assert not publish_without_room_for(mqtt, "app.mqtt_discovery")
     assert bytes(sock.written) == sent and mqtt.announced == 1 and mqtt.problem is None and not lines
     assert mqtt._publish() and mqtt.announced == 2  # room again: the next config goes out
+
+
+class PollSocket(FakeSocket):
+    """A connection's socket as _receive() uses it: a non-blocking read with nothing there gives
+    None (not b"", which is the broker closing the connection)."""
+
+    def setblocking(self, flag):
+        self.blocking = flag
+
+    def settimeout(self, seconds):
+        self.blocking = True
+
+    def read(self, n):
+        if not self.incoming and not self.blocking:
+            return None
+        return FakeSocket.read(self, n)
+
+
+class ParsingClient:
+    """Parses a PUBLISH as umqtt.simple's wait_msg() does (QoS 0, a one-byte length)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def wait_msg(self):
+        self.sock.read(1)
+        body = self.sock.read(self.sock.read(1)[0])
+        n = body[0] << 8 | body[1]
+        self.cb(body[2:2 + n], body[2 + n:])
+
+
+HOME_ASSISTANT_ONLINE = b"\x30\x1c\x00\x14homeassistant/statusonline"
+
+
+def test_pings_answered_and_the_subscription_acknowledged_are_read_without_umqtt():
+    tick_clock()
+    mqtt, sock, _ = connection_with_a_reading()
+    mqtt.sock = mqtt.io = PollSocket(incoming=b"\xd0\x00" + b"\x90\x03\x00\x01\x00" + b"\xd0\x00")
+    assert mqtt._receive() is False  # all read: nothing for umqtt.simple to parse
+    assert mqtt.sock.incoming == b"" and mqtt.peeked is None and mqtt.heard_ms
+    assert "umqtt.simple" not in sys.modules
+
+
+def test_what_home_assistant_publishes_is_parsed_in_a_turn():
+    tick_clock()
+    mqtt, sock, lines = connection_with_a_reading()
+    mqtt.sock = mqtt.io = PollSocket(incoming=HOME_ASSISTANT_ONLINE + b"\xd0\x00")
+    assert mqtt._publish() and mqtt.announced == 1  # the reading and a first sensor announced
+    mqtt.client = ParsingClient(mqtt)
+    mqtt.client.cb = lambda topic, message: messages.heard(mqtt, message)
+    mqtt.app.log.info = lines.append
+    assert mqtt._receive() is True and mqtt.peeked == b"\x30"  # left for umqtt.simple
+    assert publish_without_room_for(mqtt, "app.mqtt_messages", True) is False
+    assert mqtt.problem is None and mqtt.peeked == b"\x30"  # no room for the turn: read later
+    assert mqtt._receive() is True and mqtt.peeked == b"\x30"  # not a byte more read meanwhile
+    assert mqtt._publish(True)
+    assert mqtt.peeked is None and lines[-1].startswith("MQTT: Home Assistant (re)started")
+    assert mqtt.announced == 1  # announcing again from the first sensor (in the same turn)
+    assert mqtt._receive() is False and mqtt.sock.incoming == b""  # the ping's answer after it
 
 
 def state_cut_short(after):
@@ -437,7 +520,7 @@ def test_a_message_cut_short_by_the_heap_is_taken_back_and_the_connection_goes_o
     assert mqtt._publish()
     written = bytes(sock.written)
     state = render(messages.write_state, mqtt.app.state.reading).encode()
-    assert written.startswith(b"\x00\x0fhanreader/state" + state, 2) and written[0] == 0x30
+    assert written.startswith(fixed_header(0x30, 2 + 15 + len(state)) + b"\x00\x0fhanreader/state" + state)
 
 
 def test_a_message_cut_short_after_part_of_it_went_out_ends_the_connection():

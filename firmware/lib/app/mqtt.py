@@ -1,8 +1,7 @@
 """MQTT: every reading to a broker, Home Assistant discovery, and no wait the meter would feel.
 
-What stays in memory while MQTT runs is this module (the supervisor, the socket umqtt.simple
-writes through) and umqtt.simple. The rest is loaded when it is needed and unloaded after
-(app.unload):
+What stays in memory while MQTT runs is this module: the supervisor, and the socket umqtt.simple
+writes through. The rest is loaded when it is needed and unloaded after (app.unload):
 
   app/mqtt_link.py       connecting (DNS, TCP, TLS, CONNECT and CONNACK), the words for a
                          failure and the backoff: loaded for each connection attempt
@@ -11,17 +10,23 @@ writes through) and umqtt.simple. The rest is loaded when it is needed and unloa
   app/mqtt_discovery.py  Home Assistant discovery configs: loaded to announce a sensor (on
                          connect, on Home Assistant's birth message, for a sensor seen first)
   app/mqtt_raw.py        the raw frames topic: loaded only when mqtt.raw is on
+  umqtt.simple           micropython-lib's MQTT client (frozen into the official ESP32 firmware or
+                         installed by `make deploy`; PyPI's 1.3.4 under the unix port): it builds
+                         the CONNECT packet (app/mqtt_link.py) and parses what the broker
+                         publishes (a turn with a message): loaded for that, a client made each
+                         time. A PUBLISH at QoS 0 is written as umqtt.simple's publish() writes
+                         it (app/mqtt_messages.py), so a reading does not load its code
 
-umqtt.simple (micropython-lib; frozen into the official ESP32 firmware or installed by `make
-deploy`; PyPI's 1.3.4 under the unix port) builds the MQTT packets. Its own socket calls block
-(a silent broker held the loop for seconds: shared notes, platform §4), so every wait is done by
-the event loop (connecting: app/mqtt_link.py). Once connected, umqtt.simple gets this Mqtt object
-as its socket: what it writes collects in a small buffer that goes into the socket with an IO_MS
-timeout. A message is never whole in memory: it is rendered once to measure it, again into the
-socket. What the broker sends is looked for without waiting and only then parsed by
-umqtt.simple (wait_msg). A PINGREQ goes every _PING_MS; nothing back within ANSWER_MS: the
-broker is gone. The MQTT task looks for a new reading and for what the broker sent every
-_POLL_MS (an asyncio.Event and a receiving task would cost more heap than the rest of the loop).
+umqtt.simple's own socket calls block (a silent broker held the loop for seconds: shared notes,
+platform §4), so every wait is done by the event loop (connecting: app/mqtt_link.py). Once
+connected, umqtt.simple's client gets this Mqtt object as its socket: what it writes collects in
+a small buffer that goes into the socket with an IO_MS timeout. A message is never whole in
+memory: it is rendered once to measure it, again into the socket. What the broker sends is looked
+for without waiting: a PINGRESP or a SUBACK is read here, a PUBLISH (Home Assistant's status) is
+parsed by umqtt.simple (wait_msg). A PINGREQ (two bytes, written here) goes every _PING_MS;
+nothing back within ANSWER_MS: the broker is gone. The MQTT task looks for a new reading and for
+what the broker sent every _POLL_MS (an asyncio.Event and a receiving task would cost more heap
+than the rest of the loop).
 QoS 0: nothing ever waits for an acknowledgement. So a broker can hold the loop for IO_MS at
 most per socket operation (a write into a full send buffer, then the connection is dropped).
 
@@ -74,7 +79,7 @@ WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
 MAX_SENSORS = const(48)   # Home Assistant sensors remembered (the name table has fewer)
 SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
 # The code a turn of publishing loads (and unloads after, unless it was loaded already).
-_PUBLISHING = const(("app.mqtt_messages", "app.mqtt_discovery", "han.report", "app.names"))
+_PUBLISHING = const(("app.mqtt_messages", "app.mqtt_discovery", "han.report", "app.names", "umqtt.simple"))
 
 
 def view(piece):
@@ -103,7 +108,7 @@ class Mqtt:
         self.host, self.port = host, port
         self.where = "%s:%d" % (host, port)
         self.prefix = config["prefix"]
-        self.client = None        # umqtt.simple's MQTTClient (app/mqtt_link.py makes it)
+        self.client = None        # umqtt.simple's MQTTClient, for a turn with a message (_publish)
         self.address = None       # the broker's address, looked up rarely (app/mqtt_link.py)
         self.failures = 0         # failed connections in a row
         self.problem = None       # what ends the current connection: an exception, or words
@@ -139,8 +144,9 @@ class Mqtt:
         _close(sock)
 
     def write(self, data, length=None):
-        """umqtt.simple writes a packet here in pieces; the message of app/mqtt_messages.py's
-        publish() (see there) is rendered into the socket piece by piece."""
+        """A packet is written here in pieces (by umqtt.simple, app/mqtt_messages.py); the
+        message of app/mqtt_messages.py's publish() (see there) is rendered into the socket
+        piece by piece."""
         if self.message is not None and data is self.message[0]:
             function, arguments = self.message[1:]
             function(*arguments, self._put)
@@ -191,16 +197,11 @@ class Mqtt:
         text = "%s; %d messages sent, %d reconnect%s" % (
             what or "connected to " + self.where, state.mqtt_sent, state.mqtt_reconnects,
             "" if state.mqtt_reconnects == 1 else "s")
+        if state.mqtt_skipped:
+            text += "; %d reading%s skipped for want of heap" % (state.mqtt_skipped, "" if state.mqtt_skipped == 1 else "s")
         if state.mqtt_error and not what:
             text += "; last error: " + state.mqtt_error
         state.mqtt = text
-
-    def _message(self, topic, message):
-        """umqtt.simple's callback for what the broker sends: Home Assistant's status, the one
-        topic subscribed to; "online" is its birth message."""
-        if message == b"online":
-            self.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
-            self.announced = 0
 
     async def run(self):
         """Connect (app/mqtt_link.py), publish until the connection ends, wait, connect again."""
@@ -217,7 +218,8 @@ class Mqtt:
                 wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
                 if wait == 0:
                     link = None
-                    unload("app.mqtt_link")  # not needed while connected
+                    unload("app.mqtt_link")  # not needed while connected, nor its client
+                    unload("umqtt.simple")
                     try:
                         await self._serve()
                     except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
@@ -229,6 +231,7 @@ class Mqtt:
                 wait = self._no_room()
             link = None
             unload("app.mqtt_link")
+            unload("umqtt.simple")
             if wait is None:
                 return  # no umqtt.simple: said in the status and the log
             await asyncio.sleep_ms(wait)
@@ -238,6 +241,7 @@ class Mqtt:
         said as far as there is room to say it (a MemoryError raised here would end the MQTT
         task); the wait before the next attempt."""
         unload("app.mqtt_link")
+        unload("umqtt.simple")
         self.close()
         gc.collect()
         app = self.app
@@ -252,8 +256,12 @@ class Mqtt:
         return _NO_ROOM_MS
 
     def _receive(self):
-        """Whatever the broker sent: looked for without waiting (the socket is non-blocking for
-        its first byte), then parsed by umqtt.simple, which reads the rest with the timeout."""
+        """Whatever the broker sent, looked for without waiting (the socket is non-blocking for
+        its first byte): a PINGRESP or a SUBACK is read here, with the timeout; True when a
+        PUBLISH came (Home Assistant's status, the one topic subscribed to), for umqtt.simple to
+        parse in a turn of publishing (its first byte peeked)."""
+        if self.peeked is not None:  # one a turn had no room to parse: still to be read
+            return True
         while True:
             self.sock.setblocking(False)
             try:
@@ -261,15 +269,16 @@ class Mqtt:
             finally:
                 self.sock.settimeout(IO_MS / 1000)
             if first is None:  # nothing came
-                return
+                return False
             if not first:
                 raise EOFError  # the broker closed the connection
             self.heard_ms = time.ticks_ms()
-            self.peeked = first
-            if self.client.wait_msg() is not None:
-                # A SUBACK, of which umqtt.simple read the type only (a PUBLISH goes to
-                # _message, a PINGRESP gives None): its length byte (3), then its body.
-                self.read(self.read(1)[0])
+            if first[0] & 0xF0 == 0x30:
+                self.peeked = first
+                return True
+            n = self.read(1)[0]  # PINGRESP: 0 bytes follow; SUBACK: 3 (QoS 0: nothing else comes)
+            if n:
+                self.read(n)
 
     async def _serve(self):
         """Publish until the connection ends (self.problem says why): each reading, the raw
@@ -280,37 +289,44 @@ class Mqtt:
         to be unloaded) would be kept alive."""
         self.heard_ms = pinged_ms = time.ticks_ms()
         while self.problem is None:
-            self._receive()
+            message = self._receive()
             now = time.ticks_ms()
             if time.ticks_diff(self.heard_ms, pinged_ms) < 0 and time.ticks_diff(now, pinged_ms) > ANSWER_MS:
                 self.problem = "the broker stopped answering (no reply to a ping in %d s)" % (ANSWER_MS // 1000)
                 break
             if time.ticks_diff(now, pinged_ms) >= _PING_MS:
-                self.client.ping()
+                self._put(b"\xc0\x00")  # PINGREQ
                 self.flush()
                 pinged_ms = now
-            busy = self._publish()
+            busy = self._publish(message)
             await asyncio.sleep_ms(0 if busy else _POLL_MS)  # the meter's turn
 
-    def _publish(self):
-        """The raw frames waiting, the latest reading if it is new (readings that came while the
-        last was published, or while the broker was away, are skipped: the latest is what
-        counts), then the discovery config of the next sensor not announced yet; False if there
-        was nothing to do. Their code is loaded for this and unloaded after (unless it was
-        loaded already): between readings it would only take room."""
+    def _publish(self, message=False):
+        """What the broker published (with `message`: its first byte peeked), the raw frames
+        waiting, the latest reading if it is new (readings that came while the last was
+        published, or while the broker was away, are skipped: the latest is what counts), then
+        the discovery config of the next sensor not announced yet; False if there was nothing to
+        do. Their code, umqtt.simple's with it, is loaded for this and unloaded after (unless it
+        was loaded already): between readings it would only take room."""
         state = self.app.state
         frames = self.raw is not None and self.raw.end
-        if not frames and state.readings == self.published and (
+        if not message and not frames and state.readings == self.published and (
                 self.device is None or self.announced >= self.sensor_count):
             return False
         loaded = [name for name in _PUBLISHING if name not in sys.modules]
+        made = message and self.client is None  # (the tests' stand-in client stays)
         self.packet_start = self.filled  # between turns every packet is whole
         reading = state.readings != self.published  # a MemoryError cuts short the reading (else discovery)
         try:
             try:
                 if loaded:
                     gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
-                from app.mqtt_messages import publish_reading
+                from app.mqtt_messages import client, publish_reading
+                if made:
+                    self.client = client(self)
+                if message:
+                    self.client.wait_msg()
+                    message = False  # read whole: the stream is in step again
                 if frames:
                     self.raw.publish(self)
                 if reading:
@@ -322,15 +338,17 @@ class Mqtt:
                     announce(self)
             except MemoryError:
                 # No room for the code or for a message: the packet cut short is taken back, and
-                # the connection is sound unless part of it went into the socket already. The
-                # reading's messages not sent yet are skipped (the next reading goes out); a
-                # discovery config waits for a later turn (unsaid: it is tried each turn).
-                if self.packet_start < 0:
+                # the connection is sound unless part of it went into the socket already (or a
+                # message from the broker was read in part). The reading's messages not sent yet
+                # are skipped (the next reading goes out); a discovery config waits for a later
+                # turn (unsaid: it is tried each turn); a message from the broker too.
+                if self.packet_start < 0 or message and self.peeked is None:
                     raise
                 self.filled = self.packet_start
                 self.flush()
                 if reading:
                     self.published = state.readings
+                    state.mqtt_skipped += 1
                     try:  # (a MemoryError raised here would end the connection)
                         self.app.log.warning("MQTT: no room in the heap to publish (%d B free): a reading skipped"
                                              % gc.mem_free())
@@ -338,6 +356,8 @@ class Mqtt:
                         pass
                 return False
         finally:
+            if made:
+                self.client = None
             for name in loaded:
                 unload(name)
         return True

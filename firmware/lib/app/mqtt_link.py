@@ -120,7 +120,9 @@ def describe(problem):
 
 
 def _client(mqtt):
-    """umqtt.simple's client for `mqtt` (app.mqtt.Mqtt), or None when it is not installed."""
+    """umqtt.simple's client for connecting `mqtt` (app.mqtt.Mqtt), set up in full (id, user,
+    password, keepalive, last will), or None when umqtt.simple is not installed. A turn of
+    publishing makes a client of its own (app/mqtt_messages.py)."""
     try:
         from umqtt.simple import MQTTClient
     except ImportError:
@@ -130,7 +132,6 @@ def _client(mqtt):
     client = MQTTClient(b"hanreader-" + hexlify(mqtt.app.hal.unique_id()), mqtt.host, mqtt.port, user,
                         config["password"].encode() if user else None, _KEEPALIVE_S)
     client.set_last_will((mqtt.prefix + "/status").encode(), b"offline", True)
-    client.set_callback(mqtt._message)
     return client
 
 
@@ -139,28 +140,27 @@ async def connect(mqtt):
     online and subscribed to Home Assistant's status; else the wait before the next attempt
     (see ended()), or None when MQTT cannot work at all (no umqtt.simple)."""
     app = mqtt.app
-    if mqtt.client is None:
-        mqtt.client = _client(mqtt)
-        if mqtt.client is None:
-            app.state.mqtt = "umqtt.simple is not installed (make deploy installs it)"
-            app.log.error("MQTT: " + app.state.mqtt)
-            return None
+    client = _client(mqtt)
+    if client is None:
+        app.state.mqtt = "umqtt.simple is not installed (make deploy installs it)"
+        app.log.error("MQTT: " + app.state.mqtt)
+        return None
     mqtt.problem = None
     try:
-        await _connect(mqtt)
+        await _connect(mqtt, client)
     except Exception as e:  # noqa: BLE001 - whatever went wrong, try again later
         mqtt.problem = mqtt.problem or e
         return ended(mqtt)
     return 0
 
 
-async def _connect(mqtt):
-    sock, io, reply = await _open(mqtt)
+async def _connect(mqtt, client):
+    sock, io, reply = await _open(mqtt, client)
     mqtt.sock, mqtt.io = sock, io  # closed by ended() from now on
-    _accepted(mqtt, reply)
+    _accepted(mqtt, reply, client)
 
 
-async def _open(mqtt):
+async def _open(mqtt, client):
     """A connection to the broker, CONNECT sent and the 4 bytes of its answer read: (socket, the
     stream over it, TLS or not, answer). (Its own function, as _accepted: code loaded in a
     scattered heap for each attempt comes in small pieces.)"""
@@ -171,7 +171,7 @@ async def _open(mqtt):
             mqtt.address = socket.getaddrinfo(mqtt.host, mqtt.port)[0][-1]
         except OSError:
             raise Down("no address found for %s (DNS)" % mqtt.host)
-    packet = connect_packet(mqtt.client)
+    packet = connect_packet(client)
     sock = socket.socket()
     sock.setblocking(False)
     io = sock
@@ -205,7 +205,7 @@ async def _open(mqtt):
     return sock, io, reply
 
 
-def _accepted(mqtt, reply):
+def _accepted(mqtt, reply, client):
     """The broker's CONNACK `reply` checked; then online: "online" published, Home Assistant's
     status subscribed to (with discovery on)."""
     mqtt.filled = 0
@@ -217,7 +217,7 @@ def _accepted(mqtt, reply):
         raise Down("the broker refused the connection: " + (_REFUSED[code] if code < len(_REFUSED)
                                                             else "code %d" % code))
     mqtt.sock.settimeout(IO_MS / 1000)
-    mqtt.client.sock = mqtt
+    client.sock = mqtt
     mqtt.failures = 0
     app = mqtt.app
     if app.state.mqtt_sent:  # connected before (its first message, "online", went out then)
@@ -225,7 +225,7 @@ def _accepted(mqtt, reply):
     app.log.info("MQTT: connected to %s" % mqtt.where)
     if mqtt.raw is not None:
         mqtt.raw.end = 0  # frames from before are stale
-    mqtt.client.publish((mqtt.prefix + "/status").encode(), b"online", True)
+    client.publish((mqtt.prefix + "/status").encode(), b"online", True)
     if mqtt.sensors is not None:
         mqtt.write(subscribe_packet((mqtt.config["discovery_prefix"] + "/status").encode(), 1))
     mqtt.flush()

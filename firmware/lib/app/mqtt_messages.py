@@ -34,11 +34,30 @@ _NO_UNIT = const(255)
 SENSOR_UNITS = bytes((_WATT, _VAR, _VOLT_AMPERE, _WATT_HOUR, _VAR_HOUR, _VOLT_AMPERE_HOUR, _AMPERE, _VOLT, _HERTZ))
 
 
+def client(mqtt):
+    """umqtt.simple's client to parse what the broker published to `mqtt` (app.mqtt.Mqtt,
+    connected: its socket): Home Assistant's status, subscribed to by app/mqtt_link.py, goes
+    to heard()."""
+    from umqtt.simple import MQTTClient
+    client = MQTTClient(b"", "")
+    client.sock = mqtt
+    client.cb = lambda topic, message: heard(mqtt, message)
+    return client
+
+
+def heard(mqtt, message):
+    """Home Assistant's status: "online" is its birth message, after which it wants the sensors
+    announced again."""
+    if message == b"online":
+        mqtt.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
+        mqtt.announced = 0
+
+
 def publish(mqtt, topic, function, arguments, retain=False):
     """Publish through `mqtt` (app.mqtt.Mqtt, connected) what function(*arguments, write) writes:
-    measured first, then written again into the socket. umqtt.simple's publish() asks the
-    message for its length, then writes it: a range of that length stands for it, which
-    Mqtt.write() recognises and renders."""
+    measured first, then written again into the socket. publish_packet() asks the message for
+    its length, then writes it: a range of that length stands for it, which Mqtt.write()
+    recognises and renders."""
     size = 0
 
     def count(piece):
@@ -54,10 +73,25 @@ def publish(mqtt, topic, function, arguments, retain=False):
 
 
 def publish_packet(mqtt, topic, message, retain=False):
-    """umqtt.simple's publish, with mqtt.packet_start where the packet starts in the buffer while
-    it is written (app/mqtt.py's _publish takes back a packet cut short by a MemoryError)."""
+    """A PUBLISH at QoS 0 into `mqtt`'s socket, byte for byte as umqtt.simple's publish() writes
+    it (tests/upy/test_mqtt_messages.py compares them), with mqtt.packet_start where it starts in
+    the buffer while it is written (app/mqtt.py's _publish takes back a packet cut short by a
+    MemoryError). Written here so that a turn of publishing needs no umqtt.simple: its code
+    would be loaded for each reading."""
     mqtt.packet_start = mqtt.filled
-    mqtt.client.publish(topic, message, retain)
+    header = bytearray(4)  # the type and flags, the remaining length in 7-bit groups
+    header[0] = 0x30 | retain
+    size = 2 + len(topic) + len(message)
+    at = 1
+    while size > 0x7F:
+        header[at] = size & 0x7F | 0x80
+        size >>= 7
+        at += 1
+    header[at] = size
+    mqtt.write(header, at + 1)
+    mqtt.write(bytes((len(topic) >> 8, len(topic) & 0xFF)))
+    mqtt.write(topic)
+    mqtt.write(message)
     mqtt.packet_start = mqtt.filled
 
 

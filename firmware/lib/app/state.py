@@ -23,6 +23,7 @@ class State:
         self.mqtt = "off"          # MQTT in one line: "off" (no broker set), "connected to ...", why not
         self.mqtt_sent = 0         # MQTT messages published since start
         self.mqtt_reconnects = 0   # connections to the broker after the first one
+        self.mqtt_skipped = 0      # readings not published for want of heap (app/mqtt.py)
         self.mqtt_error = None     # why the last MQTT connection failed or ended, in words
         self.loop_stall_ms = 0     # longest time the event loop was blocked
         self.frame_us = 0          # time spent decoding the last frame, over all its chunks
