@@ -474,7 +474,7 @@ def test_what_home_assistant_publishes_is_parsed_in_a_turn():
     mqtt.sock = mqtt.io = PollSocket(incoming=HOME_ASSISTANT_ONLINE + b"\xd0\x00")
     assert mqtt._publish() and mqtt.announced == 1  # the reading and a first sensor announced
     mqtt.client = ParsingClient(mqtt)
-    mqtt.client.cb = lambda topic, message: messages.heard(mqtt, message)
+    mqtt.client.cb = lambda topic, message: discovery.heard(mqtt, message)
     mqtt.app.log.info = lines.append
     assert mqtt._receive() is True and mqtt.peeked == b"\x30"  # left for umqtt.simple
     assert publish_without_room_for(mqtt, "app.mqtt_messages", True) is False

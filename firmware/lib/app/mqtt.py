@@ -9,13 +9,15 @@ writes through. The rest is loaded when it is needed and unloaded after (app.unl
                          for each new reading
   app/mqtt_discovery.py  Home Assistant discovery configs: loaded to announce a sensor (on
                          connect, on Home Assistant's birth message, for a sensor seen first)
+                         and to hear that birth message
   app/mqtt_raw.py        the raw frames topic: loaded only when mqtt.raw is on
   umqtt.simple           micropython-lib's MQTT client (frozen into the official ESP32 firmware or
                          installed by `make deploy`; PyPI's 1.3.4 under the unix port): it builds
                          the CONNECT packet (app/mqtt_link.py) and parses what the broker
-                         publishes (a turn with a message): loaded for that, a client made each
-                         time. A PUBLISH at QoS 0 is written as umqtt.simple's publish() writes
-                         it (app/mqtt_messages.py), so a reading does not load its code
+                         publishes (a turn with a message, app/mqtt_discovery.py): loaded for
+                         that, a client made each time. A PUBLISH at QoS 0 is written as
+                         umqtt.simple's publish() writes it (app/mqtt_messages.py), so a reading
+                         does not load its code
 
 umqtt.simple's own socket calls block (a silent broker held the loop for seconds: shared notes,
 platform §4), so every wait is done by the event loop (connecting: app/mqtt_link.py). Once
@@ -321,10 +323,11 @@ class Mqtt:
             try:
                 if loaded:
                     gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
-                from app.mqtt_messages import client, publish_reading
-                if made:
-                    self.client = client(self)
+                from app.mqtt_messages import publish_reading
                 if message:
+                    if made:
+                        from app.mqtt_discovery import client
+                        self.client = client(self)
                     self.client.wait_msg()
                     message = False  # read whole: the stream is in step again
                 if frames:

@@ -4,7 +4,8 @@
 
 (DISCOVERY = mqtt.discovery_prefix, NODE = "hanreader_" + the meter's number, NAME its friendly
 name). Loaded by app/mqtt.py to announce a sensor it learned (on connect, on Home Assistant's
-birth message, for a sensor seen first) and unloaded after. Configs are written in pieces through
+birth message, for a sensor seen first), and to hear that birth message (Home Assistant's
+status, parsed by umqtt.simple), and unloaded after. Configs are written in pieces through
 `write(text)`, never built whole.
 """
 from app.mqtt import SENSOR_SIZE
@@ -112,3 +113,22 @@ def announce(mqtt):
     mqtt.flush()
     mqtt.show(None, 1)
     mqtt.announced += 1
+
+
+def client(mqtt):
+    """umqtt.simple's client to parse what the broker published to `mqtt` (app.mqtt.Mqtt,
+    connected: its socket): Home Assistant's status, subscribed to by app/mqtt_link.py, goes
+    to heard()."""
+    from umqtt.simple import MQTTClient
+    client = MQTTClient(b"", "")
+    client.sock = mqtt
+    client.cb = lambda topic, message: heard(mqtt, message)
+    return client
+
+
+def heard(mqtt, message):
+    """Home Assistant's status: "online" is its birth message, after which it wants the sensors
+    announced again."""
+    if message == b"online":
+        mqtt.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
+        mqtt.announced = 0

@@ -34,25 +34,6 @@ _NO_UNIT = const(255)
 SENSOR_UNITS = bytes((_WATT, _VAR, _VOLT_AMPERE, _WATT_HOUR, _VAR_HOUR, _VOLT_AMPERE_HOUR, _AMPERE, _VOLT, _HERTZ))
 
 
-def client(mqtt):
-    """umqtt.simple's client to parse what the broker published to `mqtt` (app.mqtt.Mqtt,
-    connected: its socket): Home Assistant's status, subscribed to by app/mqtt_link.py, goes
-    to heard()."""
-    from umqtt.simple import MQTTClient
-    client = MQTTClient(b"", "")
-    client.sock = mqtt
-    client.cb = lambda topic, message: heard(mqtt, message)
-    return client
-
-
-def heard(mqtt, message):
-    """Home Assistant's status: "online" is its birth message, after which it wants the sensors
-    announced again."""
-    if message == b"online":
-        mqtt.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
-        mqtt.announced = 0
-
-
 def publish(mqtt, topic, function, arguments, retain=False):
     """Publish through `mqtt` (app.mqtt.Mqtt, connected) what function(*arguments, write) writes:
     measured first, then written again into the socket. publish_packet() asks the message for
