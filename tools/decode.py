@@ -106,8 +106,8 @@ def is_bare_message(data):
 def write_reading(r, write):
     """A reading as JSON, written in small pieces (no long string is built)."""
     from han.report import string, value
-    from han.values import obis_text
-    time = r.time.iso() if r.time is not None else None
+    from han.text import iso, obis_text
+    time = iso(r.time) if r.time is not None else None
     write('{"time": ')
     write(string(time) if time else "null")
     write(', "obis": {')

@@ -1,6 +1,7 @@
 """A-XDR decoding: every type, BER lengths, bounds (both interpreters)."""
 from han.cosem import Reader
 from han.errors import Error
+from han.text import iso
 from han.values import DateTime, Decimal, ScalerUnit
 from support import unhex
 
@@ -66,9 +67,9 @@ def test_structures_arrays_and_scaler_unit():
 
 def test_date_time_date_time_types():
     value = decode("19 07e40107020e2f14ff800000")
-    assert isinstance(value, DateTime) and value.iso() == "2020-01-07T14:47:20"
-    assert decode("1a 07e4010702").iso() == "2020-01-07"
-    assert decode("1b 0e2f1400").iso() == "14:47:20"
+    assert isinstance(value, DateTime) and iso(value) == "2020-01-07T14:47:20"
+    assert iso(decode("1a 07e4010702")) == "2020-01-07"
+    assert iso(decode("1b 0e2f1400")) == "14:47:20"
 
 
 def test_floats():

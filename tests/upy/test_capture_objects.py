@@ -5,7 +5,7 @@ from encoder import (array, data_notification, double_long_unsigned, integer, lo
                      obis, octet_string, scaler_unit, structure, unsigned)
 from han.framing.wrapper import decode_message
 from han.pipeline import Pipeline
-from han.values import decimal_text
+from han.text import decimal_text, symbol
 
 PUSH_SETUP = "0.8.25.9.0.255"
 
@@ -26,7 +26,7 @@ def decode(body):
 
 def value(reading, text):
     q = reading.get(code(text))
-    return None if q is None else (decimal_text(q.raw, q.scaler), q.symbol())
+    return None if q is None else (decimal_text(q.raw, q.scaler), symbol(q.unit))
 
 
 def test_attribute_3_scales_the_register_value():

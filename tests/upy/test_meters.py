@@ -5,7 +5,7 @@ on the model. The expected figures are the ones the source project (smartmeter-d
 asserts for these captures.
 """
 from han.pipeline import Pipeline
-from han.values import decimal_text
+from han.text import decimal_text
 from support import FRAMES, read_bytes
 
 

@@ -1,10 +1,10 @@
-"""Exact numbers, COSEM date-times and units (both interpreters)."""
+"""Exact numbers, COSEM date-times and units, and their text (both interpreters)."""
+import sys
+
 from han.floats import decimal_from_float_bits
-from han.values import DateTime, Quantity, decimal_text
-
-
-def unit_symbol(code):
-    return Quantity(0, 0, code).symbol()
+from han.text import decimal_text, iso, quantity_text, symbol
+from han.values import DateTime, Quantity
+from support import FRAMES, read_bytes
 
 
 def test_counters_above_float32_precision_render_exactly():
@@ -13,7 +13,7 @@ def test_counters_above_float32_precision_render_exactly():
     assert decimal_text(16777217, 0) == "16777217"  # 2^24 + 1
     assert decimal_text(4294967295, 1) == "42949672950"
     assert decimal_text(18446744073709551615, -3) == "18446744073709551.615"
-    assert Quantity(99999999, -1, 30).text() == "9999999.9"
+    assert quantity_text(Quantity(99999999, -1, 30)) == "9999999.9"
 
 
 def test_negative_scalers_keep_the_meters_resolution():
@@ -26,18 +26,9 @@ def test_negative_scalers_keep_the_meters_resolution():
 
 
 def test_units_use_dlms_symbols():
-    assert unit_symbol(27) == "W"
-    assert unit_symbol(30) == "Wh"
-    assert unit_symbol(32) == "varh"
-    assert unit_symbol(35) == "V"
-    assert unit_symbol(33) == "A"
-    assert unit_symbol(44) == "Hz"
-    assert unit_symbol(8) == "°"
-    assert unit_symbol(39) == "Ωm²/m"
-    assert unit_symbol(72) == "dB"
-    assert unit_symbol(0) == ""
-    assert unit_symbol(255) == ""
-    assert unit_symbol(254) == ""
+    for code, text in ((27, "W"), (30, "Wh"), (32, "varh"), (35, "V"), (33, "A"), (44, "Hz"), (8, "°"),
+                       (39, "Ωm²/m"), (72, "dB"), (0, ""), (255, ""), (254, ""), ("GJ", "GJ")):
+        assert symbol(code) == text, code
 
 
 def _dt(hex_text):
@@ -46,22 +37,22 @@ def _dt(hex_text):
 
 def test_date_time_with_unspecified_deviation_is_local():
     # Kamstrup: deviation 0x8000 ("not specified"), as Nordic meters send local time.
-    assert _dt("07e40107020e2f14ff800000").iso() == "2020-01-07T14:47:20"
+    assert iso(_dt("07e40107020e2f14ff800000")) == "2020-01-07T14:47:20"
 
 
 def test_date_time_deviation_is_minutes_to_utc():
     # Netz NÖ sample: deviation -120 (FF88) = local time is UTC+02:00.
-    assert _dt("07e5091b01092f0f00ff8880").iso() == "2021-09-27T09:47:15+02:00"
-    assert _dt("07e509160311231effffc400").iso() == "2021-09-22T17:35:30+01:00"
-    assert _dt("07e4011502100000ff000000").iso() == "2020-01-21T16:00:00+00:00"
-    assert _dt("07e4011502100000ff003c00").iso() == "2020-01-21T16:00:00-01:00"
+    assert iso(_dt("07e5091b01092f0f00ff8880")) == "2021-09-27T09:47:15+02:00"
+    assert iso(_dt("07e509160311231effffc400")) == "2021-09-22T17:35:30+01:00"
+    assert iso(_dt("07e4011502100000ff000000")) == "2020-01-21T16:00:00+00:00"
+    assert iso(_dt("07e4011502100000ff003c00")) == "2020-01-21T16:00:00-01:00"
 
 
 def test_date_time_to_the_second_and_partial_values():
-    assert _dt("07e4011502100000328000ff").iso() == "2020-01-21T16:00:00"  # hundredths dropped
-    assert _dt("07e40115ffffffffff8000ff").iso() == "2020-01-21"
-    assert _dt("ffffffffff0c1e00ff8000ff").iso() == "12:30:00"
-    assert _dt("ffffffffffffffffff8000ff").iso() is None
+    assert iso(_dt("07e4011502100000328000ff")) == "2020-01-21T16:00:00"  # hundredths dropped
+    assert iso(_dt("07e40115ffffffffff8000ff")) == "2020-01-21"
+    assert iso(_dt("ffffffffff0c1e00ff8000ff")) == "12:30:00"
+    assert iso(_dt("ffffffffffffffffff8000ff")) is None
 
 
 def test_plausible_date_times_and_ascii_meter_numbers():
@@ -103,7 +94,7 @@ def test_quantities_read_the_same_whatever_their_instance_keeps():
         q = Quantity(raw, scaler, unit)
         assert (q.raw, q.scaler, q.unit) == (raw, scaler, unit)
         assert q == Quantity(raw, scaler, unit)
-    assert Quantity(0, 0, 27).text() == "0" and Quantity(0, -2, 33).text() == "0.00"
+    assert quantity_text(Quantity(0, 0, 27)) == "0" and quantity_text(Quantity(0, -2, 33)) == "0.00"
     assert Quantity(0, 0, 27) != Quantity(0, 0, 29) and Quantity(0, 1, 30) == Quantity(0, 0, 30)
 
 
@@ -113,6 +104,43 @@ def test_a_header_time_equal_to_the_clock_item_is_that_item():
     raw = bytes.fromhex("07e40107020e2f14ff800000")
     body = [clock, DateTime(raw), b"\x01\x00\x01\x07\x00\xff", 5]
     reading = build_reading(body, DateTime(raw))
-    assert reading.time is reading.items[0][1] and reading.time.iso() == "2020-01-07T14:47:20"
+    assert reading.time is reading.items[0][1] and iso(reading.time) == "2020-01-07T14:47:20"
     later = DateTime(bytes.fromhex("07e40107020e2f15ff800000"))
     assert build_reading(body, later).time is later  # the header's time wins
+
+
+def test_a_header_time_that_says_no_date_nor_time_is_not_the_readings():
+    # han.cosem tests the fields han.text.iso renders (the decoder does not load it).
+    from han.cosem import build_reading
+    body = [b"\x01\x00\x01\x07\x00\xff", 5]
+    assert build_reading(body, _dt("ffffffffffffffffff8000ff")).time is None
+    assert build_reading(body, _dt("07e40d20ff1800ffff8000ff")).time is None  # month 13, hour 24
+    for when in ("ffffffffff0c1e00ff8000ff", "07e40115ffffffffff8000ff"):  # a time alone, a date alone
+        header = _dt(when)
+        assert build_reading(body, header).time is header
+
+
+def test_decoding_does_not_load_the_text_of_values():
+    # The decoder's modules loaded afresh (module-level imports too), then put back as they were:
+    # the other tests hold their classes.
+    kept = {}
+    for name in list(sys.modules):
+        if name == "han" or name.startswith("han."):
+            kept[name] = sys.modules.pop(name)
+    try:
+        from han.pipeline import Pipeline
+        from han.values import Reading
+        readings = []
+        for capture in ("/amshan/kamstrup-se-list-3phase-hdlc.bin",  # a date-time in the header
+                        "/amsreader-frames/Kaifa-TN-3p-list2-MA304H3E.bin", "/dsmr/telegram_v5.bin"):
+            pipeline = Pipeline()
+            readings += [e for e in pipeline.feed(read_bytes(FRAMES + capture)) if isinstance(e, Reading)]
+            readings += [e for e in pipeline.flush() if isinstance(e, Reading)]
+        assert len(readings) == 3 and all(r.time is not None and r.items for r in readings), readings
+        assert "han.cosem" in sys.modules and "han.dsmr" in sys.modules
+        assert "han.text" not in sys.modules
+    finally:
+        for name in list(sys.modules):
+            if name == "han" or name.startswith("han."):
+                del sys.modules[name]
+        sys.modules.update(kept)

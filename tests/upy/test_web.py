@@ -10,7 +10,8 @@ from app import config as config_store
 from app.state import HISTORY, State
 from app.web import admin, api, auth, http, refusals, routes, server, settings, status
 from han.pipeline import Pipeline
-from han.values import DateTime, Decimal, Quantity, decimal_text
+from han.text import decimal_text, iso
+from han.values import DateTime, Decimal, Quantity
 from support import FRAMES, IS_MICROPYTHON, read_bytes, tick_clock
 
 tick_clock()
@@ -444,7 +445,7 @@ def test_value_parts_are_exact_text():
     assert api.parts(b"AB\x01") == ('"414201"', "414201", None) and api.parts(b"Kam") == ('"Kam"', "Kam", None)
     assert api.parts("Kamstrup_V0001")[1] == "Kamstrup_V0001"
     stamp = DateTime(bytes([0x07, 0xE6, 1, 24, 1, 18, 58, 50, 0, 0xFF, 0xC4, 0x00]))
-    assert api.parts(stamp)[1] == stamp.iso()
+    assert api.parts(stamp)[1] == iso(stamp)
     assert api.parts([Quantity(1, 0, 27), "x"]) == ('[1, "x"]', "1, x", None)
 
 

@@ -9,7 +9,8 @@ between two readings, and a reading comes every 2 to 10 s.
 from app.mqtt import MAX_SENSORS, SENSOR_SIZE, view
 from app.names import name as friendly_name
 from han.report import string, text_of, value as json_value
-from han.values import DateTime, Quantity, decimal_text, obis_text
+from han.text import decimal_text, iso, obis_text, symbol
+from han.values import DateTime, Quantity
 
 try:
     from micropython import const
@@ -79,8 +80,8 @@ def publish_packet(mqtt, topic, message, retain=False):
 def quantity(q):
     """(exact decimal text, unit symbol) of a Quantity as published: energy in k-units."""
     if q.unit in (_WATT_HOUR, _VOLT_AMPERE_HOUR, _VAR_HOUR):
-        return decimal_text(q.raw, q.scaler - 3), "k" + q.symbol()
-    return decimal_text(q.raw, q.scaler), q.symbol()
+        return decimal_text(q.raw, q.scaler - 3), "k" + symbol(q.unit)
+    return decimal_text(q.raw, q.scaler), symbol(q.unit)
 
 
 def value_text(v):
@@ -88,7 +89,7 @@ def value_text(v):
     if isinstance(v, Quantity):
         return quantity(v)[0]
     if isinstance(v, DateTime):
-        return v.iso() or v.raw.hex()
+        return iso(v) or v.raw.hex()
     if isinstance(v, str):
         return v
     if isinstance(v, (bytes, bytearray)):
@@ -127,7 +128,7 @@ def named(items):
 
 def write_state(reading, write):
     """The state message of a reading, in pieces through write(text)."""
-    time = reading.time.iso() if reading.time is not None else None
+    time = iso(reading.time) if reading.time is not None else None
     write('{"time": ')
     write(string(time) if time else "null")
     separator = ', "meter": {'

@@ -5,7 +5,8 @@ Written by hand rather than with `json.dumps`: numbers must come out as exact de
 integer + scaler (no float on the way), and key order must be the meter's order on both
 interpreters.
 """
-from han.values import DateTime, Decimal, Quantity, decimal_text
+from han.text import decimal_text, iso, quantity_text, symbol
+from han.values import DateTime, Decimal, Quantity
 
 
 def _bytes(text):
@@ -45,10 +46,10 @@ def text_of(raw):
 
 def value(v):
     if isinstance(v, Quantity):
-        return "[%s, %s]" % (v.text(), string(v.symbol()))
+        return "[%s, %s]" % (quantity_text(v), string(symbol(v.unit)))
     if isinstance(v, DateTime):
-        iso = v.iso()
-        return string(iso) if iso else string(v.raw.hex())
+        text = iso(v)
+        return string(text) if text else string(v.raw.hex())
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):

@@ -1,6 +1,6 @@
 """DLMS unit codes by name (Blue Book, "Enumerated values for physical units"), for what names
 units: P1 telegrams (han.dsmr) and the tests. A Quantity's unit is one of these codes; its symbol
-is Quantity.symbol(). The decoder of a HAN meter does not load this module: module-level names
+is han.text.symbol(unit). The decoder of a HAN meter does not load this module: module-level names
 cost the board's heap a name and a slot each.
 """
 WATT = 27

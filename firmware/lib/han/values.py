@@ -1,8 +1,9 @@
 """Exact values: numbers as integer + power-of-ten scaler, COSEM date-times, DLMS units; and
 the Reading that carries them, the one shape every consumer reads.
 
-The ESP32's MicroPython floats are 32-bit (85823280 Wh is not representable), so nothing here
-uses float arithmetic: numbers are rendered to decimal text from the integer and the scaler.
+Loaded with the decoder, for good; their text (decimals, unit symbols, ISO 8601, OBIS codes) is
+han.text's, loaded only by what renders. The ESP32's MicroPython floats are 32-bit (85823280 Wh
+is not representable), so nothing here uses float arithmetic: numbers stay integer + scaler.
 """
 
 try:
@@ -36,18 +37,6 @@ def default_unit(obis):
     if d in b"\x08\x09\x0a\x1d" and c < 80:  # registers (time integrals)
         return b"\xff\x1e\x1e\x20\x20\x20\x20\x20\x20\x1f\x1f\xff\xff\xff\xff\x1e\x1e\xff\xff\xff"[c % 20]
     return _NO_UNIT
-
-
-def decimal_text(raw, scaler):
-    """raw × 10^scaler as exact decimal text with max(0, -scaler) fractional digits."""
-    if scaler >= 0:
-        return str(raw * 10 ** scaler)
-    places = -scaler
-    digits = str(-raw if raw < 0 else raw)
-    if len(digits) <= places:
-        digits = "0" * (places + 1 - len(digits)) + digits
-    text = digits[:-places] + "." + digits[-places:]
-    return "-" + text if raw < 0 else text
 
 
 # A decoded telegram.
@@ -116,26 +105,6 @@ class Quantity:
             self.scaler = scaler
         self.unit = unit
 
-    def text(self):
-        return decimal_text(self.raw, self.scaler)
-
-    def symbol(self):
-        code = self.unit
-        if isinstance(code, str):  # a unit without DLMS code (DSMR "GJ"), kept as sent
-            return code
-        if not 0 <= code <= 72:
-            return ""
-        # DLMS unit enumeration (Blue Book, table "Enumerated values for physical units"), code
-        # 0-72, as one string rather than 73 objects: the board's heap is small.
-        units = ("|a|mo|wk|d|h|min|s|°|°C|currency|m|m/s|m³|m³|m³/h|m³/h|m³/d|m³/d|l|kg|N|Nm|Pa|bar|J|J/h|W|"
-                 "VA|var|Wh|VAh|varh|A|C|V|V/m|F|Ω|Ωm²/m|Wb|T|A/m|H|Hz|1/(Wh)|1/(varh)|1/(VAh)|V²h|A²h|kg/s|"
-                 "S|K|1/(V²h)|1/(A²h)|1/m³|%|Ah|||Wh/m³|J/m³|Mol %|g/m³|Pa s|J/kg|g/cm²|atm|||dBm|dBµV|dB")
-        at = 0
-        for _ in range(code):
-            at = units.find("|", at) + 1
-        end = units.find("|", at)
-        return units[at:end if end >= 0 else len(units)]
-
     def __eq__(self, other):
         return isinstance(other, Quantity) and self.raw * 10 ** max(0, self.scaler - other.scaler) == \
             other.raw * 10 ** max(0, other.scaler - self.scaler) and self.unit == other.unit
@@ -173,26 +142,3 @@ class DateTime:
             and (r[5] <= 23 or r[5] == 0xFF) and (r[6] <= 59 or r[6] == 0xFF) \
             and (r[7] <= 59 or r[7] == 0xFF) and (r[8] <= 99 or r[8] == 0xFF) \
             and (deviation is None or -900 <= deviation <= 900)
-
-    def iso(self):
-        """ISO 8601 text to the second; date or time alone when the other half is unspecified."""
-        r = self.raw
-        year = (r[0] << 8) | r[1]
-        has_date = year != 0xFFFF and 1 <= r[2] <= 12 and 1 <= r[3] <= 31
-        has_time = r[5] <= 23 and r[6] <= 59
-        date = "%04d-%02d-%02d" % (year, r[2], r[3]) if has_date else ""
-        if not has_time:
-            return date or None
-        time = "%02d:%02d:%02d" % (r[5], r[6], r[7] if r[7] <= 59 else 0)  # seconds resolution
-        deviation = self.deviation()
-        if deviation is not None and -900 <= deviation <= 900:
-            offset = -deviation
-            sign = "+" if offset >= 0 else "-"
-            offset = abs(offset)
-            time += "%s%02d:%02d" % (sign, offset // 60, offset % 60)
-        return date + "T" + time if date else time
-
-
-def obis_text(code):
-    """Six OBIS bytes -> 'A.B.C.D.E.F'."""
-    return "%d.%d.%d.%d.%d.%d" % (code[0], code[1], code[2], code[3], code[4], code[5])

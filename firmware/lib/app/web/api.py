@@ -5,7 +5,7 @@ polling every 2 s loads it for each poll.
 Written into the connection's buffer as it is made (http.Out): constant pieces are bytes, numbers
 are digits put straight in the buffer; a reading never becomes one long string, and a value
 costs a couple of short strings (its name, its unit). Numbers are the exact decimal text
-han.values makes from the meter's integer and scaler: no float on the way, so "0.89" A stays
+han.text makes from the meter's integer and scaler: no float on the way, so "0.89" A stays
 0.89 and 85823280 Wh stays whole.
 """
 import time
@@ -14,7 +14,8 @@ from json import dumps
 from app.names import name as friendly_name
 from app.state import HISTORY
 from app.web.http import FLUSH_AT, OK_JSON
-from han.values import DateTime, Decimal, Quantity, decimal_text
+from han.text import decimal_text, iso, quantity_text, symbol
+from han.values import DateTime, Decimal, Quantity
 
 try:
     from micropython import const
@@ -29,8 +30,8 @@ def parts(value):
     """(JSON value, display text, unit symbol or None) of a reading's value."""
     unit = None
     if isinstance(value, Quantity):
-        text = value.text()
-        unit = value.symbol()
+        text = quantity_text(value)
+        unit = symbol(value.unit)
     elif isinstance(value, Decimal):
         text = decimal_text(value.raw, value.scaler)
     elif isinstance(value, bool):
@@ -49,7 +50,7 @@ def parts(value):
         return "[" + ", ".join(numbers) + "]", ", ".join(texts), None
     else:  # text: a date-time's, printable ASCII as it is, other bytes in hex
         if isinstance(value, DateTime):
-            text = value.iso() or value.raw.hex()
+            text = iso(value) or value.raw.hex()
         elif isinstance(value, (str, bytes, bytearray)):
             raw = value.encode() if isinstance(value, str) else bytes(value)
             for c in raw:
@@ -65,7 +66,7 @@ def parts(value):
 
 
 def _decimal(out, raw, scaler):
-    """raw × 10^scaler, the exact digits han.values.decimal_text makes, put straight into the
+    """raw × 10^scaler, the exact digits han.text.decimal_text makes, put straight into the
     answer for the usual reading (a string is made only for unusual sizes)."""
     if not -6 <= scaler <= 0 or not -0x3FFFFFFF <= raw <= 0x3FFFFFFF:
         out.put(decimal_text(raw, scaler))
@@ -109,7 +110,7 @@ def _head(out, reading, age_ms):
     # What comes once an answer is formatted: a few short-lived strings, where constant pieces
     # would be objects made at every load of this module (once a poll).
     out.put(', "age_s": %d, "time": %s, "meter": {' % (
-        age_ms // 1000, dumps(reading.time.iso() if reading.time is not None else None)))
+        age_ms // 1000, dumps(iso(reading.time) if reading.time is not None else None)))
     lead = ""
     for key, value in (("manufacturer", reading.manufacturer), ("model", reading.model),
                        ("id", reading.meter_id), ("list", reading.list_id)):
@@ -137,7 +138,7 @@ def _value(out, code, value):
         out.put(b', "text": "')
         _decimal(out, value.raw, value.scaler)
         out.put(b'"')
-        unit = value.symbol()
+        unit = symbol(value.unit)
     else:
         number, text, unit = parts(value)
         out.put(number)

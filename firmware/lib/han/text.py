@@ -1,0 +1,70 @@
+"""Values as text: exact decimals from integer + scaler, DLMS unit symbols, ISO 8601 date-times,
+OBIS codes.
+
+Apart from han.values, which stays loaded with the decoder: this module is loaded only by what
+renders (the web API, MQTT's messages, han.report, the decoder CLI), each for a moment, so its
+code takes no heap between readings.
+
+The ESP32's MicroPython floats are 32-bit (85823280 Wh is not representable), so nothing here
+uses float arithmetic: numbers are rendered to decimal text from the integer and the scaler.
+"""
+
+
+def decimal_text(raw, scaler):
+    """raw × 10^scaler as exact decimal text with max(0, -scaler) fractional digits."""
+    if scaler >= 0:
+        return str(raw * 10 ** scaler)
+    places = -scaler
+    digits = str(-raw if raw < 0 else raw)
+    if len(digits) <= places:
+        digits = "0" * (places + 1 - len(digits)) + digits
+    text = digits[:-places] + "." + digits[-places:]
+    return "-" + text if raw < 0 else text
+
+
+def quantity_text(q):
+    """A han.values.Quantity's number as exact decimal text."""
+    return decimal_text(q.raw, q.scaler)
+
+
+def symbol(unit):
+    """The symbol of a Quantity's unit: a DLMS unit code, or a str for a unit without one."""
+    if isinstance(unit, str):  # a unit without DLMS code (DSMR "GJ"), kept as sent
+        return unit
+    if not 0 <= unit <= 72:
+        return ""
+    # DLMS unit enumeration (Blue Book, table "Enumerated values for physical units"), code
+    # 0-72, as one string rather than 73 objects: the board's heap is small.
+    units = ("|a|mo|wk|d|h|min|s|°|°C|currency|m|m/s|m³|m³|m³/h|m³/h|m³/d|m³/d|l|kg|N|Nm|Pa|bar|J|J/h|W|"
+             "VA|var|Wh|VAh|varh|A|C|V|V/m|F|Ω|Ωm²/m|Wb|T|A/m|H|Hz|1/(Wh)|1/(varh)|1/(VAh)|V²h|A²h|kg/s|"
+             "S|K|1/(V²h)|1/(A²h)|1/m³|%|Ah|||Wh/m³|J/m³|Mol %|g/m³|Pa s|J/kg|g/cm²|atm|||dBm|dBµV|dB")
+    at = 0
+    for _ in range(unit):
+        at = units.find("|", at) + 1
+    end = units.find("|", at)
+    return units[at:end if end >= 0 else len(units)]
+
+
+def iso(date_time):
+    """A han.values.DateTime as ISO 8601 text to the second; date or time alone when the other
+    half is unspecified; None when neither is."""
+    r = date_time.raw
+    year = (r[0] << 8) | r[1]
+    has_date = year != 0xFFFF and 1 <= r[2] <= 12 and 1 <= r[3] <= 31
+    has_time = r[5] <= 23 and r[6] <= 59
+    date = "%04d-%02d-%02d" % (year, r[2], r[3]) if has_date else ""
+    if not has_time:
+        return date or None
+    time = "%02d:%02d:%02d" % (r[5], r[6], r[7] if r[7] <= 59 else 0)  # seconds resolution
+    deviation = date_time.deviation()
+    if deviation is not None and -900 <= deviation <= 900:
+        offset = -deviation
+        sign = "+" if offset >= 0 else "-"
+        offset = abs(offset)
+        time += "%s%02d:%02d" % (sign, offset // 60, offset % 60)
+    return date + "T" + time if date else time
+
+
+def obis_text(code):
+    """Six OBIS bytes -> 'A.B.C.D.E.F'."""
+    return "%d.%d.%d.%d.%d.%d" % (code[0], code[1], code[2], code[3], code[4], code[5])
