@@ -26,14 +26,16 @@ LIB = os.path.join(ROOT, "firmware", "lib")
 UPY_LIB = os.path.join(ROOT, ".venv", "upy-lib")  # umqtt.simple (tools/fetch_umqtt.py)
 # What of the decoder stays loaded in a running firmware with a plain meter (the pipeline and the
 # layers it imports, the diagnosis). A meter that encrypts adds han.keys and han.crypto.gcm; the
-# rest comes when needed (han.report with MQTT, han.detective while the serial setting is found).
+# rest comes when needed (han.report and han.text with MQTT and the web's answers, han.detective
+# while the serial setting is found).
 FIRMWARE_SET = ("han.pipeline", "han.diagnosis")
 CIPHER_SET = ("han.keys", "han.crypto.gcm")
 # What stays loaded of the device program while it runs (the rest comes for a request, a command
 # or a change and goes again); measured on top of the firmware set and asyncio.
 APP_SET = ("app.main", "app.log", "app.state", "app.hal.unix", "app.meter", "app.wifi", "app.health",
            "app.telnet", "app.web.server")
-MQTT_SET = ("app.mqtt", "umqtt.simple")  # the messages (app.mqtt_messages, han.report, app.names) come per turn
+MQTT_SET = ("app.mqtt",)  # the messages (app.mqtt_messages, han.report, han.text, app.names) come per turn,
+# umqtt.simple to connect
 
 PROBE = """
 import gc, sys

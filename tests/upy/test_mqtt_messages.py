@@ -367,7 +367,7 @@ def test_a_publish_is_written_byte_for_byte_as_umqtt_simple_writes_it():
 def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     from app import unload
     mqtt, sock, _ = connection_with_a_reading()
-    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report"):
+    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text"):
         unload(name)
     import app.names  # noqa: F401 - loaded by something else (the web server's answering code): kept
     assert mqtt._publish()  # the new reading, then the first sensor's discovery config
@@ -375,7 +375,7 @@ def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     assert b"\x00\x0fhanreader/state{" in written and b"hanreader/power/import" in written
     assert b"homeassistant/sensor/hanreader_%s/power_import/config" % METER_ID.encode() in written
     assert mqtt.announced == 1 and mqtt.app.state.mqtt_sent == 2 + len(KAMSTRUP_SENSORS)
-    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report"):
+    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text"):
         assert name not in sys.modules, name
     assert "app.names" in sys.modules
     mqtt.announced = mqtt.sensor_count

@@ -661,6 +661,20 @@ def test_a_refused_request_without_room_for_its_answer_is_told_so_with_a_503():
     assert request.rare and web.rare == 1  # counted: exchange's end unloads what routes.py may have loaded
 
 
+def test_the_answering_code_goes_with_the_values_text():
+    # api.py renders with han.text; the decoder never loads it, so it goes with the answering code
+    import han.text  # noqa: F401 - as a poll's answer loaded it
+    kept = {name: module for name, module in sys.modules.items() if name.startswith("app.web.") or name == "han.text"}
+    web = server.Web(FakeApp())
+    web.names_shared = True  # app.names is MQTT's: kept
+    try:
+        web._unload()
+        assert "han.text" not in sys.modules and "app.web.http" not in sys.modules
+        assert "app.web.server" in sys.modules
+    finally:
+        sys.modules.update(kept)
+
+
 def test_answering_no_room_needs_no_room():
     try:
         from micropython import heap_lock, heap_unlock

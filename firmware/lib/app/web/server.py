@@ -178,8 +178,10 @@ class Web:
 
     def _unload(self):
         """No connection is open: every module of the package but this one goes (the answering
-        code: http.py, api.py, status.py), and app.names unless MQTT keeps it."""
+        code: http.py, api.py, status.py), with han.text (the values' text: an MQTT turn, which
+        may have found it loaded, is over), and app.names unless MQTT keeps it."""
         unload("app.web.http")  # also after an import that found no room (see app.unload)
+        unload("han.text")
         while True:  # one at a time (unloading changes sys.modules): a copy of its names would
             for name in sys.modules:  # need a 0.5 KB piece, which a scattered heap may not have
                 if name.startswith("app.web.") and name != __name__:
