@@ -694,3 +694,26 @@ def test_no_room_to_connect_is_said_without_needing_room():
     assert wait == 10000 and state.mqtt == "off" and lines == []  # nothing said: no room to say it
     assert mqtt._no_room() == 10000 and state.mqtt.startswith("no room in the heap to connect")
     assert lines[0] == "MQTT: the connection ended: EOFError()" and lines[1].startswith("MQTT: no room")
+
+
+def test_a_turn_with_no_room_at_all_keeps_the_connection():
+    # Everything a turn does before its code is loaded must need no room: a MemoryError raised
+    # outside its handler (a list of the modules to unload, 256 B, did) ended the connection.
+    try:
+        from micropython import heap_lock, heap_unlock
+    except ImportError:
+        return  # CPython: the heap cannot be locked
+    from app import unload
+    mqtt, sock, lines = connection_with_a_reading()
+    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text"):
+        unload(name)
+    heap_lock()
+    try:
+        published = mqtt._publish()
+    finally:
+        heap_unlock()
+    assert published is False and mqtt.problem is None and not sock.written
+    assert mqtt.app.state.mqtt_skipped == 1 and mqtt.published == 1
+    assert "app.mqtt_messages" not in sys.modules
+    mqtt.app.state.readings = 2  # room again: the next reading goes out
+    assert mqtt._publish() and b"\x00\x0fhanreader/state{" in bytes(sock.written)

@@ -316,13 +316,16 @@ class Mqtt:
         if not message and not frames and state.readings == self.published and (
                 self.device is None or self.announced >= self.sensor_count):
             return False
-        loaded = [name for name in _PUBLISHING if name not in sys.modules]
+        kept = 0  # bit i: _PUBLISHING[i] was loaded before this turn, by someone else (no list: no room needed)
+        for i in range(len(_PUBLISHING)):
+            if _PUBLISHING[i] in sys.modules:
+                kept |= 1 << i
         made = message and self.client is None  # (the tests' stand-in client stays)
         self.packet_start = self.filled  # between turns every packet is whole
         reading = state.readings != self.published  # a MemoryError cuts short the reading (else discovery)
         try:
             try:
-                if loaded:
+                if kept != (1 << len(_PUBLISHING)) - 1:
                     gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
                 from app.mqtt_messages import publish_reading
                 if message:
@@ -362,6 +365,7 @@ class Mqtt:
         finally:
             if made:
                 self.client = None
-            for name in loaded:
-                unload(name)
+            for i in range(len(_PUBLISHING)):
+                if not kept >> i & 1:
+                    unload(_PUBLISHING[i])
         return True
