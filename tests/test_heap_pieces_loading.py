@@ -21,7 +21,7 @@ UPY_LIB = os.path.join(ROOT, ".venv", "upy-lib")  # umqtt.simple (tools/fetch_um
 # Each module, and what stays loaded in the firmware when it comes.
 COMES_AND_GOES = {
     "app.console": "app.telnet,app.log",                 # a telnet command, a new client
-    "app.mqtt_messages": "app.mqtt",        # each reading (with han.report, app.names, umqtt.simple)
+    "app.mqtt_messages": "app.mqtt",        # each reading (with han.report, han.text)
     "app.mqtt_discovery": "app.mqtt",       # a sensor announced to Home Assistant
     "app.mqtt_link": "app.mqtt",            # each connection attempt (with umqtt.simple)
     "umqtt.simple": "app.mqtt",             # with each of those three

@@ -112,7 +112,7 @@ def test_meter_id_is_the_one_friendly_name_several_codes_have():
     # named() gives a second "meter_id" no name (the value goes by its code) and counts on no other
     # name being shared: read from the table's source, "C.D.E name" pairs.
     from support import ROOT
-    with open(ROOT + "/firmware/lib/app/names.py") as f:
+    with open(ROOT + "/firmware/lib/han/text.py") as f:
         source = f.read()
     table = source[source.index("_NAMES = const(("):source.index("))", source.index("_NAMES = const(("))]
     words = " ".join(piece for piece in table.split('"')[1::2]).split()
@@ -367,17 +367,17 @@ def test_a_publish_is_written_byte_for_byte_as_umqtt_simple_writes_it():
 def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     from app import unload
     mqtt, sock, _ = connection_with_a_reading()
-    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text"):
+    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report"):
         unload(name)
-    import app.names  # noqa: F401 - loaded by something else (the web server's answering code): kept
+    import han.text  # noqa: F401 - loaded by something else (the web server's answering code): kept
     assert mqtt._publish()  # the new reading, then the first sensor's discovery config
     written = bytes(sock.written)
     assert b"\x00\x0fhanreader/state{" in written and b"hanreader/power/import" in written
     assert b"homeassistant/sensor/hanreader_%s/power_import/config" % METER_ID.encode() in written
     assert mqtt.announced == 1 and mqtt.app.state.mqtt_sent == 2 + len(KAMSTRUP_SENSORS)
-    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text"):
+    for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report"):
         assert name not in sys.modules, name
-    assert "app.names" in sys.modules
+    assert "han.text" in sys.modules
     mqtt.announced = mqtt.sensor_count
     sock.written = bytearray()
     assert not mqtt._publish() and not sock.written  # nothing new: nothing loaded, nothing sent

@@ -1,5 +1,5 @@
 """Friendly names match C.D.E only and never a longer code's tail (both interpreters)."""
-from app.names import name
+from han.text import name
 
 
 def test_names_ignore_a_and_b():

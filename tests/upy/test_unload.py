@@ -172,8 +172,8 @@ def test_unloading_a_module_never_loaded_changes_nothing():
 
 
 def test_a_loaded_module_goes_with_its_parent_attribute():
-    import app.names  # noqa: F401 - loaded for the test
-    assert "app.names" in sys.modules
-    unload("app.names")
-    assert "app.names" not in sys.modules
-    assert "names" not in sys.modules["app"].__dict__
+    import app.mqtt_raw  # noqa: F401 - loaded for the test
+    assert "app.mqtt_raw" in sys.modules
+    unload("app.mqtt_raw")
+    assert "app.mqtt_raw" not in sys.modules
+    assert "mqtt_raw" not in sys.modules["app"].__dict__

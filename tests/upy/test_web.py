@@ -666,7 +666,6 @@ def test_the_answering_code_goes_with_the_values_text():
     import han.text  # noqa: F401 - as a poll's answer loaded it
     kept = {name: module for name, module in sys.modules.items() if name.startswith("app.web.") or name == "han.text"}
     web = server.Web(FakeApp())
-    web.names_shared = True  # app.names is MQTT's: kept
     try:
         web._unload()
         assert "han.text" not in sys.modules and "app.web.http" not in sys.modules

@@ -5,8 +5,8 @@ writes through. The rest is loaded when it is needed and unloaded after (app.unl
 
   app/mqtt_link.py       connecting (DNS, TCP, TLS, CONNECT and CONNACK), the words for a
                          failure and the backoff: loaded for each connection attempt
-  app/mqtt_messages.py   what a reading publishes, with han.report (JSON), han.text and
-                         app.names: loaded for each new reading
+  app/mqtt_messages.py   what a reading publishes, with han.report (JSON) and han.text (values'
+                         text, friendly names): loaded for each new reading
   app/mqtt_discovery.py  Home Assistant discovery configs: loaded to announce a sensor (on
                          connect, on Home Assistant's birth message, for a sensor seen first)
                          and to hear that birth message
@@ -81,8 +81,7 @@ WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
 MAX_SENSORS = const(48)   # Home Assistant sensors remembered (the name table has fewer)
 SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
 # The code a turn of publishing loads (and unloads after, unless it was loaded already).
-_PUBLISHING = const(("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text", "app.names",
-                     "umqtt.simple"))
+_PUBLISHING = const(("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text", "umqtt.simple"))
 
 
 def view(piece):

@@ -10,7 +10,7 @@ status, parsed by umqtt.simple), and unloaded after. Configs are written in piec
 """
 from app.mqtt import SENSOR_SIZE
 from app.mqtt_messages import SENSOR_UNITS, is_sensor, publish, value_topic
-from app.names import name as friendly_name
+from han.text import name as friendly_name
 from han.report import string
 
 try:

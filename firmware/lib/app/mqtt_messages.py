@@ -2,14 +2,14 @@
 describes it (the state message, the values that go to a topic of their own), and the Home
 Assistant sensors it brings.
 
-Loaded by app/mqtt.py for each new reading and unloaded after, with han.report and app.names
+Loaded by app/mqtt.py for each new reading and unloaded after, with han.report and han.text
 unless something else had loaded them (the web server's answering code): nothing here is needed
 between two readings, and a reading comes every 2 to 10 s.
 """
 from app.mqtt import MAX_SENSORS, SENSOR_SIZE, view
-from app.names import name as friendly_name
 from han.report import string, text_of, value as json_value
 from han.text import decimal_text, iso, obis_text, symbol
+from han.text import name as friendly_name
 from han.values import DateTime, Quantity
 
 try:

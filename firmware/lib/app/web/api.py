@@ -11,10 +11,10 @@ han.text makes from the meter's integer and scaler: no float on the way, so "0.8
 import time
 from json import dumps
 
-from app.names import name as friendly_name
 from app.state import HISTORY
 from app.web.http import FLUSH_AT, OK_JSON
 from han.text import decimal_text, iso, quantity_text, symbol
+from han.text import name as friendly_name
 from han.values import DateTime, Decimal, Quantity
 
 try:
@@ -126,7 +126,7 @@ def _value(out, code, value):
         if i:
             out.put(b".")
         out.number(code[i])
-    name = friendly_name(code)  # a lowercase identifier (app.names): nothing to escape
+    name = friendly_name(code)  # a lowercase identifier (han.text): nothing to escape
     if name is None:
         out.put(b'", "name": null, "value": ')
     else:

@@ -54,7 +54,7 @@ _SPACE = const(b" \t")
 # here, not in routes.py: with no room for routes.py, importing it to read them would try again).
 _RARE_CODE = const(("app.web.routes", "app.web.admin", "app.web.auth", "app.web.settings", "app.config",
                     "app.web.refusals"))
-# The code a poll loads (the server unloads it, and app.names, once no connection is open)
+# The code a poll loads (the server unloads it, and han.text, once no connection is open)
 _POLL_CODE = const(("app.web.api", "app.web.status"))
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
 # to answer one (every poll loads this module: none of that text).

@@ -62,7 +62,6 @@ class Web:
         self.timeouts = 0      # connections closed for being too slow
         self.last_ms = 0       # ticks_ms when the last connection ended
         self.watcher = None    # the task watching deadlines while the answering code is loaded
-        self.names_shared = None   # while the answering code is loaded: app.names was (MQTT's), kept
 
     async def start(self, port):
         return await asyncio.start_server(self._serve, "0.0.0.0", port, _MAX_CONNECTIONS + _MAX_WAITING)
@@ -100,8 +99,6 @@ class Web:
                 from app.web.http import busy  # loaded already: every slot's connection uses it
                 await busy(stream)
                 return
-            if self.names_shared is None:  # the answering code comes now (None: not loaded)
-                self.names_shared = "app.names" in sys.modules
             try:
                 if "app.web.http" not in sys.modules:
                     # Garbage goes first, collected from here, where the stack is shallow: when the
@@ -178,8 +175,8 @@ class Web:
 
     def _unload(self):
         """No connection is open: every module of the package but this one goes (the answering
-        code: http.py, api.py, status.py), with han.text (the values' text: an MQTT turn, which
-        may have found it loaded, is over), and app.names unless MQTT keeps it."""
+        code: http.py, api.py, status.py), with han.text (values' text and friendly names: an
+        MQTT turn, which may have found it loaded and kept it, is over: turns never wait)."""
         unload("app.web.http")  # also after an import that found no room (see app.unload)
         unload("han.text")
         while True:  # one at a time (unloading changes sys.modules): a copy of its names would
@@ -189,6 +186,3 @@ class Web:
             else:
                 break
             unload(name)
-        if self.names_shared is False:
-            unload("app.names")
-        self.names_shared = None
