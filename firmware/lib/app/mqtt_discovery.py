@@ -4,8 +4,8 @@
 
 (DISCOVERY = mqtt.discovery_prefix, NODE = "hanreader_" + the meter's number, NAME its friendly
 name). Loaded by app/mqtt.py to announce a sensor it learned (on connect, on Home Assistant's
-birth message, for a sensor seen first), and to hear that birth message (Home Assistant's
-status, parsed by umqtt.simple), and unloaded after. Configs are written in pieces through
+birth message, for a sensor seen first) or to hear Home Assistant's status (that birth message,
+parsed by umqtt.simple), and unloaded after. Configs are written in pieces through
 `write(text)`, never built whole.
 """
 from app.mqtt import SENSOR_SIZE

@@ -121,8 +121,8 @@ def describe(problem):
 
 def _client(mqtt):
     """umqtt.simple's client for connecting `mqtt` (app.mqtt.Mqtt), set up in full (id, user,
-    password, keepalive, last will), or None when umqtt.simple is not installed. A turn of
-    publishing makes a client of its own (app/mqtt_messages.py)."""
+    password, keepalive, last will), or None when umqtt.simple is not installed. What the
+    broker publishes is parsed by a client of its own (app/mqtt_discovery.py)."""
     try:
         from umqtt.simple import MQTTClient
     except ImportError:
