@@ -26,6 +26,7 @@ class App:
             self.counted = False
             from app import boot_guard  # loaded for that only (see app/start.py)
             boot_guard.make().clear()
+            boot_guard = None  # a finished coroutine keeps its locals while its task is referenced
             unload("app.boot_guard")
         if reboot:
             self.hal.reset(reboot)
