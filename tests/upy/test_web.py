@@ -7,8 +7,9 @@ import sys
 import time
 
 from app import config as config_store
+from app import unload
 from app.state import HISTORY, State
-from app.web import admin, api, auth, http, refusals, routes, server, settings, status
+from app.web import admin, api, auth, history, http, refusals, routes, server, settings, status
 from han.pipeline import Pipeline
 from han.text import decimal_text, iso
 from han.values import DateTime, Decimal, Quantity
@@ -497,16 +498,29 @@ def test_history_json_from_the_ring():
     for i in range(HISTORY + 5):  # the ring has wrapped
         state.add_power(100 + i, i)
     out = Out()
-    run(api.history(app, out, "", (100 + HISTORY + 5) * 1000))
+    run(history.history(app, out, "", (100 + HISTORY + 5) * 1000))
     found = out.body()
     assert found["count"] == HISTORY + 5 and len(found["points"]) == HISTORY
     assert found["points"][0] == [HISTORY, 5] and found["points"][-1] == [1, HISTORY + 4]
     out = Out()
-    run(api.history(app, out, "after=%d" % (HISTORY + 3), (100 + HISTORY + 5) * 1000))
+    run(history.history(app, out, "after=%d" % (HISTORY + 3), (100 + HISTORY + 5) * 1000))
     assert out.body()["points"] == [[2, HISTORY + 3], [1, HISTORY + 4]]
     out = Out()
-    run(api.history(app, out, "after=99999", (100 + HISTORY + 5) * 1000))  # restarted since: all
+    run(history.history(app, out, "after=99999", (100 + HISTORY + 5) * 1000))  # restarted since: all
     assert len(out.body()["points"]) == HISTORY
+
+
+def test_the_power_history_poll_loads_no_values_text():
+    # /api/history comes right after /api/data at each new reading: without han.text (the values'
+    # text and friendly names) and api.py, it needs less room than the poll before it
+    kept = {name: sys.modules[name] for name in ("han.text", "app.web.api", "app.web.history")}
+    for name in kept:
+        unload(name)
+    try:
+        __import__("app.web.history")
+        assert "han.text" not in sys.modules and "app.web.api" not in sys.modules
+    finally:
+        sys.modules.update(kept)
 
 
 def test_status_json():

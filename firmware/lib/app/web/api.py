@@ -1,6 +1,6 @@
-"""The dashboard's live JSON: /api/data (the latest reading) and /api/history (the last hour of
-power). Loaded for them and unloaded as their connection closes (see server.py): a dashboard
-polling every 2 s loads it for each poll.
+"""The dashboard's live JSON: /api/data, the latest reading (the last hour of power, /api/history,
+is history.py's: it needs none of the values' text). Loaded for it and unloaded as its connection
+closes (see server.py): a dashboard polling every 2 s loads it for each poll.
 
 Written into the connection's buffer as it is made (http.Out): constant pieces are bytes, numbers
 are digits put straight in the buffer; a reading never becomes one long string, and a value
@@ -11,19 +11,10 @@ han.text makes from the meter's integer and scaler: no float on the way, so "0.8
 import time
 from json import dumps
 
-from app.state import HISTORY
 from app.web.http import FLUSH_AT, OK_JSON
 from han.text import decimal_text, iso, quantity_text, symbol
 from han.text import name as friendly_name
 from han.values import DateTime, Decimal, Quantity
-
-try:
-    from micropython import const
-except ImportError:
-    def const(value):
-        return value
-
-_WRAP_S = const((1 << 30) // 1000)  # time.ticks_ms() // 1000 starts again from 0 after this
 
 
 def parts(value):
@@ -148,40 +139,3 @@ def _value(out, code, value):
         out.put(b', "unit": ')
         out.put(dumps(unit))
     out.put(b"}")
-
-
-async def history(app, out, query, now_ms=None):
-    """Power (import minus export, W) of the last hour: [age in seconds, watts] oldest first.
-
-    `count` numbers the samples since start; ?after=N sends only those after the N-th (all
-    when N is larger: the device has restarted)."""
-    after = 0
-    for pair in query.split("&"):
-        if pair.startswith("after="):
-            try:
-                after = int(pair[6:])
-            except ValueError:
-                pass
-    state = app.state
-    count = state.power_count
-    first = max(0, count - HISTORY, after if after <= count else 0)
-    now = (time.ticks_ms() if now_ms is None else now_ms) // 1000
-    out.put(OK_JSON)
-    out.put('{"count": %d, "points": [' % count)
-    lead = b"["
-    for i in range(first, count):
-        if state.power_count - i > HISTORY:
-            continue  # overwritten by new samples while this was being sent
-        at = i % HISTORY
-        age = now - state.power_times[at]
-        if age < 0:
-            age += _WRAP_S
-        out.put(lead)  # constants and digits only: no string made per point
-        out.number(age)
-        out.put(b", ")
-        out.number(state.power_watts[at])
-        out.put(b"]")
-        lead = b", ["
-        if out.n > FLUSH_AT:
-            await out.flush()
-    out.put(b"]}")

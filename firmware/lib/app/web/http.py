@@ -2,13 +2,14 @@
 
 Loaded by server.py for a request and unloaded once no connection is open (server.LINGER_MS):
 between a page's polls the device holds none of this code. See server.py for the limits. What
-the pages poll is answered with this code and api.py (the dashboard: /api/data, /api/history)
+the pages poll is answered with this code and api.py or history.py (the dashboard: /api/data,
+/api/history)
 or status.py (the status page: /api/status); the rest is loaded for its request and unloaded
 after it: routes.py (status lines and error answers, the headers those requests need, pages and
 files, captive-portal redirects, safe mode), refusals.py (the words of a refused request head),
-admin.py. A poll loads this code and api.py or status.py into whatever room a scattered heap has:
-their functions are kept small, none needing a larger piece than the connection's own buffer
-(BUFFER bytes; tests/test_web_heap.py scatters the heap into such pieces).
+admin.py. A poll loads this code and api.py, history.py or status.py into whatever room a
+scattered heap has: their functions are kept small, none needing a larger piece than the
+connection's own buffer (BUFFER bytes; tests/test_web_heap.py scatters the heap into such pieces).
 
 A connection's slot buffer holds the request head, read in place: a header line becomes a
 string only when a route uses it (a browser sends a dozen others, a kilobyte of text), and its
@@ -43,7 +44,7 @@ _DISCARD_MS = const(500)  # ... for this long at most
 FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this many bytes
 COOKIE = "hanreader"
 JSON = "application/json"
-# The head of every poll's answer (api.py, status.py): what routes.Reply.start("200 OK", JSON,
+# The head of every poll's answer (api.py, history.py, status.py): what routes.Reply.start("200 OK", JSON,
 # "Cache-Control: no-store\r\n") puts, as one piece.
 OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
           b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
@@ -55,7 +56,7 @@ _SPACE = const(b" \t")
 _RARE_CODE = const(("app.web.routes", "app.web.admin", "app.web.auth", "app.web.settings", "app.config",
                     "app.web.refusals"))
 # The code a poll loads (the server unloads it, and han.text, once no connection is open)
-_POLL_CODE = const(("app.web.api", "app.web.status"))
+_POLL_CODE = const(("app.web.api", "app.web.history", "app.web.status"))
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
 # to answer one (every poll loads this module: none of that text).
 _LINE_TOO_LONG = const(0)
@@ -313,7 +314,7 @@ class Out:
 async def exchange(web, slot, stream):
     """One connection of web (server.Web) in its slot: the request, the answer, then what the
     client still sends is taken in before the server closes. The pages' polls are answered by
-    api.py and status.py, the rest by routes.py, loaded for them (see head) and unloaded once no
+    api.py, history.py and status.py, the rest by routes.py, loaded for them (see head) and unloaded once no
     such request is left; so is a refused request's error answer (routes.Reply)."""
     out = None
     request = Request()
@@ -359,19 +360,20 @@ async def exchange(web, slot, stream):
 
 
 async def _answer(web, request, slot, stream, out):
-    """Write the answer: routes.py's for a rare request, else the poll's (status.py, api.py)."""
+    """Write the answer: routes.py's for a rare request, else the poll's (status.py, api.py,
+    history.py)."""
     if request.rare:
         from app.web.routes import answer
         await answer(web, request, slot, stream, out)
     elif request.path == "/api/status":
         from app.web.status import status
         await status(web.app, out, web)
+    elif request.path == "/api/data":
+        from app.web.api import data
+        await data(web.app, out)
     else:
-        from app.web import api
-        if request.path == "/api/data":
-            await api.data(web.app, out)
-        else:
-            await api.history(web.app, out, request.query)
+        from app.web.history import history
+        await history(web.app, out, request.query)
 
 
 async def _refuse(web, request, slot, stream, refused):
