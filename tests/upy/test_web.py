@@ -705,3 +705,18 @@ def test_answering_no_room_needs_no_room():
 
 def raise_memory_error():
     raise MemoryError
+
+
+def test_a_connection_no_slot_came_for_is_turned_away_with_a_503():
+    import asyncio
+    if not hasattr(asyncio, "wait_for_ms"):
+        return  # CPython: MicroPython's asyncio.wait_for_ms
+    stream = Stream()
+
+    async def read(n):
+        return b"GET / HTTP/1.1\r\n\r\n"
+
+    stream.read = read
+    run(refusals.busy(stream))
+    assert b"".join(stream.written).startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"".join(stream.written).endswith(b"\r\n\r\nBusy: too many connections; try again.\n")

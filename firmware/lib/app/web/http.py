@@ -48,8 +48,6 @@ JSON = "application/json"
 # "Cache-Control: no-store\r\n") puts, as one piece.
 OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
           b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
-_BUSY = const(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
-              b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n")
 _SPACE = const(b" \t")
 # What a request routes.py answers may have loaded: unloaded once no such request is left (named
 # here, not in routes.py: with no room for routes.py, importing it to read them would try again).
@@ -409,11 +407,3 @@ async def _discard(slot, stream):
         got = await stream.readinto(slot.buf)
         if got == 0:
             return
-
-
-async def busy(stream):
-    """Turn a connection away: no slot came for it in time (server.py). The socket takes what it
-    can of the 503 now (nobody waits for it); what the client sent is taken in, as exchange does
-    (TimeoutError if nothing came)."""
-    stream.write(_BUSY)
-    await asyncio.wait_for_ms(stream.read(BUFFER), _DISCARD_MS)

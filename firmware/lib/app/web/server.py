@@ -15,7 +15,7 @@ code it comes with: between polls the server holds no buffer. Every response clo
 connection (Connection: close): nothing is kept for a client between requests but its session.
 Whoever is slow waits alone: when every slot is taken, a connection that has not sent a byte for
 _SPARE_MS (browsers open spare ones) gives its slot up to the newcomer; otherwise the newcomer
-waits up to _QUEUE_MS for a slot (at most _MAX_WAITING of them wait), then gets 503 (http.busy).
+waits up to _QUEUE_MS for a slot (at most _MAX_WAITING of them wait), then gets 503 (refusals.busy).
 
 Time limits. Each connection has a deadline (its slot's; http.py sets it for the request head,
 then for the answer), and one watcher task ends the connections past theirs, every _TICK_MS: one
@@ -96,7 +96,7 @@ class Web:
         try:
             if not await self._room():
                 self.refused += 1
-                from app.web.http import busy  # loaded already: every slot's connection uses it
+                from app.web.refusals import busy
                 await busy(stream)
                 return
             try:
