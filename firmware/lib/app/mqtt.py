@@ -199,8 +199,9 @@ class Mqtt:
         text = "%s; %d messages sent, %d reconnect%s" % (
             what or "connected to " + self.where, state.mqtt_sent, state.mqtt_reconnects,
             "" if state.mqtt_reconnects == 1 else "s")
-        if state.mqtt_skipped:
-            text += "; %d reading%s skipped for want of heap" % (state.mqtt_skipped, "" if state.mqtt_skipped == 1 else "s")
+        skipped = state.mqtt_skipped
+        if skipped:
+            text += "; %d reading%s skipped for want of heap" % (skipped, "" if skipped == 1 else "s")
         if state.mqtt_error and not what:
             text += "; last error: " + state.mqtt_error
         state.mqtt = text
@@ -315,7 +316,7 @@ class Mqtt:
         if not message and not frames and state.readings == self.published and (
                 self.device is None or self.announced >= self.sensor_count):
             return False
-        kept = 0  # bit i: _PUBLISHING[i] was loaded before this turn, by someone else (no list: no room needed)
+        kept = 0  # bit i: _PUBLISHING[i] was loaded before this turn, by someone else (an int: no room)
         for i in range(len(_PUBLISHING)):
             if _PUBLISHING[i] in sys.modules:
                 kept |= 1 << i

@@ -40,12 +40,12 @@ _HEAD_TIMEOUT_MS = const(5000)
 BODY_TIMEOUT_MS = const(5000)
 _ANSWER_TIMEOUT_MS = const(15000)
 _DISCARD_MAX = const(8192)  # unread request bytes taken in before closing (see exchange)
-_DISCARD_MS = const(500)  # ... for this long at most
+DISCARD_MS = const(500)  # ... for this long at most (refusals.busy too)
 FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this many bytes
 COOKIE = "hanreader"
 JSON = "application/json"
-# The head of every poll's answer (api.py, history.py, status.py): what routes.Reply.start("200 OK", JSON,
-# "Cache-Control: no-store\r\n") puts, as one piece.
+# The head of every poll's answer (api.py, history.py, status.py): what routes.Reply.start("200 OK",
+# JSON, "Cache-Control: no-store\r\n") puts, as one piece.
 OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
           b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
 _SPACE = const(b" \t")
@@ -312,8 +312,8 @@ class Out:
 async def exchange(web, slot, stream):
     """One connection of web (server.Web) in its slot: the request, the answer, then what the
     client still sends is taken in before the server closes. The pages' polls are answered by
-    api.py, history.py and status.py, the rest by routes.py, loaded for them (see head) and unloaded once no
-    such request is left; so is a refused request's error answer (routes.Reply)."""
+    api.py, history.py and status.py, the rest by routes.py, loaded for them (see head) and
+    unloaded once no such request is left; so is a refused request's error answer (routes.Reply)."""
     out = None
     request = Request()
     whole = False  # the head has come and been accepted
@@ -352,7 +352,7 @@ async def exchange(web, slot, stream):
         # What the client sent and we did not read would make closing the socket reset the
         # connection, and the client lose the answer: take (a bounded amount of) it first.
         try:
-            await asyncio.wait_for_ms(_discard(slot, stream), _DISCARD_MS)
+            await asyncio.wait_for_ms(_discard(slot, stream), DISCARD_MS)
         except asyncio.TimeoutError:
             pass
 

@@ -4,7 +4,7 @@ modules, or by server.py once no connection is open), so that none of this text 
 code every dashboard poll loads."""
 import asyncio
 
-from app.web.http import BUFFER
+from app.web.http import BUFFER, DISCARD_MS
 
 try:
     from micropython import const
@@ -14,7 +14,6 @@ except ImportError:
 
 _BUSY = const(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
               b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n")
-_READ_MS = const(500)  # what the client sent is taken in for this long at most, as http.exchange does
 
 # Status line and sentence of each, in the order of http.py's refusal consts.
 REFUSED = (("414 URI Too Long", "the request line is too long"),
@@ -30,4 +29,4 @@ async def busy(stream):
     can of the 503 now (nobody waits for it); what the client sent is taken in, as http.exchange
     does (TimeoutError if nothing came)."""
     stream.write(_BUSY)
-    await asyncio.wait_for_ms(stream.read(BUFFER), _READ_MS)
+    await asyncio.wait_for_ms(stream.read(BUFFER), DISCARD_MS)

@@ -175,8 +175,9 @@ class Web:
 
     def _unload(self):
         """No connection is open: every module of the package but this one goes (the answering
-        code: http.py, api.py, status.py), with han.text (values' text and friendly names: an
-        MQTT turn, which may have found it loaded and kept it, is over: turns never wait)."""
+        code: http.py, api.py, history.py, status.py), with han.text (values' text and friendly
+        names: an MQTT turn, which may have found it loaded and kept it, is over: turns never
+        wait)."""
         unload("app.web.http")  # also after an import that found no room (see app.unload)
         unload("han.text")
         while True:  # one at a time (unloading changes sys.modules): a copy of its names would
