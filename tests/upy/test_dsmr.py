@@ -10,7 +10,7 @@ import sys
 
 from han import dsmr, report
 from han import framing
-from han.framing import crc16_arc
+from han.p1 import crc16_arc
 from han.errors import Error, text
 from han.units import VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR
 from han.text import iso, obis_text, symbol

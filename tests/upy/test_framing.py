@@ -7,6 +7,7 @@ from han import framing
 from han.framing import CIPHERED, DSMR, HDLC, MBUS, Scanner, find_marked, payload
 from han import _pure
 from han.framing.segments import Reassembly
+from han.p1 import crc16_arc  # (P1 meters' code: han.framing loads it for a telegram)
 from support import FRAMES, read_bytes, unhex
 
 KAMSTRUP = unhex(
@@ -60,7 +61,7 @@ def codes(events):
 def test_crc_vectors():
     assert framing.crc16_x25(b"\x03\x3f", 0, 2) == 0xEC5B  # Green Book: FCS bytes 5B EC
     assert framing.crc16_x25(unhex("a0 e2 2b 21 13"), 0, 5) == 0x9A23  # Kamstrup spec header: HCS 23 9A
-    assert framing.crc16_arc(b"123456789", 0, 9) == 0xBB3D  # DSMR P1 check value
+    assert crc16_arc(b"123456789", 0, 9) == 0xBB3D  # DSMR P1 check value
 
 
 def test_crc_and_scan_fast_paths_match_their_pure_twins():
@@ -242,7 +243,7 @@ def test_a_telegram_longer_than_the_first_buffer_doubles_it_until_it_fits():
     scanner = Scanner((DSMR,))
     first = len(scanner.buf)
     body = b"/ISk5\\2MT382-1000\r\n\r\n" + b"1-0:1.8.1(123456.789*kWh)\r\n" * 60 + b"!"
-    telegram = body + b"%04X\r\n" % framing.crc16_arc(body, 0, len(body))
+    telegram = body + b"%04X\r\n" % crc16_arc(body, 0, len(body))
     assert first < len(telegram) < 4 * first
     for chunk in (len(telegram), 64, 1):
         scanner = Scanner((DSMR,))
@@ -279,3 +280,25 @@ def test_a_segment_lost_beyond_recognition_costs_only_its_message():
     readings = [e for e in events if not hasattr(e, "code")]
     assert len(readings) == 1, events
     assert "sequence" in [e.code for e in events if hasattr(e, "code")]
+
+
+def test_a_telegram_s_end_is_sought_by_code_loaded_for_a_telegram_only():
+    # han.p1 finds a telegram's end and checks its CRC: HDLC frames, and noise that holds a "/"
+    # not followed by a telegram's letters, do not load it; a telegram does, and is found.
+    import sys
+    sys.modules.pop("han.p1", None)
+    scanner = Scanner((HDLC, MBUS, DSMR, CIPHERED))
+    found = []
+    for source in (scanner.feed(KAMSTRUP + b"/1!\r\n//Ab" + b"\x00" * 4), scanner.flush()):
+        for event in source:
+            found.append("frame" if event is scanner else event.code)
+    assert found == ["frame", "noise"] and "han.p1" not in sys.modules, found
+    body = b"/ISk5\\2MT382-1000\r\n\r\n1-0:1.8.1(123456.789*kWh)\r\n!"
+    telegram = body + b"%04X\r\n" % crc16_arc(body, 0, len(body))
+    sys.modules.pop("han.p1", None)
+    found = [bytes(event.buf[event.at:event.at + event.size]) if event is scanner else event.code
+             for event in scanner.feed(telegram)]
+    assert found == [telegram] and "han.p1" in sys.modules, found
+    bad = telegram[:-6] + b"0000\r\n"
+    found = [event.code for event in scanner.feed(bad)]
+    assert found == ["checksum"], found

@@ -34,6 +34,8 @@ manufacturer id and the security byte must be a known one.
 CRC-16 checks: X.25 for HDLC (HCS/FCS), ARC for DSMR telegrams. Both are reflected CRC-16s and
 share one bitwise loop (a viper twin on MicroPython): no 512-byte table per polynomial in the
 board's heap, and the viper loop still takes well under a millisecond for the longest frame.
+A telegram's end and its CRC are found by han.p1, the P1 meters' code, loaded when the scanner
+meets what looks like a telegram's start: a meter that sends none does not keep that code.
 
 The scanner (Scanner, below) finds the frames in a byte stream that arrives in chunks of any
 size, in one bounded buffer: each format tells from a start byte how long its frame is and whether
@@ -88,11 +90,6 @@ def crc16_x25(buf, start, end):
     return crc16(buf, start, end, 0x8408, 0xFFFF, 0xFFFF)
 
 
-def crc16_arc(buf, start, end):
-    """DSMR P1's: sent as 4 hex digits."""
-    return crc16(buf, start, end, 0xA001, 0, 0)
-
-
 def _hdlc_header(buf, pos, end):
     """Offset after the HDLC control byte, _NEED_MORE, or _NOT_A_FRAME for an over-long address."""
     i = pos + 3
@@ -106,14 +103,6 @@ def _hdlc_header(buf, pos, end):
         else:
             return _NOT_A_FRAME
     return i + 1 if i < end else _NEED_MORE
-
-
-def _hex(b):
-    """The value of a hex digit's byte, or -1."""
-    if 0x30 <= b <= 0x39:
-        return b - 0x30
-    b |= 0x20
-    return b - 0x57 if 0x61 <= b <= 0x66 else -1
 
 
 def measure(fmt, buf, pos, end):
@@ -158,20 +147,9 @@ def measure(fmt, buf, pos, end):
                 return _NOT_A_FRAME
         if not 0x20 < buf[pos + 4] < 0x7F:
             return _NOT_A_FRAME
-        limit = min(end, pos + _MAX_FRAME)
-        search = pos + 5
-        while True:
-            bang = buf.find(b"!", search, limit)
-            if bang < 0:
-                return _NEED_MORE if limit == end and end < pos + _MAX_FRAME else _NOT_A_FRAME
-            i = bang + 1
-            while i < end and i - bang <= 4 and _hex(buf[i]) >= 0:
-                i += 1
-            if i + 2 > end:
-                return _NEED_MORE if end < pos + _MAX_FRAME else _NOT_A_FRAME
-            if i - bang <= 5 and buf[i] == 0x0D and buf[i + 1] == 0x0A:
-                return i + 2 - pos
-            search = bang + 1
+        # It looks like a telegram's start: han.p1 (P1 meters' code) finds its end.
+        from han.p1 import measure_telegram
+        return measure_telegram(buf, pos, end)
     if have < 14:
         return _NEED_MORE
     if buf[pos + 1] != 8:
@@ -207,20 +185,8 @@ def check(fmt, buf, pos, size):
         if sum(memoryview(buf)[pos + 4:last]) & 0xFF != buf[last]:
             return 21  # M-Bus footer checksum mismatch
     elif fmt == DSMR:
-        # The closing "!" and the CRC its hex digits give; some meters (Iskra in Slovenia)
-        # send no CRC.
-        sent = 0
-        shift = 0
-        while buf[last - 1] != 0x21:  # '!'
-            last -= 1
-            sent |= _hex(buf[last]) << shift
-            shift += 4
-        if shift:
-            computed = crc16_arc(buf, pos, last)
-            if computed != sent:
-                x25 = crc16_x25(buf, pos, last)
-                if ((x25 & 0xFF) << 8) | (x25 >> 8) != sent:
-                    return 22, sent, computed  # DSMR telegram checksum mismatch
+        from han.p1 import check_telegram  # loaded already: measure() found the telegram
+        return check_telegram(buf, pos, size)
     return None
 
 
