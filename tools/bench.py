@@ -18,6 +18,7 @@ except ImportError:
 from han.keys import Keys  # noqa: E402
 from han.framing import crc16_x25  # noqa: E402
 from han.crypto.gcm import Gcm  # noqa: E402
+from han.crypto.seal import seal  # noqa: E402
 from han.pipeline import Pipeline  # noqa: E402
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -62,7 +63,7 @@ def hdlc(info):
 def ciphered(apdu, counter):
     data = bytearray(apdu)
     iv = SYSTEM_TITLE + counter.to_bytes(4, "big")
-    tag = Gcm(KEY).seal(iv, data, bytes([0x30]) + AUTH_KEY)[:12]
+    tag = seal(Gcm(KEY), iv, data, bytes([0x30]) + AUTH_KEY)[:12]
     rest = 5 + len(data) + 12
     length = bytes([rest]) if rest < 0x80 else bytes([0x81, rest]) if rest < 0x100 else \
         bytes([0x82, rest >> 8, rest & 0xFF])

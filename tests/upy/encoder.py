@@ -264,8 +264,9 @@ def gcm_encrypt(key, iv, plaintext, aad):
         sealed = AESGCM(bytes(key)).encrypt(bytes(iv), bytes(plaintext), bytes(aad) if aad else None)
         return sealed[:-16], sealed[-16:]
     from han.crypto.gcm import Gcm
+    from han.crypto.seal import seal
     data = bytearray(plaintext)
-    tag = Gcm(bytes(key)).seal(bytes(iv), data, bytes(aad) if aad else None)
+    tag = seal(Gcm(bytes(key)), bytes(iv), data, bytes(aad) if aad else None)
     return bytes(data), bytes(tag)
 
 

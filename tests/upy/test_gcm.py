@@ -10,6 +10,8 @@ from han.crypto.gcm import FAST_AVAILABLE, Gcm
 # fresh interpreter, so nothing imported han.crypto before).
 LOADED_BY_IMPORT = [name for name in sys.modules if name.startswith("han.crypto.")]
 
+from han.crypto.seal import seal  # noqa: E402  (the tests' encryption: not the firmware's)
+
 FAST_CHOICES = (True, False) if FAST_AVAILABLE else (False,)
 
 # DLMS Green Book (Ed. 9) general-glo-ciphering example, SC 0x30: authenticated encryption.
@@ -100,9 +102,16 @@ def test_dlms_green_book_open():
 def test_dlms_green_book_seal():
     for fast in FAST_CHOICES:
         data = bytearray(DLMS_PLAINTEXT)
-        tag = Gcm(DLMS_KEY, fast=fast).seal(DLMS_IV, data, DLMS_AAD)
+        tag = seal(Gcm(DLMS_KEY, fast=fast), DLMS_IV, data, DLMS_AAD)
         assert bytes(data) == DLMS_CIPHERTEXT
         assert tag[:12] == DLMS_TAG and len(tag) == 16
+
+
+def test_the_firmware_s_gcm_only_opens():
+    # Sealing is the tests' and the simulated meters' (han.crypto.seal): the Gcm a meter that
+    # encrypts keeps for good does not carry that code (nor does importing it load han.crypto.seal:
+    # test_micropython_import_loads_only_the_viper_code).
+    assert not hasattr(Gcm, "seal")
 
 
 def test_nist_vectors():
@@ -110,7 +119,7 @@ def test_nist_vectors():
         for key, iv, plaintext, aad, ciphertext, tag in NIST_CASES:
             gcm = Gcm(key, fast=fast)
             data = bytearray(plaintext)
-            assert gcm.seal(iv, data, aad) == tag
+            assert seal(gcm, iv, data, aad) == tag
             assert bytes(data) == ciphertext
             for tag_length in (16, 12, 4):
                 data = bytearray(ciphertext)
@@ -122,7 +131,7 @@ def test_long_data_spans_several_chunks():
     for fast in FAST_CHOICES:
         gcm = Gcm(pattern(16, 1), fast=fast)
         data = pattern(600, 4)
-        tag = gcm.seal(pattern(12, 2), data, pattern(20, 3))
+        tag = seal(gcm, pattern(12, 2), data, pattern(20, 3))
         assert tag == LONG_TAG
         assert bytes(data[:16]) == LONG_CIPHERTEXT_HEAD
         assert bytes(data[-16:]) == LONG_CIPHERTEXT_TAIL
@@ -183,7 +192,7 @@ def test_round_trip_lengths_0_to_300():
         sealed = []
         for gcm in gcms:
             data = bytearray(plaintext)
-            tag = gcm.seal(iv, data, aad)
+            tag = seal(gcm, iv, data, aad)
             assert length == 0 or data != plaintext
             sealed.append((bytes(data), tag))
             assert gcm.open(iv, data, aad, tag[:12])
@@ -205,7 +214,7 @@ def test_slice_in_middle_of_frame_buffer():
         gcm = Gcm(pattern(16, 1), fast=fast)
         frame = bytearray(3) + pattern(600, 4) + bytearray(5)
         view = memoryview(frame)[3:603]
-        tag = gcm.seal(pattern(12, 2), view, memoryview(pattern(20, 3)))
+        tag = seal(gcm, pattern(12, 2), view, memoryview(pattern(20, 3)))
         assert tag == LONG_TAG
         assert bytes(frame[:3]) == bytes(3) and bytes(frame[603:]) == bytes(5)
         assert bytes(view[:16]) == LONG_CIPHERTEXT_HEAD
@@ -220,7 +229,7 @@ def test_bad_arguments():
             lambda: gcm.open(DLMS_IV[:8], bytearray(4)),
             lambda: gcm.open(DLMS_IV, bytearray(4), None, b"abc"),
             lambda: gcm.open(DLMS_IV, bytearray(4), None, bytes(17)),
-            lambda: gcm.seal(DLMS_IV + b"\x00", bytearray(4)),
+            lambda: seal(gcm, DLMS_IV + b"\x00", bytearray(4)),
         ):
             try:
                 call()
@@ -255,7 +264,8 @@ def test_real_kamstrup_frame():
 
 
 def test_micropython_import_loads_only_the_viper_code():
-    # The pure twin (and aes.py's CPython adapter) stay off the board's heap unless asked for.
+    # The pure twin (and aes.py's CPython adapter) stay off the board's heap unless asked for;
+    # so does the encryption (han.crypto.seal).
     if IS_MICROPYTHON:
         assert sorted(LOADED_BY_IMPORT) == ["han.crypto._gcm_viper", "han.crypto.gcm"], (
             LOADED_BY_IMPORT)
@@ -283,7 +293,7 @@ def test_viper_instance_is_small_and_open_allocates_nothing():
     for length in (0, 13, 47, 48, 49, 240, 447, 1000):
         data = pattern(length, 7)
         iv = pattern(12, length)
-        tag = gcm.seal(iv, data, aad)[:12]
+        tag = seal(gcm, iv, data, aad)[:12]
         ciphertext = bytes(data)
         frame = bytearray(length + 3)
         body = memoryview(frame)[3:]  # the views a caller cuts from its frame buffer

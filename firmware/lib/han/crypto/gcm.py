@@ -38,7 +38,8 @@ _CHUNK_BYTES = const(64)
 class Gcm:
     """AES-GCM under one key. Build once per key (the viper path keeps about 0.7 KB on the
     64-bit unix port: the AES context, a 304-byte GHASH table and a 64-byte keystream chunk),
-    then call open()/seal() per frame. Memory use does not grow with the data, and on the
+    then call open() per frame (han.crypto.seal encrypts: the tests' and the simulated meters'
+    need, not the firmware's). Memory use does not grow with the data, and on the
     viper path open() allocates nothing at all.
 
     fast: None picks the viper path when available; False forces the pure path; True
@@ -70,7 +71,7 @@ class Gcm:
         """Decrypt `data` in place. With a tag (4..16 bytes, DLMS sends 12) nothing is
         decrypted unless it verifies; returns False then and leaves `data` untouched.
         Without a tag it only decrypts (encryption-only frames, or no authentication key)."""
-        self._check(iv, data)
+        self.check(iv, data)
         if tag is not None and not 4 <= len(tag) <= 16:
             raise ValueError("GCM tag must be 4..16 bytes")
         ops = self._ops
@@ -83,17 +84,7 @@ class Gcm:
             ops.ghash(self.context, b"" if aad is None else aad, data, blocks)
         return ops.finish(self.aes, blocks, iv, data, tag)
 
-    def seal(self, iv, data, aad=None):
-        """Encrypt `data` in place; returns the full 16-byte tag."""
-        self._check(iv, data)
-        ops = self._ops
-        ops.start(self.aes, self.blocks, iv, 1)
-        tag = bytearray(self.blocks[:16])  # E(K, J0): later chunks reuse the buffer
-        ops.finish(self.aes, self.blocks, iv, data, b"")
-        ops.ghash(self.context, b"" if aad is None else aad, data, tag)
-        return bytes(tag)
-
-    def _check(self, iv, data):
+    def check(self, iv, data):
         if len(iv) != 12:
             raise ValueError("GCM IV must be 12 bytes")
         if isinstance(data, bytes):  # the viper path would write into an immutable object
