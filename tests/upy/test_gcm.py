@@ -225,22 +225,39 @@ def test_slice_in_middle_of_frame_buffer():
 def test_bad_arguments():
     for fast in FAST_CHOICES:
         gcm = Gcm(DLMS_KEY, fast=fast)
-        for call in (
-            lambda: gcm.open(DLMS_IV[:8], bytearray(4)),
-            lambda: gcm.open(DLMS_IV, bytearray(4), None, b"abc"),
-            lambda: gcm.open(DLMS_IV, bytearray(4), None, bytes(17)),
-            lambda: seal(gcm, DLMS_IV + b"\x00", bytearray(4)),
+        for call, says in (
+            (lambda: gcm.open(DLMS_IV[:8], bytearray(4)), "GCM IV must be 12 bytes"),
+            (lambda: gcm.open(DLMS_IV, bytearray(4), None, b"abc"), "GCM tag must be 4..16 bytes"),
+            (lambda: gcm.open(DLMS_IV, bytearray(4), None, bytes(17)), "GCM tag must be 4..16 bytes"),
+            (lambda: seal(gcm, DLMS_IV + b"\x00", bytearray(4)), "GCM IV must be 12 bytes"),
         ):
             try:
                 call()
                 assert False, "expected ValueError"
-            except ValueError:
-                pass
+            except ValueError as refused:
+                assert str(refused) == says, refused
         try:
             gcm.open(DLMS_IV, DLMS_CIPHERTEXT)
             assert False, "expected TypeError"
-        except TypeError:
-            pass
+        except TypeError as refused:
+            assert str(refused) == "GCM data must be a writable buffer", refused
+    if not FAST_AVAILABLE:
+        try:
+            Gcm(DLMS_KEY, fast=True)
+            assert False, "expected ValueError"
+        except ValueError as refused:
+            assert "viper" in str(refused), refused
+
+
+def test_the_reasons_for_refusing_a_call_load_only_for_a_refused_call():
+    # The firmware's calls are right: their messages (han.crypto.arguments) take no heap.
+    sys.modules.pop("han.crypto.arguments", None)
+    gcm = Gcm(DLMS_KEY)
+    data = bytearray(DLMS_CIPHERTEXT)
+    assert gcm.open(DLMS_IV, data, DLMS_AAD, DLMS_TAG) and bytes(data) == DLMS_PLAINTEXT
+    assert gcm.open(DLMS_IV, data) is not None
+    seal(gcm, DLMS_IV, data, DLMS_AAD)
+    assert "han.crypto.arguments" not in sys.modules
 
 
 def test_real_kamstrup_frame():

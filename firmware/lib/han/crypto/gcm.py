@@ -53,7 +53,8 @@ class Gcm:
     def __init__(self, key, fast=None):
         if fast is not None and fast != FAST_AVAILABLE:
             if fast:
-                raise ValueError("the viper GCM path needs MicroPython with the viper emitter")
+                from .arguments import no_viper
+                no_viper()
             from . import _gcm_pure  # loaded only when asked for
 
             self._ops = _gcm_pure
@@ -71,9 +72,7 @@ class Gcm:
         """Decrypt `data` in place. With a tag (4..16 bytes, DLMS sends 12) nothing is
         decrypted unless it verifies; returns False then and leaves `data` untouched.
         Without a tag it only decrypts (encryption-only frames, or no authentication key)."""
-        self.check(iv, data)
-        if tag is not None and not 4 <= len(tag) <= 16:
-            raise ValueError("GCM tag must be 4..16 bytes")
+        self.check(iv, data, tag)
         ops = self._ops
         blocks = self.blocks
         ops.start(self.aes, blocks, iv, 1)
@@ -84,8 +83,10 @@ class Gcm:
             ops.ghash(self.context, b"" if aad is None else aad, data, blocks)
         return ops.finish(self.aes, blocks, iv, data, tag)
 
-    def check(self, iv, data):
-        if len(iv) != 12:
-            raise ValueError("GCM IV must be 12 bytes")
-        if isinstance(data, bytes):  # the viper path would write into an immutable object
-            raise TypeError("GCM data must be a writable buffer")
+    def check(self, iv, data, tag=None):
+        """Refuse what open() and han.crypto.seal cannot take: an IV of other than 12 bytes, data
+        that cannot be written in place, a tag of other than 4..16 bytes (why: han.crypto.arguments,
+        loaded then)."""
+        if len(iv) != 12 or isinstance(data, bytes) or tag is not None and not 4 <= len(tag) <= 16:
+            from .arguments import refuse
+            refuse(iv, data, tag)
