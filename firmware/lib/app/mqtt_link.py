@@ -129,7 +129,8 @@ def _client(mqtt):
         return None
     config = mqtt.config
     user = config["user"].encode() if config["user"] else None
-    client = MQTTClient(b"hanreader-" + hexlify(mqtt.app.hal.unique_id()), mqtt.host, mqtt.port, user,
+    host, port = mqtt.broker
+    client = MQTTClient(b"hanreader-" + hexlify(mqtt.app.hal.unique_id()), host, port, user,
                         config["password"].encode() if user else None, _KEEPALIVE_S)
     client.set_last_will((mqtt.prefix + "/status").encode(), b"offline", True)
     return client
@@ -165,12 +166,12 @@ async def _open(mqtt, client):
     stream over it, TLS or not, answer). (Its own function, as _accepted: code loaded in a
     scattered heap for each attempt comes in small pieces.)"""
     import socket
-    mqtt.show("connecting to " + mqtt.where)
+    mqtt.show("connecting to %s:%d" % mqtt.broker)
     if mqtt.address is None or (mqtt.failures and mqtt.failures % _RESOLVE_AFTER == 0):
         try:
-            mqtt.address = socket.getaddrinfo(mqtt.host, mqtt.port)[0][-1]
+            mqtt.address = socket.getaddrinfo(*mqtt.broker)[0][-1]
         except OSError:
-            raise Down("no address found for %s (DNS)" % mqtt.host)
+            raise Down("no address found for %s (DNS)" % mqtt.broker[0])
     packet = connect_packet(client)
     sock = socket.socket()
     sock.setblocking(False)
@@ -185,7 +186,7 @@ async def _open(mqtt, client):
             import ssl
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.verify_mode = ssl.CERT_NONE  # no CA on the device: encrypted, not verified
-            io = context.wrap_socket(sock, server_hostname=mqtt.host, do_handshake_on_connect=False)
+            io = context.wrap_socket(sock, server_hostname=mqtt.broker[0], do_handshake_on_connect=False)
             io.setblocking(False)
         stream = asyncio.StreamReader(io)
         stream.write(packet)
@@ -222,7 +223,7 @@ def _accepted(mqtt, reply, client):
     app = mqtt.app
     if app.state.mqtt_sent:  # connected before (its first message, "online", went out then)
         app.state.mqtt_reconnects += 1
-    app.log.info("MQTT: connected to %s" % mqtt.where)
+    app.log.info("MQTT: connected to %s:%d" % mqtt.broker)
     if mqtt.raw is not None:
         mqtt.raw.end = 0  # frames from before are stale
     client.publish((mqtt.prefix + "/status").encode(), b"online", True)
@@ -242,8 +243,8 @@ def ended(mqtt):
     mqtt.failures += 1
     wait = backoff_ms(mqtt.failures, getrandbits(8))
     if problem != app.state.mqtt_error:  # a failure repeated is not logged again
-        app.log.warning("MQTT %s: %s; trying again in %d s, then less often"
-                        % (mqtt.where, problem, (wait + 500) // 1000))
+        app.log.warning("MQTT %s:%d: %s; trying again in %d s, then less often"
+                        % (mqtt.broker[0], mqtt.broker[1], problem, (wait + 500) // 1000))
     app.state.mqtt_error = problem
     mqtt.show("down: %s; retry in %d s" % (problem, (wait + 500) // 1000))
     return wait
