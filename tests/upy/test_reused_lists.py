@@ -3,7 +3,7 @@
 # the next push, longer or shorter, of another layout, must leave it as it was (both interpreters).
 from han.keys import Keys
 from han.pipeline import Pipeline
-from han.text import iso, quantity_text, symbol
+from han.text import decimal_text, iso, symbol
 from han.values import DateTime, Quantity, Reading
 from support import FRAMES, read_bytes
 
@@ -20,7 +20,7 @@ def danish_keys():  # the Danish Kamstrup's GUEK (GPK60) and GAK (GPK61), from i
 
 def picture(reading):
     """What a reading says, as text made now (a later change to it shows as a difference)."""
-    return [(code.hex(), quantity_text(value) + " " + symbol(value.unit) if isinstance(value, Quantity) else
+    return [(code.hex(), decimal_text(value.raw, value.scaler) + " " + symbol(value.unit) if isinstance(value, Quantity) else
              iso(value) if isinstance(value, DateTime) else str(value)) for code, value in reading.items] + \
         [reading.meter_id, reading.list_id, iso(reading.time) if reading.time else None]
 

@@ -5,7 +5,7 @@ Written by hand rather than with `json.dumps`: numbers must come out as exact de
 integer + scaler (no float on the way), and key order must be the meter's order on both
 interpreters.
 """
-from han.text import decimal_text, iso, quantity_text, symbol
+from han.text import decimal_text, iso, symbol
 from han.values import DateTime, Decimal, Quantity
 
 
@@ -46,7 +46,7 @@ def text_of(raw):
 
 def value(v):
     if isinstance(v, Quantity):
-        return "[%s, %s]" % (quantity_text(v), string(symbol(v.unit)))
+        return "[%s, %s]" % (decimal_text(v.raw, v.scaler), string(symbol(v.unit)))
     if isinstance(v, DateTime):
         text = iso(v)
         return string(text) if text else string(v.raw.hex())

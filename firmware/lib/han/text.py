@@ -31,11 +31,6 @@ def decimal_text(raw, scaler):
     return "-" + text if raw < 0 else text
 
 
-def quantity_text(q):
-    """A han.values.Quantity's number as exact decimal text."""
-    return decimal_text(q.raw, q.scaler)
-
-
 def symbol(unit):
     """The symbol of a Quantity's unit: a DLMS unit code, or a str for a unit without one."""
     if isinstance(unit, str):  # a unit without DLMS code (DSMR "GJ"), kept as sent

@@ -12,7 +12,7 @@ import time
 from json import dumps
 
 from app.web.http import FLUSH_AT, OK_JSON
-from han.text import decimal_text, iso, quantity_text, symbol
+from han.text import decimal_text, iso, symbol
 from han.text import name as friendly_name
 from han.values import DateTime, Decimal, Quantity
 
@@ -21,7 +21,7 @@ def parts(value):
     """(JSON value, display text, unit symbol or None) of a reading's value."""
     unit = None
     if isinstance(value, Quantity):
-        text = quantity_text(value)
+        text = decimal_text(value.raw, value.scaler)
         unit = symbol(value.unit)
     elif isinstance(value, Decimal):
         text = decimal_text(value.raw, value.scaler)
