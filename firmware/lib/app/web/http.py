@@ -85,27 +85,6 @@ class HttpError(Exception):
     the request head HttpError(n), one of the refusals above (refusals.py has their words)."""
 
 
-def parse_request_line(line):
-    """(method, path, query) from b"GET /path?query HTTP/1.1"; None if it is not a request line.
-
-    An absolute target (http://host/path, as proxies send) is reduced to its path."""
-    parts = line.split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-        return None
-    try:
-        method = parts[0].decode()
-        target = parts[1].decode()
-    except UnicodeError:
-        return None
-    if target.startswith("http://"):
-        at = target.find("/", 7)
-        target = target[at:] if at > 0 else "/"
-    if not method or not target.startswith("/"):
-        return None
-    path, _, query = target.partition("?")
-    return method, path, query
-
-
 class Request:
     """The request line and the headers the routes use, filled in by head(). What did not come
     keeps the default below, a class attribute: an instance holds only what was sent."""
@@ -178,15 +157,27 @@ async def head(slot, stream, request, web):
 
 
 def _request_line(slot, start, end, request, web):
-    """The request line, slot.buf[start:end] (end -1: longer than the buffer), into `request`;
-    routes.header when routes.py is to answer it (see head), else None."""
+    """The request line, b"GET /path?query HTTP/1.1" at slot.buf[start:end] (end -1: longer than
+    the buffer), into `request` (method, path, query; HttpError when it is not one); routes.header
+    when routes.py is to answer it (see head), else None. (One function: it is read once a request.)"""
     if end < 0:
         raise HttpError(_LINE_TOO_LONG)
-    parsed = parse_request_line(bytes(slot.view[start:end]))
-    if parsed is None:
+    parts = bytes(slot.view[start:end]).split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
         raise HttpError(_NOT_HTTP)
-    request.method, request.path, request.query = parsed
-    if request.method != "GET" or request.path not in ("/api/data", "/api/history", "/api/status") \
+    try:
+        method = parts[0].decode()
+        target = parts[1].decode()
+    except UnicodeError:
+        raise HttpError(_NOT_HTTP)
+    if target.startswith("http://"):  # an absolute target (http://host/path, as proxies send): its path
+        at = target.find("/", 7)
+        target = target[at:] if at > 0 else "/"
+    if not method or not target.startswith("/"):
+        raise HttpError(_NOT_HTTP)
+    request.method = method
+    request.path, _, request.query = target.partition("?")
+    if method != "GET" or request.path not in ("/api/data", "/api/history", "/api/status") \
             or web.app.safe_mode:
         request.rare = True  # counted until exchange is done with it
         web.rare += 1
