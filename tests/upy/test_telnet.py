@@ -81,7 +81,7 @@ def test_a_command_without_room_for_the_console_is_answered_and_the_session_goes
 
 
 def test_a_login_without_room_for_the_console_is_told_and_the_connection_closed():
-    result = without_room(lambda telnet, stream: telnet._serve(stream, None), b"help\r\n")
+    result = without_room(lambda telnet, stream: telnet.serve(stream, None), b"help\r\n")
     if result is None:
         return
     written, log, stream = result

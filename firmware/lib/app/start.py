@@ -106,7 +106,7 @@ async def start(app):
     if telnet:
         port = hal.telnet_port or config["telnet"]["port"]
         app.telnet = Telnet(app)
-        await app.telnet.start(port)
+        await asyncio.start_server(app.telnet.serve, "0.0.0.0", port)
         log.info("Telnet console on port %d" % port)
     app.web = Web(app)
     await app.web.start(hal.http_port)

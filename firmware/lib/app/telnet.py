@@ -120,10 +120,8 @@ class Telnet:
                 break
         return True
 
-    async def start(self, port):
-        return await asyncio.start_server(self._serve, "0.0.0.0", port)
-
-    async def _serve(self, stream, _):
+    async def serve(self, stream, _):
+        """A new connection (app/start.py hands this to asyncio.start_server)."""
         client = Client(stream)
         try:
             if self.clients + self.connecting >= _MAX_CLIENTS:
