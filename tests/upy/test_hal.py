@@ -166,6 +166,14 @@ def test_both_layers_offer_the_same_interface():
             del environ["HANREADER_DATA"]
     assert layers[1].data == "build"
     assert "app.hal.unix_env" not in sys.modules  # read when the Hal is made: its code is not kept
+    simulated = layers[1]
+    assert simulated.reset_cause() == "power-on"  # (build/ has no reset-cause file)
+    if sys.implementation.name == "micropython":  # (reading the line needs its ticks)
+        simulated.serial_address = "127.0.0.1:9"  # nothing listens: refused, at once or at the read
+        line = simulated.uart(16, "2400 8E1")
+        assert line.read(256) is None and line.read(256) is None  # connecting, refused: no data
+        line.close()
+        assert "app.hal.unix_env" not in sys.modules  # its connecting code went too
     for hal in layers:
         for name in ("name", "data", "http_port", "telnet_port", "dns_port", "dns_host", "mqtt_broker"):
             assert hasattr(hal, name), name

@@ -17,7 +17,6 @@ The machine's own network stands in for the Wi-Fi station: joined from the start
 HANREADER_WIFI=down, never (to see the access point fallback). The access point is pretend; the
 LED and the watchdog do nothing (nothing resets the process).
 """
-import os
 import sys
 import time
 
@@ -28,7 +27,7 @@ try:
 except ImportError:
     const = lambda value: value  # CPython: the value itself
 
-_RESET_FILE = const("reset-cause")
+RESET_FILE = "reset-cause"  # in the data folder: why the process was last ended (see reset())
 _RETRY_MS = const(500)  # between attempts to reach the simulator
 EXIT_REBOOT = 3  # the process exits with this to be restarted (a board resets)
 
@@ -65,7 +64,11 @@ class Hal:
         line = self.line
         if line is None:
             if time.ticks_diff(time.ticks_ms(), self.retry_ms) >= 0:
-                self._connect()
+                # Connecting (at the first read, again after the simulator went away): its code
+                # is loaded for that only.
+                from app.hal.unix_env import connect
+                connect(self)
+                unload("app.hal.unix_env")
             return None
         try:
             if self.hello is not None and not self._greet():
@@ -77,27 +80,6 @@ class Hal:
             self._retry_later()
             return None
         return data
-
-    def _connect(self):
-        """Start connecting to the simulator (without waiting: read() goes on with it)."""
-        import socket
-        from errno import EINPROGRESS
-        host, port = self.serial_address.rsplit(":", 1)
-        line = socket.socket()
-        line.setblocking(False)
-        try:
-            line.connect(socket.getaddrinfo(host, int(port))[0][-1])
-        except OSError as e:
-            if e.args[0] != EINPROGRESS:
-                line.close()
-                self._retry_later()
-                return
-        self.line = line
-        self.hello = ("SERIAL %s\n" % self.setting).encode()
-        try:  # at once (a local connection is made at once): what the simulator sends before it
-            self._greet()  # knows the setting is not what a UART set so would read
-        except OSError:
-            pass  # refused: read() finds out
 
     def _greet(self):
         """Tell the simulator the serial setting; False while the connection is being made."""
@@ -125,17 +107,10 @@ class Hal:
     led = light = watchdog = feed = _nothing
 
     def reset_cause(self):
-        path = self.data + "/" + _RESET_FILE
-        try:
-            with open(path) as f:
-                cause = f.read().strip()
-            os.remove(path)
-            return cause
-        except OSError:
-            return "power-on"
+        return self.cause  # read when the Hal was made (app/hal/unix_env.py)
 
     def reset(self, cause="reboot requested"):
-        with open(self.data + "/" + _RESET_FILE, "w") as f:
+        with open(self.data + "/" + RESET_FILE, "w") as f:
             f.write(cause)
         sys.exit(EXIT_REBOOT)
 
