@@ -136,3 +136,18 @@ def test_telling_a_client_there_is_no_room_needs_no_room():
     finally:
         heap_unlock()
     assert client.out == b"waiting"
+
+
+def test_the_level_command_sets_a_level_and_refuses_other_words():
+    from app.console import command
+    from app import unload
+    app = App()
+    app.meter = None
+    telnet = Telnet(app)
+    try:
+        assert command(telnet, b"level D") == ["Log level D"] and app.log.level == 3
+        for bad in (b"level X", b"level", b"level IV", b"level I V"):
+            assert command(telnet, bad) == ["usage: level E|W|I|D|V (now D)"], bad
+        assert app.log.level == 3
+    finally:
+        unload("app.console")

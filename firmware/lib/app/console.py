@@ -110,7 +110,7 @@ def command(telnet, line):
     if name == "level":
         level = words[1].upper() if len(words) == 2 else ""
         if len(level) == 1 and level in LEVELS:
-            app.log.set_level(level)
+            app.log.level = LEVELS.index(level)  # what is shown: this level and those before
             if level == "V":
                 return ["Log level V (frame dumps %s)" % ("on" if app.meter.dump else "off: 'dump on'")]
             return ["Log level " + level]
@@ -183,7 +183,9 @@ def status_lines(app, telnet):
 
 
 def dropped(telnet, client, cause):
-    """Tell a client dropped for being too slow (app/telnet.py) why, and the log."""
+    """Count a client dropped for being too slow (app/telnet.py), and tell it why, and the log:
+    `cause` "replies", "behind" or "stuck"."""
+    telnet.dropped += 1
     why = "does not read the replies to its commands" if cause == "replies" else \
         "fell more than %d bytes behind the log" % len(telnet.log.ring) if cause == "behind" else \
         "took no data for %d s" % (_WRITE_TIMEOUT_MS // 1000)

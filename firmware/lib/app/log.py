@@ -40,12 +40,6 @@ class Log:
         self.head = 0     # bytes written since boot: the position of the next byte
         self.sinks = []
 
-    def set_level(self, level):
-        """`level` one letter of LEVELS (what is shown: LEVELS[log.level] and those before)."""
-        if len(level) != 1 or level not in LEVELS:
-            raise ValueError("level must be one of " + " ".join(LEVELS))
-        self.level = LEVELS.index(level)
-
     def write(self, level, text):
         if LEVELS.index(level) > self.level:
             return

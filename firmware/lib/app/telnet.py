@@ -174,15 +174,15 @@ class Telnet:
                         client.send(reply.encode() + b"\r\n")
                     del replies  # not held while the next `status` measures the heap
                     if len(client.out) > _REPLY_BYTES_MAX:
-                        return self._drop(client, "replies")
+                        return console("dropped", self, client, "replies")
                 started = client.at
                 sent = len(client.out)
                 if client.flush() and not self._send_log(client):
-                    return self._drop(client, "behind")
+                    return console("dropped", self, client, "behind")
                 if client.at == started and len(client.out) == sent and (client.out or client.at < log.head):
                     stuck_ms += _POLL_MS
                     if stuck_ms >= _WRITE_TIMEOUT_MS:
-                        return self._drop(client, "stuck")
+                        return console("dropped", self, client, "stuck")
                 else:
                     stuck_ms = 0
             except MemoryError:  # the console's code, or a reply, found no room: said, and the session goes on
@@ -200,12 +200,6 @@ class Telnet:
             pass
         except OSError:
             pass
-
-    def _drop(self, client, cause):
-        """Drop a client too slow for the log: `cause` "replies", "behind" or "stuck" (the console
-        tells it and the log why)."""
-        self.dropped += 1
-        console("dropped", self, client, cause)
 
 
 def console(function, telnet, *args):
