@@ -101,11 +101,11 @@ def test_one_flash_per_reading_when_all_is_well():
         ind.show(now)
     assert led.changes == 0 and not led.lit
     state.reading_ms = 5000
-    ind.blink()
+    ind.flash = True
     on = [ind.show(now) for now in range(5000, 5500, 50)]
     assert on[0] and sum(on) == FLASH_MS // 50 + (FLASH_MS % 50 > 0)
     assert not led.lit and led.changes == 2
-    ind.blink()  # the next reading
+    ind.flash = True  # the next reading
     assert ind.show(5500) and led.lit
 
 
@@ -117,7 +117,7 @@ def test_no_data_after_the_bound_and_back_with_a_reading():
     assert ind.show(1000 + NO_DATA_MS) and ind.code == NO_DATA  # the long blink starts at once
     assert not ind.show(1000 + NO_DATA_MS + 1500)
     state.reading_ms = 1000 + NO_DATA_MS + 1600
-    ind.blink()
+    ind.flash = True
     assert ind.show(1000 + NO_DATA_MS + 1650) and ind.code == OK  # the reading's flash
 
 
@@ -136,7 +136,7 @@ def test_wifi_and_mqtt_states_drive_the_led():
     state.mqtt = "cannot connect to 10.0.0.2:1883"
     ind.show(300)
     assert ind.code == MQTT_DOWN
-    ind.blink()  # a reading does not flash over a problem pattern: still three blinks
+    ind.flash = True  # a reading does not flash over a problem pattern: still three blinks
     shown = [ind.show(t) for t in range(300, 300 + CYCLE_MS, 10)]
     assert sum(1 for a, b in zip([False] + shown, shown) if b and not a) == 3
     state.mqtt = "connected"
@@ -148,7 +148,7 @@ def test_no_led_configured():
     state = State()
     hal = Hal()
     ind = Health(hal, state, Log("D"), None, 0, led=False)
-    ind.blink()
+    ind.flash = True
     assert ind.show(10) and hal.changes == 0  # still computed, nothing driven
 
 
@@ -253,7 +253,7 @@ def test_tasks_run_on_the_event_loop():
         sup.tasks.append(("meter", meter))
         tasks = [asyncio.create_task(sup.run())]
         await asyncio.sleep_ms(30)
-        sup.blink()
+        sup.flash = True
         await asyncio.sleep_ms(250)
         for task in tasks + [meter]:
             task.cancel()

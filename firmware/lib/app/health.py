@@ -72,7 +72,8 @@ def lit(code, phase):
 
 
 class Health:
-    """The meter calls blink() for every good reading; the app arms nothing: tick() does."""
+    """The meter sets `flash` for every good reading (one short flash); the app arms nothing:
+    tick() does."""
 
     def __init__(self, hal, state, log, wifi, started_ms, led=False, arm_ms=_ARM_MS):
         self.hal = hal
@@ -84,7 +85,7 @@ class Health:
         self.lit = False          # what the LED shows now
         self.code = _OK           # its pattern
         self.code_ms = started_ms
-        self.flash = False
+        self.flash = False        # a reading came: one short flash (set by the meter)
         self.flash_ms = None
         self.arm_ms = arm_ms
         self.tasks = []           # (name, task) appended by the start: each must keep running
@@ -93,9 +94,6 @@ class Health:
         self.ms = 0               # uptime below a second
         self.problem = None
         state.uptime_s = 0
-
-    def blink(self):
-        self.flash = True
 
     def show(self, now):
         """Set the LED for ticks `now`; returns whether it is on."""

@@ -210,6 +210,6 @@ class Meter:
             state.add_power(time.ticks_ms() // 1000, watts)
         self.log.debug("Reading: %d values%s" % (len(reading.items), "" if watts is None else ", %d W" % watts))
         if self.led is not None:
-            self.led.blink()
+            self.led.flash = True  # app.health.Health: one short flash
         for listener in state.listeners:
             listener(reading)
