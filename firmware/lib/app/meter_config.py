@@ -27,8 +27,10 @@ def apply(meter, config, data):
     # The names a push would meet first: interned now, while the heap is whole. Met first by the
     # first push, with MQTT's names just short of a new pool, they needed a 7 KB piece a start
     # had scattered: a plain meter with MQTT in 112K decoded no push at all.
-    from han.errors import intern_tables
-    intern_tables()
+    # (han.errors.load imports each for the caller alone: its code goes, its names stay.)
+    from han.errors import load
+    for table in ("meters", "details", "verdicts"):
+        load(table)
     # The fixed setting as text ("2400 8E1", "115200 8N1 inverted"), or None when the config
     # says "find it automatically" (baud 0): then the line detective finds it.
     meter.setting = None

@@ -44,16 +44,6 @@ def text(detail):
     return lines[detail] if isinstance(detail, int) else lines[detail[0]] % detail[1:]
 
 
-def intern_tables():
-    """Load han.meters, han.details and han.verdicts once each, and forget them: the names in
-    their code stay interned. A push loads one of them for a moment (a list not seen last, an
-    error's words, the diagnosis' verdict); run while the heap is whole, this spares that push a
-    new name pool (on MicroPython one piece of 640 entries past 624 names) in a heap scattered
-    by then."""
-    for name in ("meters", "details", "verdicts"):
-        load(name)
-
-
 def load(name):
     """Module han.<name> (han.details, han.verdicts, han.meters). On MicroPython it is imported
     for the caller's use only: its code and texts take no heap until they are needed, and none
