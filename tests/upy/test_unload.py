@@ -133,7 +133,7 @@ def test_a_poll_whose_code_found_no_room_leaves_none_of_it():
     stream = PollStream()
 
     def poll():  # the dashboard's poll, its answering code (api.py) finding no room
-        coroutine = http.exchange(web, http.Slot(None, 0), stream)
+        coroutine = http.exchange(web, http.Request(None, 0), stream)
         try:
             while True:
                 coroutine.send(None)

@@ -104,11 +104,12 @@ def test_request_line():
         assert request_line(bad) is None, bad
 
 
-def read_head(stream, slot=None, web=None):
-    """The Request http.head makes of what `stream` sends (in a new Web unless one is given)."""
+def read_head(stream, request=None, web=None):
+    """The Request http.head fills in from what `stream` sends (a new one unless given, in a new
+    Web unless one is given)."""
     web = web or server.Web(FakeApp())
-    request = http.Request()
-    run(http.head(slot or http.Slot(None, 0), stream, request, web))
+    request = request or http.Request(None, 0)
+    run(http.head(request, stream, web))
     return request
 
 
@@ -164,34 +165,35 @@ def test_cookie_value():
 
 
 def test_lines_bounded_by_the_buffer():
-    slot = http.Slot(None, 0)
+    request = http.Request(None, 0)
     long_header = b"X-Long: " + b"a" * (http.BUFFER * 2) + b"\r\n"
     stream = Stream([b"POST / HTT", b"P/1.1\r\nHost: h\r\n", long_header[:300], long_header[300:],
                      b"Content-Length: 4\r\n\r\nbo", b"dy"])
-    request = read_head(stream, slot)  # the long line is skipped whole
+    read_head(stream, request)  # the long line is skipped whole
     assert (request.method, request.path, request.host, request.length) == ("POST", "/", "h", 4)
-    assert bytes(run(admin.body(slot, stream, request))) == b"body" and request.read == 4
-    assert raises(EOFError, read_head, stream, slot)
+    assert bytes(run(admin.body(request, stream))) == b"body" and request.read == 4
+    assert raises(EOFError, read_head, stream, http.Request(None, 0))
 
 
 def test_a_connection_gets_a_fresh_slot_and_the_server_keeps_none():
     web = server.Web(FakeApp())
     assert web.slots == []  # slots are made as connections come (server.py), not kept
-    slot = http.Slot("task", 1234)
+    slot = http.Request("task", 1234)
     assert (len(slot.buf), slot.task, slot.fresh, slot.since, slot.deadline, slot.expired, slot.start, slot.end) \
         == (http.BUFFER, "task", True, 1234, 1234, False, 0, 0)
+    assert (slot.method, slot.path, slot.rare, slot.host, slot.session) == (None, "", False, "", None)
     read_head(Stream([b"GET /api/data HTTP/1.1\r\nHost: h\r\n\r\n"]), slot, web)
     assert not slot.fresh  # it has sent something: not a spare connection to give its slot up
+    assert (slot.method, slot.path, slot.host) == ("GET", "/api/data", "h")
 
 
 def test_whole_head_parsed_and_limits():
     web = server.Web(FakeApp())
     head = b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 11\r\n" \
            b"Cookie: hanreader=tok\r\n\r\npassword=xy"
-    slot = http.Slot(None, 0)
-    request = read_head(Stream([head]), slot, web)
+    request = read_head(Stream([head]), None, web)
     assert (request.method, request.path, request.length, request.session) == ("POST", "/api/login", 11, "tok")
-    assert bytes(run(admin.body(slot, Stream(), request))) == b"password=xy"
+    assert bytes(run(admin.body(request, Stream()))) == b"password=xy"
     too_many = b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * (http.MAX_HEADERS + 1) + b"\r\n"
     assert refused(raises(http.HttpError, parsed, too_many)) == \
         ("431 Request Header Fields Too Large", "too many header lines")
@@ -233,7 +235,7 @@ def test_status_lines_and_headers():
     assert "Content-Type: application/json\r\n" in text and "Cache-Control: no-store\r\n" in text
     assert json.loads(text.split("\r\n\r\n", 1)[1]) == {"error": 'no "such" page'}
     out = Out()
-    run(routes._file(http.Request(), out, "index.html"))
+    run(routes._file(http.Request(None, 0), out, "index.html"))
     head, page = out.text().split("\r\n\r\n", 1)
     assert head.startswith("HTTP/1.1 200 OK\r\n") and "Content-Type: text/html; charset=utf-8\r\n" in head
     assert "Content-Security-Policy: default-src 'self'" in head and "X-Frame-Options: DENY" in head
@@ -595,7 +597,7 @@ def poll_while_api_data_is(data):
     real = api.data
     api.data = data
     try:
-        run(http.exchange(web, http.Slot("task", time.ticks_ms()), stream))
+        run(http.exchange(web, http.Request("task", time.ticks_ms()), stream))
         raised = None
     except MemoryError as e:
         raised = e
@@ -675,11 +677,11 @@ def test_a_refused_request_without_room_for_its_answer_is_told_so_with_a_503():
     app.log = Log()
     web = server.Web(app)
     stream = ClosingStream()
-    request = http.Request()
+    request = http.Request("task", time.ticks_ms())
     loaded = sys.modules["app.web.routes"]
     sys.modules["app.web.routes"] = Scattered()
     try:
-        run(http._refuse(web, request, http.Slot("task", time.ticks_ms()), stream, ("400 Bad Request", "bad")))
+        run(http._refuse(web, request, stream, ("400 Bad Request", "bad")))
     finally:
         sys.modules["app.web.routes"] = loaded
     assert b"".join(stream.written) == server.NO_ROOM

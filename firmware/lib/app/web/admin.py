@@ -108,14 +108,14 @@ def cross_site(request):
     return request.origin is not None and request.origin != "http://" + request.host
 
 
-async def body(slot, stream, request):
+async def body(request, stream):
     """The request body (what came with the head first, then the rest)."""
     length = request.length
     request.read = length
     data = bytearray(length)
-    have = min(slot.end - slot.start, length)
-    data[:have] = slot.view[slot.start:slot.start + have]
-    slot.start += have
+    have = min(request.end - request.start, length)
+    data[:have] = request.view[request.start:request.start + have]
+    request.start += have
     view = memoryview(data)
     while have < length:
         got = await stream.readinto(view[have:])
@@ -127,13 +127,13 @@ async def body(slot, stream, request):
     return data
 
 
-async def fields(request, slot, stream, limit=BODY_MAX):
+async def fields(request, stream, limit=BODY_MAX):
     """The request body as fields (form or JSON), at most `limit` bytes."""
     if request.length > limit:
         raise HttpError("413 Payload Too Large", "the body is larger than %d bytes" % limit)
     if request.expect and request.expect.lower() == "100-continue":
         stream.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    data = await asyncio.wait_for_ms(body(slot, stream, request), BODY_TIMEOUT_MS)
+    data = await asyncio.wait_for_ms(body(request, stream), BODY_TIMEOUT_MS)
     try:
         return json_fields(data) if request.type.startswith(JSON) else form_fields(data)
     except ValueError as e:
@@ -144,7 +144,7 @@ def _bool(value):
     return "true" if value else "false"
 
 
-async def handle(web, request, slot, stream, out):
+async def handle(web, request, stream, out):
     app = web.app
     name = request.path[5:]
     get = request.method == "GET"
@@ -160,7 +160,7 @@ async def handle(web, request, slot, stream, out):
             _bool(app.config["web"]["password_hash"]), _bool(entry), dumps(entry[1] if entry else None),
             _bool(app.safe_mode)))
     elif name in ("login", "password") and not get:
-        await _log_in(web, request, slot, stream, out, name == "password")
+        await _log_in(web, request, stream, out, name == "password")
     elif name == "config" or (name in ("reboot", "logout") and not get):
         who = await _admin(web, request, out)
         if who is None:
@@ -169,7 +169,7 @@ async def handle(web, request, slot, stream, out):
             from app.web.settings import show
             await show(app, out)
             return
-        posted = await fields(request, slot, stream, CONFIG_BODY_MAX if name == "config" else BODY_MAX)
+        posted = await fields(request, stream, CONFIG_BODY_MAX if name == "config" else BODY_MAX)
         if who is not True and not auth.same(request.csrf or posted.get("csrf") or "", who[1]):
             out.error("403 Forbidden", "the form is missing its CSRF token (reload the page)")
         elif name == "config":
@@ -207,11 +207,11 @@ async def _admin(web, request, out):
     return entry
 
 
-async def _log_in(web, request, slot, stream, out, first):
+async def _log_in(web, request, stream, out, first):
     """POST /api/login (password) or, while none is set, POST /api/password (password and its
     repeat password2): a session cookie and the CSRF token, or why not."""
     from app import config as config_store
-    posted = await fields(request, slot, stream)
+    posted = await fields(request, stream)
     password = posted.get("password")
     app = web.app
     stored = app.config["web"]["password_hash"]

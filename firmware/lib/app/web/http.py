@@ -11,13 +11,13 @@ admin.py. A poll loads this code and api.py, history.py or status.py into whatev
 scattered heap has: their functions are kept small, none needing a larger piece than the
 connection's own buffer (BUFFER bytes; tests/test_web_heap.py scatters the heap into such pieces).
 
-A connection's slot buffer holds the request head, read in place: a header line becomes a
+A connection's buffer (its Request's) holds the request head, read in place: a header line becomes a
 string only when a route uses it (a browser sends a dozen others, a kilobyte of text), and its
 name is compared where it lies. A header line longer than the buffer is skipped; a longer
 request line is refused. Then the buffer holds the response on its way out: responses are
 written in pieces as they are made (Out), files BUFFER bytes at a time, JSON item by item.
   * the request head must be complete within _HEAD_TIMEOUT_MS and the client must have taken the
-    whole answer within _ANSWER_TIMEOUT_MS: deadlines of the connection's slot, which server.py
+    whole answer within _ANSWER_TIMEOUT_MS: deadlines of the connection's Request, which server.py
     watches (a body must come within BODY_TIMEOUT_MS: admin.py).
 Limits: _HEAD_MAX bytes of head, MAX_HEADERS lines; bodies are limited by the route (admin.py).
 """
@@ -33,7 +33,7 @@ except ImportError:
     def const(value):
         return value
 
-BUFFER = const(512)  # a connection's slot buffer
+BUFFER = const(512)  # a connection's buffer (Request.buf)
 _HEAD_MAX = const(4096)
 MAX_HEADERS = const(40)
 _HEAD_TIMEOUT_MS = const(5000)
@@ -65,35 +65,24 @@ _BAD_LENGTH = const(4)
 _CHUNKED = const(5)
 
 
-class Slot:
-    """One connection's place, made as server.py lets it in and let go as it ends: its buffer,
-    where it is in it, its deadline (watched by server.py)."""
-
-    def __init__(self, task, now):
-        self.buf = bytearray(BUFFER)
-        self.view = memoryview(self.buf)  # slices of a memoryview share the buffer: no copy
-        self.task = task      # the connection's task
-        self.fresh = True     # nothing received yet (a browser's spare connection)
-        self.since = self.deadline = now  # ticks_ms when it came; exchange sets the real deadline
-        self.expired = False  # the watcher ended the connection: it was too slow
-        self.start = 0        # unread bytes are buf[start:end]
-        self.end = 0
-
-
 class HttpError(Exception):
     """A request refused before it reached a route: HttpError(status line, sentence), or from
     the request head HttpError(n), one of the refusals above (refusals.py has their words)."""
 
 
 class Request:
-    """The request line and the headers the routes use, filled in by head(). What did not come
-    keeps the default below, a class attribute: an instance holds only what was sent."""
+    """One connection and the request it carries (each answer closes its connection), made as
+    server.py lets the connection in and let go as it ends: the buffer the head is read into and
+    the answer written from, where it is in it, the deadline server.py watches; then the request
+    line and the headers the routes use, filled in by head(). What did not come keeps the default
+    below, a class attribute: an instance holds only what was sent."""
     method = None      # None until the request line has come
     path = ""
     query = ""
     length = 0         # Content-Length
     read = 0           # body bytes read so far
     rare = False       # not one of the dashboard's polls: routes.py answers it (loaded for it)
+    expired = False    # the watcher ended the connection: it was too slow
     # Kept by routes.header, for the requests it answers (the dashboard's polls keep only Host):
     host = ""
     session = None     # our cookie's value
@@ -105,45 +94,54 @@ class Request:
     type = ""          # Content-Type
     expect = None      # Expect
 
+    def __init__(self, task, now):
+        self.buf = bytearray(BUFFER)
+        self.view = memoryview(self.buf)  # slices of a memoryview share the buffer: no copy
+        self.task = task      # the connection's task
+        self.fresh = True     # nothing received yet (a browser's spare connection)
+        self.since = self.deadline = now  # ticks_ms when it came; exchange sets the real deadline
+        self.start = 0        # unread bytes are buf[start:end]
+        self.end = 0
 
-async def head(slot, stream, request, web):
+
+async def head(request, stream, web):
     """Fill in `request` (a Request) from the request line and the headers; HttpError when they
-    are not acceptable. Lines are taken where they lie in the slot's buffer; what follows the
-    head (a body's start) stays there, at slot.buf[slot.start:slot.end]."""
-    buf = slot.buf
+    are not acceptable. Lines are taken where they lie in the request's buffer; what follows the
+    head (a body's start) stays there, at request.buf[request.start:request.end]."""
+    buf = request.buf
     keep = None       # routes.header for a request routes.py answers: what it needs of a header
     size = 0          # bytes of head so far, line ends included
     lines = 0         # header lines so far
     skipping = False  # in a line longer than the buffer: dropped as it comes
     while True:
-        at = buf.find(b"\n", slot.start, slot.end)
-        if at < 0 and (skipping or slot.end - slot.start < len(buf)):  # no whole line yet
+        at = buf.find(b"\n", request.start, request.end)
+        if at < 0 and (skipping or request.end - request.start < len(buf)):  # no whole line yet
             if skipping:
-                slot.start = slot.end = 0
-            elif slot.start:  # the start of a line goes to the front, to make room for the rest
-                slot.end -= slot.start
-                buf[:slot.end] = slot.view[slot.start:slot.start + slot.end]
-                slot.start = 0
-            got = await stream.readinto(slot.view[slot.end:])
+                request.start = request.end = 0
+            elif request.start:  # the start of a line goes to the front, to make room for the rest
+                request.end -= request.start
+                buf[:request.end] = request.view[request.start:request.start + request.end]
+                request.start = 0
+            got = await stream.readinto(request.view[request.end:])
             if got is None:
                 continue
             if not got:
                 raise EOFError
-            slot.fresh = False
-            slot.end += got
+            request.fresh = False
+            request.end += got
             continue
-        start = slot.start
+        start = request.start
         if at < 0:  # a line longer than the buffer: counted, and dropped up to its end
             skipping = True
             end = -1
         else:
-            slot.start = at + 1
+            request.start = at + 1
             if skipping:  # the end of a long line
                 skipping = False
                 continue
             end = at - 1 if at > start and buf[at - 1] == 13 else at  # without CR LF
         if request.method is None:
-            keep = _request_line(slot, start, end, request, web)
+            keep = _request_line(request, start, end, web)
             size = end - start
         elif end == start:
             return
@@ -153,16 +151,16 @@ async def head(slot, stream, request, web):
             if size > _HEAD_MAX or lines >= MAX_HEADERS:
                 raise HttpError(_HEAD_TOO_LONG if size > _HEAD_MAX else _TOO_MANY_LINES)
             if end >= 0:
-                _header(slot, start, end, request, keep)
+                _header(request, start, end, keep)
 
 
-def _request_line(slot, start, end, request, web):
-    """The request line, b"GET /path?query HTTP/1.1" at slot.buf[start:end] (end -1: longer than
+def _request_line(request, start, end, web):
+    """The request line, b"GET /path?query HTTP/1.1" at request.buf[start:end] (end -1: longer than
     the buffer), into `request` (method, path, query; HttpError when it is not one); routes.header
     when routes.py is to answer it (see head), else None. (One function: it is read once a request.)"""
     if end < 0:
         raise HttpError(_LINE_TOO_LONG)
-    parts = bytes(slot.view[start:end]).split(b" ")
+    parts = bytes(request.view[start:end]).split(b" ")
     if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
         raise HttpError(_NOT_HTTP)
     try:
@@ -186,12 +184,12 @@ def _request_line(slot, start, end, request, web):
     return None
 
 
-def _header(slot, start, end, request, keep):
-    """One header line, slot.buf[start:end]: its name is lowercased in place and compared where
+def _header(request, start, end, keep):
+    """One header line, request.buf[start:end]: its name is lowercased in place and compared where
     it lies, its value found between the spaces; Content-Length and Transfer-Encoding matter to
     every request, the rest to `keep` (routes.header) if there is one; a poll keeps only Host
     (while the access point is open, another site's name makes it a captive-portal check)."""
-    buf = slot.buf
+    buf = request.buf
     colon = buf.find(b":", start, end)
     if colon < 0:
         return
@@ -205,7 +203,7 @@ def _header(slot, start, end, request, keep):
         end -= 1
     if colon - start == 14 and buf.startswith(b"content-length", start):
         try:
-            request.length = int(str(slot.view[first:end], "utf-8"))
+            request.length = int(str(request.view[first:end], "utf-8"))
         except ValueError:  # UnicodeError is one too
             request.length = -1
         if request.length < 0:
@@ -213,10 +211,10 @@ def _header(slot, start, end, request, keep):
     elif colon - start == 17 and buf.startswith(b"transfer-encoding", start):
         raise HttpError(_CHUNKED)
     elif keep is not None:
-        keep(request, slot, start, colon, first, end)
+        keep(request, start, colon, first, end)
     elif colon - start == 4 and buf.startswith(b"host", start):
         try:
-            request.host = str(slot.view[first:end], "utf-8")
+            request.host = str(request.view[first:end], "utf-8")
         except UnicodeError:
             pass
 
@@ -238,7 +236,7 @@ def foreign_host(host, hostname):
 
 
 class Out:
-    """A response on its way out: pieces gather in the slot's buffer and go to the socket when it
+    """A response on its way out: pieces gather in the request's buffer and go to the socket when it
     fills (put) or when the writer can wait (flush). The dashboard's polls put their fixed head
     themselves (api.py); the other answers' status lines and errors are routes.Reply's."""
 
@@ -300,35 +298,34 @@ class Out:
         return self.stream.drain()
 
 
-async def exchange(web, slot, stream):
-    """One connection of web (server.Web) in its slot: the request, the answer, then what the
+async def exchange(web, request, stream):
+    """One connection of web (server.Web), its Request: the request, the answer, then what the
     client still sends is taken in before the server closes. The pages' polls are answered by
     api.py, history.py and status.py, the rest by routes.py, loaded for them (see head) and
     unloaded once no such request is left; so is a refused request's error answer (routes.Reply)."""
     out = None
-    request = Request()
     whole = False  # the head has come and been accepted
-    slot.deadline = time.ticks_add(slot.since, _HEAD_TIMEOUT_MS)
+    request.deadline = time.ticks_add(request.since, _HEAD_TIMEOUT_MS)
     try:
         try:
-            await head(slot, stream, request, web)
+            await head(request, stream, web)
             whole = True
-            slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
+            request.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
             app = web.app
             if not request.rare and app.wifi.ap and foreign_host(request.host, app.config["wifi"]["hostname"]):
                 request.rare = True  # a captive-portal check: routes.py redirects it
                 web.rare += 1
             if request.rare:
                 from app.web.routes import Reply
-                out = Reply(stream, slot.buf)
+                out = Reply(stream, request.buf)
             else:  # a poll
-                out = Out(stream, slot.buf)
-            await _answer(web, request, slot, stream, out)
+                out = Out(stream, request.buf)
+            await _answer(web, request, stream, out)
             await out.flush()
         except HttpError as e:
             if out is not None and out.started:
                 raise
-            await _refuse(web, request, slot, stream, e.args)
+            await _refuse(web, request, stream, e.args)
         except MemoryError:
             for name in _POLL_CODE:  # a poll's code whose import found no room: what it had
                 if name not in sys.modules:  # loaded goes now (see app.unload)
@@ -343,17 +340,17 @@ async def exchange(web, slot, stream):
         # What the client sent and we did not read would make closing the socket reset the
         # connection, and the client lose the answer: take (a bounded amount of) it first.
         try:
-            await asyncio.wait_for_ms(_discard(slot, stream), DISCARD_MS)
+            await asyncio.wait_for_ms(_discard(request, stream), DISCARD_MS)
         except asyncio.TimeoutError:
             pass
 
 
-async def _answer(web, request, slot, stream, out):
+async def _answer(web, request, stream, out):
     """Write the answer: routes.py's for a rare request, else the poll's (status.py, api.py,
     history.py)."""
     if request.rare:
         from app.web.routes import answer
-        await answer(web, request, slot, stream, out)
+        await answer(web, request, stream, out)
     elif request.path == "/api/status":
         from app.web.status import status
         await status(web.app, out, web)
@@ -365,7 +362,7 @@ async def _answer(web, request, slot, stream, out):
         await history(web.app, out, request.query)
 
 
-async def _refuse(web, request, slot, stream, refused):
+async def _refuse(web, request, stream, refused):
     """Answer a request exchange refused (HttpError's args) with routes.py's error answer."""
     if not request.rare:  # its answer is routes.py's: counted, to be unloaded after it
         request.rare = True
@@ -375,12 +372,12 @@ async def _refuse(web, request, slot, stream, refused):
             from app.web.refusals import REFUSED
             refused = REFUSED[refused[0]]
         from app.web.routes import Reply
-        out = Reply(stream, slot.buf)
+        out = Reply(stream, request.buf)
         out.error(*refused)
     except MemoryError:  # no room for the words or for routes.py: the server's constant answer
         web.short_of_room(stream)
         return
-    slot.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
+    request.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
     await out.flush()
 
 
@@ -393,8 +390,8 @@ def _done(web, request):
                 unload(name)
 
 
-async def _discard(slot, stream):
+async def _discard(request, stream):
     for _ in range(_DISCARD_MAX // BUFFER):
-        got = await stream.readinto(slot.buf)
+        got = await stream.readinto(request.buf)
         if got == 0:
             return

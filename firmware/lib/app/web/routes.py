@@ -79,10 +79,10 @@ def www_folder(module_file=None):
     return "www"  # frozen, or run from lib/ itself: relative to the working folder ("/" on the board)
 
 
-def header(request, slot, start, colon, first, end):
-    """Keep what the routes need of the header line slot.buf[start:end] (its lowercase name ends
-    at `colon`, its value is slot.buf[first:end]); the others are dropped without a copy."""
-    buf = slot.buf
+def header(request, start, colon, first, end):
+    """Keep what the routes need of the header line request.buf[start:end] (its lowercase name ends
+    at `colon`, its value is request.buf[first:end]); the others are dropped without a copy."""
+    buf = request.buf
     at = 0  # where the name of `kind` starts in _KEPT
     for kind in range(len(_ATTRIBUTES)):
         stop = _KEPT.find(b" ", at)
@@ -97,7 +97,7 @@ def header(request, slot, start, colon, first, end):
                 while end > first and buf[end - 1] in b" \t":
                     end -= 1
             try:
-                setattr(request, _ATTRIBUTES[kind], str(slot.view[first:end], "utf-8"))
+                setattr(request, _ATTRIBUTES[kind], str(request.view[first:end], "utf-8"))
             except UnicodeError:
                 pass  # not text: not a header the routes use
             return
@@ -120,7 +120,7 @@ def redirect(out, location, status="303 See Other"):
     out.start(status, None, "Location: " + location + "\r\nContent-Length: 0\r\n")
 
 
-async def answer(web, request, slot, stream, out):
+async def answer(web, request, stream, out):
     app = web.app
     path = request.path
     get = request.method == "GET"
@@ -138,7 +138,7 @@ async def answer(web, request, slot, stream, out):
         await status(app, out, web)
     elif path.startswith("/api/"):
         from app.web.admin import handle
-        await handle(web, request, slot, stream, out)
+        await handle(web, request, stream, out)
     else:
         await _page(web, request, out, path)
 

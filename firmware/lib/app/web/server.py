@@ -9,7 +9,7 @@ few milliseconds of each poll, and between polls the meter decodes its pushes wi
 free. The rest comes for a request and goes right after it: routes.py (pages and files, fetched
 once a visit), admin.py, auth.py and settings.py (log in, settings, reboot).
 
-Connections. At most _MAX_CONNECTIONS at once, each in a slot (http.Slot: an http.BUFFER-byte
+Connections. At most _MAX_CONNECTIONS at once, each in a slot (http.Request: an http.BUFFER-byte
 buffer and where the connection is) made as it is let in and let go as it ends, like the answering
 code it comes with: between polls the server holds no buffer. Every response closes its
 connection (Connection: close): nothing is kept for a client between requests but its session.
@@ -52,7 +52,7 @@ NO_ROOM = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRefresh: 2\
 class Web:
     def __init__(self, app):
         self.app = app
-        self.slots = []        # the open connections' slots (http.Slot), at most _MAX_CONNECTIONS
+        self.slots = []        # the open connections' slots (http.Request), at most _MAX_CONNECTIONS
         self.waiting = 0       # connections waiting for a slot
         self.sessions = []     # logged-in browsers: [token, csrf token, last used] (auth.py)
         self.checking = False  # a password is being checked: one at a time
@@ -107,8 +107,8 @@ class Web:
                     # and before MQTT's turns, a poll or a reading found no room in each of 5 runs
                     # of 3,000 readings; with them, nothing did in 4.)
                     gc.collect()
-                from app.web.http import Slot, exchange
-                slot = Slot(asyncio.current_task(), time.ticks_ms())  # no wait since _room: still room
+                from app.web.http import Request, exchange
+                slot = Request(asyncio.current_task(), time.ticks_ms())  # no wait since _room: still room
             except MemoryError:  # no room for the answering code now
                 self.short_of_room(stream, True)
                 return
