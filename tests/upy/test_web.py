@@ -27,6 +27,15 @@ def run(coroutine):
         return done.value
 
 
+def run_on_loop(coroutine):
+    """Run a coroutine on the event loop, which asyncio.wait_for_ms needs (run() would crash
+    MicroPython there); CPython's asyncio gets MicroPython's wait_for_ms for it."""
+    import asyncio
+    if not hasattr(asyncio, "wait_for_ms"):
+        asyncio.wait_for_ms = lambda awaitable, ms: asyncio.wait_for(awaitable, ms / 1000)
+    return asyncio.run(coroutine)
+
+
 def raises(kind, call, *args):
     try:
         call(*args)
@@ -670,23 +679,32 @@ def test_a_request_without_room_for_the_answering_code_is_told_so_with_a_503():
 
 
 def test_a_refused_request_without_room_for_its_answer_is_told_so_with_a_503():
-    # A refusal's answer is written by routes.py (Reply): with no room to load it, the constant 503
-    # goes out, where the MemoryError left the connection with nothing (it was raised while
-    # exchange handled the refusal, past its own MemoryError handler).
+    # A refusal's answer is written by routes.py (Reply, from refusals.refuse): with no room to
+    # load it, the constant 503 goes out, not a connection closed with nothing.
     app = FakeApp()
     app.log = Log()
     web = server.Web(app)
-    stream = ClosingStream()
+    stream = ClosingStream([b"hello\r\n\r\n"])  # not an HTTP request: refused
     request = http.Request("task", time.ticks_ms())
-    loaded = sys.modules["app.web.routes"]
+    from app.web import routes as loaded  # (again, if an exchange before unloaded it)
     sys.modules["app.web.routes"] = Scattered()
     try:
-        run(http._refuse(web, request, stream, ("400 Bad Request", "bad")))
+        run_on_loop(http.exchange(web, request, stream))  # (the unread rest is taken in: wait_for_ms)
     finally:
         sys.modules["app.web.routes"] = loaded
     assert b"".join(stream.written) == server.NO_ROOM
     assert web.app.log.lines == ["Web: no room in the heap to answer a request: 503 sent"]
-    assert request.rare and web.rare == 1  # counted: exchange's end unloads what routes.py may have loaded
+    assert request.rare and web.rare == 0  # counted, and exchange's end unloaded what it may have loaded
+
+
+def test_a_refused_request_is_answered_with_its_words():
+    web = server.Web(FakeApp())
+    stream = ClosingStream([b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"])
+    run_on_loop(http.exchange(web, http.Request("task", time.ticks_ms()), stream))
+    head, body = b"".join(stream.written).split(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 501 Not Implemented\r\n")
+    assert json.loads(body) == {"error": "chunked request bodies are not accepted"}
+    assert web.rare == 0 and web.served == 1
 
 
 def test_the_answering_code_goes_with_the_values_text():

@@ -3,11 +3,10 @@
 Loaded by server.py for a request and unloaded once no connection is open (server.LINGER_MS):
 between a page's polls the device holds none of this code. See server.py for the limits. What
 the pages poll is answered with this code and api.py or history.py (the dashboard: /api/data,
-/api/history)
-or status.py (the status page: /api/status); the rest is loaded for its request and unloaded
-after it: routes.py (status lines and error answers, the headers those requests need, pages and
-files, captive-portal redirects, safe mode), refusals.py (the words of a refused request head),
-admin.py. A poll loads this code and api.py, history.py or status.py into whatever room a
+/api/history) or status.py (the status page: /api/status); the rest is loaded for its request
+and unloaded after it: routes.py (status lines and error answers, the headers those requests
+need, pages and files, captive-portal redirects, safe mode), refusals.py (a refused
+request's answer, the unread rest of a request taken in before closing), admin.py. A poll loads this code and api.py, history.py or status.py into whatever room a
 scattered heap has: their functions are kept small, none needing a larger piece than the
 connection's own buffer (BUFFER bytes; tests/test_web_heap.py scatters the heap into such pieces).
 
@@ -39,8 +38,7 @@ MAX_HEADERS = const(40)
 _HEAD_TIMEOUT_MS = const(5000)
 BODY_TIMEOUT_MS = const(5000)
 _ANSWER_TIMEOUT_MS = const(15000)
-_DISCARD_MAX = const(8192)  # unread request bytes taken in before closing (see exchange)
-DISCARD_MS = const(500)  # ... for this long at most (refusals.busy too)
+DISCARD_MS = const(500)  # unread request bytes are taken in before closing for this long at most (refusals.py)
 FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this many bytes
 COOKIE = "hanreader"
 JSON = "application/json"
@@ -308,24 +306,28 @@ async def exchange(web, request, stream):
     request.deadline = time.ticks_add(request.since, _HEAD_TIMEOUT_MS)
     try:
         try:
-            await head(request, stream, web)
-            whole = True
-            request.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
-            app = web.app
-            if not request.rare and app.wifi.ap and foreign_host(request.host, app.config["wifi"]["hostname"]):
-                request.rare = True  # a captive-portal check: routes.py redirects it
-                web.rare += 1
-            if request.rare:
-                from app.web.routes import Reply
-                out = Reply(stream, request.buf)
-            else:  # a poll
-                out = Out(stream, request.buf)
-            await _answer(web, request, stream, out)
-            await out.flush()
-        except HttpError as e:
-            if out is not None and out.started:
-                raise
-            await _refuse(web, request, stream, e.args)
+            try:
+                await head(request, stream, web)
+                whole = True
+                request.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
+                app = web.app
+                if not request.rare and app.wifi.ap and foreign_host(request.host, app.config["wifi"]["hostname"]):
+                    request.rare = True  # a captive-portal check: routes.py redirects it
+                    web.rare += 1
+                if request.rare:
+                    from app.web.routes import Reply
+                    out = Reply(stream, request.buf)
+                else:  # a poll
+                    out = Out(stream, request.buf)
+                await _answer(web, request, stream, out)
+                await out.flush()
+            except HttpError as e:  # answered by refusals.py (no room for it: the 503 below)
+                if out is not None and out.started:
+                    raise
+                out = None
+                request.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
+                from app.web.refusals import refuse
+                await refuse(web, request, stream, e.args)
         except MemoryError:
             for name in _POLL_CODE:  # a poll's code whose import found no room: what it had
                 if name not in sys.modules:  # loaded goes now (see app.unload)
@@ -339,8 +341,9 @@ async def exchange(web, request, stream):
     if not whole or request.length > request.read:
         # What the client sent and we did not read would make closing the socket reset the
         # connection, and the client lose the answer: take (a bounded amount of) it first.
+        from app.web.refusals import discard
         try:
-            await asyncio.wait_for_ms(_discard(request, stream), DISCARD_MS)
+            await asyncio.wait_for_ms(discard(request, stream), DISCARD_MS)
         except asyncio.TimeoutError:
             pass
 
@@ -362,25 +365,6 @@ async def _answer(web, request, stream, out):
         await history(web.app, out, request.query)
 
 
-async def _refuse(web, request, stream, refused):
-    """Answer a request exchange refused (HttpError's args) with routes.py's error answer."""
-    if not request.rare:  # its answer is routes.py's: counted, to be unloaded after it
-        request.rare = True
-        web.rare += 1
-    try:
-        if isinstance(refused[0], int):  # the request head's own: its words are loaded for it
-            from app.web.refusals import REFUSED
-            refused = REFUSED[refused[0]]
-        from app.web.routes import Reply
-        out = Reply(stream, request.buf)
-        out.error(*refused)
-    except MemoryError:  # no room for the words or for routes.py: the server's constant answer
-        web.short_of_room(stream)
-        return
-    request.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
-    await out.flush()
-
-
 def _done(web, request):
     """A request is over: when it was the last one routes.py answered, that code goes."""
     if request.rare:
@@ -388,10 +372,3 @@ def _done(web, request):
         if not web.rare:
             for name in _RARE_CODE:
                 unload(name)
-
-
-async def _discard(request, stream):
-    for _ in range(_DISCARD_MAX // BUFFER):
-        got = await stream.readinto(request.buf)
-        if got == 0:
-            return

@@ -1,7 +1,8 @@
-"""The words of the request head's refusals, http.HttpError(n), and the turning away of a
-connection no slot came for (busy): loaded only to answer one (and unloaded with routes.py's
-modules, or by server.py once no connection is open), so that none of this text comes with the
-code every dashboard poll loads."""
+"""A refused request's answer (http.HttpError: the request head's refusals, their words here, and
+the routes' own), the turning away of a connection no slot came for (busy), and the taking in of
+what a client sent and was not read before its connection closes (discard): loaded only for one
+of those (and unloaded with routes.py's modules, or by server.py once no connection is open), so
+that none of this comes with the code every dashboard poll loads."""
 import asyncio
 
 from app.web.http import BUFFER, DISCARD_MS
@@ -12,6 +13,7 @@ except ImportError:
     def const(value):
         return value
 
+_DISCARD_MAX = const(8192)  # unread request bytes taken in before closing (discard)
 _BUSY = const(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
               b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n")
 
@@ -30,3 +32,26 @@ async def busy(stream):
     does (TimeoutError if nothing came)."""
     stream.write(_BUSY)
     await asyncio.wait_for_ms(stream.read(BUFFER), DISCARD_MS)
+
+
+async def refuse(web, request, stream, refused):
+    """Answer a request http.exchange refused (HttpError's args) with routes.py's error answer. A
+    MemoryError (no room for routes.py or the answer) is exchange's to answer: the constant 503."""
+    if not request.rare:  # its answer is routes.py's: counted, to be unloaded after it
+        request.rare = True
+        web.rare += 1
+    if isinstance(refused[0], int):  # the request head's own
+        refused = REFUSED[refused[0]]
+    from app.web.routes import Reply
+    out = Reply(stream, request.buf)
+    out.error(*refused)
+    await out.flush()
+
+
+async def discard(request, stream):
+    """Take in (a bounded amount of) what the client still sends: closing a socket with unread
+    bytes resets the connection, and the client would lose the answer."""
+    for _ in range(_DISCARD_MAX // BUFFER):
+        got = await stream.readinto(request.buf)
+        if got == 0:
+            return
