@@ -134,7 +134,7 @@ class Diagnosis:
         self.sentence = None
         self.sample = ByteSample()
         self.previous = 0  # the last full sample's pattern (han.verdicts: 0, none yet)
-        self.head = bytearray(_HEAD)  # the first bytes of the last long noise run
+        self.head = None  # the first bytes of the last long noise run
 
     def observe_bytes(self, n, chunk, now_ms=None):
         if n <= 0:
@@ -169,18 +169,14 @@ class Diagnosis:
                 # that start with mostly 0x00/0xFF (glitches on an idle line) do not count.
                 data = event.data
                 if data is not None and len(data) >= _HEAD:
-                    head = self.head
-                    same = True
+                    head = data[:_HEAD]
                     busy = 0  # bytes other than 0x00/0xFF: glitches on an idle line make those
-                    for i in range(_HEAD):
-                        b = data[i]
-                        if b != head[i]:
-                            same = False
-                            head[i] = b
-                        if b != 0 and b != 0xFF:
+                    for b in head:
+                        if 0 < b < 0xFF:
                             busy += 1
-                    if same and busy >= 3:
+                    if busy >= 3 and head == self.head:
                         n[_REPEATS] += 1
+                    self.head = head
             elif slot == _NO_KEY or slot == _DECRYPT or slot == _AUTH:
                 self.key_detail = event.detail
             elif slot == _UNKNOWN or slot == _MALFORMED or slot == _TOO_LONG:
