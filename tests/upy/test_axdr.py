@@ -2,7 +2,7 @@
 from han.cosem import Reader
 from han.errors import Error
 from han.text import iso
-from han.values import DateTime, Decimal, ScalerUnit
+from han.values import DateTime, Decimal, Quantity
 from support import unhex
 
 
@@ -57,7 +57,8 @@ def test_structures_arrays_and_scaler_unit():
     value = decode("02 03 09 06 0100200700ff 12 0903 02 02 0f ff 16 23")
     assert isinstance(value, tuple) and len(value) == 3
     assert value[1] == 2307
-    assert isinstance(value[2], ScalerUnit)
+    assert isinstance(value[2], Quantity)  # a scal_unit_type: its scaler and unit, raw value 0
+    assert value[2].raw == 0
     assert (value[2].scaler, value[2].unit) == (-1, 35)
     assert decode("01 02 11 01 11 02") == [1, 2]
     assert decode("02 00") == ()

@@ -8,12 +8,12 @@ A-XDR decoding of DLMS/COSEM Data (Blue Book table 2), the Reader below (one mod
 notification: a module of its own would cost the heap its dictionary and names).
 
 Decoded values are plain Python values: structure -> tuple, array -> list, integers -> int,
-octet-string -> bytes, visible/utf8-string -> str, and small classes for the rest (scaler-unit,
-date-time, floats kept exact). Every length and count is checked against the bytes present, so a
+octet-string -> bytes, visible/utf8-string -> str, scaler-unit -> Quantity (raw value 0: its
+scaler and unit), and small classes for the rest (date-time, floats kept exact). Every length and count is checked against the bytes present, so a
 damaged or hostile message raises Error("malformed") instead of allocating without bound.
 """
 from han.errors import Error, load
-from han.values import DateTime, Decimal, Reading, ScalerUnit, default_unit
+from han.values import DateTime, Decimal, Quantity, Reading, default_unit
 
 try:
     from micropython import const
@@ -145,7 +145,7 @@ class Reader:
                     and buf[pos + 2] == _ENUM:
                 self.pos = pos + 4
                 scaler = buf[pos + 1]
-                return ScalerUnit(scaler - 256 if scaler > 127 else scaler, buf[pos + 3])
+                return Quantity(0, scaler - 256 if scaler > 127 else scaler, buf[pos + 3])  # a scaler-unit
             if cache is not None:
                 cache[_KIND] = tag
                 items = _sized(cache[_ITEMS], n)
@@ -301,7 +301,7 @@ def _labelled(body, out):
         if isinstance(e, tuple) and 2 <= len(e) <= 3 and _is_code(e[0]):
             if len(e) == 3:
                 scaler_unit = e[2]
-                if scaler_unit is not None and not isinstance(scaler_unit, ScalerUnit):
+                if scaler_unit is not None and not isinstance(scaler_unit, Quantity):
                     return None
             obis = e[0]
             e = e[1]
@@ -310,7 +310,7 @@ def _labelled(body, out):
             obis = e
             e = body[i]
             i += 1
-            if i < n and isinstance(body[i], ScalerUnit):
+            if i < n and isinstance(body[i], Quantity):
                 scaler_unit = body[i]
                 i += 1
             labelled = True

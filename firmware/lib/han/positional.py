@@ -10,7 +10,7 @@ the first value may be the list's own code.
 Loaded only when such a list arrives, so meters that send OBIS codes do not pay for this.
 """
 from han.cosem import _is_code, _text
-from han.values import ScalerUnit
+from han.values import Quantity
 
 SKIP = bytes(6)  # in a layout: a position whose value is not reported
 
@@ -121,7 +121,7 @@ def captured(body):
             continue
         scaler_unit = None
         for j in range(n):
-            if objects[j][2] == 3 and objects[j][1] == obis and isinstance(body[j], ScalerUnit):
+            if objects[j][2] == 3 and objects[j][1] == obis and isinstance(body[j], Quantity):
                 scaler_unit = body[j]
         out.append(obis)
         out.append(body[i])

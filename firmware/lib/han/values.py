@@ -80,17 +80,13 @@ def _same(value, raw, scaler, unit):
     return isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler and value.unit == unit
 
 
-class ScalerUnit:
-    """COSEM scal_unit_type: value × 10^scaler in `unit` (a DLMS unit code)."""
-
-    def __init__(self, scaler, unit):
-        self.scaler = scaler
-        self.unit = unit
-
-
 class Quantity:
     """A measured number: exact integer, power-of-ten scaler and DLMS unit code (or, for a unit
-    without one, its symbol as a str)."""
+    without one, its symbol as a str).
+
+    han.cosem decodes a COSEM scal_unit_type (scaler, unit: how to read the value beside it) as a
+    Quantity of raw value 0 too: a class of its own would cost the board's heap ~300 B, and no
+    decoded data holds a Quantity otherwise (readings are made of the data)."""
 
     # The usual raw value and scaler (nothing exported, a whole number) are the class's: an
     # instance keeps only what differs, in 64 B of the unix port's heap rather than 96 B for
