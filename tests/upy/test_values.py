@@ -47,6 +47,10 @@ def test_date_time_deviation_is_minutes_to_utc():
     assert iso(_dt("07e509160311231effffc400")) == "2021-09-22T17:35:30+01:00"
     assert iso(_dt("07e4011502100000ff000000")) == "2020-01-21T16:00:00+00:00"
     assert iso(_dt("07e4011502100000ff003c00")) == "2020-01-21T16:00:00-01:00"
+    assert iso(_dt("07e4011502100000ff038400")) == "2020-01-21T16:00:00-15:00"  # 900 minutes: the limit
+    assert iso(_dt("07e4011502100000fffc7c00")) == "2020-01-21T16:00:00+15:00"
+    assert iso(_dt("07e4011502100000ff038500")) == "2020-01-21T16:00:00"  # 901: no offset told
+    assert iso(_dt("07e4011502100000fffc7b00")) == "2020-01-21T16:00:00"
 
 
 def test_date_time_to_the_second_and_partial_values():
@@ -59,6 +63,9 @@ def test_date_time_to_the_second_and_partial_values():
 def test_plausible_date_times_and_ascii_meter_numbers():
     assert _dt("07e5091b01092f0f00ff8880").plausible()
     assert not DateTime(b"181220000009").plausible()  # Netz NÖ meter number, 12 ASCII digits
+    assert _dt("07e4011502100000ff038400").plausible() and _dt("07e4011502100000fffc7c00").plausible()
+    assert not _dt("07e4011502100000ff038500").plausible()  # a deviation beyond ±15 h
+    assert not _dt("07e4011502100000fffc7b00").plausible()
 
 
 def _float(bits, size):

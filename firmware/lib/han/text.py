@@ -60,9 +60,9 @@ def iso(date_time):
     if not has_time:
         return date or None
     time = "%02d:%02d:%02d" % (r[5], r[6], r[7] if r[7] <= 59 else 0)  # seconds resolution
-    deviation = date_time.deviation()
-    if deviation is not None and -900 <= deviation <= 900:
-        offset = -deviation
+    deviation = (r[9] << 8) | r[10]  # minutes to UTC, two's complement (0x8000: not specified)
+    if deviation <= 900 or deviation >= 0x10000 - 900:
+        offset = 0x10000 - deviation if deviation & 0x8000 else -deviation
         sign = "+" if offset >= 0 else "-"
         offset = abs(offset)
         time += "%s%02d:%02d" % (sign, offset // 60, offset % 60)

@@ -121,20 +121,13 @@ class DateTime:
     def __init__(self, raw):
         self.raw = bytes(raw)
 
-    def deviation(self):
-        """Minutes local time is behind UTC per the meter, or None if not specified."""
-        d = (self.raw[9] << 8) | self.raw[10]
-        if d == 0x8000:
-            return None
-        return d - 0x10000 if d & 0x8000 else d
-
     def plausible(self):
         """Could these 12 bytes be a date-time (used for octet-strings in clock positions)?"""
         r = self.raw
         year = (r[0] << 8) | r[1]
-        deviation = self.deviation()
+        deviation = (r[9] << 8) | r[10]  # 0x8000: not specified, else within ±15 h (two's complement)
         return (year == 0xFFFF or 1970 <= year <= 2200) and (1 <= r[2] <= 12 or r[2] >= 0xFD) \
             and (1 <= r[3] <= 31 or r[3] >= 0xFD) \
             and (r[5] <= 23 or r[5] == 0xFF) and (r[6] <= 59 or r[6] == 0xFF) \
             and (r[7] <= 59 or r[7] == 0xFF) and (r[8] <= 99 or r[8] == 0xFF) \
-            and (deviation is None or -900 <= deviation <= 900)
+            and (deviation <= 900 or deviation >= 0x10000 - 900 or deviation == 0x8000)
