@@ -10,7 +10,8 @@ from support import FRAMES, ROOT, read_bytes
 from encoder import (Rng, data_notification, double_long_unsigned, hdlc_address, hdlc_frame, llc,
                      long_unsigned, octet_string, structure)
 from uart_sim import transfer
-from han.diagnosis import Diagnosis, ByteSample
+from han.byte_sample import ByteSample
+from han.diagnosis import Diagnosis
 from han.errors import Error
 from han.keys import Keys
 from han.pipeline import Pipeline
@@ -253,3 +254,23 @@ def test_byte_window_takes_a_fresh_sample():
         diagnosis.observe_bytes(1024, chunk)
     assert diagnosis.bytes <= BYTE_WINDOW
     assert diagnosis.verdict()[0] == "noise"
+
+
+def test_the_byte_sample_goes_with_the_first_frame():
+    # A line that gave a frame is never judged by its bytes again: the sample and its code
+    # (han.byte_sample, loaded for the sample alone) leave the heap.
+    diagnosis = Diagnosis()
+    diagnosis.observe_bytes(600, bytes(range(200)) * 3)
+    noise = Error("noise", "", b"\x12\x34\x56\x78\x9a\xbc\xde")
+    for _ in range(3):
+        diagnosis.observe(noise)
+    hcs = Error("checksum", "")
+    hcs.size = 1
+    diagnosis.observe(hcs)
+    assert diagnosis.sample is not None and diagnosis.n[12] == 2  # (the repeated noise runs)
+    assert diagnosis.verdict()[0] == "serial_settings"
+    diagnosis.observe(Error("truncated", ""))
+    assert diagnosis.sample is None
+    diagnosis.observe_bytes(20000, bytes(20000))  # a new byte window: no sample to start
+    diagnosis.observe(noise)
+    assert diagnosis.verdict()[0] == "corrupted"

@@ -23,7 +23,7 @@ wrong: many bytes and no frame, or the few long-bit-run values (0x00, 0x80, 0xF8
 faster than the meter reads. A settled detective stays settled: bad frames later are the
 diagnosis's business. Pure: time is passed in.
 """
-from han.diagnosis import ByteSample
+from han.errors import load
 from han.verdicts import pattern
 
 try:
@@ -75,7 +75,7 @@ class LineDetective:
     def __init__(self, candidates=DEFAULT, start=0):
         self.candidates = candidates
         self.count = len(candidates) // 4 if isinstance(candidates, (bytes, bytearray)) else len(candidates)
-        self.sample = ByteSample(_EARLY_SAMPLE)
+        self.sample = load("byte_sample").ByteSample(_EARLY_SAMPLE)  # (its code goes with the detective)
         self.restart(start)
 
     @property

@@ -34,7 +34,6 @@ except ImportError:
 _BYTE_WINDOW = const(16384)  # bytes per halving of the byte counts (and a fresh byte sample)
 _NO_DATA_MS = const(30000)  # silence after which the line counts as dead
 _WINDOW = const(64)         # events per halving of the event counts
-_SAMPLE = const(512)        # bytes of each byte window looked at one by one
 
 _MIN_SAMPLE = const(32)     # bytes a sample needs to tell a pattern (han.verdicts.pattern)
 _TICKS_MASK = const(0x3FFFFFFF)  # time.ticks_ms() wraps at 2**30 on the ESP32
@@ -44,6 +43,7 @@ _TICKS_MASK = const(0x3FFFFFFF)  # time.ticks_ms() wraps at 2**30 on the ESP32
 _READINGS = const(0)
 _CHECKSUM = const(1)
 _TRUNCATED = const(2)
+_SEQUENCE = const(3)
 _NO_KEY = const(4)
 _DECRYPT = const(5)
 _AUTH = const(6)
@@ -54,7 +54,6 @@ _TOO_LONG = const(10)
 _HCS = const(11)
 _REPEATS = const(12)  # noise runs that began like the one before: a setting garbles a header
 _SLOTS = const(13)
-_HEAD = const(6)      # bytes compared at the start of noise runs
 
 # The verdicts. Only the healthy line's sentence stays in memory (it changes with every
 # reading); the others are made by han.verdicts, loaded when the verdict changes to one of them.
@@ -69,58 +68,6 @@ _UNKNOWN_LAYOUT = const(6)
 # 7-11: a line where no frame decodes (han.verdicts.undecoded)
 
 
-class ByteSample:
-    """Statistics of the first `limit` bytes seen since the last reset (what they look like:
-    han.verdicts.pattern)."""
-
-    def __init__(self, limit=_SAMPLE):
-        self.limit = limit
-        self.seen = bytearray(32)
-        self.reset()
-
-    def reset(self):
-        self.count = 0
-        self.zeros = 0
-        self.ones = 0      # 0xFF bytes
-        self.runs = 0      # other bytes made of at most three bit runs
-        self.distinct = 0  # distinct values other than 0x00 and 0xFF
-        seen = self.seen
-        for i in range(32):
-            seen[i] = 0
-
-    def add(self, chunk, n):
-        room = self.limit - self.count
-        if n > room:
-            n = room
-        if n <= 0:
-            return
-        seen = self.seen
-        zeros = ones = runs = distinct = 0
-        for i in range(n):
-            b = chunk[i]
-            if b == 0:
-                zeros += 1
-                continue
-            if b == 0xFF:
-                ones += 1
-                continue
-            at = b >> 3
-            bit = 1 << (b & 7)
-            # Bit set for each byte value with at most two level changes between adjacent bits
-            # (0x00, 0x80, 0x78, 0xF8, ...): what a UART reads from a line slower than its own.
-            if b"\xdf\xd1\x01\xd1\x01\x00\x01\xd1\x01\x00\x00\x00\x01\x00\x01\xd1" \
-               b"\x8b\x80\x00\x80\x00\x00\x00\x80\x8b\x80\x00\x80\x8b\x80\x8b\xfb"[at] & bit:
-                runs += 1
-            if not seen[at] & bit:
-                seen[at] |= bit
-                distinct += 1
-        self.count += n
-        self.zeros += zeros
-        self.ones += ones
-        self.runs += runs
-        self.distinct += distinct
-
-
 class Diagnosis:
     def __init__(self, window=_WINDOW):
         self.window = window
@@ -132,22 +79,27 @@ class Diagnosis:
         self.layout_detail = None
         self.said = None         # the last verdict's key and sentence: loaded again on a change
         self.sentence = None
-        self.sample = ByteSample()
+        # What the bytes look like (han.byte_sample), until the first frame: a line that gave one
+        # is never judged by its bytes again (its counts of frames stay above 0), so the sample
+        # and its code then leave the heap.
+        self.sample = load("byte_sample").ByteSample()
         self.previous = 0  # the last full sample's pattern (han.verdicts: 0, none yet)
-        self.head = None  # the first bytes of the last long noise run
 
     def observe_bytes(self, n, chunk, now_ms=None):
         if n <= 0:
             return
         if now_ms is not None:
             self.last_ms = now_ms
+        sample = self.sample
         if self.bytes + n > _BYTE_WINDOW:
             self.bytes >>= 1
-            if self.sample.count >= _MIN_SAMPLE:  # kept for when the next sample is short
-                self.previous = load("verdicts").pattern(self.sample)
-            self.sample.reset()
+            if sample is not None:
+                if sample.count >= _MIN_SAMPLE:  # kept for when the next sample is short
+                    self.previous = load("verdicts").pattern(sample)
+                sample.reset()
         self.bytes += n
-        self.sample.add(chunk, n)
+        if sample is not None:
+            sample.add(chunk, n)
 
     def observe(self, event):
         code = getattr(event, "code", None)
@@ -163,24 +115,16 @@ class Diagnosis:
             if slot == _CHECKSUM and getattr(event, "size", 0) == 1:
                 slot = _HCS  # a header that failed its own checksum: a false start
             elif slot == _NOISE:
-                # Count noise runs that start with the same bytes as the last one. Random noise
-                # never does; a meter pushing the same frame header at a wrong baud rate, parity
-                # or inversion does, as the UART garbles the header the same way each time. Runs
-                # that start with mostly 0x00/0xFF (glitches on an idle line) do not count.
-                data = event.data
-                if data is not None and len(data) >= _HEAD:
-                    head = data[:_HEAD]
-                    busy = 0  # bytes other than 0x00/0xFF: glitches on an idle line make those
-                    for b in head:
-                        if 0 < b < 0xFF:
-                            busy += 1
-                    if busy >= 3 and head == self.head:
-                        n[_REPEATS] += 1
-                    self.head = head
+                # Noise runs that start with the same bytes as the last one: a setting that
+                # garbles the meter's frame header the same way each time.
+                if self.sample is not None and self.sample.repeats(event.data):
+                    n[_REPEATS] += 1
             elif slot == _NO_KEY or slot == _DECRYPT or slot == _AUTH:
                 self.key_detail = event.detail
             elif slot == _UNKNOWN or slot == _MALFORMED or slot == _TOO_LONG:
                 self.layout_detail = event.detail
+        if slot != _NOISE and slot != _HCS and slot != _SEQUENCE:
+            self.sample = None  # a frame, or part of one: see __init__
         n[slot] += 1
         self.events += 1
         if self.events >= self.window:

@@ -45,9 +45,10 @@ def text(detail):
 
 
 def load(name):
-    """Module han.<name> (han.details, han.verdicts, han.meters). On MicroPython it is imported
-    for the caller's use only: its code and texts take no heap until they are needed, and none
-    after. CPython keeps it (importing it again and again grows CPython's import caches)."""
+    """Module han.<name> (han.details, han.verdicts, han.meters, han.byte_sample). On MicroPython
+    it is imported for the caller's use only: its code and texts take no heap until they are
+    needed, and none after (an object of one of its classes keeps that class's code, and the
+    module's globals, until the object goes). CPython keeps it (importing it again and again grows CPython's import caches)."""
     import sys
     whole = "han." + name
     try:

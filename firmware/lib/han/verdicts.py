@@ -48,7 +48,7 @@ def expected_distinct(n):
 
 
 def pattern(sample):
-    """What the bytes of a han.diagnosis.ByteSample look like: one of the _PATTERN_ numbers."""
+    """What the bytes of a han.byte_sample.ByteSample look like: one of the _PATTERN_ numbers."""
     count = sample.count
     if count < _MIN_SAMPLE:
         return _PATTERN_NONE
