@@ -71,8 +71,12 @@ class Gcm:
     def open(self, iv, data, aad=None, tag=None):
         """Decrypt `data` in place. With a tag (4..16 bytes, DLMS sends 12) nothing is
         decrypted unless it verifies; returns False then and leaves `data` untouched.
-        Without a tag it only decrypts (encryption-only frames, or no authentication key)."""
-        self.check(iv, data, tag)
+        Without a tag it only decrypts (encryption-only frames, or no authentication key).
+        Refuses an IV of other than 12 bytes, data that cannot be written in place and a tag
+        of other than 4..16 bytes (why: han.crypto.arguments, loaded then)."""
+        if len(iv) != 12 or isinstance(data, bytes) or tag is not None and not 4 <= len(tag) <= 16:
+            from .arguments import refuse
+            refuse(iv, data, tag)
         ops = self._ops
         blocks = self.blocks
         ops.start(self.aes, blocks, iv, 1)
@@ -82,11 +86,3 @@ class Gcm:
             # blocks[:16] becomes the expected tag, E(K, J0) ^ GHASH.
             ops.ghash(self.context, b"" if aad is None else aad, data, blocks)
         return ops.finish(self.aes, blocks, iv, data, tag)
-
-    def check(self, iv, data, tag=None):
-        """Refuse what open() and han.crypto.seal cannot take: an IV of other than 12 bytes, data
-        that cannot be written in place, a tag of other than 4..16 bytes (why: han.crypto.arguments,
-        loaded then)."""
-        if len(iv) != 12 or isinstance(data, bytes) or tag is not None and not 4 <= len(tag) <= 16:
-            from .arguments import refuse
-            refuse(iv, data, tag)

@@ -5,7 +5,9 @@ The firmware only decrypts, so the Gcm it keeps for good does not carry this cod
 
 def seal(gcm, iv, data, aad=None):
     """Encrypt `data` in place; returns the full 16-byte tag."""
-    gcm.check(iv, data)
+    if len(iv) != 12 or isinstance(data, bytes):  # what Gcm.open() refuses too
+        from .arguments import refuse
+        refuse(iv, data)
     ops = gcm._ops
     ops.start(gcm.aes, gcm.blocks, iv, 1)
     tag = bytearray(gcm.blocks[:16])  # E(K, J0): later chunks reuse the buffer
