@@ -336,13 +336,6 @@ def _flag(title):
     return bytes(title[:3]).decode()
 
 
-def _says_when(raw):
-    """Do a date-time's 12 bytes give a valid date or time of day (what han.text.iso renders;
-    tested here so that decoding does not load the text's code)?"""
-    year = (raw[0] << 8) | raw[1]
-    return year != 0xFFFF and 1 <= raw[2] <= 12 and 1 <= raw[3] <= 31 or raw[5] <= 23 and raw[6] <= 59
-
-
 def new_cache():
     """What parse and build_reading keep between readings: the conventions of the meter's last
     two lists, as list id, FLAG id, model, (name, manufacturer, scalers), the latest first; then
@@ -460,9 +453,13 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
             reading.meter_id = _text(value)
         elif c == 1 and d == 0 and e == 0 and isinstance(value, DateTime) and reading.time is None:
             reading.time = value
-    if header_time is not None and _says_when(header_time.raw) and \
-            (reading.time is None or reading.time.raw != header_time.raw):
-        reading.time = header_time  # (the clock item's when they agree: one DateTime less kept)
+    if header_time is not None and (reading.time is None or reading.time.raw != header_time.raw):
+        # (the clock item's when they agree: one DateTime less kept) when it gives a valid date or
+        # time of day (what han.text.iso renders; tested here: decoding does not load the text's code)
+        raw = header_time.raw
+        if (raw[0] != 0xFF or raw[1] != 0xFF) and 1 <= raw[2] <= 12 and 1 <= raw[3] <= 31 \
+                or raw[5] <= 23 and raw[6] <= 59:
+            reading.time = header_time
     del items[n:]  # the values left out (their room stays: a few slots at most)
     if cache is not None:  # the lists keep their room, not what this push put in them
         for kept in (cache[_ITEMS], cache[_ENTRIES]):
