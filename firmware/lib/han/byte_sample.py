@@ -17,8 +17,9 @@ _HEAD = const(6)       # bytes compared at the start of noise runs
 
 class ByteSample:
     """Statistics of the first `limit` bytes seen since the last reset; with the diagnosis, also
-    the first bytes of the last noise run (repeats)."""
+    the pattern of its last full sample and the first bytes of the last noise run (repeats)."""
 
+    previous = 0  # han.verdicts.pattern of the last full sample (han.diagnosis sets it; 0: none)
     head = None
 
     def __init__(self, limit=_SAMPLE):

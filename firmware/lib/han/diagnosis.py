@@ -83,7 +83,6 @@ class Diagnosis:
         # is never judged by its bytes again (its counts of frames stay above 0), so the sample
         # and its code then leave the heap.
         self.sample = load("byte_sample").ByteSample()
-        self.previous = 0  # the last full sample's pattern (han.verdicts: 0, none yet)
 
     def observe_bytes(self, n, chunk, now_ms=None):
         if n <= 0:
@@ -95,7 +94,7 @@ class Diagnosis:
             self.bytes >>= 1
             if sample is not None:
                 if sample.count >= _MIN_SAMPLE:  # kept for when the next sample is short
-                    self.previous = load("verdicts").pattern(sample)
+                    sample.previous = load("verdicts").pattern(sample)
                 sample.reset()
         self.bytes += n
         if sample is not None:
@@ -169,8 +168,7 @@ class Diagnosis:
                     line += ", %d of %d frames failed the checksum" % (bad, bad + valid)
                 line += ")."
             else:  # no frame decodes: what the bytes look like decides (han.verdicts, loaded for it)
-                line = load("verdicts").undecoded(self.sample if self.sample.count >= _MIN_SAMPLE else None,
-                                                  self.previous, n[_REPEATS], n[_NOISE], n[_HCS])
+                line = load("verdicts").undecoded(self.sample, n[_REPEATS], n[_NOISE], n[_HCS])
         if not isinstance(line, str):
             if line != self.said:
                 self.said = line

@@ -62,12 +62,12 @@ def pattern(sample):
     return _PATTERN_RANDOM
 
 
-def undecoded(sample, previous, repeats, noise, hcs):
-    """The verdict's key for a line where no frame decodes, from its byte sample (None when it
-    is too short: then the `previous` sample's pattern), the noise runs that began like the one
+def undecoded(sample, repeats, noise, hcs):
+    """The verdict's key for a line where no frame decodes, from its byte sample (when it is
+    too short: the pattern of its last full one), the noise runs that began like the one
     before (`repeats`) among the `noise` runs, and the frame headers that failed their own
     checksum (`hcs`)."""
-    found = pattern(sample) if sample is not None else previous
+    found = pattern(sample) or sample.previous
     if found == _PATTERN_IDLE:
         return (_IDLE,)
     if repeats >= 2 and repeats * 3 >= noise:
