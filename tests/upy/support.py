@@ -22,6 +22,14 @@ def read_bytes(path):
         return f.read()
 
 
+def value_of(reading, code):
+    """The value a Reading has for an OBIS code (6 bytes), or None."""
+    for item_code, value in reading.items:
+        if item_code == code:
+            return value
+    return None
+
+
 def unhex(text):
     """Hex text with any whitespace -> bytes."""
     return bytes.fromhex("".join(text.split()))

@@ -6,6 +6,7 @@ from encoder import (array, data_notification, double_long_unsigned, integer, lo
 from han.framing.wrapper import decode_message
 from han.pipeline import Pipeline
 from han.text import decimal_text, symbol
+from support import value_of
 
 PUSH_SETUP = "0.8.25.9.0.255"
 
@@ -25,7 +26,7 @@ def decode(body):
 
 
 def value(reading, text):
-    q = reading.get(code(text))
+    q = value_of(reading, code(text))
     return None if q is None else (decimal_text(q.raw, q.scaler), symbol(q.unit))
 
 
@@ -42,7 +43,7 @@ def test_attribute_3_scales_the_register_value():
     assert value(r, "1.0.32.7.0.255") == ("234.7", "V")
     assert value(r, "1.0.1.8.0.255") == ("123456000", "Wh")
     assert value(r, "1.0.31.7.0.255") == ("12", "A")  # no attribute 3 sent: raw, unit from its code
-    assert r.get(bytes((0, 8, 25, 9, 0, 255))) is None  # the push setup object is not a value
+    assert value_of(r, bytes((0, 8, 25, 9, 0, 255))) is None  # the push setup object is not a value
     assert len(r.items) == 3
 
 

@@ -15,7 +15,7 @@ from han.errors import Error, text
 from han.units import VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR
 from han.text import iso, obis_text, symbol
 from han.values import DateTime, Quantity, Reading
-from support import FRAMES, ROOT, read_bytes
+from support import FRAMES, ROOT, read_bytes, value_of
 
 sys.path.insert(0, ROOT + "/tools")
 import decode as cli  # noqa: E402  (the decoder CLI: a whole reading as JSON)
@@ -156,8 +156,8 @@ def test_decrypted_telegram_with_unverified_tag_still_parses():
     assert crc_problem(data, 0, end) is None
     reading = dsmr.parse(data[:end])
     assert iso(reading.time) == "2023-08-17T15:24:25"
-    assert rendered(reading.get(b"\x01\x00\x01\x08\x00\xff")) == '[7112944, "Wh"]'
-    assert rendered(reading.get(b"\x01\x00\x02\x08\x00\xff")) == '[33153972, "Wh"]'
+    assert rendered(value_of(reading, b"\x01\x00\x01\x08\x00\xff")) == '[7112944, "Wh"]'
+    assert rendered(value_of(reading, b"\x01\x00\x02\x08\x00\xff")) == '[33153972, "Wh"]'
 
 
 def test_corpus_identification():
@@ -380,7 +380,7 @@ def test_obis_codes():
     assert [obis_text(c) for c, _ in reading.items] == [
         "1.0.0.0.0.255", "0.0.96.1.255.255", "1.0.1.8.0.101", "255.255.255.255.255.255", "1.0.1.8.0.255"]
     assert isinstance(reading.items[0][0], bytes)
-    assert reading.get(b"\x01\x00\x01\x08\x00\x65") == Quantity(5, 0, WATT_HOUR)
+    assert value_of(reading, b"\x01\x00\x01\x08\x00\x65") == Quantity(5, 0, WATT_HOUR)
     for bad in (b"1-0:1.8(1)", b"1-0:1.8.0.0(1)", b"1-0:1.8.256(1)", b"1-0:1.8.0*(1)",
                 b"1-0:1.8.0*1.2(1)", b"1:0-1.8.0(1)", b"1-0:1..0(1)", b"1-0:1.8.0000(1)",
                 b"a-0:1.8.0(1)", b"1-0:1.8.0 (1)", b"(1)", b"1-0:1.8.0", b"1-0:1.8.0*1*2(1)"):

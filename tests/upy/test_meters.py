@@ -6,7 +6,7 @@ asserts for these captures.
 """
 from han.pipeline import Pipeline
 from han.text import decimal_text
-from support import FRAMES, read_bytes
+from support import FRAMES, read_bytes, value_of
 
 
 def decoded(name, hint):
@@ -19,7 +19,7 @@ def decoded(name, hint):
 
 
 def value(reading, c):
-    q = reading.get(bytes([1, 0, c, 7, 0, 255]))
+    q = value_of(reading, bytes([1, 0, c, 7, 0, 255]))
     return decimal_text(q.raw, q.scaler)
 
 

@@ -52,12 +52,6 @@ class Reading:
         self.convention = None    # name of the meter convention applied
         self.layers = []          # e.g. ["hdlc", "llc", "glo-ciphering", "data-notification"]
 
-    def get(self, obis):
-        for code, value in self.items:
-            if code == obis:
-                return value
-        return None
-
     def quantity(self, raw, scaler, unit, previous=None):
         """A Quantity for this reading: the value of `previous` (the last push's item in this
         place) or one this reading already holds when equal, else a new one. Readings repeat
