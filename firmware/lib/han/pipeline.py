@@ -144,8 +144,8 @@ class Pipeline:
         verified = None  # None: not ciphered; else whether the authentication tag was checked
         try:
             plain = view
-            if starts_llc(view, 0, len(view)):
-                plain = view[3:]
+            if len(view) >= 3 and view[0] == 0xE6 and view[1] | 1 == 0xE7 and view[2] == 0x00:
+                plain = view[3:]  # the LLC header E6 E6|E7 00 (a command or a response)
                 layers.append("llc")
             if self.trace:
                 self.trace("apdu", plain)
@@ -195,7 +195,3 @@ class Pipeline:
             fault.data = bytes(view[:_EXCERPT])
             return fault
 
-
-def starts_llc(buf, start, end):
-    """The LLC header E6 E6|E7 00 (a command or a response) at `start`?"""
-    return end - start >= 3 and buf[start] == 0xE6 and buf[start + 1] | 1 == 0xE7 and buf[start + 2] == 0x00

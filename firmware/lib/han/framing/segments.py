@@ -65,8 +65,8 @@ class Reassembly:
         and every segment comes from the same addresses (the control byte may count frames)."""
         lost = None
         if self.active and sequence is None and self.sender is not None:
-            from han.pipeline import starts_llc
-            if starts_llc(buf, start, end) or bytes(memoryview(buf)[at + 3:start - 3]) != self.sender[:-1]:
+            llc = end - start >= 3 and buf[start] == 0xE6 and buf[start + 1] | 1 == 0xE7 and buf[start + 2] == 0x00
+            if llc or bytes(memoryview(buf)[at + 3:start - 3]) != self.sender[:-1]:
                 lost = self.abandon(_INTERRUPTED)  # the pending message lost its last segment
         if more and not self.active:
             self.sender = bytes(memoryview(buf)[at + 3:start - 2]) if sequence is None else None
