@@ -60,15 +60,15 @@ async def _census():
         time.sleep(PAUSE_S)  # the whole firmware holds still while the heap is read
 
 
-_gather = asyncio.gather
+_run = asyncio.run
 
 
-def _gather_with_census(*tasks, **options):  # app/main.py gathers its tasks once started
+def _run_with_census(main):  # app/main.py's run(): the census task waits beside the firmware's
     asyncio.create_task(_census())
-    return _gather(*tasks, **options)
+    return _run(main)
 
 
-asyncio.gather = _gather_with_census
+asyncio.run = _run_with_census
 with open("main.py") as source:
     main = compile(source.read(), "main.py", "exec")  # compiled, as the board does
 exec(main, {"__name__": "__main__", "__file__": "main.py"})

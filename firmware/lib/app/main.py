@@ -49,6 +49,9 @@ async def _main(app):
     # is done (in safe mode, when the task that ends safe mode is).
     from app.start import start
     unload("app.start")
-    tasks = await start(app)
+    await start(app)
     del start
-    await asyncio.gather(*tasks)
+    # Then this task is the health task: an error of its own ends the firmware (the board resets);
+    # the meter task is watched by it (ended, the watchdog is no longer fed). (No gather of the
+    # tasks: its coroutine, callback and list stayed in the heap, 600 B on this port.)
+    await app.health.run()

@@ -17,7 +17,7 @@ _SAFE_MODE_MINUTES = const(15)  # then try a normal start again: the cause (a we
 
 
 async def start(app):
-    """Fill `app` (app.main.App) and start everything; the tasks that run for good."""
+    """Fill `app` (app.main.App) and start the tasks and servers (app.main runs the health task)."""
     started_ms = time.ticks_ms()
     # The boot guard counts this start first of all; its module is forgotten at once (app.main
     # loads it again to clear the count after a healthy run or before a deliberate reboot).
@@ -93,15 +93,14 @@ async def start(app):
         app.mqtt = Mqtt(app, host, int(port))
 
     log.info("hanreader starting on %s (reset cause: %s)" % (hal.name, state.reset_cause))
-    tasks = [asyncio.create_task(health.run())]  # the watchdog, the LED, stalls, the Wi-Fi
+    # The health task (the watchdog, the LED, stalls, the Wi-Fi) is app.main's, once this is done.
     asyncio.create_task(app.clear_count_after(healthy_ms))  # the boot guard's count is cleared then
     if not safe_mode:  # safe mode: no meter, no telnet (access point, config page)
-        tasks.append(asyncio.create_task(meter.run()))
-        health.tasks.append(("meter", tasks[-1]))  # watched: it must keep running
+        health.tasks.append(("meter", asyncio.create_task(meter.run())))  # watched: it must keep running
     else:
         asyncio.create_task(_leave_safe_mode(app))
-    if app.mqtt:
-        tasks.append(asyncio.create_task(app.mqtt.run()))
+    if app.mqtt:  # (it ends when umqtt.simple is missing, having said so)
+        asyncio.create_task(app.mqtt.run())
     app.telnet = None
     if telnet:
         port = hal.telnet_port or config["telnet"]["port"]
@@ -113,7 +112,6 @@ async def start(app):
     log.info("Web server on port %d" % hal.http_port)
     gc.collect()
     log.info("Heap free after start: %d B" % gc.mem_free())
-    return tasks
 
 
 def _intern_names(modules):
