@@ -200,6 +200,8 @@ def test_the_meter_uart():
 def test_led_and_watchdog():
     board, _, _ = fake_board()
     hal = board.Hal()
+    hal.light(True)  # no LED set (led.pin -1): nothing to switch
+    assert hal.pin is None
     hal.led(2, False)
     assert hal.pin.number == 2 and hal.pin.mode == Pin.OUT and hal.pin.values == [0]  # off at once
     hal.light(True)

@@ -75,28 +75,27 @@ class Health:
     """The meter sets `flash` for every good reading (one short flash); the app arms nothing:
     tick() does."""
 
-    def __init__(self, hal, state, log, wifi, started_ms, led=False, arm_ms=_ARM_MS):
+    # The starting values are the class's: the object holds only what has been set (12 slots at
+    # most in a run without problems: its table of attributes grows past 12).
+    code = _OK       # the LED's pattern
+    flash = None     # True: a reading came (set by the meter); then the ticks its short flash began
+    meter = None     # the meter task (set by the start): it must keep running
+    arm_ms = _ARM_MS
+    armed = False
+    ms = 0           # uptime below a second
+    problem = None
+
+    def __init__(self, hal, state, log, wifi, started_ms):
         self.hal = hal
         self.state = state
         self.log = log
         self.wifi = wifi          # app.wifi.Wifi (its `up` and `ap`), or None
-        self.started_ms = started_ms
-        self.led = led            # the hal drives an LED (hal.led was called)
-        self.lit = False          # what the LED shows now
-        self.code = _OK           # its pattern
-        self.code_ms = started_ms
-        self.flash = False        # a reading came: one short flash (set by the meter)
-        self.flash_ms = None
-        self.arm_ms = arm_ms
-        self.tasks = []           # (name, task) appended by the start: each must keep running
-        self.armed = False
-        self.last = started_ms    # ticks of the last tick()
-        self.ms = 0               # uptime below a second
-        self.problem = None
-        state.uptime_s = 0
+        self.started_ms = self.code_ms = self.last = started_ms  # code_ms: when the pattern began;
+        # last: ticks of the last tick()
 
     def show(self, now):
-        """Set the LED for ticks `now`; returns whether it is on."""
+        """Set the LED for ticks `now` (the hal drives it, if there is one); returns whether it is
+        on."""
         state = self.state
         wifi = self.wifi
         data_ms = self.started_ms if state.reading_ms is None else state.reading_ms
@@ -104,17 +103,14 @@ class Health:
         if code != self.code:
             self.code = code
             self.code_ms = now  # a pattern starts at its beginning
-        if self.flash:
-            self.flash = False
-            self.flash_ms = now
+        flash = self.flash
+        if flash is True:
+            flash = self.flash = now
         if code:
             on = lit(code, elapsed(now, self.code_ms) % _CYCLE_MS)
         else:
-            on = self.flash_ms is not None and elapsed(now, self.flash_ms) < _FLASH_MS
-        if on != self.lit:
-            self.lit = on
-            if self.led:
-                self.hal.light(on)
+            on = flash is not None and elapsed(now, flash) < _FLASH_MS
+        self.hal.light(on)
         return on
 
     def tick(self, now):
@@ -129,9 +125,8 @@ class Health:
         problem = None
         if gap - FEED_MS > _STALL_MS:
             problem = "the loop was blocked for %d s" % ((gap - FEED_MS) // 1000)
-        for name, task in self.tasks:
-            if problem is None and task.done():
-                problem = "the %s task has ended" % name
+        elif self.meter is not None and self.meter.done():
+            problem = "the meter task has ended"
         if problem != self.problem:
             self.problem = problem
             if problem:

@@ -84,7 +84,7 @@ async def start(app):
     led = config["led"]
     if led["pin"] >= 0:
         hal.led(led["pin"], led["inverted"])
-    health = app.health = Health(hal, state, log, app.wifi, started_ms, led["pin"] >= 0)
+    health = app.health = Health(hal, state, log, app.wifi, started_ms)
     if meter:
         meter.led = health  # one flash per reading
     app.mqtt = None  # app.mqtt.Mqtt, its code loaded only when there is a broker
@@ -96,7 +96,7 @@ async def start(app):
     # The health task (the watchdog, the LED, stalls, the Wi-Fi) is app.main's, once this is done.
     asyncio.create_task(app.clear_count_after(healthy_ms))  # the boot guard's count is cleared then
     if not safe_mode:  # safe mode: no meter, no telnet (access point, config page)
-        health.tasks.append(("meter", asyncio.create_task(meter.run())))  # watched: it must keep running
+        health.meter = asyncio.create_task(meter.run())  # watched: it must keep running
     else:
         asyncio.create_task(_leave_safe_mode(app))
     if app.mqtt:  # (it ends when umqtt.simple is missing, having said so)

@@ -9,7 +9,7 @@ makes the platform's. (This package module holds no code: it would stay loaded f
     name, data, http_port, telnet_port, dns_port, dns_host, mqtt_broker
     uart(rx_pin, setting)       the meter line: read(n) (what came, up to n bytes, without waiting:
                                 None when nothing did) and close() (the Hal itself, opened so)
-    led(pin, inverted)          the status LED is on `pin`; then light(on) switches it
+    led(pin, inverted)          the status LED is on `pin`; light(on) switches it (no LED: nothing)
     watchdog(timeout_ms)        arm the watchdog (again: only the timeout changes); then feed()
     reset_cause(), reset(cause), unique_id()
     the Wi-Fi radio (nothing waits for it; app/wifi.py polls):

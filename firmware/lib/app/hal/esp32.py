@@ -57,7 +57,8 @@ class Hal:
         self.light(False)
 
     def light(self, on):
-        self.pin.value(1 if on != self.inverted else 0)
+        if self.pin is not None:  # (no LED set: nothing to switch)
+            self.pin.value(1 if on != self.inverted else 0)
 
     def watchdog(self, timeout_ms):
         # machine.WDT cannot be stopped; created again, it only takes the new timeout.
