@@ -21,8 +21,6 @@ watches; what follows a change (the log, the backoff, opening and closing the ac
 status line) is app/wifi_change.py, loaded for the change and unloaded after: while the Wi-Fi
 is steady none of it takes heap.
 """
-from random import getrandbits
-
 from app import elapsed, unload
 
 try:
@@ -34,23 +32,29 @@ _ATTEMPT_MS = const(20000)
 
 
 class Wifi:
-    def __init__(self, hal, config, state, log, force_ap=False, random_bits=getrandbits):
+    # What a joined station leaves as it was, the class holds: its object needs fewer slots.
+    force_ap = False     # the config could not be used: the AP stays open
+    random_bits = None   # tests fix the backoff's jitter with one (else random.getrandbits)
+    ap_name = None       # "hanreader-XXXX", once the access point has been opened
+    ap = False           # the access point is open
+    wait = 0
+    reason = ""
+    dns = None           # the DNS responder's task while the AP is open
+
+    def __init__(self, hal, config, state, log, force_ap=False, random_bits=None):
         self.hal = hal            # its Wi-Fi radio (see app/hal)
         self.config = config["wifi"]
         self.state = state
         self.log = log
-        self.force_ap = force_ap  # the config could not be used: the AP stays open
-        self.random_bits = random_bits  # random.getrandbits: the backoff's jitter (tests fix it)
-        self.ap_name = None       # "hanreader-XXXX", once the access point has been opened
+        if force_ap:
+            self.force_ap = True
+        if random_bits:
+            self.random_bits = random_bits
         self.up = False           # the station is joined
-        self.ap = False           # the access point is open
         self.failures = 0
         self.trying = None        # ticks when the current attempt started
         self.since = None         # ticks when the wait before the next attempt started
-        self.wait = 0
         self.down_since = None    # ticks since when the station has not been joined
-        self.reason = ""
-        self.dns = None           # the DNS responder's task while the AP is open
 
     def tick(self, now):
         """Look at the radio; start an attempt when one is due, and hand whatever changed to

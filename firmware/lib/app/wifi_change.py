@@ -2,6 +2,7 @@
 attempt, opening and closing the access point and its DNS responder, the status line. Loaded for
 the change and unloaded right after."""
 import asyncio
+from random import getrandbits
 
 from app import unload
 
@@ -66,7 +67,7 @@ def _retry_later(wifi, now, reason):
     wifi.failures += 1
     wifi.trying = None
     wifi.since = now
-    wifi.wait = backoff_ms(wifi.failures, wifi.random_bits(8))
+    wifi.wait = backoff_ms(wifi.failures, (wifi.random_bits or getrandbits)(8))
     wifi.reason = reason
     wifi.log.warning("Wi-Fi: cannot join %s (%s); next try in %d s" % (
         wifi.config["ssid"], reason, wifi.wait // 1000))
