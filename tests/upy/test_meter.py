@@ -201,6 +201,13 @@ class Uart:
         pass
 
 
+def reading(m, uart):
+    """The meter task reading `uart` (a Uart: the task ends when it raises Stop)."""
+    m.hal = Hal()
+    m.hal.uart = lambda pin, setting: uart
+    return m.run()
+
+
 def test_the_meter_task_goes_on_when_the_diagnosis_has_no_room_for_its_verdict():
     # The verdict's sentences are loaded for it (han.verdicts); no room for them ended the meter
     # task, and with it the firmware (seen in 128K, at the start, when everything loads at once).
@@ -218,7 +225,7 @@ def test_the_meter_task_goes_on_when_the_diagnosis_has_no_room_for_its_verdict()
     m.verdict_ms = time.ticks_add(time.ticks_ms(), -10000)  # a verdict is due
     uart = Uart(DANISH, None)
     try:
-        asyncio.run(m._read(uart))
+        asyncio.run(reading(m, uart))
     except Stop:
         pass
     assert asked and uart.reads == 3 and state.readings == 1
@@ -282,7 +289,7 @@ def test_the_meter_task_takes_a_chunk_at_once_and_decides_the_push_after_a_quiet
 
     uart = QuietUart(b"\x55" * 40)  # noise: decided only once the line is quiet
     try:
-        asyncio.run(m._read(uart))
+        asyncio.run(reading(m, uart))
     except Stop:
         pass
     (chunk, first, reads), (quiet, then, later_reads) = taken[:2]

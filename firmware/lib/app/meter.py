@@ -61,6 +61,10 @@ class Meter:
             self.log.hexdump("V", title, view)
 
     async def run(self):
+        """Decode until automatic detection wants another setting, then open the line at that one.
+        The line is looked at every _POLL_MS, and at once again while it brings bytes: an await on
+        the UART's stream with a timeout would make a task and three coroutines for every chunk.
+        (One coroutine for both loops: a frame each stays in the heap for good.)"""
         while True:
             setting = self.setting  # None while the detective finds it
             if setting is None:
@@ -73,51 +77,44 @@ class Meter:
             uart = self.hal.uart(self.config["rx_pin"], setting)
             self.log.info("Reading the meter on GPIO%d at %s" % (self.config["rx_pin"], self.state.serial))
             try:
-                await self._read(uart)
+                quiet_from = time.ticks_ms()  # the line has been quiet since
+                while True:
+                    chunk = uart.read(_CHUNK)
+                    now = time.ticks_ms()
+                    if not chunk and time.ticks_diff(now, quiet_from) < _IDLE_MS:
+                        await asyncio.sleep_ms(_POLL_MS)
+                        continue
+                    detective = self.detective
+                    self.take(chunk, now)  # None: quiet for _IDLE_MS, the push is over
+                    more = bool(chunk)
+                    chunk = None  # this coroutine's frame would keep it while waiting for the next one
+                    if time.ticks_diff(now, self.verdict_ms) >= _VERDICT_MS:
+                        self.verdict_ms = now
+                        try:  # (no room for its sentences ended the firmware in 128K; asked again later)
+                            verdict = self.diagnosis.verdict(now)
+                            if verdict != self.state.diagnosis:
+                                self.state.diagnosis = verdict
+                                (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
+                        except MemoryError:
+                            pass
+                    if detective is not None:
+                        decision = detective.decide(now)
+                        if decision == _NEXT:
+                            break
+                        if decision == _SETTLED:
+                            from app.meter_config import settled  # once a boot at most: loaded for it
+                            settled(self)
+                            settled = None  # this coroutine's frame would keep the module's code alive
+                            unload("app.meter_config")
+                    quiet_from = time.ticks_ms()  # from now: the time decoding took is no quiet on the line
+                    await asyncio.sleep_ms(0 if more else _POLL_MS)  # others' turn; the rest of a push at once
             except MemoryError:  # a step around the decoding found no room: read on (ended, this
                 self._no_room(True)  # task would end the firmware: a reset, safe mode after three)
-            finally:
-                uart.close()
+            uart.close()  # (no `finally`: another error ends the firmware, and a frame's slot each)
             try:
                 list(self.pipeline.flush())  # bytes read at the old setting mean nothing at the new one
             except MemoryError:  # (no room to decide them: forgotten all the same)
                 self.pipeline.scanner.gap()
-
-    async def _read(self, uart):
-        """Decode until automatic detection wants another setting. The line is looked at every
-        _POLL_MS, and at once again while it brings bytes: an await on the UART's stream with a
-        timeout would make a task and three coroutines for every chunk."""
-        quiet_from = time.ticks_ms()  # the line has been quiet since
-        while True:
-            chunk = uart.read(_CHUNK)
-            now = time.ticks_ms()
-            if not chunk and time.ticks_diff(now, quiet_from) < _IDLE_MS:
-                await asyncio.sleep_ms(_POLL_MS)
-                continue
-            detective = self.detective
-            self.take(chunk, now)  # None: quiet for _IDLE_MS, the push is over
-            more = bool(chunk)
-            chunk = None  # this coroutine's frame would keep it while waiting for the next one
-            if time.ticks_diff(now, self.verdict_ms) >= _VERDICT_MS:
-                self.verdict_ms = now
-                try:  # (no room for its sentences ended the firmware in 128K; asked again later)
-                    verdict = self.diagnosis.verdict(now)
-                    if verdict != self.state.diagnosis:
-                        self.state.diagnosis = verdict
-                        (self.log.info if verdict[0] == "ok" else self.log.warning)("Diagnosis: " + verdict[1])
-                except MemoryError:
-                    pass
-            if detective is not None:
-                decision = detective.decide(now)
-                if decision == _NEXT:
-                    return
-                if decision == _SETTLED:
-                    from app.meter_config import settled  # once a boot at most: loaded for it
-                    settled(self)
-                    settled = None  # this coroutine's frame would keep the module's code alive
-                    unload("app.meter_config")
-            quiet_from = time.ticks_ms()  # from now: the time decoding took is no quiet on the line
-            await asyncio.sleep_ms(0 if more else _POLL_MS)  # others' turn; the rest of a push at once
 
     def take(self, chunk, now):
         """Decode a chunk read at ticks `now` (None: the line is quiet, the push is over); the time
