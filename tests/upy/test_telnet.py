@@ -63,11 +63,24 @@ def without_room(run, *incoming):
     return sock.written.decode(), bytes(app.log.ring[:app.log.head]).decode(), stream
 
 
+class LoginThen:
+    """app.console letting a client in at once ("Welcome", its log from now on); the stand-in
+    `then` takes its place for the next call."""
+
+    def __init__(self, then):
+        self.then = then
+
+    async def login(self, telnet, client):  # (run once app.telnet has unloaded this stand-in)
+        client.at = telnet.log.head
+        sys.modules["app.console"] = self.then
+        return "Welcome"
+
+
 async def session(telnet, stream):
-    """A logged-in client's session."""
-    client = Client(stream)
-    client.at = telnet.log.head
-    await telnet._session(client)
+    """A client's session once logged in: the app.console stand-in the test put in sys.modules
+    answers its first command line."""
+    sys.modules["app.console"] = LoginThen(sys.modules["app.console"])
+    await telnet.serve(stream, None)
 
 
 def test_a_command_without_room_for_the_console_is_answered_and_the_session_goes_on():
@@ -75,7 +88,7 @@ def test_a_command_without_room_for_the_console_is_answered_and_the_session_goes
     if result is None:
         return
     written, log, _ = result
-    assert written.startswith("No room in the heap for the console now: try again in a moment.\r\n")
+    assert written.startswith("Welcome\r\nNo room in the heap for the console now: try again in a moment.\r\n")
     assert "Log level W\r\n" in written  # the next command is answered: the session went on
     assert "(W) Telnet: not enough heap for the console (" in log
 
@@ -116,7 +129,7 @@ def test_a_reply_without_room_is_told_and_the_session_goes_on():
         asyncio.run(session(telnet, Stream(sock)))
     finally:
         sys.modules.pop("app.console", None)
-    assert sock.written.decode().startswith("No room in the heap for the console now")
+    assert sock.written.decode().startswith("Welcome\r\nNo room in the heap for the console now")
     assert "Log level W\r\n" in sock.written.decode()
 
 

@@ -163,7 +163,7 @@ def status_lines(app, telnet):
         last = "%s: %s" % (code, detail)
         if excerpt:
             last += " [%s%s]" % (excerpt[:_EXCERPT_HEX], "..." if len(excerpt) > _EXCERPT_HEX else "")
-    clients = telnet.clients
+    clients = len([client for client in telnet.sessions if client.at is not None])  # logged in
     return [
         "Serial: %s on GPIO%d" % (state.serial, app.config["meter"]["rx_pin"]),
         "Bytes %d, frames %d, readings %d; errors: %s" % (counters.bytes, counters.frames,

@@ -46,7 +46,7 @@ class Client:
         self.name = "?"          # "address:port", for the log
         self.input = b""         # the start of a command line not ended yet
         self.out = b""           # replies the socket has not taken yet: sent before more log
-        self.at = 0              # where in the log ring its next byte is
+        self.at = None           # where in the log ring its next byte is, once logged in
 
     def read(self):
         """Take what the socket has read; False when the client has gone."""
@@ -88,19 +88,20 @@ class Client:
 
 
 class Telnet:
+    dropped = 0  # clients dropped for being too slow (counted by app/console.py)
+
     def __init__(self, app):
         self.app = app
         self.log = app.log
-        self.clients = 0      # logged in
-        self.connecting = 0   # connections still at the password prompt
-        self.dropped = 0      # clients dropped for being too slow
         self.heap = (0, 0)    # free and used heap when the console was last called, before it loaded
-        self.sessions = []    # the logged-in clients, sent each new log line as it is written
+        # The connections, at the password prompt (client.at None) or logged in: these are sent
+        # each new log line as it is written.
+        self.sessions = []
         self.log.sinks.append(self._push)
 
     def _push(self, line):
         for client in self.sessions:
-            if not client.out:  # replies go first
+            if not client.out and client.at is not None:  # replies go first
                 try:
                     self._send_log(client)
                 except OSError:
@@ -121,27 +122,52 @@ class Telnet:
         return True
 
     async def serve(self, stream, _):
-        """A new connection (app/start.py hands this to asyncio.start_server)."""
+        """A new connection (app/start.py hands this to asyncio.start_server): the login, then
+        commands in, replies and the log out, until the client quits, goes or is dropped. (One
+        coroutine for both: a second one's frame would stay in the heap for the whole session.)"""
         client = Client(stream)
         try:
-            if self.clients + self.connecting >= _MAX_CLIENTS:
+            if len(self.sessions) >= _MAX_CLIENTS:
                 client.sock.write(b"Too many telnet clients (%d); try again later.\r\n" % _MAX_CLIENTS)
                 return
-            self.connecting += 1
-            try:
-                welcome = await console("login", self, client)  # None: no (right) password
-            finally:
-                self.connecting -= 1
-            if welcome is not None:
-                self.clients += 1  # the console set client.at: where its log begins
-                self.sessions.append(client)
+            self.sessions.append(client)
+            welcome = await console("login", self, client)  # None: no (right) password
+            if welcome is None:
+                return
+            client.send(welcome.encode() + b"\r\n")  # the console set client.at: where its log begins
+            welcome = None  # this coroutine's frame would keep it for the whole session
+            stuck_ms = 0  # how long the socket has taken nothing that was waiting
+            while True:
                 try:
-                    client.send(welcome.encode() + b"\r\n")
-                    welcome = None  # this coroutine's frame would keep it for the whole session
-                    await self._session(client)
-                finally:
-                    self.clients -= 1
-                    self.sessions.remove(client)
+                    line = client.line()
+                    if line is None:  # one command a wake at most: a pasted batch cannot hold the loop up
+                        if not client.read():
+                            return
+                        line = client.line()
+                    if line is not None and line.strip():
+                        replies = console("command", self, line)
+                        if replies is None:  # quit
+                            client.sock.write(b"Bye.\r\n")
+                            return
+                        for reply in replies:
+                            client.send(reply.encode() + b"\r\n")
+                        replies = None  # not held while the next `status` measures the heap
+                        if len(client.out) > _REPLY_BYTES_MAX:
+                            return console("dropped", self, client, "replies")
+                    started = client.at
+                    sent = len(client.out)
+                    if client.flush() and not self._send_log(client):
+                        return console("dropped", self, client, "behind")
+                    if client.at == started and len(client.out) == sent and (client.out or client.at < self.log.head):
+                        stuck_ms += _POLL_MS
+                        if stuck_ms >= _WRITE_TIMEOUT_MS:
+                            return console("dropped", self, client, "stuck")
+                    else:
+                        stuck_ms = 0
+                except MemoryError:  # the console's code, or a reply, found no room: said, and the session goes on
+                    replies = None
+                    self._no_room(client)
+                await asyncio.sleep_ms(_POLL_MS)
         except OSError:
             pass
         except MemoryError:  # no room for the console's login (or this session's bytes): this client goes
@@ -151,44 +177,9 @@ class Telnet:
             except OSError:
                 pass
         finally:
+            if client in self.sessions:
+                self.sessions.remove(client)
             await close(stream)
-
-    async def _session(self, client):
-        """Commands in, replies and the log out, until the client quits, goes or is dropped."""
-        log = self.log
-        sock = client.sock
-        stuck_ms = 0             # how long the socket has taken nothing that was waiting
-        while True:
-            try:
-                line = client.line()
-                if line is None:  # one command a wake at most: a pasted batch cannot hold the loop up
-                    if not client.read():
-                        return
-                    line = client.line()
-                if line is not None and line.strip():
-                    replies = console("command", self, line)
-                    if replies is None:  # quit
-                        sock.write(b"Bye.\r\n")
-                        return
-                    for reply in replies:
-                        client.send(reply.encode() + b"\r\n")
-                    del replies  # not held while the next `status` measures the heap
-                    if len(client.out) > _REPLY_BYTES_MAX:
-                        return console("dropped", self, client, "replies")
-                started = client.at
-                sent = len(client.out)
-                if client.flush() and not self._send_log(client):
-                    return console("dropped", self, client, "behind")
-                if client.at == started and len(client.out) == sent and (client.out or client.at < log.head):
-                    stuck_ms += _POLL_MS
-                    if stuck_ms >= _WRITE_TIMEOUT_MS:
-                        return console("dropped", self, client, "stuck")
-                else:
-                    stuck_ms = 0
-            except MemoryError:  # the console's code, or a reply, found no room: said, and the session goes on
-                replies = None
-                self._no_room(client)
-            await asyncio.sleep_ms(_POLL_MS)
 
     def _no_room(self, client):
         """The console's code (or a reply) found no room in the heap: the client and the log are
