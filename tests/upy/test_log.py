@@ -37,16 +37,24 @@ def test_levels():
 
 
 def test_hexdump_is_16_bytes_a_line_as_the_peer_prints():
+    from app import unload
+    from app.dump import dump, dump_layer  # (app/dump.py: loaded for a dump at level V)
     log = Log("V")
     start = log.head
-    log.hexdump("V", "HDLC frame:", bytes(range(0x70, 0x70 + 18)))
+    dump_layer(log, "hdlc", bytes(range(0x70, 0x70 + 18)))
     assert _text(log, start) == ("(V) HDLC frame:\r\n"
                                  "(V) 70 71 72 73 74 75 76 77 78 79 7A 7B 7C 7D 7E 7F\r\n"
                                  "(V) 80 81\r\n")
+    start = log.head
+    dump_layer(log, "plaintext", b"\x01")
+    dump_layer(log, "newlayer", b"\x02")
+    dump(log, "payload:", b"\x03")
+    assert _text(log, start) == "(V) Decrypted APDU:\r\n(V) 01\r\n(V) newlayer:\r\n(V) 02\r\n(V) payload:\r\n(V) 03\r\n"
     end = log.head
     log.level = LEVELS.index("D")
-    log.hexdump("V", "not at D", b"\x01")
+    dump(log, "not at D", b"\x01")
     assert log.head == end
+    unload("app.dump")
 
 
 def test_ring_wraps_and_keeps_the_last_lines():

@@ -7,8 +7,6 @@ the log gets a whole ring ahead of it. So the log's memory is fixed whatever the
 clients, and whoever writes a line never waits. Sinks (callables taking the line as str, e.g.
 the unix port's console) are called for every line and must not block either.
 """
-from binascii import hexlify
-
 try:
     from micropython import const
 except ImportError:
@@ -61,15 +59,6 @@ class Log:
 
     def debug(self, text):
         self.write("D", text)
-
-    def hexdump(self, level, title, data):
-        """`title`, then the bytes, 16 per line, as the peer firmware prints them."""
-        if LEVELS.index(level) > self.level:
-            return
-        self.write(level, title)
-        view = memoryview(data)
-        for start in range(0, len(data), 16):
-            self.write(level, hexlify(view[start:start + 16], " ").decode().upper())
 
     def _put(self, data):
         ring = self.ring

@@ -53,12 +53,9 @@ class Meter:
         if self.frames is not None:
             self.frames(layer, view)
         if self.dump and self.log.level >= VERBOSE:
-            # What the log calls each layer's bytes, as ",layer:title" (one string: a dict takes more heap)
-            titles = ",hdlc:HDLC frame:,mbus:M-Bus frame:,dsmr:P1 telegram:,ciphered:Ciphered frame:" \
-                     ",apdu:APDU:,plaintext:Decrypted APDU:,"
-            at = titles.find("," + layer + ":")
-            title = titles[at + len(layer) + 2:titles.find(",", at + 1)] if at >= 0 else layer + ":"
-            self.log.hexdump("V", title, view)
+            from app.dump import dump_layer  # the dumps' code is loaded for each
+            dump_layer(self.log, layer, view)
+            unload("app.dump")
 
     async def run(self):
         """Decode until automatic detection wants another setting, then open the line at that one.
@@ -157,8 +154,10 @@ class Meter:
                     self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
                     if event.code == "noise":
                         log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
-                        if event.data:
-                            log.hexdump("V", "payload:", event.data)
+                        if event.data and log.level >= VERBOSE:
+                            from app.dump import dump
+                            dump(log, "payload:", event.data)
+                            unload("app.dump")
                     elif event.code == "checksum":
                         log.warning("Checksum error: " + event.detail)
                     else:
