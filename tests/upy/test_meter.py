@@ -64,6 +64,16 @@ def test_a_capture_decodes_into_the_state():
     assert state.readings == 1 and state.reading is not None and not lines
 
 
+def test_multipliers_make_the_power_history_primary():
+    watts = []
+    for multiplier in (1, 50):
+        m, state, lines = meter(power_multiplier=multiplier)
+        m.take(KAMSTRUP, time.ticks_ms())
+        m.take(None, time.ticks_ms())
+        watts.append(state.power_watts[0])
+    assert watts[0] and watts[1] == 50 * watts[0]
+
+
 def test_a_push_without_room_in_the_heap_is_lost_and_the_task_goes_on():
     m, state, lines = meter()
     feed = m.pipeline.feed
@@ -304,7 +314,9 @@ def test_the_serial_setting_as_configured():
     assert m.setting == "115200 8N1 inverted" and m.detective is None
     m, state, lines = meter(baud=0)  # found automatically: the line detective works on it
     assert m.setting is None and m.detective is not None
-    assert m.multipliers == (1, 1, 1, 1)
+    assert m.multipliers is None  # all 1: the values as the meter sends them
+    m, state, lines = meter(power_multiplier=50)
+    assert m.multipliers == (50, 1, 1, 1)
 
 
 def test_the_setting_the_detective_found_is_kept_and_the_detective_unloaded():

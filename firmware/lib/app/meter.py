@@ -190,7 +190,7 @@ class Meter:
             pass
 
     def _reading(self, reading):
-        if self.multipliers != (1, 1, 1, 1):  # current transformers: primary values
+        if self.multipliers is not None:  # current transformers: primary values
             from han.multipliers import apply
             apply(reading.items, *self.multipliers)
         watts = None  # active power import minus export in whole watts, if the meter sends it

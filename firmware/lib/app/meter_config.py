@@ -47,8 +47,9 @@ def apply(meter, config, data):
         except (OSError, ValueError):
             pass
         meter.detective = LineDetective(start=start)
-    meter.multipliers = (config["power_multiplier"], config["voltage_multiplier"],
-                         config["current_multiplier"], config["energy_multiplier"])
+    multipliers = (config["power_multiplier"], config["voltage_multiplier"],
+                   config["current_multiplier"], config["energy_multiplier"])
+    meter.multipliers = None if multipliers == (1, 1, 1, 1) else multipliers  # None: values as sent
 
 
 def settled(meter):
