@@ -44,14 +44,21 @@ def run():
         raise
 
 
+def _crashed(loop, context):
+    """An error no task caught ends the firmware, whichever task it ended (the board resets and
+    counts a crash, firmware/main.py): a service is not left down until someone reboots."""
+    raise context["exception"]
+
+
 async def _main(app):
+    asyncio.get_event_loop().set_exception_handler(_crashed)
     # app/start.py's start(app): the module is forgotten at once, so its code goes when the start
     # is done (in safe mode, when the task that ends safe mode is).
     from app.start import start
     unload("app.start")
     await start(app)
     del start
-    # Then this task is the health task: an error of its own ends the firmware (the board resets);
-    # the meter task is watched by it (ended, the watchdog is no longer fed). (No gather of the
-    # tasks: its coroutine, callback and list stayed in the heap, 600 B on this port.)
+    # Then this task is the health task: an error of its own ends the firmware, as another task's
+    # does (_crashed); the meter task is watched by it too (ended, the watchdog is no longer fed).
+    # (No gather of the tasks: its coroutine, callback and list stayed in the heap, 600 B here.)
     await app.health.run()
