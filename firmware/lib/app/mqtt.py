@@ -32,7 +32,7 @@ than the rest of the loop).
 QoS 0: nothing ever waits for an acknowledgement. So a broker can hold the loop for IO_MS at
 most per socket operation (a write into a full send buffer, then the connection is dropped).
 
-Topics, with PREFIX = mqtt.prefix:
+Topics, with PREFIX = mqtt.prefix (the setting):
 
     PREFIX/status             "online" (retained) on connect; "offline" (retained) is the last will
     PREFIX/state              one JSON message per reading (below)
@@ -104,19 +104,18 @@ def _close(s):
 class Mqtt:
     """The MQTT task (run) and, while connected, umqtt.simple's socket (write, read)."""
 
+    raw = None  # app.mqtt_raw.Raw, with mqtt.raw on (a default here: an instance's slot less without)
+
     def __init__(self, app, host, port):
-        config = self.config = app.config["mqtt"]
+        config = app.config["mqtt"]  # (read from there where it is needed: one attribute less)
         self.app = app
-        # (host, port): one attribute where two and their text were three (past 23 attributes an
-        # instance's table grows from 23 slots to 29, 96 B more)
+        # (host, port): one attribute where two and their text were three. Past 17 attributes an
+        # instance's table grows from 17 slots to 23 (96 B more), past 23 to 29.
         self.broker = host, port
-        self.prefix = config["prefix"]
-        self.client = None        # umqtt.simple's MQTTClient, for a turn with a message (_publish)
         self.address = None       # the broker's address, looked up rarely (app/mqtt_link.py)
         self.failures = 0         # failed connections in a row
         self.problem = None       # what ends the current connection: an exception, or words
         self.published = 0        # state.readings when the latest reading published came in
-        self.heard_ms = 0         # ticks when the broker last sent something
         # The connection (app/mqtt_link.py): the TCP socket, whose timeout bounds every
         # operation; what is read and written (the socket or its TLS wrapper).
         self.sock = self.io = None
@@ -124,13 +123,11 @@ class Mqtt:
         self.filled = 0
         self.packet_start = 0     # where in chunk the packet being written starts (-1: partly sent)
         self.peeked = None        # the first byte of a packet, read by _receive()
-        self.message = None       # (stand-in, function, arguments): app/mqtt_messages.py's publish()
         self.sensors = bytearray(MAX_SENSORS * SENSOR_SIZE) if config["discovery"] else None
         self.sensor_count = 0     # sensors learned (app/mqtt_messages.py's learn())
         self.announced = 0        # sensors announced to Home Assistant on this connection
         self.device = None        # (meter number, manufacturer, model) once a reading says which meter
         self.readings_without_id = 0
-        self.raw = None           # app.mqtt_raw.Raw with mqtt.raw on
         if config["raw"] and app.meter is not None:
             from app.mqtt_raw import Raw
             self.raw = Raw()
@@ -146,18 +143,13 @@ class Mqtt:
         _close(io)
         _close(sock)
 
-    def write(self, data, length=None):
-        """A packet is written here in pieces (by umqtt.simple, app/mqtt_messages.py); the
-        message of app/mqtt_messages.py's publish() (see there) is rendered into the socket
-        piece by piece."""
-        if self.message is not None and data is self.message[0]:
-            function, arguments = self.message[1:]
-            function(*arguments, self._put)
-        else:
-            self._put(data if length is None else memoryview(data)[:length])
-
-    def _put(self, piece):
+    def write(self, piece, length=None):
+        """Into the buffer, into the socket when it is full: a packet is written here in pieces
+        (by umqtt.simple, as (buffer, length) for its header; by app/mqtt_messages.py, the
+        pieces of a message as they are rendered: str or bytes)."""
         data = view(piece)
+        if length is not None:
+            data = data[:length]
         at = 0
         while at < len(data):
             if self.filled == WRITE_CHUNK:
@@ -261,22 +253,24 @@ class Mqtt:
 
     def _receive(self):
         """Whatever the broker sent, looked for without waiting (the socket is non-blocking for
-        its first byte): a PINGRESP or a SUBACK is read here, with the timeout; True when a
+        its first byte): a PINGRESP or a SUBACK is read here, with the timeout. True when a
         PUBLISH came (Home Assistant's status, the one topic subscribed to), for umqtt.simple to
-        parse in a turn of publishing (its first byte peeked)."""
+        parse in a turn of publishing (its first byte peeked); else False when something came,
+        None when nothing did."""
         if self.peeked is not None:  # one a turn had no room to parse: still to be read
             return True
+        heard = None
         while True:
             self.sock.setblocking(False)
             try:
                 first = self.io.read(1)
             finally:
                 self.sock.settimeout(IO_MS / 1000)
-            if first is None:  # nothing came
-                return False
+            if first is None:  # nothing (more) came
+                return heard
             if not first:
                 raise EOFError  # the broker closed the connection
-            self.heard_ms = time.ticks_ms()
+            heard = False
             if first[0] & 0xF0 == 0x30:
                 self.peeked = first
                 return True
@@ -291,15 +285,17 @@ class Mqtt:
         Publishing is done by plain functions, between turns of this loop: a coroutine's
         frame stays in the heap, where what it last referred to (a reading, a module that was
         to be unloaded) would be kept alive."""
-        self.heard_ms = pinged_ms = time.ticks_ms()
+        heard_ms = pinged_ms = time.ticks_ms()  # when the broker last sent something; when pinged
         while self.problem is None:
             message = self._receive()
             now = time.ticks_ms()
-            if time.ticks_diff(self.heard_ms, pinged_ms) < 0 and time.ticks_diff(now, pinged_ms) > ANSWER_MS:
+            if message is not None:
+                heard_ms = now
+            if time.ticks_diff(heard_ms, pinged_ms) < 0 and time.ticks_diff(now, pinged_ms) > ANSWER_MS:
                 self.problem = "the broker stopped answering (no reply to a ping in %d s)" % (ANSWER_MS // 1000)
                 break
             if time.ticks_diff(now, pinged_ms) >= _PING_MS:
-                self._put(b"\xc0\x00")  # PINGREQ
+                self.write(b"\xc0\x00")  # PINGREQ
                 self.flush()
                 pinged_ms = now
             busy = self._publish(message)
@@ -321,7 +317,6 @@ class Mqtt:
         for i in range(len(_PUBLISHING)):
             if _PUBLISHING[i] in sys.modules:
                 kept |= 1 << i
-        made = message and self.client is None  # (the tests' stand-in client stays)
         self.packet_start = self.filled  # between turns every packet is whole
         reading = state.readings != self.published  # a MemoryError cuts short the reading (else discovery)
         try:
@@ -330,10 +325,8 @@ class Mqtt:
                     gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
                 from app.mqtt_messages import publish_reading
                 if message:
-                    if made:
-                        from app.mqtt_discovery import client
-                        self.client = client(self)
-                    self.client.wait_msg()
+                    from app.mqtt_discovery import hear
+                    hear(self)
                     message = False  # read whole: the stream is in step again
                 if frames:
                     self.raw.publish(self)
@@ -364,8 +357,6 @@ class Mqtt:
                         pass
                 return False
         finally:
-            if made:
-                self.client = None
             for i in range(len(_PUBLISHING)):
                 if not kept >> i & 1:
                     unload(_PUBLISHING[i])

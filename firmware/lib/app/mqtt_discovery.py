@@ -108,27 +108,25 @@ def announce(mqtt):
     not announced on this connection yet."""
     this = device(mqtt.device, mqtt.app.hal.unique_id())
     code, unit = sensor(mqtt.sensors, mqtt.announced)
-    publish(mqtt, discovery_topic(mqtt.config["discovery_prefix"], this[0], friendly_name(code)), write_discovery,
-            (code, unit, this, mqtt.prefix), True)
+    config = mqtt.app.config["mqtt"]
+    publish(mqtt, discovery_topic(config["discovery_prefix"], this[0], friendly_name(code)), write_discovery,
+            (code, unit, this, config["prefix"]), True)
     mqtt.flush()
     mqtt.show(None, 1)
     mqtt.announced += 1
 
 
-def client(mqtt):
-    """umqtt.simple's client to parse what the broker published to `mqtt` (app.mqtt.Mqtt,
-    connected: its socket): Home Assistant's status, subscribed to by app/mqtt_link.py, goes
-    to heard()."""
+def hear(mqtt):
+    """What the broker published to `mqtt` (app.mqtt.Mqtt, connected: its socket), parsed by
+    umqtt.simple's client: Home Assistant's status, subscribed to by app/mqtt_link.py."""
     from umqtt.simple import MQTTClient
+
+    def heard(topic, message):
+        if message == b"online":  # Home Assistant's birth message: it wants the sensors announced again
+            mqtt.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
+            mqtt.announced = 0
+
     client = MQTTClient(b"", "")
     client.sock = mqtt
-    client.cb = lambda topic, message: heard(mqtt, message)
-    return client
-
-
-def heard(mqtt, message):
-    """Home Assistant's status: "online" is its birth message, after which it wants the sensors
-    announced again."""
-    if message == b"online":
-        mqtt.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
-        mqtt.announced = 0
+    client.cb = heard
+    client.wait_msg()

@@ -127,12 +127,12 @@ def _client(mqtt):
         from umqtt.simple import MQTTClient
     except ImportError:
         return None
-    config = mqtt.config
+    config = mqtt.app.config["mqtt"]
     user = config["user"].encode() if config["user"] else None
     host, port = mqtt.broker
     client = MQTTClient(b"hanreader-" + hexlify(mqtt.app.hal.unique_id()), host, port, user,
                         config["password"].encode() if user else None, _KEEPALIVE_S)
-    client.set_last_will((mqtt.prefix + "/status").encode(), b"offline", True)
+    client.set_last_will((config["prefix"] + "/status").encode(), b"offline", True)
     return client
 
 
@@ -182,7 +182,7 @@ async def _open(mqtt, client):
         except OSError as e:
             if e.args[0] != EINPROGRESS:
                 raise
-        if mqtt.config["tls"]:
+        if mqtt.app.config["mqtt"]["tls"]:
             import ssl
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.verify_mode = ssl.CERT_NONE  # no CA on the device: encrypted, not verified
@@ -226,9 +226,10 @@ def _accepted(mqtt, reply, client):
     app.log.info("MQTT: connected to %s:%d" % mqtt.broker)
     if mqtt.raw is not None:
         mqtt.raw.end = 0  # frames from before are stale
-    client.publish((mqtt.prefix + "/status").encode(), b"online", True)
+    config = app.config["mqtt"]
+    client.publish((config["prefix"] + "/status").encode(), b"online", True)
     if mqtt.sensors is not None:
-        mqtt.write(subscribe_packet((mqtt.config["discovery_prefix"] + "/status").encode(), 1))
+        mqtt.write(subscribe_packet((config["discovery_prefix"] + "/status").encode(), 1))
     mqtt.flush()
     mqtt.show(None, 1)
     mqtt.announced = 0

@@ -37,9 +37,7 @@ SENSOR_UNITS = bytes((_WATT, _VAR, _VOLT_AMPERE, _WATT_HOUR, _VAR_HOUR, _VOLT_AM
 
 def publish(mqtt, topic, function, arguments, retain=False):
     """Publish through `mqtt` (app.mqtt.Mqtt, connected) what function(*arguments, write) writes:
-    measured first, then written again into the socket. publish_packet() asks the message for
-    its length, then writes it: a range of that length stands for it, which Mqtt.write()
-    recognises and renders."""
+    measured first, then written again into the socket, never whole in memory."""
     size = 0
 
     def count(piece):
@@ -47,23 +45,29 @@ def publish(mqtt, topic, function, arguments, retain=False):
         size += len(view(piece))  # UTF-8 bytes, not characters
 
     function(*arguments, count)
-    mqtt.message = range(size), function, arguments
-    try:
-        publish_packet(mqtt, topic.encode(), mqtt.message[0], retain)
-    finally:
-        mqtt.message = None
+    _start(mqtt, topic.encode(), size, retain)
+    function(*arguments, mqtt.write)
+    mqtt.packet_start = mqtt.filled
 
 
 def publish_packet(mqtt, topic, message, retain=False):
     """A PUBLISH at QoS 0 into `mqtt`'s socket, byte for byte as umqtt.simple's publish() writes
-    it (tests/upy/test_mqtt_messages.py compares them), with mqtt.packet_start where it starts in
-    the buffer while it is written (app/mqtt.py's _publish takes back a packet cut short by a
-    MemoryError). Written here so that a turn of publishing needs no umqtt.simple: its code
-    would be loaded for each reading."""
+    it (tests/upy/test_mqtt_messages.py compares them). Written here so that a turn of publishing
+    needs no umqtt.simple: its code would be loaded for each reading."""
+    _start(mqtt, topic, len(message), retain)
+    mqtt.write(message)
+    mqtt.packet_start = mqtt.filled
+
+
+def _start(mqtt, topic, size, retain):
+    """A PUBLISH's fixed header and topic, for a message of `size` bytes to follow; with
+    mqtt.packet_start where it starts in the buffer while it is written (app/mqtt.py's _publish
+    takes back a packet cut short by a MemoryError; publish() and publish_packet() set it past
+    the packet once it is whole)."""
     mqtt.packet_start = mqtt.filled
     header = bytearray(4)  # the type and flags, the remaining length in 7-bit groups
     header[0] = 0x30 | retain
-    size = 2 + len(topic) + len(message)
+    size += 2 + len(topic)
     at = 1
     while size > 0x7F:
         header[at] = size & 0x7F | 0x80
@@ -73,8 +77,6 @@ def publish_packet(mqtt, topic, message, retain=False):
     mqtt.write(header, at + 1)
     mqtt.write(bytes((len(topic) >> 8, len(topic) & 0xFF)))
     mqtt.write(topic)
-    mqtt.write(message)
-    mqtt.packet_start = mqtt.filled
 
 
 def quantity(q):
@@ -186,10 +188,11 @@ def publish_reading(mqtt, reading):
             else:
                 mqtt.readings_without_id += 1
         mqtt.sensor_count = learn(sensors, mqtt.sensor_count, reading)
-    prefix = mqtt.prefix
+    config = mqtt.app.config["mqtt"]
+    prefix = config["prefix"]
     publish(mqtt, prefix + "/state", write_state, (reading,))
     sent = 1
-    per_value = mqtt.config["per_value"]
+    per_value = config["per_value"]
     for code, v, name in named(reading.items):
         if per_value or sensors is not None and isinstance(v, Quantity) and is_sensor(name, v.unit):
             publish_packet(mqtt, value_topic(prefix, code, name).encode(), value_text(v).encode())

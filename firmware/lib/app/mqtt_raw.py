@@ -48,7 +48,7 @@ class Raw:
         from app.mqtt_messages import publish
         buffer = self.buffer
         view = memoryview(buffer)
-        topic = mqtt.prefix + "/raw"
+        topic = mqtt.app.config["mqtt"]["prefix"] + "/raw"
         at = sent = 0
         while at < self.end:
             n = buffer[at] << 8 | buffer[at + 1]
