@@ -588,6 +588,8 @@ def test_failures_in_words():
     assert describe(OSError(ECONNREFUSED)) == "connection refused"
     assert describe(EOFError()) == "the broker closed the connection"
     assert describe(Down("the broker stopped answering")) == "the broker stopped answering"
+    import asyncio
+    assert describe(asyncio.TimeoutError()) == "the broker stopped answering (no reply to a ping in 5 s)"
     assert describe(OSError(-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")) == \
         "network error -30592 MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE"
 

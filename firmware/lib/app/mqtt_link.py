@@ -106,6 +106,8 @@ def describe(problem):
         return e.args[0]
     if isinstance(e, EOFError):
         return "the broker closed the connection"
+    if isinstance(e, asyncio.TimeoutError):  # app/mqtt.py's, for a ping (CPython's is an OSError)
+        return "the broker stopped answering (no reply to a ping in %d s)" % (ANSWER_MS // 1000)
     if isinstance(e, OSError) and e.args and isinstance(e.args[0], int):
         code = e.args[0]
         if code == ECONNREFUSED:
