@@ -119,6 +119,9 @@ def test_meter_id_is_the_one_friendly_name_several_codes_have():
     names = words[1::2]
     assert len(names) > 30 and all(word.count(".") == 2 for word in words[0::2])
     assert [name for name in names if names.count(name) > 1] == ["meter_id"] * 3
+    # a sensor has a name (its C.D.E in the table) and is a quantity: the table remembers them all
+    texts = ("meter_id", "meter_type", "list_version", "meter_time", "device_name")
+    assert len([name for name in names if name not in texts]) <= MAX_SENSORS
     codes = [(bytes([1, 1, 96, 1, 0, 255]), None), (bytes([1, 1, 0, 0, 5, 255]), None),
              (bytes([1, 1, 1, 7, 0, 255]), None), (bytes([1, 1, 96, 1, 1, 255]), None)]
     assert [name for _, _, name in messages.named(codes)] == ["meter_id", None, "power_import", None]

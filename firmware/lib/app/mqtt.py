@@ -78,7 +78,7 @@ _PING_MS = const(10000)
 _POLL_MS = const(100)     # how often the MQTT task looks for something to publish
 _NO_ROOM_MS = const(10000)  # the wait after an attempt that found no room in the heap for its code
 WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
-MAX_SENSORS = const(48)   # Home Assistant sensors remembered (the name table has fewer)
+MAX_SENSORS = const(32)   # Home Assistant sensors remembered: as many as han.text names quantities
 SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
 # The code a turn of publishing loads (and unloads after, unless it was loaded already).
 _PUBLISHING = const(("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text", "umqtt.simple"))
