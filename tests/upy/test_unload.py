@@ -177,3 +177,26 @@ def test_a_loaded_module_goes_with_its_parent_attribute():
     unload("app.mqtt_raw")
     assert "app.mqtt_raw" not in sys.modules
     assert "mqtt_raw" not in sys.modules["app"].__dict__
+
+
+def test_asyncio_lets_wait_for_go_and_loads_it_again_when_used():
+    import asyncio
+    from app import unload_wait_for
+    if not IS_MICROPYTHON:  # CPython's asyncio has no asyncio.funcs: nothing to let go
+        unload_wait_for()
+        assert asyncio.wait_for is not None
+        return
+    before = live()
+    assert asyncio.wait_for_ms is not None  # loaded by asyncio on first use, and kept
+    assert "asyncio.funcs" in sys.modules and "wait_for_ms" in asyncio.__dict__
+    held = live() - before
+    unload_wait_for()
+    assert "asyncio.funcs" not in sys.modules and "funcs" not in asyncio.__dict__
+    assert "wait_for_ms" not in asyncio.__dict__ and "gather" not in asyncio.__dict__
+    assert live() - before < held // 2, (held, live() - before)
+
+    async def waited():
+        await asyncio.sleep_ms(1)
+        return 5
+    assert asyncio.run(asyncio.wait_for_ms(waited(), 1000)) == 5  # used again: loaded again
+    unload_wait_for()

@@ -35,6 +35,18 @@ def unload(name):
         pass
 
 
+def unload_wait_for():
+    """Let asyncio.funcs go (wait_for_ms: connecting to MQTT, rare web requests), which asyncio
+    loads on first use and keeps for good, its functions as names of its own too. It is frozen
+    into the firmware: loading it again makes its objects only (640 B here), not its code."""
+    if "asyncio.funcs" in sys.modules:  # (MicroPython's: CPython's asyncio has no such module)
+        names = sys.modules["asyncio"].__dict__
+        for name in ("wait_for", "wait_for_ms", "gather"):
+            if name in names:
+                del names[name]
+        unload("asyncio.funcs")
+
+
 async def close(stream):
     """Close a client's stream (telnet, web), whatever state it is in."""
     try:

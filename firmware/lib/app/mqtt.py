@@ -63,7 +63,7 @@ import sys
 import time
 from errno import ETIMEDOUT
 
-from app import unload
+from app import unload, unload_wait_for
 
 try:
     from micropython import const
@@ -216,6 +216,7 @@ class Mqtt:
                     link = None
                     unload("app.mqtt_link")  # not needed while connected, nor its client
                     unload("umqtt.simple")
+                    unload_wait_for()  # (the connecting waited for the broker with it)
                     try:
                         await self._serve()
                     except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
@@ -228,6 +229,7 @@ class Mqtt:
             link = None
             unload("app.mqtt_link")
             unload("umqtt.simple")
+            unload_wait_for()
             if wait is None:
                 return  # no umqtt.simple: said in the status and the log
             await asyncio.sleep_ms(wait)

@@ -26,7 +26,7 @@ import gc
 import sys
 import time
 
-from app import close, unload
+from app import close, unload, unload_wait_for
 
 try:
     from micropython import const
@@ -180,6 +180,7 @@ class Web:
         wait)."""
         unload("app.web.http")  # also after an import that found no room (see app.unload)
         unload("han.text")
+        unload_wait_for()  # (a request body or the unread rest of a request was waited for)
         while True:  # one at a time (unloading changes sys.modules): a copy of its names would
             for name in sys.modules:  # need a 0.5 KB piece, which a scattered heap may not have
                 if name.startswith("app.web.") and name != __name__:
