@@ -4,6 +4,7 @@ what a client sent and was not read before its connection closes (discard): load
 of those (and unloaded with routes.py's modules, or by server.py once no connection is open), so
 that none of this comes with the code every dashboard poll loads."""
 import asyncio
+import time
 
 from app.web.http import BUFFER, DISCARD_MS
 
@@ -14,6 +15,8 @@ except ImportError:
         return value
 
 _DISCARD_MAX = const(8192)  # unread request bytes taken in before closing (discard)
+_QUEUE_MS = const(3000)  # how long a connection waits for a slot (slot_freed)
+_SPARE_MS = const(1000)  # a real client sends its request at once; a browser's spare connection waits
 _BUSY = const(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
               b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n")
 
@@ -24,6 +27,31 @@ REFUSED = (("414 URI Too Long", "the request line is too long"),
            ("431 Request Header Fields Too Large", "too many header lines"),
            ("400 Bad Request", "Content-Length is not a size"),
            ("501 Not Implemented", "chunked request bodies are not accepted"))
+
+
+async def slot_freed(web, limit, waiting):
+    """Whether a new connection may take a slot, every one of the `limit` being taken (server.py):
+    a spare connection's (nothing sent for _SPARE_MS: it is ended), or one freed within _QUEUE_MS
+    (at most `waiting` connections wait; web.waiting counts them)."""
+    now = time.ticks_ms()
+    for other in web.slots:
+        if other.fresh and time.ticks_diff(now, other.since) >= _SPARE_MS:
+            other.task.cancel()  # its finally gives the slot up
+            await asyncio.sleep_ms(0)
+            break
+    if len(web.slots) < limit:
+        return True
+    if web.waiting >= waiting:
+        return False
+    web.waiting += 1
+    try:
+        for _ in range(_QUEUE_MS // 50):
+            await asyncio.sleep_ms(50)
+            if len(web.slots) < limit:
+                return True
+    finally:
+        web.waiting -= 1
+    return False
 
 
 async def busy(stream):

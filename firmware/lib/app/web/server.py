@@ -14,8 +14,9 @@ buffer and where the connection is) made as it is let in and let go as it ends, 
 code it comes with: between polls the server holds no buffer. Every response closes its
 connection (Connection: close): nothing is kept for a client between requests but its session.
 Whoever is slow waits alone: when every slot is taken, a connection that has not sent a byte for
-_SPARE_MS (browsers open spare ones) gives its slot up to the newcomer; otherwise the newcomer
-waits up to _QUEUE_MS for a slot (at most _MAX_WAITING of them wait), then gets 503 (refusals.busy).
+a second (browsers open spare ones) gives its slot up to the newcomer; otherwise the newcomer
+waits up to 3 s for a slot (at most _MAX_WAITING of them wait), then gets 503 (refusals.py, loaded
+for that).
 
 Time limits. Each connection has a deadline (its slot's; http.py sets it for the request head,
 then for the answer), and one watcher task ends the connections past theirs, every _TICK_MS: one
@@ -34,9 +35,7 @@ except ImportError:
     const = int  # CPython: the value itself (every const() here wraps an int)
 
 _MAX_CONNECTIONS = const(3)
-_MAX_WAITING = const(4)
-_QUEUE_MS = const(3000)
-_SPARE_MS = const(1000)  # a real client sends its request at once; a browser's spare connection waits
+_MAX_WAITING = const(4)  # connections waiting for a slot (refusals.slot_freed), at most
 # How long the answering code stays loaded after the last connection: on the board not at all (0:
 # it goes as that connection closes); tests keep it to measure requests alone (a global).
 LINGER_MS = 0
@@ -66,39 +65,15 @@ class Web:
     async def start(self, port):
         return await asyncio.start_server(self._serve, "0.0.0.0", port, _MAX_CONNECTIONS + _MAX_WAITING)
 
-    async def _room(self):
-        """Whether a new connection may take a slot: one is free, a spare connection's, or one
-        freed within _QUEUE_MS."""
-        if len(self.slots) < _MAX_CONNECTIONS:
-            return True
-        now = time.ticks_ms()
-        for other in self.slots:
-            if other.fresh and time.ticks_diff(now, other.since) >= _SPARE_MS:
-                other.task.cancel()  # its finally gives the slot up
-                await asyncio.sleep_ms(0)
-                break
-        if len(self.slots) < _MAX_CONNECTIONS:
-            return True
-        if self.waiting >= _MAX_WAITING:
-            return False
-        self.waiting += 1
-        try:
-            for _ in range(_QUEUE_MS // 50):
-                await asyncio.sleep_ms(50)
-                if len(self.slots) < _MAX_CONNECTIONS:
-                    return True
-        finally:
-            self.waiting -= 1
-        return False
-
     async def _serve(self, stream, _):
         slot = None
         try:
-            if not await self._room():
-                self.refused += 1
-                from app.web.refusals import busy
-                await busy(stream)
-                return
+            if len(self.slots) >= _MAX_CONNECTIONS:  # a spare connection's slot, or a wait for one
+                from app.web.refusals import busy, slot_freed
+                if not await slot_freed(self, _MAX_CONNECTIONS, _MAX_WAITING):
+                    self.refused += 1
+                    await busy(stream)
+                    return
             try:
                 if "app.web.http" not in sys.modules:
                     # Garbage goes first, collected from here, where the stack is shallow: when the
@@ -108,7 +83,7 @@ class Web:
                     # of 3,000 readings; with them, nothing did in 4.)
                     gc.collect()
                 from app.web.http import Request, exchange
-                slot = Request(asyncio.current_task(), time.ticks_ms())  # no wait since _room: still room
+                slot = Request(asyncio.current_task(), time.ticks_ms())  # no wait since the check: still room
             except MemoryError:  # no room for the answering code now
                 self.short_of_room(stream, True)
                 return
