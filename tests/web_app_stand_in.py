@@ -48,5 +48,6 @@ def dashboard_app(ap=False):
     app.state.reading_ms = 0
     app.state.readings = 1
     for i in range(HISTORY):
-        app.state.add_power(i * 10, 800 + i)
+        app.state.uptime_s = i * 10
+        app.state.add_power(800 + i)
     return app

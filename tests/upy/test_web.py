@@ -514,22 +514,77 @@ def test_data_json_has_obis_names_and_exact_text():
     assert out.body()["values"][-1] == {"obis": "1.1.99.99.0.255", "name": None, "value": 5, "text": "5"}
 
 
+def history_points(app, query=""):
+    out = Out()
+    run(history.history(app, out, query))
+    return out.body()
+
+
 def test_history_json_from_the_ring():
     app = FakeApp()
     state = app.state
     for i in range(HISTORY + 5):  # the ring has wrapped
-        state.add_power(100 + i, i)
-    out = Out()
-    run(history.history(app, out, "", (100 + HISTORY + 5) * 1000))
-    found = out.body()
+        state.uptime_s = 100 + i
+        state.add_power(i)
+    state.uptime_s = 100 + HISTORY + 5
+    found = history_points(app)
     assert found["count"] == HISTORY + 5 and len(found["points"]) == HISTORY
     assert found["points"][0] == [HISTORY, 5] and found["points"][-1] == [1, HISTORY + 4]
-    out = Out()
-    run(history.history(app, out, "after=%d" % (HISTORY + 3), (100 + HISTORY + 5) * 1000))
-    assert out.body()["points"] == [[2, HISTORY + 3], [1, HISTORY + 4]]
-    out = Out()
-    run(history.history(app, out, "after=99999", (100 + HISTORY + 5) * 1000))  # restarted since: all
-    assert len(out.body()["points"]) == HISTORY
+    assert [age for age, _ in found["points"]] == list(range(HISTORY, 0, -1))
+    assert history_points(app, "after=%d" % (HISTORY + 3))["points"] == [[2, HISTORY + 3], [1, HISTORY + 4]]
+    assert len(history_points(app, "after=99999")["points"]) == HISTORY  # restarted since: all
+
+
+def test_history_ages_past_the_ticks_wrap_and_long_silences():
+    # Times are the uptime's (app/health.py counts it across the wrap of ticks_ms, every 12.4
+    # days), each sample's as the 16-bit gap from the one before: past 65535 s that tells no more.
+    app = FakeApp()
+    state = app.state
+    day = 86400
+    state.uptime_s = (1 << 30) // 1000 - 15  # ticks_ms() // 1000 would start again from 0 in 15 s
+    for watts in (100, 200, 300):
+        state.uptime_s += 10
+        state.add_power(watts)
+    state.uptime_s += 5
+    assert history_points(app)["points"] == [[25, 100], [15, 200], [5, 300]]
+    state.uptime_s += day  # the meter silent for a day: its samples are that much older
+    assert history_points(app)["points"] == [[day + 25, 100], [day + 15, 200], [day + 5, 300]]
+    state.add_power(400)  # then back: the old samples are at least 65535 s old, never recent
+    state.uptime_s += 2
+    state.add_power(500)
+    state.uptime_s += 3
+    points = history_points(app)["points"]
+    assert points[-2:] == [[5, 400], [3, 500]]
+    assert [watts for _, watts in points] == [100, 200, 300, 400, 500]
+    assert points[2][0] == 5 + 65535 and points[0][0] == 25 + 65535  # (a gap tells 65535 s at most)
+    assert history_points(app, "after=3")["points"] == [[5, 400], [3, 500]]
+
+
+def test_history_samples_overwritten_while_it_is_sent():
+    # New samples may come while the answer waits for the socket: those they overwrote are left
+    # out, and the ages of the rest stay right.
+    app = FakeApp()
+    state = app.state
+    for i in range(HISTORY):
+        state.uptime_s += 1 + i % 7  # uneven gaps
+        state.add_power(i)
+    state.uptime_s += 4
+    expected = history_points(app)["points"]
+
+    class Busy(Out):
+        async def flush(self):  # 50 new readings the first time the buffer goes out, one later
+            await Out.flush(self)
+            for _ in range(50 if state.power_count == HISTORY else 1):
+                state.uptime_s += 10
+                state.add_power(-1)
+
+    out = Busy()
+    run(history.history(app, out, ""))
+    sent = out.body()["points"]
+    watts = [w for _, w in sent]
+    assert sent[0] == expected[0] and all(point == expected[point[1]] for point in sent)  # (watts = i)
+    assert len(sent) < HISTORY and any(b - a > 1 for a, b in zip(watts, watts[1:]))  # some left out
+    assert watts[-1] == HISTORY - 1  # the newest is sent, with its age
 
 
 def test_the_power_history_poll_loads_no_values_text():

@@ -203,7 +203,7 @@ class Meter:
         state.reading_ms = time.ticks_ms()
         state.readings += 1
         if watts is not None:
-            state.add_power(time.ticks_ms() // 1000, watts)
+            state.add_power(watts)
         self.log.debug("Reading: %d values%s" % (len(reading.items), "" if watts is None else ", %d W" % watts))
         if self.led is not None:
             self.led.flash = True  # app.health.Health: one short flash

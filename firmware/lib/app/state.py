@@ -1,7 +1,11 @@
 """What every service reads: the latest reading, the last hour of power, health and counters.
 
 Written by the meter task and the services; read by the web pages, MQTT and telnet. Nothing
-here does I/O. The history is a preallocated ring: one sample a reading, at most an hour.
+here does I/O. The history is a preallocated ring: one sample a reading, at most an hour. A
+sample's time is the gap in seconds from the one before it (16 bits: 65535 stands for that long
+or longer), and the newest one's uptime: the ages add up from the newest, and a sample from
+before a silence of a day still shows as older than 18 hours, never as a recent one
+(app/web/history.py).
 """
 from array import array
 
@@ -13,9 +17,10 @@ class State:
         self.reading = None        # the latest han.reading.Reading (multipliers applied)
         self.reading_ms = None     # ticks_ms when it arrived
         self.readings = 0
-        self.power_times = array("i", bytes(4 * HISTORY))  # seconds since boot
+        self.power_gaps = array("H", bytes(2 * HISTORY))   # s from the sample before (at most 65535)
         self.power_watts = array("i", bytes(4 * HISTORY))  # import minus export, W
         self.power_count = 0
+        self.power_s = 0           # uptime_s of the newest sample
         self.diagnosis = ("no_data", "Waiting for data from the meter.")
         self.serial = ""           # serial settings in use, e.g. "2400 8N1"
         self.last_error = None     # (code, detail, hex excerpt)
@@ -28,13 +33,15 @@ class State:
         self.loop_stall_ms = 0     # longest time the event loop was blocked
         self.frame_us = 0          # time spent decoding the last frame, over all its chunks
         self.frame_us_max = 0
-        self.uptime_s = 0          # kept by the health supervisor (ticks wrap after days)
+        self.uptime_s = 0          # kept by the health supervisor (ticks wrap after days; this does not)
         self.reset_cause = "unknown"
         self.safe_mode = False
         self.listeners = []        # callables(reading): MQTT, web pushes
 
-    def add_power(self, seconds, watts):
+    def add_power(self, watts):
+        """A power sample (W) now, at uptime_s."""
         at = self.power_count % HISTORY
-        self.power_times[at] = seconds
+        self.power_gaps[at] = min(self.uptime_s - self.power_s, 65535)  # what 16 bits hold
+        self.power_s = self.uptime_s
         self.power_watts[at] = watts
         self.power_count += 1

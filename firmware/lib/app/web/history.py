@@ -4,25 +4,17 @@ for it after each new reading, right after /api/data. Apart from api.py: the val
 friendly names (han.text) that /api/data loads are none of its business, and a poll that needs
 less room is less often short of it.
 """
-import time
-
 from app.state import HISTORY
 from app.web.http import FLUSH_AT, OK_JSON
 
-try:
-    from micropython import const
-except ImportError:
-    def const(value):
-        return value
 
-_WRAP_S = const((1 << 30) // 1000)  # time.ticks_ms() // 1000 starts again from 0 after this
-
-
-async def history(app, out, query, now_ms=None):
+async def history(app, out, query):
     """Power (import minus export, W) of the last hour: [age in seconds, watts] oldest first.
 
     `count` numbers the samples since start; ?after=N sends only those after the N-th (all
-    when N is larger: the device has restarted)."""
+    when N is larger: the device has restarted). A sample's age is the newest one's plus the
+    gaps (app/state.py) of those after it: a gap of 65535 s or more counts as 65535, so a sample
+    from before a long silence is still that old at least."""
     after = 0
     for pair in query.split("&"):
         if pair.startswith("after="):
@@ -33,21 +25,29 @@ async def history(app, out, query, now_ms=None):
     state = app.state
     count = state.power_count
     first = max(0, count - HISTORY, after if after <= count else 0)
-    now = (time.ticks_ms() if now_ms is None else now_ms) // 1000
+    newest = state.uptime_s - state.power_s  # the age of sample count - 1
+    gaps = state.power_gaps
     out.put(OK_JSON)
     out.put('{"count": %d, "points": [' % count)
     lead = b"["
+    # Sample i's age: added up from the newest's for the first one sent (and again after samples
+    # overwritten while this was being sent), then the one before less sample i's gap (read while
+    # nothing can overwrite it: its slot is newer than the one just found whole).
+    age = None
     for i in range(first, count):
         if state.power_count - i > HISTORY:
+            age = None
             continue  # overwritten by new samples while this was being sent
-        at = i % HISTORY
-        age = now - state.power_times[at]
-        if age < 0:
-            age += _WRAP_S
+        if age is None:
+            age = newest
+            for later in range(i + 1, count):
+                age += gaps[later % HISTORY]
+        else:
+            age -= gaps[i % HISTORY]
         out.put(lead)  # constants and digits only: no string made per point
         out.number(age)
         out.put(b", ")
-        out.number(state.power_watts[at])
+        out.number(state.power_watts[i % HISTORY])
         out.put(b"]")
         lead = b", ["
         if out.n > FLUSH_AT:
