@@ -4,6 +4,9 @@ import os
 
 from app import boot_guard
 from app.boot_guard import Guard
+from support import tick_clock
+
+tick_clock()
 
 
 class Memory:
@@ -157,50 +160,36 @@ def test_nvs_store_commits_every_change():
     assert nvs.committed == {"crashes": 0}
 
 
-class _Cleared:
-    """Stands in for app.boot_guard in app.main's clearing: a module with 16 KB of code."""
-
-    def __init__(self):
-        self.code = bytearray(16384)
-
-    def make(self):
-        return self
-
-    def clear(self):
-        pass
-
-
-def test_the_guard_code_goes_once_the_healthy_run_is_counted():
-    # The coroutine that clears the count finishes, but asyncio may keep its task (and so its
-    # frame's locals) referenced long after: it must not keep the boot guard's module.
-    import gc
-    import sys
-    if not hasattr(gc, "mem_alloc"):
-        return  # CPython: no heap to measure
+def test_a_deliberate_reboot_clears_the_count_then_resets():
+    # app.main's App.reboot runs this (telnet's `reboot`, the web page's, the end of safe mode).
     import asyncio
-    import app
-    from app.main import App
+    import time
+    store = Memory(2)
+    events = []
 
     class Log:
-        def info(self, line):
-            pass
+        def warning(self, line):
+            events.append(line)
 
-    async def healthy_run(application):
-        task = asyncio.create_task(application.clear_count_after(0))
-        await asyncio.sleep_ms(10)
-        return task
+    class Hal:
+        def reset(self, cause):
+            events.append((cause, store.count))
 
-    application = App()
-    application.log = Log()
-    tasks = []  # kept, as asyncio may keep a finished task
-    gc.collect()
-    before = gc.mem_alloc()
-    for _ in range(4):
-        application.counted = True
-        sys.modules["app.boot_guard"] = app.boot_guard = _Cleared()
-        tasks.append(asyncio.run(healthy_run(application)))
-        assert tasks[-1].done() and not application.counted and "app.boot_guard" not in sys.modules
-    gc.collect()
-    kept = gc.mem_alloc() - before
-    sys.modules["app.boot_guard"] = app.boot_guard = boot_guard  # the real one, for the tests after this one
-    assert kept < 16384, kept  # four finished coroutines' frames, not four 16 KB modules
+    class App:
+        log = Log()
+        hal = Hal()
+
+    made = boot_guard.make
+    boot_guard.make = lambda: Guard(store)  # the platform's store: this one
+    shim = not hasattr(asyncio, "sleep_ms")  # CPython
+    if shim:
+        asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
+    started = time.ticks_ms()
+    try:
+        asyncio.run(boot_guard.reboot(App(), "reboot from telnet"))
+    finally:
+        boot_guard.make = made
+        if shim:
+            del asyncio.sleep_ms
+    assert events == ["Rebooting: reboot from telnet", ("reboot from telnet", 0)]
+    assert time.ticks_diff(time.ticks_ms(), started) >= 290  # the last log lines had time to go out

@@ -165,6 +165,28 @@ class Task:
         return self.finished
 
 
+class BootGuard:
+    """Stands in for app.boot_guard, which Health loads to clear the count of starts that ended
+    early once the watchdog arms: its module, make() and the guard made, counting the clears.
+    Its code (`size` bytes) must go with it."""
+
+    def __init__(self, size=0):
+        self.code = bytearray(size)
+        self.clears = 0
+
+    def make(self):
+        return self
+
+    def clear(self):
+        self.clears += 1
+
+
+def fake_boot_guard(size=0):
+    import app
+    guard = sys.modules["app.boot_guard"] = app.boot_guard = BootGuard(size)
+    return guard
+
+
 def make(arm_ms=5000, start=0):
     hal = Hal()
     state = State()
@@ -173,6 +195,7 @@ def make(arm_ms=5000, start=0):
     log.sinks.append(lines.append)
     health = Health(hal, state, log, None, start)
     health.arm_ms = arm_ms
+    health.guard = fake_boot_guard()  # (the tests' own attribute: which stand-in it clears)
     return health, hal, state, lines
 
 
@@ -189,7 +212,33 @@ def test_armed_only_after_the_delay_then_fed_while_healthy():
         sup.tick(second * FEED_MS)
     assert hal.dogs[0].feeds == 15 and len(hal.dogs) == 1
     assert TIMEOUT_MS >= 2 * STALL_MS  # well above the longest stall it tolerates
-    assert any("Watchdog on" in line for line in lines)
+    assert sup.guard.clears == 1 and "app.boot_guard" not in sys.modules
+    assert sum("Ran 5 s: crash counter cleared; watchdog on: the board resets after 60 s" in line
+               for line in lines) == 1
+
+
+def test_the_count_is_cleared_once_as_the_watchdog_arms_and_its_code_goes():
+    import gc
+    sup, hal, state, lines = make(arm_ms=2000)
+    guard = sup.guard
+    sup.tick(1000)
+    assert guard.clears == 0 and "app.boot_guard" in sys.modules and not hal.dogs
+    sup.guard = guard = None
+    guard = fake_boot_guard(16384)  # a module with 16 KB of code
+    if hasattr(gc, "mem_alloc"):
+        gc.collect()
+        before = gc.mem_alloc()
+    sup.tick(2000)
+    assert guard.clears == 1 and len(hal.dogs) == 1 and "app.boot_guard" not in sys.modules
+    import app
+    assert not hasattr(app, "boot_guard")
+    guard = None
+    if hasattr(gc, "mem_alloc"):
+        gc.collect()
+        assert gc.mem_alloc() < before - 16000  # nothing keeps its code
+    for second in range(3, 10):
+        sup.tick(second * 1000)
+    assert not hasattr(app, "boot_guard") and len(hal.dogs) == 1  # once
 
 
 def test_an_ended_task_stops_the_feeding_for_good():

@@ -3,10 +3,11 @@ LIMIT of them in a row the next start is in safe mode (access point and config p
 
     guard = make()                 # the platform's store: NVS on the board, a file on unix
     guard.start()                  # first thing at boot: True (and guard.safe_mode) = safe mode
-    make().clear()                 # after healthy_ms of running, and before a deliberate reboot
-                                   # (that is not a crash): the next start is a normal one
+    make().clear()                 # after healthy_ms of running (app/health.py): the next
+                                   # start is a normal one
+    await reboot(app, cause)       # a deliberate reboot, which is no crash (app/main.py)
 
-The module is loaded for these calls only (app/start.py, app/main.py), not kept.
+The module is loaded for these calls only (app/start.py, app/health.py, app/main.py), not kept.
 
 A crash, a watchdog reset, a power cut or a killed process all look alike here: the start did
 not last healthy_ms. The count lives in a store with get() -> int and put(int). A store that
@@ -108,3 +109,13 @@ def make():
     except ValueError:
         healthy_ms = _HEALTHY_MS
     return Guard(FileStore(folder + "/" + _FILE), healthy_ms=healthy_ms)
+
+
+async def reboot(app, cause):
+    """Reset the board on purpose (telnet, the web page, the end of safe mode) once the last log
+    lines went out, the count cleared first: a deliberate reboot is no crash."""
+    import asyncio
+    app.log.warning("Rebooting: " + cause)
+    await asyncio.sleep_ms(300)
+    make().clear()
+    app.hal.reset(cause)

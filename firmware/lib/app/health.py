@@ -5,7 +5,8 @@ Stalls. Any delay of a wake beyond TICK_MS is time the loop was blocked; the lon
 is state.loop_stall_ms.
 
 Watchdog. Armed by the app only, ARM_MS after start (mpremote, which interrupts the program
-right after a reset, never meets it), with TIMEOUT_MS: three times the longest stall expected
+right after a reset, never meets it; the boot guard's healthy run, app/boot_guard.py: its count
+of starts that ended early is cleared then), with TIMEOUT_MS: three times the longest stall expected
 in normal work (about 20 s: a blocking DNS lookup plus an MQTT/TLS connect). Fed every FEED_MS
 while the device is healthy: every watched task (the meter's) is still running and the loop
 was not blocked for more than STALL_MS. A blocked loop cannot feed it at all; a task that ended
@@ -22,7 +23,7 @@ LED, one 3 s cycle per pattern, the most basic problem shown:
 import asyncio
 import time
 
-from app import elapsed
+from app import elapsed, unload
 
 try:
     from micropython import const
@@ -134,10 +135,15 @@ class Health:
             else:
                 self.log.info("Health: good again")
         if not self.armed and self.state.uptime_s * 1000 + self.ms >= self.arm_ms:
+            # The start ran long enough: the boot guard's count is cleared (the next start is a
+            # normal one; its code is loaded for that), and the watchdog takes over.
             self.armed = True
             self.hal.watchdog(_TIMEOUT_MS)
-            self.log.info("Watchdog on: the board resets after %d s without a healthy loop" % (
-                _TIMEOUT_MS // 1000))
+            from app import boot_guard
+            boot_guard.make().clear()
+            unload("app.boot_guard")
+            self.log.info("Ran %g s: crash counter cleared; watchdog on: the board resets after %d s "
+                          "without a healthy loop" % (self.arm_ms / 1000, _TIMEOUT_MS // 1000))
         if self.armed and problem is None:
             self.hal.feed()
 

@@ -11,27 +11,12 @@ class App:
     health, mqtt, telnet, web), all set by app/start.py."""
 
     health = None
-    counted = False  # the boot guard counts this start as one that may crash, until it ran healthily
 
     def reboot(self, cause):
-        self.log.warning("Rebooting: " + cause)
-        asyncio.create_task(self.clear_count_after(300, cause))  # let the last log lines go out
-
-    async def clear_count_after(self, ms, reboot=None):
-        """Clear the boot guard's count once `ms` have passed: the start has run healthily and the
-        next one is a normal start; or, with `reboot` (its cause), reset the board then: a
-        deliberate reboot is no crash. (One coroutine for both: each function stays in the heap.)"""
-        await asyncio.sleep_ms(ms)
-        if self.counted:
-            self.counted = False
-            from app import boot_guard  # loaded for that only (see app/start.py)
-            boot_guard.make().clear()
-            boot_guard = None  # a finished coroutine keeps its locals while its task is referenced
-            unload("app.boot_guard")
-        if reboot:
-            self.hal.reset(reboot)
-        else:
-            self.log.info("Ran %g s: crash counter cleared" % (ms / 1000))
+        """Reset the board on purpose (app/boot_guard.py: no crash; loaded for it, and the board
+        resets before its code would go)."""
+        from app.boot_guard import reboot
+        asyncio.create_task(reboot(self, cause))
 
 
 def run():

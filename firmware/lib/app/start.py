@@ -19,12 +19,11 @@ _SAFE_MODE_MINUTES = const(15)  # then try a normal start again: the cause (a we
 async def start(app):
     """Fill `app` (app.main.App) and start the tasks and servers (app.main runs the health task)."""
     started_ms = time.ticks_ms()
-    # The boot guard counts this start first of all; its module is forgotten at once (app.main
-    # loads it again to clear the count after a healthy run or before a deliberate reboot).
+    # The boot guard counts this start first of all; its module is forgotten at once (app.health
+    # loads it again to clear the count after a healthy run, app.main before a deliberate reboot).
     from app import boot_guard
     guard = boot_guard.make()
     safe_mode = app.safe_mode = guard.start()
-    app.counted = True
     guard_reason, healthy_ms = guard.reason(), guard.healthy_ms
     del guard, boot_guard  # no name left holding it: the unload frees its code
     unload("app.boot_guard")
@@ -85,6 +84,8 @@ async def start(app):
     if led["pin"] >= 0:
         hal.led(led["pin"], led["inverted"])
     health = app.health = Health(hal, state, log, app.wifi, started_ms)
+    if health.arm_ms != healthy_ms:  # (both 60 s: HANREADER_HEALTHY_MS shortens the run in tests)
+        health.arm_ms = healthy_ms  # the boot guard's count is cleared then, as the watchdog arms
     if meter:
         meter.led = health  # one flash per reading
     app.mqtt = None  # app.mqtt.Mqtt, its code loaded only when there is a broker
@@ -94,7 +95,6 @@ async def start(app):
 
     log.info("hanreader starting on %s (reset cause: %s)" % (hal.name, state.reset_cause))
     # The health task (the watchdog, the LED, stalls, the Wi-Fi) is app.main's, once this is done.
-    asyncio.create_task(app.clear_count_after(healthy_ms))  # the boot guard's count is cleared then
     if not safe_mode:  # safe mode: no meter, no telnet (access point, config page)
         health.meter = asyncio.create_task(meter.run())  # watched: it must keep running
     else:
