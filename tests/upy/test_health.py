@@ -337,6 +337,7 @@ def test_wifi_errors_do_not_end_the_task():
     log = Log("D")
     lines = []
     log.sinks.append(lines.append)
+    fake_boot_guard()  # (from ticks 0 the uptime is long: the count is cleared at once)
     sup = Health(Hal(), state, log, BrokenWifi(), 0)
 
     async def main():
