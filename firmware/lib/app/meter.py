@@ -1,4 +1,4 @@
-"""The meter task: UART -> decoding pipeline -> state, logs and listeners.
+"""The meter task: UART -> decoding pipeline -> state and logs (MQTT and the web read the state).
 
 Reads whatever the UART has and goes back to the event loop at once: a 2400-baud push takes
 seconds to arrive and must not hold anything up. When the line has been quiet for _IDLE_MS the
@@ -207,5 +207,3 @@ class Meter:
         self.log.debug("Reading: %d values%s" % (len(reading.items), "" if watts is None else ", %d W" % watts))
         if self.led is not None:
             self.led.flash = True  # app.health.Health: one short flash
-        for listener in state.listeners:
-            listener(reading)

@@ -73,7 +73,8 @@ async def start(app):
         log.sinks.append(print)  # the simulator's terminal is its serial console
     state = app.state = State()
     state.reset_cause = hal.reset_cause()
-    state.safe_mode = safe_mode
+    if safe_mode:  # (else the class's False: the object holds one attribute less)
+        state.safe_mode = True
     if problem:
         log.error(problem)
     if guard_reason:

@@ -13,6 +13,14 @@ HISTORY = 360  # power samples kept (one per push: an hour of 10 s pushes)
 
 
 class State:
+    # What a run without problems never sets is the class's: set on the object only when it
+    # changes (past 17 attributes, the object's table of them grows from 17 slots to 23).
+    last_error = None      # (code, detail, hex excerpt)
+    mqtt_reconnects = 0    # connections to the broker after the first one
+    mqtt_skipped = 0       # readings not published for want of heap (app/mqtt.py)
+    mqtt_error = None      # why the last MQTT connection failed or ended, in words
+    safe_mode = False
+
     def __init__(self):
         self.reading = None        # the latest han.reading.Reading (multipliers applied)
         self.reading_ms = None     # ticks_ms when it arrived
@@ -23,20 +31,14 @@ class State:
         self.power_s = 0           # uptime_s of the newest sample
         self.diagnosis = ("no_data", "Waiting for data from the meter.")
         self.serial = ""           # serial settings in use, e.g. "2400 8N1"
-        self.last_error = None     # (code, detail, hex excerpt)
         self.wifi = "down"
         self.mqtt = "off"          # MQTT in one line: "off" (no broker set), "connected to ...", why not
         self.mqtt_sent = 0         # MQTT messages published since start
-        self.mqtt_reconnects = 0   # connections to the broker after the first one
-        self.mqtt_skipped = 0      # readings not published for want of heap (app/mqtt.py)
-        self.mqtt_error = None     # why the last MQTT connection failed or ended, in words
         self.loop_stall_ms = 0     # longest time the event loop was blocked
         self.frame_us = 0          # time spent decoding the last frame, over all its chunks
         self.frame_us_max = 0
         self.uptime_s = 0          # kept by the health supervisor (ticks wrap after days; this does not)
         self.reset_cause = "unknown"
-        self.safe_mode = False
-        self.listeners = []        # callables(reading): MQTT, web pushes
 
     def add_power(self, watts):
         """A power sample (W) now, at uptime_s."""
