@@ -64,6 +64,7 @@ _run = asyncio.run
 
 
 def _run_with_census(main):  # app/main.py's run(): the census task waits beside the firmware's
+    asyncio.run = _run  # (its start, then the health task: one census task for both)
     asyncio.create_task(_census())
     return _run(main)
 

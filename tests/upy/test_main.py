@@ -50,3 +50,38 @@ def test_an_error_in_any_task_ends_the_run_and_a_cancelled_task_does_not():
         raise AssertionError("the failed task did not end the run")
     assert ran == [False]
     asyncio.get_event_loop().set_exception_handler(None)
+
+
+def test_the_tasks_of_the_start_go_on_beside_the_health_task():
+    # app.main runs the start with asyncio.run, then the health task with another: the tasks the
+    # start made run on under the second, and an error that ends one of them ends the firmware.
+    if not IS_MICROPYTHON:
+        return
+    beats = []
+
+    async def service():
+        while True:
+            beats.append(1)
+            await asyncio.sleep_ms(10)
+
+    async def failing():
+        await asyncio.sleep_ms(100)
+        raise ValueError("a service's bug")
+
+    async def start():
+        asyncio.get_event_loop().set_exception_handler(main._crashed)
+        asyncio.create_task(service())
+        asyncio.create_task(failing())
+
+    async def health():
+        await asyncio.sleep_ms(1000)
+
+    asyncio.run(start())
+    try:
+        asyncio.run(health())
+    except ValueError as e:
+        assert str(e) == "a service's bug"
+    else:
+        raise AssertionError("the failed task did not end the run")
+    assert len(beats) >= 5
+    asyncio.get_event_loop().set_exception_handler(None)

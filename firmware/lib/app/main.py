@@ -22,7 +22,13 @@ class App:
 def run():
     app = App()
     try:
-        asyncio.run(_main(app))
+        asyncio.run(_main(app))  # the start
+        # Then the health task runs the loop for good, the services' tasks beside it (MicroPython's
+        # asyncio.run goes on with the tasks there are): an error of its own ends the firmware, as
+        # another task's does (_crashed); the meter task is watched by it (ended, the watchdog is
+        # no longer fed). (No coroutine that awaits it after the start, whose frame stayed in the
+        # heap, nor a gather of the tasks, whose coroutine, callback and list did: 600 B.)
+        asyncio.run(app.health.run())
     except KeyboardInterrupt:  # mpremote or a person at the REPL: no watchdog reset under them
         if app.health:
             app.health.disarm()
@@ -42,8 +48,3 @@ async def _main(app):
     from app.start import start
     unload("app.start")
     await start(app)
-    del start
-    # Then this task is the health task: an error of its own ends the firmware, as another task's
-    # does (_crashed); the meter task is watched by it too (ended, the watchdog is no longer fed).
-    # (No gather of the tasks: its coroutine, callback and list stayed in the heap, 600 B here.)
-    await app.health.run()
