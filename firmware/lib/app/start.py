@@ -72,7 +72,7 @@ async def start(app):
     if hal.name == "unix":
         log.sinks.append(print)  # the simulator's terminal is its serial console
     state = app.state = State()
-    state.reset_cause = hal.reset_cause()
+    State.reset_cause = hal.reset_cause()  # (on the class: the object holds one attribute less)
     if safe_mode:  # (else the class's False: the object holds one attribute less)
         state.safe_mode = True
     if problem:

@@ -13,13 +13,15 @@ HISTORY = 360  # power samples kept (one per push: an hour of 10 s pushes)
 
 
 class State:
-    # What a run without problems never sets is the class's: set on the object only when it
-    # changes (past 17 attributes, the object's table of them grows from 17 slots to 23).
+    # What a run may never set is the class's, set on the object only when it changes: with
+    # last_error (a start in the middle of a push sets it) the object holds 17 attributes, and
+    # past 17 its table of them grows from 17 slots to 23.
     last_error = None      # (code, detail, hex excerpt)
     mqtt_reconnects = 0    # connections to the broker after the first one
     mqtt_skipped = 0       # readings not published for want of heap (app/mqtt.py)
     mqtt_error = None      # why the last MQTT connection failed or ended, in words
     safe_mode = False
+    reset_cause = "unknown"  # app/start.py sets it on the class (one State a firmware)
 
     def __init__(self):
         self.reading = None        # the latest han.reading.Reading (multipliers applied)
@@ -38,7 +40,6 @@ class State:
         self.frame_us = 0          # time spent decoding the last frame, over all its chunks
         self.frame_us_max = 0
         self.uptime_s = 0          # kept by the health supervisor (ticks wrap after days; this does not)
-        self.reset_cause = "unknown"
 
     def add_power(self, watts):
         """A power sample (W) now, at uptime_s."""
