@@ -1,7 +1,7 @@
 # The log (app/log.py): levels, the peer's hex dump format, and the ring that is both the recent
 # lines for a new telnet client and every client's send queue. CPython and MicroPython alike.
 from app.console import recent_start  # where a new telnet client's log begins
-from app.log import LEVELS, VERBOSE, Log
+from app.log import LEVELS, Log
 
 RECENT_LINES = 40  # what app/console.py sends a new telnet client first (a private const there)
 
@@ -33,7 +33,7 @@ def test_levels():
     assert seen == ["(W) shown", "(E) also shown"]
     log.level = LEVELS.index("V")  # (telnet's `level` command sets it so: tests/upy/test_telnet.py)
     log.debug("now shown")
-    assert seen[-1] == "(D) now shown" and LEVELS[log.level] == "V" and log.level >= VERBOSE
+    assert seen[-1] == "(D) now shown" and LEVELS[log.level] == "V" and log.level == 4  # (app/meter.py: dumps)
 
 
 def test_hexdump_is_16_bytes_a_line_as_the_peer_prints():

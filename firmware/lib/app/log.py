@@ -12,8 +12,7 @@ try:
 except ImportError:
     const = int  # CPython: the value itself (every const() here wraps an int)
 
-LEVELS = "EWIDV"
-VERBOSE = 4   # the level of "V": every layer's bytes
+LEVELS = "EWIDV"  # (app/meter.py dumps every layer's bytes at "V", its level 4)
 # The ring: a new client's recent lines (about 30 at level I), and what a client whose socket is
 # full has yet to take. A push dumped at level V (every layer's bytes at 53 bytes a line of 16:
 # 6.6 times a plain push's size, 10 times a ciphered one's) is handed to the clients' sockets line

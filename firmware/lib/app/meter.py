@@ -9,7 +9,6 @@ import gc
 import time
 
 from app import unload
-from app.log import VERBOSE
 from han.diagnosis import Diagnosis
 from han.values import Quantity
 
@@ -25,6 +24,7 @@ _CHUNK = const(256)
 _VERDICT_MS = const(2000)  # how often the diagnosis is looked at
 _NEXT = const(1)     # han.detective's decisions (its module is loaded only while it works)
 _SETTLED = const(2)
+_VERBOSE = const(4)  # app.log's level "V": the dumps of every layer's bytes
 
 
 class Meter:
@@ -52,7 +52,7 @@ class Meter:
     def _trace(self, layer, view):
         if self.frames is not None:
             self.frames(layer, view)
-        if self.dump and self.log.level >= VERBOSE:
+        if self.dump and self.log.level >= _VERBOSE:
             from app.dump import dump_layer  # the dumps' code is loaded for each
             dump_layer(self.log, layer, view)
             unload("app.dump")
@@ -154,7 +154,7 @@ class Meter:
                     self.state.last_error = (event.code, event.detail, bytes(event.data).hex() if event.data else "")
                     if event.code == "noise":
                         log.warning("Unknown data received (%d bytes)" % getattr(event, "size", 0))
-                        if event.data and log.level >= VERBOSE:
+                        if event.data and log.level >= _VERBOSE:
                             from app.dump import dump
                             dump(log, "payload:", event.data)
                             unload("app.dump")
