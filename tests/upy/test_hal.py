@@ -183,10 +183,10 @@ def test_the_meter_uart():
     board, _, _ = fake_board()
     hal = board.Hal()
     uart = hal.uart(16, "2400 8E1")
-    assert (uart.line.uart_id, uart.line.baud) == (board.UART_ID, 2400)
+    assert (uart.line.uart_id, uart.line.baud) == (2, 2400)  # UART2: UART0 is the REPL's
     options = uart.line.options
     assert (options["bits"], options["parity"], options["stop"], options["rx"], options["invert"]) == (8, 0, 1, 16, 0)
-    assert options["rxbuf"] == board.RX_BUFFER and options["timeout"] == 0
+    assert options["rxbuf"] == 4096 and options["timeout"] == 0  # 1.8 s at 2400 baud
     assert uart.read(256) is None  # nothing came: no wait
     uart.line.received = bytes(300)
     assert len(uart.read(256)) == 256 and len(uart.read(256)) == 44 and uart.read(256) is None

@@ -22,7 +22,8 @@ from app import close, unload
 try:
     from micropython import const
 except ImportError:
-    const = int  # CPython: the value itself (every const() here wraps an int)
+    def const(value):  # CPython: the value itself
+        return value
 
 _POLL_MS = const(100)            # how often a client's socket is looked at (app/console.py's too)
 _MAX_CLIENTS = const(3)
@@ -32,7 +33,7 @@ _LINE_MAX = const(128)           # a longer command line is thrown away
 _REPLY_BYTES_MAX = const(4096)   # a client with more replies unsent does not read: it is dropped
 # What a client is told when the console's code finds no room in the heap (a page's poll, an MQTT
 # turn or a push may hold much of it for a moment): after a command the session goes on.
-_NO_ROOM = b"No room in the heap for the console now: try again in a moment.\r\n"
+_NO_ROOM = const(b"No room in the heap for the console now: try again in a moment.\r\n")
 
 
 class Client:

@@ -6,11 +6,17 @@ import esp32
 import machine
 import network
 
-UART_ID = 2  # UART0 is the USB serial port (REPL); UART2's default pins are free on WROOM
-RX_BUFFER = 4096  # 1.8 s at 2400 baud, 0.35 s at 115200: covers the longest loop stall
+try:
+    from micropython import const
+except ImportError:
+    def const(value):  # CPython (the tests' fake board): the value itself
+        return value
+
+_UART_ID = const(2)  # UART0 is the USB serial port (REPL); UART2's default pins are free on WROOM
+_RX_BUFFER = const(4096)  # 1.8 s at 2400 baud, 0.35 s at 115200: covers the longest loop stall
 # network.STAT_* names and what they mean for someone joining a network.
-_STATUS = ("STAT_GOT_IP connected,STAT_CONNECTING connecting,STAT_IDLE idle,STAT_WRONG_PASSWORD wrong password,"
-           "STAT_HANDSHAKE_TIMEOUT wrong password,STAT_NO_AP_FOUND network not found")
+_STATUS = const("STAT_GOT_IP connected,STAT_CONNECTING connecting,STAT_IDLE idle,STAT_WRONG_PASSWORD wrong password,"
+                "STAT_HANDSHAKE_TIMEOUT wrong password,STAT_NO_AP_FOUND network not found")
 
 
 class Hal:
@@ -37,9 +43,9 @@ class Hal:
     def uart(self, rx_pin, setting):
         """The meter line, read with `setting`: text like "2400 8E1" or "115200 8N1 inverted"."""
         baud, frame = setting.split()[:2]
-        self.line = machine.UART(UART_ID, int(baud), bits=int(frame[0]),
+        self.line = machine.UART(_UART_ID, int(baud), bits=int(frame[0]),
                                  parity={"N": None, "E": 0, "O": 1}[frame[1]], stop=int(frame[2]),
-                                 rx=rx_pin, tx=17, rxbuf=RX_BUFFER, timeout=0,
+                                 rx=rx_pin, tx=17, rxbuf=_RX_BUFFER, timeout=0,
                                  invert=machine.UART.INV_RX if "inverted" in setting else 0)
         return self
 
