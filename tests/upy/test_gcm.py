@@ -4,15 +4,21 @@ import sys
 
 from support import IS_MICROPYTHON, unhex
 
-from han.crypto.gcm import FAST_AVAILABLE, Gcm
+from han.crypto.gcm import Gcm
 
 # What importing han.crypto.gcm loaded (under MicroPython run.py gives each test module a
 # fresh interpreter, so nothing imported han.crypto before).
 LOADED_BY_IMPORT = [name for name in sys.modules if name.startswith("han.crypto.")]
 
+from han.crypto import _gcm_pure  # noqa: E402  (the pure path, run on MicroPython too)
 from han.crypto.seal import seal  # noqa: E402  (the tests' encryption: not the firmware's)
 
-FAST_CHOICES = (True, False) if FAST_AVAILABLE else (False,)
+# The GCM loops of every path this interpreter has: the viper one (MicroPython) and its pure twin.
+if IS_MICROPYTHON:
+    from han.crypto import _gcm_viper
+    PATHS = (_gcm_viper, _gcm_pure)
+else:
+    PATHS = (_gcm_pure,)
 
 # DLMS Green Book (Ed. 9) general-glo-ciphering example, SC 0x30: authenticated encryption.
 DLMS_KEY = unhex("000102030405060708090A0B0C0D0E0F")
@@ -78,31 +84,23 @@ LONG_CIPHERTEXT_TAIL = unhex("d63a93af3aaafdf196e918c6f03cb52f")
 
 
 def test_paths_available():
-    # Under MicroPython the viper path must exist, or the fast code would go untested.
-    print("gcm paths:", ", ".join(Gcm(DLMS_KEY, fast=f).path for f in FAST_CHOICES))
-    assert FAST_AVAILABLE == IS_MICROPYTHON
-    if FAST_AVAILABLE:
-        assert Gcm(DLMS_KEY).path == "viper"
-    else:
-        assert Gcm(DLMS_KEY).path == "pure"
-        try:
-            Gcm(DLMS_KEY, fast=True)
-            assert False, "fast=True must fail without viper"
-        except ValueError:
-            pass
+    # Under MicroPython the viper path is the default, or the fast code would go untested.
+    print("gcm paths:", ", ".join(Gcm(DLMS_KEY, ops).ops.__name__ for ops in PATHS))
+    assert Gcm(DLMS_KEY).ops is PATHS[0]
+    assert Gcm(DLMS_KEY, _gcm_pure).ops is _gcm_pure
 
 
 def test_dlms_green_book_open():
-    for fast in FAST_CHOICES:
+    for ops in PATHS:
         data = bytearray(DLMS_CIPHERTEXT)
-        assert Gcm(DLMS_KEY, fast=fast).open(DLMS_IV, data, DLMS_AAD, DLMS_TAG)
+        assert Gcm(DLMS_KEY, ops).open(DLMS_IV, data, DLMS_AAD, DLMS_TAG)
         assert bytes(data) == DLMS_PLAINTEXT
 
 
 def test_dlms_green_book_seal():
-    for fast in FAST_CHOICES:
+    for ops in PATHS:
         data = bytearray(DLMS_PLAINTEXT)
-        tag = seal(Gcm(DLMS_KEY, fast=fast), DLMS_IV, data, DLMS_AAD)
+        tag = seal(Gcm(DLMS_KEY, ops), DLMS_IV, data, DLMS_AAD)
         assert bytes(data) == DLMS_CIPHERTEXT
         assert tag[:12] == DLMS_TAG and len(tag) == 16
 
@@ -115,9 +113,9 @@ def test_the_firmware_s_gcm_only_opens():
 
 
 def test_nist_vectors():
-    for fast in FAST_CHOICES:
+    for ops in PATHS:
         for key, iv, plaintext, aad, ciphertext, tag in NIST_CASES:
-            gcm = Gcm(key, fast=fast)
+            gcm = Gcm(key, ops)
             data = bytearray(plaintext)
             assert seal(gcm, iv, data, aad) == tag
             assert bytes(data) == ciphertext
@@ -128,8 +126,8 @@ def test_nist_vectors():
 
 
 def test_long_data_spans_several_chunks():
-    for fast in FAST_CHOICES:
-        gcm = Gcm(pattern(16, 1), fast=fast)
+    for ops in PATHS:
+        gcm = Gcm(pattern(16, 1), ops)
         data = pattern(600, 4)
         tag = seal(gcm, pattern(12, 2), data, pattern(20, 3))
         assert tag == LONG_TAG
@@ -140,19 +138,19 @@ def test_long_data_spans_several_chunks():
 
 
 def test_decrypt_without_tag():
-    for fast in FAST_CHOICES:
+    for ops in PATHS:
         data = bytearray(DLMS_CIPHERTEXT)
         # AAD is irrelevant without a tag: encryption-only frames have none.
-        assert Gcm(DLMS_KEY, fast=fast).open(DLMS_IV, data)
+        assert Gcm(DLMS_KEY, ops).open(DLMS_IV, data)
         assert bytes(data) == DLMS_PLAINTEXT
         data = bytearray(NIST_CIPHERTEXT)
-        assert Gcm(NIST_KEY, fast=fast).open(NIST_IV, data, NIST_AAD)
+        assert Gcm(NIST_KEY, ops).open(NIST_IV, data, NIST_AAD)
         assert bytes(data) == NIST_PLAINTEXT
 
 
 def test_wrong_tag_leaves_data_untouched():
-    for fast in FAST_CHOICES:
-        gcm = Gcm(DLMS_KEY, fast=fast)
+    for ops in PATHS:
+        gcm = Gcm(DLMS_KEY, ops)
         for i in range(len(DLMS_TAG)):
             tag = bytearray(DLMS_TAG)
             tag[i] ^= 0x01
@@ -174,18 +172,18 @@ def test_wrong_tag_leaves_data_untouched():
 
 
 def test_wrong_key_fails_the_tag():
-    for fast in FAST_CHOICES:
+    for ops in PATHS:
         wrong = bytearray(DLMS_KEY)
         wrong[15] ^= 0x01
         data = bytearray(DLMS_CIPHERTEXT)
-        assert not Gcm(wrong, fast=fast).open(DLMS_IV, data, DLMS_AAD, DLMS_TAG)
+        assert not Gcm(wrong, ops).open(DLMS_IV, data, DLMS_AAD, DLMS_TAG)
         assert bytes(data) == DLMS_CIPHERTEXT
 
 
 def test_round_trip_lengths_0_to_300():
     key = pattern(16, 9)
     aad = pattern(17, 10)
-    gcms = [Gcm(key, fast=fast) for fast in FAST_CHOICES]
+    gcms = [Gcm(key, ops) for ops in PATHS]
     for length in range(301):
         iv = pattern(12, length)
         plaintext = pattern(length, 77)
@@ -202,8 +200,8 @@ def test_round_trip_lengths_0_to_300():
 
 
 def test_slice_in_middle_of_frame_buffer():
-    for fast in FAST_CHOICES:
-        gcm = Gcm(DLMS_KEY, fast=fast)
+    for ops in PATHS:
+        gcm = Gcm(DLMS_KEY, ops)
         frame = bytearray(b"\x7e" * 7 + DLMS_CIPHERTEXT + b"\x7e" * 9)
         view = memoryview(frame)[7:7 + len(DLMS_CIPHERTEXT)]
         assert not gcm.open(DLMS_IV, view, DLMS_AAD, b"\x00" * 12)
@@ -211,7 +209,7 @@ def test_slice_in_middle_of_frame_buffer():
         assert gcm.open(DLMS_IV, view, DLMS_AAD, memoryview(DLMS_TAG))
         assert bytes(frame) == b"\x7e" * 7 + DLMS_PLAINTEXT + b"\x7e" * 9
         # Several chunks at an odd offset: every chunk must land at the right place.
-        gcm = Gcm(pattern(16, 1), fast=fast)
+        gcm = Gcm(pattern(16, 1), ops)
         frame = bytearray(3) + pattern(600, 4) + bytearray(5)
         view = memoryview(frame)[3:603]
         tag = seal(gcm, pattern(12, 2), view, memoryview(pattern(20, 3)))
@@ -223,8 +221,8 @@ def test_slice_in_middle_of_frame_buffer():
 
 
 def test_bad_arguments():
-    for fast in FAST_CHOICES:
-        gcm = Gcm(DLMS_KEY, fast=fast)
+    for ops in PATHS:
+        gcm = Gcm(DLMS_KEY, ops)
         for call, says in (
             (lambda: gcm.open(DLMS_IV[:8], bytearray(4)), "GCM IV must be 12 bytes"),
             (lambda: gcm.open(DLMS_IV, bytearray(4), None, b"abc"), "GCM tag must be 4..16 bytes"),
@@ -241,12 +239,6 @@ def test_bad_arguments():
             assert False, "expected TypeError"
         except TypeError as refused:
             assert str(refused) == "GCM data must be a writable buffer", refused
-    if not FAST_AVAILABLE:
-        try:
-            Gcm(DLMS_KEY, fast=True)
-            assert False, "expected ValueError"
-        except ValueError as refused:
-            assert "viper" in str(refused), refused
 
 
 def test_the_reasons_for_refusing_a_call_load_only_for_a_refused_call():
@@ -264,8 +256,8 @@ def test_real_kamstrup_frame():
     # DB 08 <system title> 82 01 D0 <SC> <IC> <ciphertext> <12-byte tag>
     iv = KAMSTRUP_APDU[2:10] + KAMSTRUP_APDU[14:18]
     aad = KAMSTRUP_APDU[13:14] + KAMSTRUP_AK
-    for fast in FAST_CHOICES:
-        gcm = Gcm(KAMSTRUP_KEY, fast=fast)
+    for ops in PATHS:
+        gcm = Gcm(KAMSTRUP_KEY, ops)
         frame = bytearray(KAMSTRUP_APDU)
         body = memoryview(frame)[18:-12]
         tag = memoryview(frame)[-12:]

@@ -1,6 +1,6 @@
-"""Pure-Python twin of _gcm_viper: the same functions, for CPython and Gcm(key, fast=False).
+"""Pure-Python twin of _gcm_viper: the same functions, for CPython and Gcm(key, _gcm_pure).
 
-MicroPython imports this only when a caller forces the pure path, so the board does not
+MicroPython imports this only when a caller asks for the pure path, so the board does not
 carry it. GHASH uses Shoup's 4-bit tables on Python ints, like the viper code on words.
 """
 from struct import pack, pack_into

@@ -1,5 +1,5 @@
 # Viper GCM primitives (MicroPython only: on CPython the import stops at `micropython`).
-# _gcm_pure.py is the twin with the same four functions, for CPython and Gcm(key, fast=False).
+# _gcm_pure.py is the twin with the same four functions, for CPython and Gcm(key, _gcm_pure).
 #
 # GHASH uses Shoup's 4-bit tables on 32-bit words. The per-key context is one 304-byte
 # bytearray: bytes 0..255 hold the 16 multiples of H (4 words each), 256..287 the 16 reduction

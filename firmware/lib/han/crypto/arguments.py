@@ -10,8 +10,3 @@ def refuse(iv, data, tag=None):
     if isinstance(data, bytes):  # the viper path would write into an immutable object
         raise TypeError("GCM data must be a writable buffer")
     raise ValueError("GCM tag must be 4..16 bytes")
-
-
-def no_viper():
-    """Gcm(key, fast=True) where MicroPython's viper emitter is missing."""
-    raise ValueError("the viper GCM path needs MicroPython with the viper emitter")

@@ -5,8 +5,9 @@ AAD = SC || AK and a 12-byte tag; encryption-only meters send no tag at all.
 
 The keystream is made a few counter blocks at a time in one small per-instance buffer, so
 memory stays bounded whatever the data length, and data is processed in place. On MicroPython
-the loops run as viper code (_gcm_viper); its pure-Python twin (_gcm_pure) serves CPython and
-Gcm(key, fast=False), and is only imported then.
+the loops run as viper code (_gcm_viper); its pure-Python twin (_gcm_pure) serves CPython and a
+caller that passes it, Gcm(key, _gcm_pure) (the tests run both paths): MicroPython loads it
+only then.
 """
 try:
     from micropython import const
@@ -23,10 +24,8 @@ except ImportError:
 
 try:
     from . import _gcm_viper as _ops
-    FAST_AVAILABLE = True
 except (ImportError, SyntaxError):  # CPython; or a MicroPython built without the viper emitter
     from . import _gcm_pure as _ops
-    FAST_AVAILABLE = False
 
 _ECB = const(1)  # cryptolib's MODE_ECB; the constants are not exported on the ESP32 build
 # Keystream chunk: counter blocks made and encrypted per cryptolib call. Smaller costs only
@@ -42,23 +41,13 @@ class Gcm:
     need, not the firmware's). Memory use does not grow with the data, and on the
     viper path open() allocates nothing at all.
 
-    fast: None picks the viper path when available; False forces the pure path; True
-    demands the viper path. `path` says which one runs ("viper" or "pure").
+    `ops` is the module whose loops run: han.crypto._gcm_viper where MicroPython has the viper
+    emitter, else han.crypto._gcm_pure; a caller may pass the latter to run the pure path (the
+    tests compare the two). (A fourth attribute costs an instance nothing: its table has 4 slots.)
     """
 
-    # The default path lives in the class, so an instance carries only its buffers.
-    path = "viper" if FAST_AVAILABLE else "pure"
-    _ops = _ops
-
-    def __init__(self, key, fast=None):
-        if fast is not None and fast != FAST_AVAILABLE:
-            if fast:
-                from .arguments import no_viper
-                no_viper()
-            from . import _gcm_pure  # loaded only when asked for
-
-            self._ops = _gcm_pure
-            self.path = "pure"
+    def __init__(self, key, ops=_ops):
+        self.ops = ops
         # (public names the running firmware has interned anyway: aes, blocks, context)
         self.aes = aes(key, _ECB)
         # Counter blocks, encrypted in place into keystream. After start(..., 1), block 0 is
@@ -66,7 +55,7 @@ class Gcm:
         self.blocks = bytearray(_CHUNK_BYTES)
         h = bytearray(16)
         self.aes.encrypt(h, h)
-        self.context = self._ops.context(h)
+        self.context = ops.context(h)
 
     def open(self, iv, data, aad=None, tag=None):
         """Decrypt `data` in place. With a tag (4..16 bytes, DLMS sends 12) nothing is
@@ -77,7 +66,7 @@ class Gcm:
         if len(iv) != 12 or isinstance(data, bytes) or tag is not None and not 4 <= len(tag) <= 16:
             from .arguments import refuse
             refuse(iv, data, tag)
-        ops = self._ops
+        ops = self.ops
         blocks = self.blocks
         ops.start(self.aes, blocks, iv, 1)
         if tag is None:

@@ -8,7 +8,7 @@ def seal(gcm, iv, data, aad=None):
     if len(iv) != 12 or isinstance(data, bytes):  # what Gcm.open() refuses too
         from .arguments import refuse
         refuse(iv, data)
-    ops = gcm._ops
+    ops = gcm.ops
     ops.start(gcm.aes, gcm.blocks, iv, 1)
     tag = bytearray(gcm.blocks[:16])  # E(K, J0): later chunks reuse the buffer
     ops.finish(gcm.aes, gcm.blocks, iv, data, b"")
