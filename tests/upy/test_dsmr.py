@@ -23,10 +23,10 @@ import decode as cli  # noqa: E402  (the decoder CLI: a whole reading as JSON)
 
 def crc_problem(buf, start, end):
     """What the P1 framing says of buf[start:end]: None (CRC right or absent) or why not."""
-    size = framing.measure(framing.DSMR, buf, start, end)
+    size = framing.measure(framing.NAMES.index("dsmr"), buf, start, end)
     if size <= 0 or start + size != end:
         return "not one whole telegram"
-    problem = framing.check(framing.DSMR, buf, start, size)  # a line of han.details
+    problem = framing.check(framing.NAMES.index("dsmr"), buf, start, size)  # a line of han.details
     return None if problem is None else text(problem)
 
 

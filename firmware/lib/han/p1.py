@@ -4,7 +4,7 @@ looks like one's start: the scanner's search for a telegram's end and its CRC ch
 (han.framing formats), so that meters that send no telegram do not keep them.
 """
 from han.errors import Error, text
-from han.framing import DSMR, crc16, crc16_x25, measure
+from han.framing import crc16, crc16_x25, measure
 
 
 try:
@@ -13,6 +13,7 @@ except ImportError:
     def const(value):
         return value
 
+_DSMR = const(2)  # han.framing's format number for telegrams (its NAMES[2])
 _WRONG_KEY = const(34)  # han.details lines
 _NO_END = const(35)
 _MAX_FRAME = const(2048)  # han.framing's, and what measure() returns when it has no length:
@@ -39,7 +40,7 @@ def reading(plain, verified, layers):
     own CRC proves the key right."""
     if verified is not None:
         plain = bytes(plain)  # a decrypted telegram, checked as the framing checks a plain one
-        size = measure(DSMR, plain, 0, len(plain))
+        size = measure(_DSMR, plain, 0, len(plain))
         problem = check_telegram(plain, 0, size) if size > 0 else _NO_END
         if problem and not verified:
             raise Error("decrypt", (_WRONG_KEY, text(problem)))

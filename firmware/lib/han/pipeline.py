@@ -8,7 +8,7 @@ are generators: each yields the Readings and Errors the new bytes complete.
 """
 from han.cosem import build_reading, new_cache, parse
 from han.errors import Error
-from han.framing import CHECKED, CIPHERED, DSMR, HDLC, MBUS, NAMES, Scanner, payload
+from han.framing import NAMES, Scanner, payload
 
 try:
     from micropython import const
@@ -52,7 +52,7 @@ class Pipeline:
         self.keys = keys
         self.hint = hint
         self.trace = trace  # trace(layer name, bytes view) for debug dumps, or None
-        self.scanner = Scanner((HDLC, MBUS, DSMR, CIPHERED))
+        self.scanner = Scanner()  # every format
         self.counters = self
         self.bytes = 0
         self.frames = 0
@@ -124,7 +124,7 @@ class Pipeline:
                         yield self._count(segments.lost)
                         segments.lost = None
                 if message is not None:
-                    result = self._message(message, NAMES[fmt], CHECKED[fmt])
+                    result = self._message(message, NAMES[fmt])
                     if self.blocks is not None and self.blocks.lost:
                         yield self._count(self.blocks.lost)
                         self.blocks.lost = None
@@ -133,10 +133,12 @@ class Pipeline:
             except MemoryError:  # no room for this frame's steps: it is lost, the frames after it
                 yield MemoryError  # in the chunk are not (the scanner goes on); the class: no room needed
 
-    def _message(self, view, layer, checked):
+    def _message(self, view, layer):
         """Peel LLC, GBT and ciphering: a Reading, an Error, or None while GBT blocks are missing.
+        `layer` names the link it came in (a han.framing format's name, or what a caller without
+        link framing calls it).
 
-        A message from a link without checksum (`checked` false) is trusted only when its
+        A message from a link without checksum (a bare ciphered frame) is trusted only when its
         authentication tag or its inner telegram's CRC proves it intact.
         """
         layers = [layer]
@@ -175,7 +177,7 @@ class Pipeline:
                     plain, title, verified = found  # Elgama's ciphered APDU, deciphered
                 elif tag == _DATA_NOTIFICATION or tag == 0x01 or tag == 0x02:
                     layers.append("data-notification" if tag == _DATA_NOTIFICATION else "data")
-                    if not checked and not verified:
+                    if layer == "ciphered" and not verified:
                         raise Error("auth", _UNTRUSTED)
                     try:
                         header_time, body = parse(plain, tag == _DATA_NOTIFICATION, self.meter)

@@ -1,8 +1,9 @@
 """Link-layer frame formats, as a table the scanner reads: HDLC, M-Bus, P1/DSMR, bare ciphered.
 
-A format is an index into NAMES (HDLC, MBUS, DSMR, CIPHERED); measure(), check() and payload()
-take it as their first argument. One module rather than one per format: each module costs the
-board's small heap a dictionary, names and functions of its own.
+A format is an index into NAMES (0 HDLC, 1 M-Bus, 2 DSMR, 3 bare ciphered); measure(), check()
+and payload() take it as their first argument. (No public names for the numbers: each would cost
+the board's heap a global here and in every module that imports it.) One module rather than one
+per format: each module costs the board's small heap a dictionary, names and functions of its own.
 
 HDLC frame format type 3 (IEC 62056-46), as meters push it on the HAN port:
 
@@ -58,14 +59,14 @@ except ImportError:
     def const(value):
         return value
 
-HDLC = const(0)
-MBUS = const(1)
-DSMR = const(2)
-CIPHERED = const(3)
+_HDLC = const(0)
+_MBUS = const(1)
+_DSMR = const(2)
+_CIPHERED = const(3)
 NAMES = ("hdlc", "mbus", "dsmr", "ciphered")
 _START_BYTES = const(b"\x7e\x68/\xdb")  # by format
 _FILL_BYTES = const(b"\x7e\x00\x00\x00")  # flags may repeat between HDLC frames and close the last one
-CHECKED = b"\x01\x01\x01\x00"   # has a checksum of its own (a bare ciphered frame has none)
+_CHECKED = const(b"\x01\x01\x01\x00")  # has a checksum of its own (a bare ciphered frame has none)
 _MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
                                 # ciphered: the longest real telegram seen is 1.4 KB (Hungary)
 _MBUS_MAX = const(265)          # 259 + 6
@@ -108,7 +109,7 @@ def _hdlc_header(buf, pos, end):
 def measure(fmt, buf, pos, end):
     """Length of the frame starting at `pos` (HDLC: closing flag excluded) or a status code."""
     have = end - pos
-    if fmt == HDLC:
+    if fmt == _HDLC:
         if have < 3:
             return _NEED_MORE
         kind = buf[pos + 1]
@@ -130,7 +131,7 @@ def measure(fmt, buf, pos, end):
         if crc16_x25(buf, pos + 1, header) != buf[header] | (buf[header + 1] << 8):
             return _BAD_HEADER
         return total
-    if fmt == MBUS:
+    if fmt == _MBUS:
         if have < 4:
             return _NEED_MORE
         if buf[pos + 3] != 0x68 or buf[pos + 1] != buf[pos + 2]:
@@ -139,7 +140,7 @@ def measure(fmt, buf, pos, end):
         # a real L is never below 3 (C, A, CI), so the missing 256 is unambiguous.
         length = buf[pos + 1]
         return (length + 256 if length < 4 else length) + 6
-    if fmt == DSMR:
+    if fmt == _DSMR:
         if have < 5:
             return _NEED_MORE
         for i in range(pos + 1, pos + 4):  # three letters
@@ -176,15 +177,15 @@ def check(fmt, buf, pos, size):
     """None if the frame's checksum holds, else what went wrong (an Error's detail: a line of
     han.details)."""
     last = pos + size - 2
-    if fmt == HDLC:
+    if fmt == _HDLC:
         if crc16_x25(buf, pos + 1, last) != buf[last] | (buf[last + 1] << 8):
             return 19  # han.details: HDLC footer checksum (FCS) mismatch
-    elif fmt == MBUS:
+    elif fmt == _MBUS:
         if buf[last + 1] != 0x16:
             return 20  # M-Bus frame has no stop byte
         if sum(memoryview(buf)[pos + 4:last]) & 0xFF != buf[last]:
             return 21  # M-Bus footer checksum mismatch
-    elif fmt == DSMR:
+    elif fmt == _DSMR:
         from han.p1 import check_telegram  # loaded already: measure() found the telegram
         return check_telegram(buf, pos, size)
     return None
@@ -194,11 +195,11 @@ def payload(fmt, buf, pos, size):
     """(start, end, more, sequence) of the frame's message part: `more` is the segmentation
     bit (HDLC) or the M-Bus FIN bit's opposite, `sequence` the M-Bus segment number (None for
     links without segment numbers). Raises Error("unknown") for an M-Bus frame that is not DLMS."""
-    if fmt == HDLC:
+    if fmt == _HDLC:
         header = _hdlc_header(buf, pos, pos + size)
         start = header + 2 if header + 2 < pos + size else header
         return start, pos + size - 2, buf[pos + 1] & 0x08, None
-    if fmt == MBUS:
+    if fmt == _MBUS:
         ci = buf[pos + 6]
         if ci & 0xE0 or size < 11:
             raise Error("unknown", (23, ci))  # han.details: not a DLMS transport segment
@@ -218,21 +219,21 @@ class Scanner:
     found). What is yielded is decided before: a consumer that fails on it (no room in the heap)
     and feeds more is not handed it again, half handled (deciphered in place)."""
 
-    def __init__(self, formats, capacity=0):
-        # The formats (han.framing format numbers) are known by their start bytes from now on:
+    def __init__(self, formats=(_HDLC, _MBUS, _DSMR, _CIPHERED), capacity=0):
+        # The formats (numbers: indexes into NAMES; all by default) are known by their start bytes:
         # an attribute more would cost the heap 96 B (a 13th attribute doubles an object's table).
         self.marks = bytearray(32)  # the formats' start bytes, a bit set (han._pure.find_marked)
         largest = 0
         for fmt in formats:
             start = _START_BYTES[fmt]
             self.marks[start >> 3] |= 1 << (start & 7)
-            largest = max(largest, _MBUS_MAX if fmt == MBUS else _MAX_FRAME)
+            largest = max(largest, _MBUS_MAX if fmt == _MBUS else _MAX_FRAME)
         self.capacity = capacity or largest + 64  # what the buffer may grow to
         self.buf = bytearray(min(self.capacity, _FIRST_BUFFER))
         self.start = 0  # first byte not yet decided
         self.at = 0     # a yielded frame's first byte, its length (or an awaited one's) and
         self.size = 0
-        self.format = HDLC  # its format, while it is yielded
+        self.format = _HDLC  # its format, while it is yielded
         self.end = 0    # end of buffered input
         self.quiet_until = 0  # bytes before this belong to a frame already reported bad
         self.frame_end = -1   # where the last good frame ended: its closing flag is no noise
@@ -310,10 +311,10 @@ class Scanner:
                 return
             self._skip(self.start, pos)
             self.start = pos
-            fmt = HDLC  # the format this start byte opens (only the scanner's formats are marked)
+            fmt = _HDLC  # the format this start byte opens (only the scanner's formats are marked)
             while _START_BYTES[fmt] != buf[pos]:
                 fmt += 1
-            if pos < self.quiet_until and not CHECKED[fmt]:
+            if pos < self.quiet_until and not _CHECKED[fmt]:
                 self.start = pos + 1  # what a bad frame contains is not a frame of its own
                 continue
             size = measure(fmt, buf, pos, end)

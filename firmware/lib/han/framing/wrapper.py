@@ -29,7 +29,7 @@ def decode_message(pipeline, data, layer="message"):
     pipeline's message layers: an iterator over the Readings and Errors it gives."""
     view = memoryview(bytearray(data))  # decryption works in place
     pipeline.bytes += len(view)
-    result = pipeline._message(view, layer, True)
+    result = pipeline._message(view, layer)
     blocks = pipeline.blocks
     if blocks is not None and blocks.lost:
         yield pipeline._count(blocks.lost)
