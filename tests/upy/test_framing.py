@@ -304,3 +304,28 @@ def test_a_telegram_s_end_is_sought_by_code_loaded_for_a_telegram_only():
     bad = telegram[:-6] + b"0000\r\n"
     found = [event.code for event in scanner.feed(bad)]
     assert found == ["checksum"], found
+
+
+def test_m_bus_and_bare_ciphered_frames_are_read_by_code_loaded_for_them():
+    # An M-Bus frame's checksum and payload (han.framing.mbus) load for a frame whose header
+    # holds, the rest of a bare ciphered frame's header (han.framing.ciphered) for DB 08: HDLC
+    # frames, and noise holding 0x68 and 0xDB, load neither.
+    import sys
+    for name in ("mbus", "ciphered"):
+        sys.modules.pop("han.framing." + name, None)
+        if hasattr(framing, name):  # (CPython imports a package's attribute as the module)
+            delattr(framing, name)
+    scanner = Scanner()
+    found = []
+    for source in (scanner.feed(KAMSTRUP + b"\x68\x01\x02\x68\xdb\x07" + bytes(16)), scanner.flush()):
+        for event in source:
+            found.append("frame" if event is scanner else event.code)
+    assert found == ["frame", "noise"], found
+    assert "han.framing.mbus" not in sys.modules and "han.framing.ciphered" not in sys.modules
+    found = [event.size if event is scanner else event.code for event in scanner.feed(NETZ_NOE)]
+    assert found == [256, 26] and "han.framing.mbus" in sys.modules, found
+    assert payload(MBUS, scanner.buf, scanner.at, scanner.size)[2:] == (False, 1)
+    ciphered = b"\xdb\x08SMR\x01\x02\x03\x04\x05\x06\x30\x00\x00\x00\x01\xaa"  # SC 0x30, counter 1
+    found = [event.size if event is scanner else event.code for event in scanner.feed(ciphered)]
+    assert "han.framing.ciphered" in sys.modules
+    assert found + [event.size for event in scanner.flush()] == [len(ciphered)], found

@@ -27,7 +27,7 @@ LINES = (
     "%d bytes after the notification body",
     "%d bytes after the data",
     "valid frame, unknown list layout: %s",
-    # 18-23 han.framing
+    # 18-23 han.framing (20, 21, 23: han.framing.mbus; 22: han.p1)
     "HDLC header checksum (HCS) mismatch",
     "HDLC footer checksum (FCS) mismatch",
     "M-Bus frame has no stop byte (0x16)",

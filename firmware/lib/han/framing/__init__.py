@@ -2,8 +2,9 @@
 
 A format is an index into NAMES (0 HDLC, 1 M-Bus, 2 DSMR, 3 bare ciphered); measure(), check()
 and payload() take it as their first argument. (No public names for the numbers: each would cost
-the board's heap a global here and in every module that imports it.) One module rather than one
-per format: each module costs the board's small heap a dictionary, names and functions of its own.
+the board's heap a global here and in every module that imports it.) One module for what every
+meter's scanner runs, rather than one per format: each module costs the board's small heap a
+dictionary, names and functions of its own. What only some meters need is loaded for them (below).
 
 HDLC frame format type 3 (IEC 62056-46), as meters push it on the HAN port:
 
@@ -36,7 +37,10 @@ CRC-16 checks: X.25 for HDLC (HCS/FCS), ARC for DSMR telegrams. Both are reflect
 share one bitwise loop (a viper twin on MicroPython): no 512-byte table per polynomial in the
 board's heap, and the viper loop still takes well under a millisecond for the longest frame.
 A telegram's end and its CRC are found by han.p1, the P1 meters' code, loaded when the scanner
-meets what looks like a telegram's start: a meter that sends none does not keep that code.
+meets what looks like a telegram's start: a meter that sends none does not keep that code. So
+are an M-Bus frame's checksum and payload (han.framing.mbus), loaded for a frame whose header
+holds (noise seldom makes one: 68 L L 68), and the rest of a bare ciphered frame's header
+(han.framing.ciphered), loaded for DB 08.
 
 The scanner (Scanner, below) finds the frames in a byte stream that arrives in chunks of any
 size, in one bounded buffer: each format tells from a start byte how long its frame is and whether
@@ -47,8 +51,8 @@ telegram's start) to twice its size, never beyond room for the largest frame the
 Bytes that belong to no frame are reported as noise, a run at a time. After a false start (a
 noise byte that looks like a frame header, or a frame that fails its checksum) scanning resumes
 at the byte after that start, so a real frame hidden behind it is not lost.
-Results do not depend on how the input is chunked. (One module with the formats: a module of its
-own would cost the heap its dictionary, names and the formats' table imported again.)
+Results do not depend on how the input is chunked. (The scanner is in this module with the
+formats: a module of its own would cost the heap its dictionary, names and the table imported again.)
 """
 from han.errors import Error
 
@@ -155,22 +159,10 @@ def measure(fmt, buf, pos, end):
         return _NEED_MORE
     if buf[pos + 1] != 8:
         return _NOT_A_FRAME
-    for i in range(pos + 2, pos + 5):  # the FLAG id: three capitals
-        if not 0x41 <= buf[i] <= 0x5A:
-            return _NOT_A_FRAME
-    first = buf[pos + 10]
-    if first < 0x80:
-        size, header = first, 11
-    elif first == 0x81:
-        size, header = buf[pos + 11], 12
-    elif first == 0x82:
-        size, header = (buf[pos + 11] << 8) | buf[pos + 12], 13
-    else:
-        return _NOT_A_FRAME
-    security = buf[pos + header]
-    if security & 0x8F > 2 or not security & 0x30:  # suites 0-2, no compression; auth and/or enc
-        return _NOT_A_FRAME
-    return header + size
+    # DB 08, as a bare ciphered frame starts: the rest of its header is read by
+    # han.framing.ciphered, code that only the meters sending such frames keep.
+    from han.framing import ciphered
+    return ciphered.measure(buf, pos)
 
 
 def check(fmt, buf, pos, size):
@@ -181,10 +173,8 @@ def check(fmt, buf, pos, size):
         if crc16_x25(buf, pos + 1, last) != buf[last] | (buf[last + 1] << 8):
             return 19  # han.details: HDLC footer checksum (FCS) mismatch
     elif fmt == _MBUS:
-        if buf[last + 1] != 0x16:
-            return 20  # M-Bus frame has no stop byte
-        if sum(memoryview(buf)[pos + 4:last]) & 0xFF != buf[last]:
-            return 21  # M-Bus footer checksum mismatch
+        from han.framing import mbus  # M-Bus meters' code, loaded for a frame whose header holds
+        return mbus.check(buf, pos, size)
     elif fmt == _DSMR:
         from han.p1 import check_telegram  # loaded already: measure() found the telegram
         return check_telegram(buf, pos, size)
@@ -200,10 +190,8 @@ def payload(fmt, buf, pos, size):
         start = header + 2 if header + 2 < pos + size else header
         return start, pos + size - 2, buf[pos + 1] & 0x08, None
     if fmt == _MBUS:
-        ci = buf[pos + 6]
-        if ci & 0xE0 or size < 11:
-            raise Error("unknown", (23, ci))  # han.details: not a DLMS transport segment
-        return pos + 9, pos + size - 2, not ci & 0x10, ci & 0x0F
+        from han.framing import mbus  # loaded already: check() found the frame
+        return mbus.payload(buf, pos, size)
     return pos, pos + size, False, None
 
 
