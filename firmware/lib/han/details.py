@@ -11,7 +11,7 @@ LINES = (
     "count %d exceeds the %d bytes left",
     "data nested deeper than %d levels",
     "unknown A-XDR type 0x%02X at byte %d",
-    # 5-12 han.keys (deciphering)
+    # 5-12 han.cipher_errors (why han.keys.decipher refuses an APDU)
     "ciphered APDU says %d bytes, carries %d",
     "compressed ciphered APDU (security control 0x%02X)",
     "ciphered APDU too short for its tag",

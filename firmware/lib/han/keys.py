@@ -17,15 +17,7 @@ except ImportError:
         return value
 
 _TAG_LENGTH = const(12)  # DLMS truncates the GCM tag to 12 bytes
-# han.details lines
-_SAYS = const(5)
-_COMPRESSED = const(6)
-_SHORT = const(7)
-_SECURITY = const(8)
-_NO_KEY = const(9)
-_TITLE = const(10)
-_AUTH = const(11)
-_WRONG_KEY = const(12)
+
 
 class Keys:
     """Encryption key (GUEK, "GPK60" in Denmark) and optional authentication key (GAK, "GPK61")."""
@@ -46,46 +38,37 @@ def decipher(view, keys):
 
     With an authentication key the tag is verified before any plaintext is released. Without
     one (encryption-only meters, or a grid operator that withholds the key) the plaintext is
-    returned unverified and the caller validates it by parsing it.
+    returned unverified and the caller validates it by parsing it. An APDU that cannot be
+    deciphered raises the Error that says why (han.cipher_errors, loaded then).
     """
     from han.cosem import Reader  # (here, not at the top: the config's key check needs neither)
-    from han.errors import Error
     reader = Reader(view, 1)
-    title_length = reader.byte()
-    title = reader.take(title_length)
+    title = reader.take(reader.byte())
     size = reader.length()
     if reader.pos + size != len(view):
-        raise Error("malformed", (_SAYS, size, len(view) - reader.pos))
+        from han.cipher_errors import refuse
+        refuse(size, len(view) - reader.pos)
     security = reader.byte()
     reader.unsigned(4)  # the invocation (frame) counter: part of the IV
-    if security & 0x80:
-        raise Error("unknown", (_COMPRESSED, security))
     authenticated = security & 0x10
     end = len(view) - (_TAG_LENGTH if authenticated else 0)
-    if end < reader.pos:
-        raise Error("malformed", _SHORT)
+    gcm = keys.gcm if keys else None
+    # Compressed, too short for its tag, neither encrypted nor authenticated, or encrypted
+    # without a key or with a title that makes no IV:
+    if security & 0x80 or end < reader.pos or not security & 0x30 or \
+            security & 0x20 and (gcm is None or len(title) != 8):
+        from han.cipher_errors import refuse
+        refuse(0, 0, security, end < reader.pos, title, gcm)
     data = view[reader.pos:end]
     if not security & 0x20:  # not encrypted
-        if not authenticated:
-            raise Error("unknown", (_SECURITY, security))
         return data, title, False  # authentication-only: plaintext in clear (tag not checked)
-    if not keys or keys.gcm is None:
-        text = ""
-        for b in title[:3]:
-            text += chr(b) if 0x20 <= b < 0x7F else "."
-        raise Error("no_key", (_NO_KEY, title.hex().upper(), text))
-    if title_length != 8:
-        raise Error("unknown", (_TITLE, title_length))
     iv = title + bytes(view[reader.pos - 4:reader.pos])
-    gcm = keys.gcm
     aad = keys.aad
     if authenticated and aad is not None:
         aad[0] = security
         if not gcm.open(iv, data, aad, view[end:]):
-            gcm.open(iv, data)  # to tell which key is wrong; this plaintext is never used
-            if len(data) and data[0] in (0x0F, 0xE0, 0x2F):  # notification, GBT, P1 telegram
-                raise Error("auth", _AUTH)
-            raise Error("decrypt", _WRONG_KEY)
+            from han.cipher_errors import refuse
+            refuse(0, 0, security, False, title, gcm, iv, data)
         return data, title, True
     gcm.open(iv, data)
     return data, title, False
