@@ -15,7 +15,7 @@ try:  # a precompiled library on the path wins (MICROPYPATH=...: measure what th
 except ImportError:
     sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware/lib")
 
-from han.keys import Keys  # noqa: E402
+from han.keys import cipher  # noqa: E402
 from han.framing import crc16_x25  # noqa: E402
 from han.crypto.gcm import Gcm  # noqa: E402
 from han.crypto.seal import seal  # noqa: E402
@@ -136,7 +136,7 @@ def main():
         tracemalloc.start()
     for name, encrypted in (("plain", False), ("encrypted", True)):
         frame, items = sized_frame(encrypted)
-        keys = Keys(KEY, AUTH_KEY) if encrypted else None
+        keys = cipher(KEY, AUTH_KEY) if encrypted else None
         base = live_heap()
         rate, per_frame = run(frame, keys, count)
         line = "%-9s %d B, %d values: %6d frames/s, %5.1f us/frame" % (name, len(frame), items + 1, rate, per_frame)

@@ -14,7 +14,7 @@ except ImportError:
     sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware/lib")
 
 from han.key_text import HEX_DIGITS, parse_key  # noqa: E402
-from han.keys import Keys  # noqa: E402
+from han.keys import cipher  # noqa: E402
 
 USAGE = "usage: decode.py [--key HEX32] [--auth-key HEX32] [--hex] [--diagnose] [FILE]"
 MESSAGE_STARTS = (0x0F, 0xDB, 0xDF, 0xE0, 0x01, 0x02)  # an APDU without link framing
@@ -219,7 +219,7 @@ def main(argv):
     import han.pipeline  # noqa: F401  (the largest import first, while the heap is empty)
     if options["diagnose"]:
         import han.diagnosis  # noqa: F401  (before the key's tables take their block)
-    keys = Keys(options["key"], options["auth"]) if options["key"] or options["auth"] else None
+    keys = cipher(options["key"], options["auth"])
     stdout = sys.stdout
     pieces = hex_chunks(stream) if options["hex"] else chunks(stream)
     if options["diagnose"]:

@@ -690,8 +690,8 @@ class Security:
         self.give_authentication = give_authentication
 
     def keys(self):
-        from han.keys import Keys
-        return Keys(self.encryption, self.authentication if self.give_authentication else None)
+        from han.keys import cipher
+        return cipher(self.encryption, self.authentication if self.give_authentication else None)
 
 
 def random_security(rng):

@@ -12,7 +12,7 @@ from support import FRAMES, ROOT, read_bytes
 
 sys.path.insert(0, ROOT + "/tools")
 import decode as cli  # noqa: E402
-from han.keys import Keys  # noqa: E402
+from han.keys import cipher  # noqa: E402
 
 
 def captures():
@@ -38,7 +38,7 @@ def decode_capture(sidecar_path, meta):
     key = bytes.fromhex(keys["encryption"]) if keys.get("encryption") else None
     auth = bytes.fromhex(keys["authentication"]) if keys.get("authentication") else None
     lines = []
-    cli.decode(data, Keys(key, auth) if key or auth else None,
+    cli.decode(data, cipher(key, auth),
                lambda event: lines.append(cli.render(event)))
     return [json.loads(line) for line in lines]
 

@@ -13,7 +13,7 @@ from uart_sim import transfer
 from han.byte_sample import ByteSample
 from han.diagnosis import Diagnosis
 from han.errors import Error
-from han.keys import Keys
+from han.keys import cipher
 from han.pipeline import Pipeline
 from han.values import Reading
 from han.verdicts import expected_distinct, pattern
@@ -88,14 +88,14 @@ def test_encrypted_without_key_asks_for_the_guek_and_names_the_meter():
 
 
 def test_wrong_key():
-    code, sentence = cli_verdict(capture(NETZ_NOE), Keys(bytes(16), None))
+    code, sentence = cli_verdict(capture(NETZ_NOE), cipher(bytes(16), None))
     assert code == "wrong_key" and "GUEK/GPK60" in sentence and "wrong" in sentence
 
 
 def test_authentication_failure():
     # the published authentication key of this capture does not verify its tag
-    keys = Keys(bytes.fromhex("A8C74F67ECA8EF9C55C4743FF6F4F031"),
-                bytes.fromhex("F6089912E1CC910884DFC86E9F028201"))
+    keys = cipher(bytes.fromhex("A8C74F67ECA8EF9C55C4743FF6F4F031"),
+                  bytes.fromhex("F6089912E1CC910884DFC86E9F028201"))
     code, sentence = cli_verdict(capture("energy-decrypter-tests/sagemcom-t210d-p1-ggc-dsmr-text.bin"), keys)
     assert code == "auth_failed" and "GAK/GPK61" in sentence
 
@@ -193,7 +193,7 @@ def test_unknown_layout_gives_the_list_shape():
     assert "structure(3: integer, integer, octet-string(3))" in sentence
     key = bytes.fromhex("4D5944554D4D59474C4F42414C4B4559")
     wrapped = capture("dlms-cosem/unknown-udp-wrapper-ggc-datanotification.bin")
-    code, sentence = cli_verdict(wrapped, Keys(key, key))
+    code, sentence = cli_verdict(wrapped, cipher(key, key))
     assert code == "unknown_layout" and "octet-string(34)" in sentence
 
 

@@ -4,7 +4,7 @@
 import sys
 
 from han.key_text import parse_key
-from han.keys import Keys
+from han.keys import cipher
 from han.pipeline import Pipeline
 from han.values import Reading
 from scattered_heap import scatter
@@ -23,7 +23,7 @@ def test_a_long_push_decodes_when_the_free_heap_is_in_pieces():
     if not MICROPYTHON:
         return  # CPython's allocator does not fragment this way
     push = read_bytes(FRAMES + "/kamstrup-dk-script/kamstrup-omnipower-dk-ggc.bin")
-    pipeline = Pipeline(Keys(parse_key("5AD84121D9D20B364B7A11F3C1B5827F"),
+    pipeline = Pipeline(cipher(parse_key("5AD84121D9D20B364B7A11F3C1B5827F"),
                              parse_key("AFB3F93E3E7204EDB3C27F96DBD51AE0")))
     assert [type(e) for e in pipeline.feed(push)] == [Reading]  # its code is loaded now
     held, largest = scatter(384)  # the whole free heap in 384-byte pieces, every other one free

@@ -1,7 +1,7 @@
 # The pipeline decodes every push into lists it keeps (han.cosem.new_cache: the body's items, the
 # entries), so a push needs no new large piece of heap. A reading handed out must not share them:
 # the next push, longer or shorter, of another layout, must leave it as it was (both interpreters).
-from han.keys import Keys
+from han.keys import cipher
 from han.pipeline import Pipeline
 from han.text import decimal_text, iso, symbol
 from han.values import DateTime, Quantity, Reading
@@ -15,7 +15,7 @@ PUSHES = ("/amshan/kamstrup-se-list-3phase-hdlc.bin", "/amsreader-frames/Aidon-S
 
 
 def danish_keys():  # the Danish Kamstrup's GUEK (GPK60) and GAK (GPK61), from its capture's sidecar
-    return Keys(bytes.fromhex("5AD84121D9D20B364B7A11F3C1B5827F"), bytes.fromhex("AFB3F93E3E7204EDB3C27F96DBD51AE0"))
+    return cipher(bytes.fromhex("5AD84121D9D20B364B7A11F3C1B5827F"), bytes.fromhex("AFB3F93E3E7204EDB3C27F96DBD51AE0"))
 
 
 def picture(reading):

@@ -16,10 +16,10 @@ def apply(meter, config, data):
     keys = None
     if config["key"] or config["auth_key"]:
         from han.key_text import parse_key  # the keys are read now, then never again
-        from han.keys import Keys  # only a meter that encrypts needs it
-        # (Keys makes the cipher's tables now, before the heap fragments)
-        keys = Keys(parse_key(config["key"]) if config["key"] else None,
-                    parse_key(config["auth_key"]) if config["auth_key"] else None)
+        from han.keys import cipher  # only a meter that encrypts needs it
+        # (cipher() makes the cipher's tables now, before the heap fragments)
+        keys = cipher(parse_key(config["key"]) if config["key"] else None,
+                      parse_key(config["auth_key"]) if config["auth_key"] else None)
         del parse_key
         unload("han.key_text")
     from han.pipeline import Pipeline

@@ -6,8 +6,8 @@ open: general-glo-ciphering (0xDB) and general-ded-ciphering (0xDF), AES-128-GCM
 IV = system title || frame counter. SC bit 4: authenticated (12-byte tag, AAD = SC || AK),
 bit 5: encrypted, low nibble: security suite (any accepted), bit 7: compression (not supported).
 
-One module: a meter that encrypts needs both, one that does not needs neither. Keys as users
-paste them are read by han.key_text.
+One module: a meter that encrypts needs both (cipher() for its keys, decipher() for its frames),
+one that does not needs neither. Keys as users paste them are read by han.key_text.
 """
 
 try:
@@ -19,24 +19,27 @@ except ImportError:
 _TAG_LENGTH = const(12)  # DLMS truncates the GCM tag to 12 bytes
 
 
-class Keys:
-    """Encryption key (GUEK, "GPK60" in Denmark) and optional authentication key (GAK, "GPK61")."""
+def cipher(key=None, auth_key=None):  # (named as the config names them)
+    """What decipher() opens a meter's frames with (the pipeline's `keys`): a han.crypto.gcm.Gcm
+    for the encryption key (GUEK, "GPK60" in Denmark), its tables made now, at boot, that also
+    carries `aad`: the security control byte || the authentication key (GAK, "GPK61"), or None
+    without one. None without an encryption key: an encrypted frame is then refused (no_key),
+    and an authentication-only one needs no key (its tag is not checked). (A function: a class
+    of its own would cost the board's heap a class and an instance more.)"""
+    if not key:
+        return None
+    from han.crypto.gcm import Gcm  # only meters that encrypt pay for it
+    gcm = Gcm(key)
+    gcm.aad = bytearray(1) + auth_key if auth_key else None
+    return gcm
 
-    def __init__(self, key=None, auth_key=None):  # (named as the config names them)
-        self.gcm = None  # the cipher for the encryption key: its tables are made now, at boot
-        if key:
-            from han.crypto.gcm import Gcm  # only meters that encrypt pay for it
-            self.gcm = Gcm(key)
-        self.aad = None  # with an authentication key: security control byte || that key
-        if auth_key:
-            self.aad = bytearray(1) + auth_key
 
-
-def decipher(view, keys):
+def decipher(view, gcm):
     """Decrypt a general-glo/ded-ciphering APDU in place: (plaintext view, system title,
     verified: the authentication tag was checked).
 
-    With an authentication key the tag is verified before any plaintext is released. Without
+    `gcm` is what cipher() made for the meter's keys (None: no key). With an authentication key
+    the tag is verified before any plaintext is released. Without
     one (encryption-only meters, or a grid operator that withholds the key) the plaintext is
     returned unverified and the caller validates it by parsing it. An APDU that cannot be
     deciphered raises the Error that says why (han.cipher_errors, loaded then).
@@ -52,7 +55,6 @@ def decipher(view, keys):
     reader.unsigned(4)  # the invocation (frame) counter: part of the IV
     authenticated = security & 0x10
     end = len(view) - (_TAG_LENGTH if authenticated else 0)
-    gcm = keys.gcm if keys else None
     # Compressed, too short for its tag, neither encrypted nor authenticated, or encrypted
     # without a key or with a title that makes no IV:
     if security & 0x80 or end < reader.pos or not security & 0x30 or \
@@ -63,7 +65,7 @@ def decipher(view, keys):
     if not security & 0x20:  # not encrypted
         return data, title, False  # authentication-only: plaintext in clear (tag not checked)
     iv = title + bytes(view[reader.pos - 4:reader.pos])
-    aad = keys.aad
+    aad = gcm.aad
     if authenticated and aad is not None:
         aad[0] = security
         if not gcm.open(iv, data, aad, view[end:]):

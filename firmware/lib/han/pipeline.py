@@ -49,7 +49,7 @@ class Pipeline:
     blocks = None  # GBT blocks (L&G)
 
     def __init__(self, keys=None, hint=None, trace=None):
-        self.keys = keys
+        self.keys = keys  # han.keys.cipher() of the meter's keys, or None
         self.hint = hint
         self.trace = trace  # trace(layer name, bytes view) for debug dumps, or None
         self.scanner = Scanner()  # every format
