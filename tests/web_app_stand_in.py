@@ -42,8 +42,8 @@ def dashboard_app(ap=False):
     reading.manufacturer = "Kamstrup"
     reading.meter_id = "5706567326590407"
     reading.list_id = "Kamstrup_V0001"
-    for code, raw, scaler, unit in _VALUES:
-        reading.items.append((code, Quantity(raw, scaler, unit)))
+    reading.codes = b"".join([code for code, _, _, _ in _VALUES])
+    reading.values = [Quantity(raw, scaler, unit) for _, raw, scaler, unit in _VALUES]
     app.state.reading = reading
     app.state.reading_ms = 0
     app.state.readings = 1

@@ -13,6 +13,7 @@ try:  # a precompiled library on the path wins (MICROPYPATH=build/host: small he
 except ImportError:
     sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware/lib")
 
+import han.pipeline  # noqa: E402,F401  (the largest import first, while the heap is empty)
 from han.key_text import HEX_DIGITS, parse_key  # noqa: E402
 from han.keys import cipher  # noqa: E402
 
@@ -112,9 +113,10 @@ def write_reading(r, write):
     write(string(time) if time else "null")
     write(', "obis": {')
     first = True
-    for code, v in r.items:
+    for i in range(len(r.values)):
+        code = r.codes[6 * i:6 * i + 6]
         write('"%s": ' % obis_text(code) if first else ', "%s": ' % obis_text(code))
-        write(value(v))
+        write(value(r.values[i]))
         first = False
     write("}")
     first = True
@@ -216,7 +218,6 @@ def main(argv):
     except OSError as e:
         sys.stderr.write("decode.py: cannot read %s: %s\n" % (options["file"], e))
         return 2
-    import han.pipeline  # noqa: F401  (the largest import first, while the heap is empty)
     if options["diagnose"]:
         import han.diagnosis  # noqa: F401  (before the key's tables take their block)
     keys = cipher(options["key"], options["auth"])

@@ -24,10 +24,22 @@ def read_bytes(path):
 
 def value_of(reading, code):
     """The value a Reading has for an OBIS code (6 bytes), or None."""
-    for item_code, value in reading.items:
+    for item_code, value in pairs(reading):
         if item_code == code:
             return value
     return None
+
+
+def pairs(reading):
+    """A Reading's (OBIS code: 6 bytes, value), in order."""
+    return [(reading.codes[6 * i:6 * i + 6], reading.values[i]) for i in range(len(reading.values))]
+
+
+def with_pairs(reading, items):
+    """`reading` with these (OBIS code: 6 bytes, value) as its codes and values."""
+    reading.codes = b"".join([code for code, _ in items])
+    reading.values = [value for _, value in items]
+    return reading
 
 
 def unhex(text):

@@ -44,7 +44,7 @@ def test_attribute_3_scales_the_register_value():
     assert value(r, "1.0.1.8.0.255") == ("123456000", "Wh")
     assert value(r, "1.0.31.7.0.255") == ("12", "A")  # no attribute 3 sent: raw, unit from its code
     assert value_of(r, bytes((0, 8, 25, 9, 0, 255))) is None  # the push setup object is not a value
-    assert len(r.items) == 3
+    assert len(r.values) == 3
 
 
 def test_a_list_whose_length_differs_from_its_objects_is_not_taken_for_one():

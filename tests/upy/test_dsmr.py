@@ -15,7 +15,7 @@ from han.errors import Error, text
 from han.units import VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR
 from han.text import iso, obis_text, symbol
 from han.values import DateTime, Quantity, Reading
-from support import FRAMES, ROOT, read_bytes, value_of
+from support import FRAMES, ROOT, pairs, read_bytes, value_of
 
 sys.path.insert(0, ROOT + "/tools")
 import decode as cli  # noqa: E402  (the decoder CLI: a whole reading as JSON)
@@ -45,8 +45,8 @@ def rendered(value):
 def one(line):
     """The value of the single object in a telegram holding `line`."""
     reading = dsmr.parse(telegram(line + b"\r\n"))
-    assert len(reading.items) == 1, reading.items
-    return reading.items[0][1]
+    assert len(reading.values) == 1, reading.values
+    return reading.values[0]
 
 
 def malformed(data):
@@ -89,7 +89,7 @@ def sidecar_texts(text):
 def check_reading(reading, sidecar_path, expected):
     with open(sidecar_path) as f:
         texts = sidecar_texts(f.read())
-    got = [(obis_text(code), rendered(v)) for code, v in reading.items]
+    got = [(obis_text(code), rendered(v)) for code, v in pairs(reading)]
     for i in range(max(len(got), len(texts))):
         g = got[i] if i < len(got) else None
         e = texts[i] if i < len(texts) else None
@@ -201,7 +201,7 @@ def test_crc_absent_accepted():
     data = telegram(b"1-0:1.8.1(000004.426*kWh)\r\n", crc=False)
     assert data.endswith(b"\r\n!\r\n")
     assert crc_problem(data, 0, len(data)) is None
-    assert dsmr.parse(data).items[0][0] == b"\x01\x00\x01\x08\x01\xff"
+    assert dsmr.parse(data).codes[:6] == b"\x01\x00\x01\x08\x01\xff"
 
 
 def test_crc_wrong_detected():
@@ -229,7 +229,7 @@ def test_crc_unpadded():
         if crc < 0x100:
             break
     assert crc < 0x100, crc
-    assert dsmr.parse(plain + b"\r\n").items[0][0] == b"\x00\x00\x60\x0d\x00\xff"
+    assert dsmr.parse(plain + b"\r\n").codes[:6] == b"\x00\x00\x60\x0d\x00\xff"
     for text in (b"%X" % crc, b"%03X" % crc, b"%04X" % crc):
         data = plain + text + b"\r\n"
         assert crc_problem(data, 0, len(data)) is None, text
@@ -365,21 +365,21 @@ def test_continuation_lines():
             b"(00001.001)\r\n"
             b"0-1:24.4.0(1)\r\n")
     reading = dsmr.parse(telegram(body, crc=False))
-    assert [obis_text(c) for c, _ in reading.items] == ["0.1.24.1.0.255", "0.1.24.3.0.255", "0.1.24.4.0.255"]
-    assert reading.items[1][1] == ["090212160000", "00", "60", "1", "0-1:24.2.1", "m3", "00001.001"]
+    assert [obis_text(c) for c, _ in pairs(reading)] == ["0.1.24.1.0.255", "0.1.24.3.0.255", "0.1.24.4.0.255"]
+    assert reading.values[1] == ["090212160000", "00", "60", "1", "0-1:24.2.1", "m3", "00001.001"]
     # a single-value object continued becomes a list; several continuation lines all append
     reading = dsmr.parse(telegram(b"0-1:24.3.0(1)\r\n(2*m3)\r\n(3)(4)\r\n"))
-    assert rendered(reading.items[0][1]) == '["1", [2, "m\u00b3"], "3", "4"]'
-    assert len(reading.items) == 1
+    assert rendered(reading.values[0]) == '["1", [2, "m\u00b3"], "3", "4"]'
+    assert len(reading.values) == 1
 
 
 def test_obis_codes():
     reading = dsmr.parse(telegram(b"1-0:0.0.0*255(1336001560)\r\n0-0:96.1.255*255(1ESY)\r\n"
                                   b"1-0:1.8.0*101(5*Wh)\r\n255-255:255.255.255(x)\r\n"
                                   b"1-0:1.8.0(1)\r\n"))
-    assert [obis_text(c) for c, _ in reading.items] == [
+    assert [obis_text(c) for c, _ in pairs(reading)] == [
         "1.0.0.0.0.255", "0.0.96.1.255.255", "1.0.1.8.0.101", "255.255.255.255.255.255", "1.0.1.8.0.255"]
-    assert isinstance(reading.items[0][0], bytes)
+    assert isinstance(reading.codes, bytes) and len(reading.codes) == 6 * len(reading.values)
     assert value_of(reading, b"\x01\x00\x01\x08\x00\x65") == Quantity(5, 0, WATT_HOUR)
     for bad in (b"1-0:1.8(1)", b"1-0:1.8.0.0(1)", b"1-0:1.8.256(1)", b"1-0:1.8.0*(1)",
                 b"1-0:1.8.0*1.2(1)", b"1:0-1.8.0(1)", b"1-0:1..0(1)", b"1-0:1.8.0000(1)",
@@ -436,9 +436,9 @@ def test_telegram_forms():
     assert cli.render(dsmr.parse(telegram(body) + b"/ISk5 next")) == reference
     # blank lines in between are skipped
     assert cli.render(dsmr.parse(telegram(body.replace(b"\r\n", b"\r\n\r\n", 1)))) == reference
-    # an empty telegram is a reading without items
+    # an empty telegram is a reading without values
     reading = dsmr.parse(b"/ISk5\\2MT382-1000\r\n\r\n!\r\n")
-    assert isinstance(reading, Reading) and reading.items == [] and reading.time is None
+    assert isinstance(reading, Reading) and reading.values == [] and reading.codes == b"" and reading.time is None
 
 
 def test_malformed_raises_fault():

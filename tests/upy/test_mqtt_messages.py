@@ -14,7 +14,7 @@ from han.pipeline import Pipeline
 from han.reading import Reading
 from han.units import HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
 from han.values import DateTime, Quantity
-from support import FRAMES, ROOT, NoRoom, read_bytes, tick_clock
+from support import FRAMES, ROOT, NoRoom, read_bytes, tick_clock, with_pairs
 
 KAMSTRUP_SE = FRAMES + "/amsreader-frames/Kamstrup-Sweden.bin"  # hourly list: power to energy
 METER_ID = "5706567331323526"
@@ -43,9 +43,7 @@ def render(function, *args):
 
 
 def reading_of(*items):
-    reading = Reading()
-    reading.items = [(code(text), value) for text, value in items]
-    return reading
+    return with_pairs(Reading(), [(code(text), value) for text, value in items])
 
 
 def test_state_message_of_a_kamstrup_reading():
@@ -64,7 +62,7 @@ def test_state_message_of_a_kamstrup_reading():
     # energy in kWh, exact: 32014158 Wh
     assert '"energy_import": {"obis": "1.1.1.8.0.255", "value": 32014.158, "unit": "kWh"}' in text
     assert '"reactive_energy_export": {"obis": "1.1.4.8.0.255", "value": 1073.187, "unit": "kvarh"}' in text
-    assert len(state) == 2 + len(reading.items)
+    assert len(state) == 2 + len(reading.values)
 
 
 def test_energy_is_published_in_kwh_without_rounding():
@@ -124,7 +122,8 @@ def test_meter_id_is_the_one_friendly_name_several_codes_have():
     assert len([name for name in names if name not in texts]) <= MAX_SENSORS
     codes = [(bytes([1, 1, 96, 1, 0, 255]), None), (bytes([1, 1, 0, 0, 5, 255]), None),
              (bytes([1, 1, 1, 7, 0, 255]), None), (bytes([1, 1, 96, 1, 1, 255]), None)]
-    assert [name for _, _, name in messages.named(codes)] == ["meter_id", None, "power_import", None]
+    reading = with_pairs(Reading(), codes)
+    assert [name for _, _, name in messages.named(reading)] == ["meter_id", None, "power_import", None]
 
 
 def meter_of(reading):
@@ -140,7 +139,7 @@ def test_discovery_configs_of_a_kamstrup_meter():
     configs = {}
     for i in range(count):
         entry_code, unit = discovery.sensor(table, i)
-        name = messages.named([(entry_code, None)]).__next__()[2]
+        name = messages.named(with_pairs(Reading(), [(entry_code, None)])).__next__()[2]
         topic = discovery.discovery_topic("homeassistant", device[0], name)
         assert topic == "homeassistant/sensor/hanreader_%s/%s/config" % (METER_ID, name)
         configs[name] = json.loads(render(discovery.write_discovery, entry_code, unit, device, "hanreader"))

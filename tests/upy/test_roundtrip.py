@@ -71,7 +71,7 @@ def norm(result):
     """A Reading or Error as plain comparable data."""
     if isinstance(result, Reading):
         return ("reading", result.time.raw if result.time is not None else None,
-                [(bytes(code), norm_value(v)) for code, v in result.items],
+                [(result.codes[6 * i:6 * i + 6], norm_value(result.values[i])) for i in range(len(result.values))],
                 bytes(result.system_title) if result.system_title is not None else None,
                 result.list_id, list(result.layers))
     return ("error", result.code, result.detail)

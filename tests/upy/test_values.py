@@ -86,14 +86,12 @@ def test_floats_become_exact_decimals_without_float_arithmetic():
 
 def test_multipliers_make_transformer_readings_primary():
     from han.multipliers import apply
-    code = bytes((1, 0, 1, 7, 0, 255))
-    items = [(code, Quantity(150, 0, 27)), (code, Quantity(12, 3, 30)), (code, Quantity(2301, -1, 35)),
-             (code, Quantity(52, -2, 33)), (code, Quantity(500, -1, 44)), (code, Quantity(7, 0, "GJ")),
-             (code, "text")]
-    apply(items, 40, 2, 30, 100)  # power, voltage, current, energy (the config's order)
-    assert [(v.raw, v.scaler, v.unit) for _, v in items[:6]] == [
+    values = [Quantity(150, 0, 27), Quantity(12, 3, 30), Quantity(2301, -1, 35), Quantity(52, -2, 33),
+              Quantity(500, -1, 44), Quantity(7, 0, "GJ"), "text"]
+    apply(values, 40, 2, 30, 100)  # power, voltage, current, energy (the config's order)
+    assert [(v.raw, v.scaler, v.unit) for v in values[:6]] == [
         (6000, 0, 27), (1200, 3, 30), (4602, -1, 35), (1560, -2, 33), (500, -1, 44), (7, 0, "GJ")]
-    assert items[6] == (code, "text")
+    assert values[6] == "text"
 
 
 def test_quantities_read_the_same_whatever_their_instance_keeps():
@@ -113,7 +111,7 @@ def test_a_header_time_equal_to_the_clock_item_is_that_item():
     raw = bytes.fromhex("07e40107020e2f14ff800000")
     body = [clock, DateTime(raw), b"\x01\x00\x01\x07\x00\xff", 5]
     reading = build_reading(body, DateTime(raw))
-    assert reading.time is reading.items[0][1] and iso(reading.time) == "2020-01-07T14:47:20"
+    assert reading.time is reading.values[0] and iso(reading.time) == "2020-01-07T14:47:20"
     later = DateTime(bytes.fromhex("07e40107020e2f15ff800000"))
     assert build_reading(body, later).time is later  # the header's time wins
 
@@ -145,7 +143,7 @@ def test_decoding_does_not_load_the_text_of_values():
             pipeline = Pipeline()
             readings += [e for e in pipeline.feed(read_bytes(FRAMES + capture)) if isinstance(e, Reading)]
             readings += [e for e in pipeline.flush() if isinstance(e, Reading)]
-        assert len(readings) == 3 and all(r.time is not None and r.items for r in readings), readings
+        assert len(readings) == 3 and all(r.time is not None and r.values for r in readings), readings
         assert "han.cosem" in sys.modules and "han.dsmr" in sys.modules
         assert "han.text" not in sys.modules
     finally:

@@ -13,7 +13,7 @@ from app.web import admin, api, auth, history, http, refusals, routes, server, s
 from han.pipeline import Pipeline
 from han.text import decimal_text, iso
 from han.values import DateTime, Decimal, Quantity
-from support import FRAMES, IS_MICROPYTHON, read_bytes, tick_clock
+from support import FRAMES, IS_MICROPYTHON, pairs, read_bytes, tick_clock, with_pairs
 
 tick_clock()
 
@@ -508,7 +508,7 @@ def test_data_json_has_obis_names_and_exact_text():
     assert by_name["current_l2"]["text"] == "0.89" and by_name["voltage_l3"]["text"] == "236"
     assert len(data["values"]) == 13
     assert '"text": "0.89"' in out.text() and '"value": 0.89,' in out.text()  # the exact digits on the wire
-    app.state.reading.items = list(app.state.reading.items) + [(b"\x01\x01\x63\x63\x00\xff", 5)]
+    with_pairs(app.state.reading, pairs(app.state.reading) + [(b"\x01\x01\x63\x63\x00\xff", 5)])
     out = Out()
     run(api.data(app, out, 4500))
     assert out.body()["values"][-1] == {"obis": "1.1.99.99.0.255", "name": None, "value": 5, "text": "5"}

@@ -192,18 +192,22 @@ class Meter:
     def _reading(self, reading):
         if self.multipliers is not None:  # current transformers: primary values
             from han.multipliers import apply
-            apply(reading.items, *self.multipliers)
+            apply(reading.values, *self.multipliers)
         watts = None  # active power import minus export in whole watts, if the meter sends it
-        for code, value in reading.items:
-            if code[2] in (1, 2) and code[3] == 7 and code[4] == 0 and isinstance(value, Quantity):
+        codes = reading.codes
+        values = reading.values
+        for i in range(len(values)):
+            value = values[i]
+            c = codes[6 * i + 2]
+            if c in (1, 2) and codes[6 * i + 3] == 7 and codes[6 * i + 4] == 0 and isinstance(value, Quantity):
                 w = value.raw * 10 ** value.scaler if value.scaler >= 0 else value.raw // 10 ** -value.scaler
-                watts = (watts or 0) + (w if code[2] == 1 else -w)
+                watts = (watts or 0) + (w if c == 1 else -w)
         state = self.state
         state.reading = reading
         state.reading_ms = time.ticks_ms()
         state.readings += 1
         if watts is not None:
             state.add_power(watts)
-        self.log.debug("Reading: %d values%s" % (len(reading.items), "" if watts is None else ", %d W" % watts))
+        self.log.debug("Reading: %d values%s" % (len(reading.values), "" if watts is None else ", %d W" % watts))
         if self.led is not None:
             self.led.flash = True  # app.health.Health: one short flash

@@ -112,14 +112,18 @@ def is_sensor(name, unit):
         unit in SENSOR_UNITS or unit == _NO_UNIT and name.startswith("power_factor"))
 
 
-def named(items):
-    """(code, value, friendly name) for a reading's items; the name is None for a code without
+def named(reading):
+    """(code, value, friendly name) for a reading's values; the name is None for a code without
     one, and for a second "meter_id", the one name three codes have (Kamstrup sends its number as
     0.0.5 and its type as 96.1.1): such a value goes by its OBIS code. (No list of the names
     taken: it grew to 256 B in one piece, which a scattered heap did not have in the middle of a
     state message, and the connection had to end.)"""
     meter_id = False
-    for code, v in items:
+    codes = reading.codes
+    values = reading.values
+    for i in range(len(values)):
+        code = codes[6 * i:6 * i + 6]
+        v = values[i]
         name = friendly_name(code)
         if name == "meter_id":
             if meter_id:
@@ -142,7 +146,7 @@ def write_state(reading, write):
             separator = ", "
     if separator == ", ":
         write("}")
-    for code, v, name in named(reading.items):
+    for code, v, name in named(reading):
         write(', "%s": {"obis": "%s", "value": ' % (name or obis_text(code), obis_text(code)))
         if isinstance(v, Quantity):
             number, unit = quantity(v)
@@ -162,7 +166,7 @@ def learn(table, count, reading):
     on, then the DLMS unit; in the order they were seen), which holds `count`: the new count.
     A Norwegian meter sends power every 2 s, voltages every 10 s and energy every hour, so they
     come in over time."""
-    for code, v, name in named(reading.items):
+    for code, v, name in named(reading):
         if count == MAX_SENSORS or not isinstance(v, Quantity) or not is_sensor(name, v.unit):
             continue
         c, d, e = code[2], code[3], code[4]
@@ -193,7 +197,7 @@ def publish_reading(mqtt, reading):
     publish(mqtt, prefix + "/state", write_state, (reading,))
     sent = 1
     per_value = config["per_value"]
-    for code, v, name in named(reading.items):
+    for code, v, name in named(reading):
         if per_value or sensors is not None and isinstance(v, Quantity) and is_sensor(name, v.unit):
             publish_packet(mqtt, value_topic(prefix, code, name).encode(), value_text(v).encode())
             sent += 1

@@ -1,6 +1,7 @@
 """A-XDR types rare in meter pushes, loaded only when one appears (han.cosem): date, time,
 floats, bit-string and the compact-array (tag 0x13: a type description, then elements without
-tag bytes); an unknown type is reported here too.
+tag bytes); an unknown type is reported here too. And the rare values that hold 6-byte
+octet-strings the codes buffer keeps (settled).
 """
 from han.errors import Error
 from han.values import DateTime
@@ -82,3 +83,22 @@ def _untagged(reader, description, depth):
     if description in (ARRAY, STRUCTURE, COMPACT_ARRAY):
         raise Error("malformed", "compact-array element type 0x%02X without description" % description)
     return reader.data(depth, description)
+
+
+def settled(value, codes, k):
+    """(value, k after it): a decoded value with each `...` in it (a 6-byte octet-string that
+    han.cosem.Reader wrote to `codes`, starting with the k-th code there) as its bytes. A value
+    without one is itself; one with them is a copy (the body's lists are the next push's too)."""
+    if value is ...:
+        return bytes(codes[6 * k:6 * k + 6]), k + 1
+    if isinstance(value, (list, tuple)):
+        copy = None
+        for i in range(len(value)):
+            item, k = settled(value[i], codes, k)
+            if item is not value[i]:
+                if copy is None:
+                    copy = list(value)
+                copy[i] = item
+        if copy is not None:
+            value = tuple(copy) if isinstance(value, tuple) else copy
+    return value, k

@@ -8,7 +8,7 @@ A-XDR decoding of DLMS/COSEM Data (Blue Book table 2), the Reader below (one mod
 notification: a module of its own would cost the heap its dictionary and names).
 
 Decoded values are plain Python values: structure -> tuple, array -> list, integers -> int,
-octet-string -> bytes, visible/utf8-string -> str, scaler-unit -> Quantity (raw value 0: its
+octet-string -> bytes (or `...`: Reader.data), visible/utf8-string -> str, scaler-unit -> Quantity (raw value 0: its
 scaler and unit), and small classes for the rest (date-time, floats kept exact). Every length and count is checked against the bytes present, so a
 damaged or hostile message raises Error("malformed") instead of allocating without bound.
 """
@@ -36,8 +36,8 @@ _MAX_DEPTH = const(8)
 _ITEMS = const(8)    # the body's items
 _KIND = const(9)     # the body's tag: structure or array
 _ENTRIES = const(10)  # entries()
-_CODES = const(11)   # the 6-byte octet-strings (OBIS codes) of the last push, in order
-_LAST = const(12)    # the last reading's items
+_CODES = const(11)   # the push's 6-byte octet-strings (OBIS codes, mostly), in order: a bytearray
+_LAST = const(12)    # the last reading
 # han.details lines
 _ENDS_EARLY = const(0)
 _LENGTH_FORM = const(1)
@@ -53,7 +53,7 @@ _SIGNED = const(b"\0\0\0\0\0\1\0\0\0\0\0\0\0\0\0\1\1\0\0\0\1\0\0\0\0\0\0\0")
 class Reader:
     """Reads A-XDR from `buf[pos:end]`, advancing `pos`."""
 
-    codes = None  # with a cache: its list of the last push's codes (code())
+    codes = None  # with a cache: its codes buffer (data()), `coded` bytes of it written
 
     def __init__(self, buf, pos=0, end=-1):
         self.buf = buf
@@ -98,27 +98,6 @@ class Reader:
         self.pos += n
         return bytes(self.buf[self.pos - n:self.pos])
 
-    def code(self):
-        """The next 6 bytes (an OBIS code, mostly): the object the last push had in this place
-        when they are the same. A meter sends the same codes in each push: its reading then
-        takes no new piece of heap for them (64 B each on the unix port, 33 in a Danish push)."""
-        self.need(6)
-        codes = self.codes
-        k = self.coded
-        self.coded = k + 1
-        buf = self.buf
-        pos = self.pos
-        if k < len(codes):
-            kept = codes[k]
-            if kept[0] == buf[pos] and kept[1] == buf[pos + 1] and kept[2] == buf[pos + 2] and \
-                    kept[3] == buf[pos + 3] and kept[4] == buf[pos + 4] and kept[5] == buf[pos + 5]:
-                self.pos = pos + 6
-                return kept
-            codes[k] = self.take(6)
-        else:
-            codes.append(self.take(6))
-        return codes[k]
-
     def data(self, depth=0, tag=-1, cache=None):
         """One Data element; with `tag`, the value of a `tag`-typed element without a tag byte.
         With `cache` (new_cache()), a structure or array comes in the cache's list of items
@@ -156,7 +135,24 @@ class Reader:
             return _as_tuple(*items) if tag == _STRUCTURE and cache is None else items
         if tag == _OCTET_STRING:
             n = self.length()
-            return self.code() if n == 6 and self.codes is not None else self.take(n)
+            codes = self.codes
+            if n != 6 or codes is None:
+                return self.take(n)
+            # An OBIS code, mostly: its bytes go to the codes buffer, `...` in its place (the
+            # k-th `...` in reading order is codes[6 * k:6 * k + 6]). A meter sends the same
+            # codes in each push: they then take no new piece of heap (a bytes object would
+            # take 64 B of the unix port's, and a Danish push has 33).
+            self.need(6)
+            at = self.coded
+            self.coded = at + 6
+            if at == len(codes):  # (the buffer grows only for more codes than any push before)
+                codes.extend(b"\0\0\0\0\0\0")
+            buf = self.buf
+            pos = self.pos
+            for i in range(6):
+                codes[at + i] = buf[pos + i]
+            self.pos = pos + 6
+            return ...
         if tag == _VISIBLE_STRING or tag == _UTF8_STRING:
             raw = self.take(self.length())
             try:
@@ -232,8 +228,23 @@ def parse(view, notification=True, cache=None):
     return header_time, body
 
 
-def _is_code(value):
-    return isinstance(value, bytes) and len(value) == 6
+def _is_code(value):  # a 6-byte octet-string: in the codes buffer (`...`, Reader.data) or bytes
+    return value is ... or isinstance(value, bytes) and len(value) == 6
+
+
+# A 6-byte octet-string value in the codes buffer at `at` (a `...` that is no code): the last
+# reading's (`earlier`) equal value if it has one, as a meter repeats its values, else new bytes.
+# (Comments, not docstrings, here: compiling a docstring from source takes heap.)
+def _octets(codes, at, earlier):
+    if earlier is not None:
+        for value in earlier.values:
+            if isinstance(value, bytes) and len(value) == 6:
+                for i in range(6):  # (in place: a slice would be a new object)
+                    if value[i] != codes[at + i]:
+                        break
+                else:
+                    return value
+    return bytes(codes[at:at + 6])
 
 
 def _text(value):
@@ -251,7 +262,8 @@ def _text(value):
 def entries(body, cache=None):
     """[obis, value, scaler_unit, obis, value, ...] (flat: no tuple per entry) by the first
     layout that fits the list body, or None. With `cache`, the body may be its list of items
-    (parse) and a self-describing list's entries come in its list of entries.
+    (parse) and a self-describing list's entries come in its list of entries. An obis is 6 bytes
+    or where they are in the codes buffer (an int).
 
     1. Capture objects (han.positional): a structure whose item 0 is the push object list.
     2. Positional (han.positional): bare values the meter table knows.
@@ -264,9 +276,10 @@ def entries(body, cache=None):
     n = len(body)
     structure = cache[_KIND] == _STRUCTURE if cache is not None and body is cache[_ITEMS] \
         else isinstance(body, tuple)
+    codes = cache[_CODES] if cache is not None else None
     if structure and isinstance(body[0], list) and len(body[0]) == n:
         from han import positional  # capture objects and positional lists: loaded when one comes
-        out = positional.captured(body)
+        out = positional.captured(body, codes, cache[_LAST] if cache is not None else None)
         if out is not None:
             return out
     for i in range(n):  # bare values only (the first may be the list's own code)
@@ -275,25 +288,27 @@ def entries(body, cache=None):
             break
     else:
         from han import positional
-        out = positional.bare(body)
+        out = positional.bare(body, codes)
         if out is not None:
             return out
-    count = _labelled(body, None)
+    count = _labelled(body, None, None)
     if count is None:
         return None
     # at its size: appending grows a copy by doubling (1 KB for 33 values)
     out = [None] * (3 * count) if cache is None else _sized(cache[_ENTRIES], 3 * count)
-    _labelled(body, out)
+    _labelled(body, out, cache)
     return out
 
 
-def _labelled(body, out):
+def _labelled(body, out, cache):
     """The self-describing entries of `body` (layout 3 of entries()), written into `out` when it
-    is given; their number, or None when `body` is no such list."""
+    is given (with the cache); their number, or None when `body` is no such list."""
+    codes = cache[_CODES] if cache is not None else None
     n = len(body)
     count = 0
     labelled = False
     i = 0
+    k = 0  # the codes buffer's next code (its k-th `...`)
     while i < n:
         e = body[i]
         i += 1
@@ -319,6 +334,16 @@ def _labelled(body, out):
         else:
             continue
         if out is not None:
+            if obis is ...:
+                obis = 6 * k
+                k += 1
+            if e is ...:
+                e = _octets(codes, 6 * k, cache[_LAST])
+                k += 1
+            # (isinstance twice: a tuple of types would be a new object each time)
+            elif codes is not None and (isinstance(e, list) or isinstance(e, tuple)):
+                from han.compact import settled  # (a value that holds octet-strings of 6 bytes: rare)
+                e, k = settled(e, codes, k)
             out[3 * count] = obis
             out[3 * count + 1] = e
             out[3 * count + 2] = scaler_unit
@@ -340,16 +365,35 @@ def new_cache():
     """What parse and build_reading keep between readings: the conventions of the meter's last
     two lists, as list id, FLAG id, model, (name, manufacturer, scalers), the latest first; then
     the lists every push reuses (the body's items, its tag, the entries), at the longest size
-    seen: a push needs no piece of heap larger than its reading's list of items; the codes of
-    the last push (Reader.code) and its reading's items."""
-    return [None, None, None, None] * _CACHED + [[], None, [], [], None]
+    seen: a push needs no piece of heap larger than its reading's list of items; the codes
+    buffer (Reader.data), the last reading."""
+    return [None, None, None, None] * _CACHED + [[], None, [], bytearray(), None]
 
 
-def _convention(cache, list_id, flag, model, hint):
-    """(name, manufacturer, scalers) for a meter; from `cache` (new_cache(), or None) when one
-    of its last lists was the same. A meter does not change, so han.meters (the table) is
-    loaded only for a list not seen last: meters that alternate two lists (Kaifa: power every
-    2 s, everything every 10 s) find both here."""
+def _convention(reading, found, codes, hint, cache):
+    """(name, manufacturer, scalers) for the meter of a reading's entries (`found`, `codes`: the
+    codes buffer), and the reading's list id; from `cache` (new_cache(), or None) when one of
+    its last lists was the same. A meter does not change, so han.meters (the table) is loaded
+    only for a list not seen last: meters that alternate two lists (Kaifa: power every 2 s,
+    everything every 10 s) find both here."""
+    list_id = _text(found[1]) if found and found[0] is None else None
+    model = None
+    flag = _flag(reading.system_title)
+    for k in range(0, len(found), 3):
+        obis = found[k]
+        if obis is None:
+            continue
+        if isinstance(obis, int):  # (where in the codes buffer)
+            c, d, e = codes[obis + 2], codes[obis + 3], codes[obis + 4]
+        else:
+            c, d, e = obis[2], obis[3], obis[4]
+        if c == 0 and d == 2 and e == 129:
+            list_id = _text(found[k + 1])
+        elif c == 96 and d == 1 and (e == 1 or e == 7):
+            model = _text(found[k + 1])
+        elif c == 42 and d == 0 and flag is None and isinstance(found[k + 1], bytes):
+            flag = _flag(found[k + 1])  # a logical device name starts with the FLAG id ("ISK10307...")
+    reading.list_id = list_id
     if cache is not None:
         for at in range(0, _ITEMS, 4):
             convention = cache[at + 3]
@@ -381,78 +425,82 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
         raise Error("unknown", (_LAYOUT, describe(body)))
     reading = Reading()
     reading.system_title = system_title
-    list_id = _text(found[1]) if found and found[0] is None else None
-    model = None
-    flag = _flag(system_title)
-    for k in range(0, len(found), 3):
-        obis = found[k]
-        if obis is None:
-            continue
-        c, d, e = obis[2], obis[3], obis[4]
-        if c == 0 and d == 2 and e == 129:
-            list_id = _text(found[k + 1])
-        elif c == 96 and d == 1 and (e == 1 or e == 7):
-            model = _text(found[k + 1])
-        elif c == 42 and d == 0 and flag is None and isinstance(found[k + 1], bytes):
-            flag = _flag(found[k + 1])  # a logical device name starts with the FLAG id ("ISK10307...")
-    convention = _convention(cache, list_id, flag, model, hint)
+    codes = cache[_CODES] if cache is not None else None
+    convention = _convention(reading, found, codes, hint, cache)
     scalers = convention[2]
     reading.convention = convention[0]
-    reading.list_id = list_id
     reading.manufacturer = convention[1]
     last = len(found) - 3
-    items = reading.items = [None] * (len(found) // 3)  # at its size (han.values.Reading.quantity)
-    # The last push's items: where this one says the same in the same place, its objects serve
-    # (a meter repeats most values from push to push; nothing in a reading changes in place).
+    values = reading.values = [None] * (len(found) // 3)  # at its size (han.values.Reading.quantity)
+    # The last reading: where this one says the same in the same place, its objects serve (a
+    # meter repeats most values from push to push, and its codes; nothing in a reading changes
+    # in place). Its codes are this one's until one differs: then `fresh` takes them.
     earlier = cache[_LAST] if cache is not None else None
+    previous = earlier.values if earlier is not None else ()
+    shared = earlier.codes if earlier is not None else b""
+    fresh = None
     n = 0
     for k in range(0, len(found), 3):
         obis, value, scaler_unit = found[k], found[k + 1], found[k + 2]
-        previous = earlier[n] if earlier is not None and n < len(earlier) else None
+        if obis is None:
+            code, at = None, 0
+        elif isinstance(obis, int):
+            code, at = codes, obis
+        else:
+            code, at = obis, 0
+        before = previous[n] if n < len(previous) else None
         if isinstance(value, bool):
             pass
         elif isinstance(value, int):
             if scaler_unit is not None:
-                value = reading.quantity(value, scaler_unit.scaler, scaler_unit.unit, previous)
-            elif obis is None:
-                value = reading.quantity(value, 0, _NO_UNIT, previous)
+                value = reading.quantity(value, scaler_unit.scaler, scaler_unit.unit, before)
+            elif code is None:
+                value = reading.quantity(value, 0, _NO_UNIT, before)
             else:  # no scaler sent: the meter convention's, in the unit the code implies
                 scaler = 0
                 for i in range(0, len(scalers), 3):
-                    if scalers[i] == obis[2] and scalers[i + 1] == obis[3]:
+                    if scalers[i] == code[at + 2] and scalers[i + 1] == code[at + 3]:
                         scaler = scalers[i + 2] - 256 if scalers[i + 2] > 127 else scalers[i + 2]
                         break
-                value = reading.quantity(value, scaler, default_unit(obis), previous)
+                value = reading.quantity(value, scaler, default_unit(code, at), before)
         elif isinstance(value, Decimal):
             value = reading.quantity(value.raw, value.scaler + (scaler_unit.scaler if scaler_unit else 0),
-                                     scaler_unit.unit if scaler_unit else (default_unit(obis) if obis else _NO_UNIT),
-                                     previous)
+                                     scaler_unit.unit if scaler_unit else
+                                     (default_unit(code, at) if code is not None else _NO_UNIT), before)
         elif isinstance(value, bytes) and len(value) == 12 and \
-                (obis is None or (obis[2] == 1 and obis[3] == 0 and obis[4] == 0)):
+                (code is None or (code[at + 2] == 1 and code[at + 3] == 0 and code[at + 4] == 0)):
             when = DateTime(value)
             if when.plausible():
                 value = when
-        if obis is None:  # a value the list sends without a code: name it, or leave it out
+        if code is None:  # a value the list sends without a code: name it, or leave it out
             if isinstance(value, DateTime):
-                obis = _CLOCK  # the meter's time (Netz NÖ puts it first)
-            elif k == 0 and _text(value) == list_id:
-                obis = _LIST_ID  # the list version id, sent without its code (Kamstrup)
+                code = _CLOCK  # the meter's time (Netz NÖ puts it first)
+            elif k == 0 and _text(value) == reading.list_id:
+                code = _LIST_ID  # the list version id, sent without its code (Kamstrup)
             elif k == last and isinstance(value, (str, bytes)):
-                obis = _METER_ID  # the meter number (Netz NÖ puts it last)
+                code = _METER_ID  # the meter number (Netz NÖ puts it last)
             else:
                 continue
         if value is None:
             continue
-        items[n] = previous if previous is not None and previous[0] is obis and previous[1] is value \
-            else (obis, value)
+        values[n] = value
+        to = 6 * n
         n += 1
-        c, d, e = obis[2], obis[3], obis[4]
+        if fresh is None and not (to + 6 <= len(shared) and shared[to] == code[at] and shared[to + 1] == code[at + 1]
+                                  and shared[to + 2] == code[at + 2] and shared[to + 3] == code[at + 3]
+                                  and shared[to + 4] == code[at + 4] and shared[to + 5] == code[at + 5]):
+            fresh = bytearray(shared[:to])  # (this push's codes differ from the last's here)
+        if fresh is not None:
+            for i in range(at, at + 6):
+                fresh.append(code[i])
+        c, d, e = code[at + 2], code[at + 3], code[at + 4]
         if c == 96 and d == 1 and (e == 1 or e == 7):
             reading.model = _text(value)
         elif (c == 96 and d == 1 and e == 0) or (c == 0 and d == 0 and e == 5):
             reading.meter_id = _text(value)
         elif c == 1 and d == 0 and e == 0 and isinstance(value, DateTime) and reading.time is None:
             reading.time = value
+    reading.codes = bytes(fresh) if fresh is not None else shared if len(shared) == 6 * n else shared[:6 * n]
     if header_time is not None and (reading.time is None or reading.time.raw != header_time.raw):
         # (the clock item's when they agree: one DateTime less kept) when it gives a valid date or
         # time of day (what han.text.iso renders; tested here: decoding does not load the text's code)
@@ -460,10 +508,10 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
         if (raw[0] != 0xFF or raw[1] != 0xFF) and 1 <= raw[2] <= 12 and 1 <= raw[3] <= 31 \
                 or raw[5] <= 23 and raw[6] <= 59:
             reading.time = header_time
-    del items[n:]  # the values left out (their room stays: a few slots at most)
+    del values[n:]  # the values left out (their room stays: a few slots at most)
     if cache is not None:  # the lists keep their room, not what this push put in them
         for kept in (cache[_ITEMS], cache[_ENTRIES]):
             for i in range(len(kept)):
                 kept[i] = None
-        cache[_LAST] = items
+        cache[_LAST] = reading
     return reading

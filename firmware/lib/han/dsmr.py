@@ -224,7 +224,8 @@ def parse(view):
     reading = Reading()
     reading.layers = ["dsmr"]
     _identification(reading, bytes(view[0:eol - 1 if eol and view[eol - 1] == 0x0D else eol]))
-    items = reading.items
+    codes = bytearray()  # the objects' codes, 6 bytes each
+    found = []  # their values
     values = []  # scratch: the values of one line
     number = 1
     pos = eol + 1
@@ -245,12 +246,11 @@ def parse(view):
             break
         line = bytes(view[start:stop])
         if first == 0x28:  # "(": continues the previous object (DSMR 2.2/3 gas value)
-            if not items:
+            if not found:
                 raise Error("malformed", (52, number))  # a value without OBIS code
-            code, previous = items[-1]
+            previous = found[-1]
             if not isinstance(previous, list):
-                previous = [previous]
-                items[-1] = (code, previous)
+                previous = found[-1] = [previous]
             _values(line, 0, previous, number)
             continue
         paren = line.find(b"(")
@@ -258,14 +258,18 @@ def parse(view):
         if code is None:
             raise Error("malformed", (53, number))  # not "A-B:C.D.E(value)"
         _values(line, paren, values, number)
+        codes += code
         if len(values) == 1:
-            items.append((code, values[0]))
+            found.append(values[0])
             values.clear()
         else:
-            items.append((code, values))
+            found.append(values)
             values = []
+    codes = reading.codes = bytes(codes)
     ids = [None] * len(METER_IDS)
-    for code, v in items:
+    for i in range(len(found)):
+        code = codes[6 * i:6 * i + 6]
+        v = found[i]
         if code == CLOCK:
             if isinstance(v, DateTime):
                 reading.time = v
@@ -276,5 +280,5 @@ def parse(view):
         if v:
             reading.meter_id = v
             break
-    reading.items = items[:]  # an exact copy: appending left room for up to twice the items
+    reading.values = found[:]  # an exact copy: appending left room for up to twice the values
     return reading

@@ -19,14 +19,14 @@ _AMPERE = const(33)
 _VOLT = const(35)
 
 
-def apply(items, power, volts, amps, energy):
-    """Scale a Reading's items (code, value) in place: quantities by the multiplier of their unit."""
-    for i in range(len(items)):
-        code, value = items[i]
+def apply(values, power, volts, amps, energy):
+    """Scale a Reading's values in place: quantities by the multiplier of their unit."""
+    for i in range(len(values)):
+        value = values[i]
         if not isinstance(value, Quantity) or isinstance(value.unit, str):
             continue
         unit = value.unit
         factor = power if _WATT <= unit <= _VAR else energy if _WATT_HOUR <= unit <= _VAR_HOUR else \
             volts if unit == _VOLT else amps if unit == _AMPERE else 1
         if factor != 1:
-            items[i] = (code, Quantity(value.raw * factor, value.scaler, unit))
+            values[i] = Quantity(value.raw * factor, value.scaler, unit)

@@ -9,7 +9,7 @@ the first value may be the list's own code.
 
 Loaded only when such a list arrives, so meters that send OBIS codes do not pay for this.
 """
-from han.cosem import _is_code, _text
+from han.cosem import _is_code, _octets, _text
 from han.values import Quantity
 
 SKIP = bytes(6)  # in a layout: a position whose value is not reported
@@ -107,42 +107,72 @@ def layout(first, count):
     return None
 
 
-def captured(body):
-    """[obis, value, scaler_unit, ...] of a list described by its capture objects, or None."""
+def captured(body, codes, earlier):
+    """[obis, value, scaler_unit, ...] of a list described by its capture objects, or None.
+    `codes`: the codes buffer of the body's `...` (han.cosem.Reader.data), or None; `earlier`:
+    the last reading."""
     objects = body[0]
     n = len(body)
-    for item in objects:
-        if not (isinstance(item, tuple) and len(item) == 4 and _is_code(item[1])):
+    for item in objects:  # {class id, code, attribute, data index}: code k is object k's
+        if not (isinstance(item, tuple) and len(item) == 4 and _is_code(item[1]) and
+                isinstance(item[0], int) and isinstance(item[2], int) and isinstance(item[3], int)):
             return None
     out = []
+    k = n  # the values' codes come after the objects'
     for i in range(n):
-        class_id, obis, attribute = objects[i][0], objects[i][1], objects[i][2]
-        if class_id == 40 or attribute != 2:  # 40: the push setup object (the list itself)
+        value = body[i]
+        class_id, attribute = objects[i][0], objects[i][2]
+        reported = class_id != 40 and attribute == 2  # 40: the push setup object (the list itself)
+        if value is ...:  # (a code as a value: the push setup's, often)
+            if reported:
+                value = _octets(codes, 6 * k, earlier)
+            k += 1
+        elif codes is not None and (reported or i) and (isinstance(value, list) or isinstance(value, tuple)):
+            from han.compact import settled
+            if i:
+                value, k = settled(value, codes, k)
+            else:  # the objects themselves
+                value = settled(value, codes, 0)[0]
+        if not reported:
             continue
         scaler_unit = None
         for j in range(n):
-            if objects[j][2] == 3 and objects[j][1] == obis and isinstance(body[j], Quantity):
+            if objects[j][2] == 3 and isinstance(body[j], Quantity) and _same_code(objects, codes, i, j):
                 scaler_unit = body[j]
-        out.append(obis)
-        out.append(body[i])
+        out.append(6 * i if codes is not None else objects[i][1])  # (where in the codes buffer)
+        out.append(value)
         out.append(scaler_unit)
     return out
 
 
-def bare(body):
-    """[obis, value, None, ...] of a list of bare values the table knows, or None."""
+def _same_code(objects, codes, i, j):
+    """Do capture objects i and j have the same code (in the codes buffer when it is given)?"""
+    if codes is None:
+        return objects[i][1] == objects[j][1]
+    for at in range(6):
+        if codes[6 * i + at] != codes[6 * j + at]:
+            return False
+    return True
+
+
+def bare(body, codes):
+    """[obis, value, None, ...] of a list of bare values the table knows, or None. `codes`: the
+    codes buffer of the body's `...` (han.cosem.Reader.data), or None."""
     n = len(body)
     first = body[0]
+    if first is ...:  # (the only one: han.cosem.entries sends no list with more here)
+        first = bytes(codes[0:6])
+    head = first
     if not _is_code(first):
         first = (_text(first) or False) if isinstance(first, (str, bytes)) else None
-    codes = layout(first, n) if first is not False else None  # unprintable text names no list
-    if codes is None:
+    table = layout(first, n) if first is not False else None  # unprintable text names no list
+    if table is None:
         return None
     out = []
     for i in range(n):
-        obis = codes[i * 6:i * 6 + 6]
+        obis = table[i * 6:i * 6 + 6]
         if obis != SKIP:
             out.append(obis)
-            out.append(body[i])
+            out.append(body[i] if i else head)
             out.append(None)
     return out

@@ -9,8 +9,8 @@ def describe(value, depth=0):
     if isinstance(value, list):
         inner = describe(value[0], depth + 1) if value and depth < 2 else ""
         return "array(%d%s)" % (len(value), (" of " + inner) if inner else "")
-    if isinstance(value, bytes):
-        return "octet-string(%d)" % len(value)
+    if isinstance(value, bytes) or value is ...:  # (`...`: a 6-byte one, han.cosem.Reader.data)
+        return "octet-string(%d)" % (6 if value is ... else len(value))
     if value is None or isinstance(value, (str, bool, int)):
         return "null" if value is None else "string(%d)" % len(value) if isinstance(value, str) \
             else "boolean" if isinstance(value, bool) else "integer"

@@ -19,16 +19,16 @@ _HERTZ = const(44)
 _NO_UNIT = const(255)
 
 
-def default_unit(obis):
-    """The DLMS unit an electricity OBIS code implies, or 255 (no unit).
+def default_unit(code, at=0):
+    """The DLMS unit the electricity OBIS code at code[at:at + 6] implies, or 255 (no unit).
 
     By C (quantity) for C < 80, where it repeats every 20 for L1, L2, L3: for rates (D 4-7,
     14-16, 24-27: power, current, voltage ...) and for their time integrals (D 8-10, 29: energy
     registers)."""
-    c = obis[2]
-    if obis[0] != 1 or c >= 100:
+    c = code[at + 2]
+    if code[at] != 1 or c >= 100:
         return _NO_UNIT
-    d = obis[3]
+    d = code[at + 3]
     if d in b"\x04\x05\x06\x07\x0e\x0f\x10\x18\x19\x1a\x1b":  # demand, instantaneous, maxima
         if c >= 80:
             return 8 if c == 81 else _AMPERE if c == 91 else _NO_UNIT  # phase angles (°), neutral current
@@ -43,7 +43,8 @@ def default_unit(obis):
 class Reading:
     def __init__(self):
         self.time = None     # DateTime from the notification header or the clock object, or None
-        self.items = []      # [(obis: 6 bytes, value)]: Quantity, str, bytes, DateTime, bool, list
+        self.codes = b""     # the values' OBIS codes, 6 bytes each: values[i]'s at codes[6 * i]
+        self.values = []     # Quantity, str, bytes, DateTime, bool, list
         self.manufacturer = None
         self.model = None
         self.meter_id = None
@@ -53,18 +54,18 @@ class Reading:
         self.layers = []          # e.g. ["hdlc", "llc", "glo-ciphering", "data-notification"]
 
     def quantity(self, raw, scaler, unit, previous=None):
-        """A Quantity for this reading: the value of `previous` (the last push's item in this
-        place) or one this reading already holds when equal, else a new one. Readings repeat
+        """A Quantity for this reading: `previous` (the last push's value in this place) or one
+        this reading already holds when equal, else a new one. Readings repeat
         values (zeros, equal phases, registers that did not move) and each Quantity takes about
         100 B of the unix port's heap for as long as the reading is shown; values are never
         changed in place (han.multipliers replaces them), so equal ones can be one object."""
-        if previous is not None and _same(previous[1], raw, scaler, unit):
-            return previous[1]
-        for item in self.items:
-            if item is None:  # the rest of a list han.cosem fills
+        if _same(previous, raw, scaler, unit):
+            return previous
+        for value in self.values:
+            if value is None:  # the rest of a list han.cosem fills
                 break
-            if _same(item[1], raw, scaler, unit):
-                return item[1]
+            if _same(value, raw, scaler, unit):
+                return value
         return Quantity(raw, scaler, unit)
 
 

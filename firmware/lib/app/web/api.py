@@ -87,9 +87,11 @@ async def data(app, out, now_ms=None):
         return
     _head(out, reading, ((time.ticks_ms() if now_ms is None else now_ms) - state.reading_ms) & 0x3FFFFFFF)
     lead = b'{"obis": "'
-    for code, value in reading.items:
+    codes = reading.codes
+    values = reading.values
+    for i in range(len(values)):
         out.put(lead)
-        _value(out, code, value)
+        _value(out, codes[6 * i:6 * i + 6], values[i])
         lead = b', {"obis": "'
         if out.n > FLUSH_AT:
             await out.flush()
