@@ -97,9 +97,9 @@ _NAMES = const((
 ))
 
 
-def name(obis):
-    """The friendly name of a 6-byte OBIS code, or None."""
-    key = "%d.%d.%d " % (obis[2], obis[3], obis[4])
+def name(obis, at=0):
+    """The friendly name of the 6-byte OBIS code at obis[at:at + 6], or None."""
+    key = "%d.%d.%d " % (obis[at + 2], obis[at + 3], obis[at + 4])
     for names in _NAMES:
         at = 0
         while True:

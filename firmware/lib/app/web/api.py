@@ -91,7 +91,7 @@ async def data(app, out, now_ms=None):
     values = reading.values
     for i in range(len(values)):
         out.put(lead)
-        _value(out, codes[6 * i:6 * i + 6], values[i])
+        _value(out, codes, 6 * i, values[i])
         lead = b', {"obis": "'
         if out.n > FLUSH_AT:
             await out.flush()
@@ -113,13 +113,14 @@ def _head(out, reading, age_ms):
     out.put(b'}, "values": [')
 
 
-def _value(out, code, value):
-    """One value of the list after its opening: OBIS code, name, value, text and unit."""
-    for i in range(6):  # A.B.C.D.E.F, digit by digit: no string made
-        if i:
+def _value(out, codes, at, value):
+    """One value of the list after its opening: OBIS code (codes[at:at + 6]), name, value, text
+    and unit."""
+    for i in range(at, at + 6):  # A.B.C.D.E.F, digit by digit: no string made
+        if i > at:
             out.put(b".")
-        out.number(code[i])
-    name = friendly_name(code)  # a lowercase identifier (han.text): nothing to escape
+        out.number(codes[i])
+    name = friendly_name(codes, at)  # a lowercase identifier (han.text): nothing to escape
     if name is None:
         out.put(b'", "name": null, "value": ')
     else:
