@@ -106,6 +106,16 @@ def sensor_table():
     return bytearray(MAX_SENSORS * SENSOR_SIZE)
 
 
+def learn(table, count, reading):
+    """The sensors of a reading learned into `table` (which holds `count`), as publish_reading
+    learns them: the new count."""
+    mqtt = Fake(sensors=table, sensor_count=count)
+    for code, v, name in messages.named(reading):
+        if isinstance(v, Quantity) and messages.is_sensor(name, v.unit):
+            messages.learn(mqtt, code, v.unit)
+    return mqtt.sensor_count
+
+
 def test_meter_id_is_the_one_friendly_name_several_codes_have():
     # named() gives a second "meter_id" no name (the value goes by its code) and counts on no other
     # name being shared: read from the table's source, "C.D.E name" pairs.
@@ -133,7 +143,7 @@ def meter_of(reading):
 def test_discovery_configs_of_a_kamstrup_meter():
     reading = first_reading(KAMSTRUP_SE)
     table = sensor_table()
-    count = messages.learn(table, 0, reading)
+    count = learn(table, 0, reading)
     assert count == len(KAMSTRUP_SENSORS)
     device = discovery.device(meter_of(reading), b"\x01")
     configs = {}
@@ -168,7 +178,7 @@ def test_power_factor_and_frequency_sensors():
                          ("0.0.96.1.0.255", "ABC-12 3"))                 # text: no sensor
     reading.meter_id = "ABC-12 3"
     table = sensor_table()
-    assert messages.learn(table, 0, reading) == 2
+    assert learn(table, 0, reading) == 2
     device = discovery.device(meter_of(reading), b"")
     assert device == ("hanreader_ABC_12_3", "ABC-12 3", None, None)
     factor = json.loads(render(discovery.write_discovery, *discovery.sensor(table, 0), device, "p"))
@@ -185,17 +195,17 @@ def test_power_factor_and_frequency_sensors():
 
 def test_sensors_are_learned_once_whatever_a_and_b_and_stay_bounded():
     table = sensor_table()
-    count = messages.learn(table, 0, reading_of(("1.1.1.7.0.255", Quantity(1, 0, WATT))))
+    count = learn(table, 0, reading_of(("1.1.1.7.0.255", Quantity(1, 0, WATT))))
     assert count == 1
-    count = messages.learn(table, count, reading_of(("1.0.1.7.0.255", Quantity(2, 0, WATT)),     # same C.D.E
+    count = learn(table, count, reading_of(("1.0.1.7.0.255", Quantity(2, 0, WATT)),     # same C.D.E
                                                     ("1.0.1.8.0.255", Quantity(3, 0, WATT_HOUR))))
     assert count == 2 and discovery.sensor(table, 1) == (code("0.0.1.8.0.255"), WATT_HOUR)
     assert bytes(table[2 * SENSOR_SIZE:]) == bytes(len(table) - 2 * SENSOR_SIZE)
     # full: nothing more is taken
-    assert messages.learn(table, MAX_SENSORS, reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == \
+    assert learn(table, MAX_SENSORS, reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == \
         MAX_SENSORS
     # not sensors: text, a code without name, a unit that makes none
-    assert messages.learn(table, count, reading_of(("0.0.96.1.0.255", "123"), ("1.0.99.1.0.255", Quantity(1, 0, WATT)),
+    assert learn(table, count, reading_of(("0.0.96.1.0.255", "123"), ("1.0.99.1.0.255", Quantity(1, 0, WATT)),
                                                    ("1.0.0.0.5.255", Quantity(1, 0, NO_UNIT)))) == count
 
 
@@ -330,7 +340,7 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
     assert bytes(sock.written) == bytes((0x30, 2 + 1 + len(expected))) + b"\x00\x01t" + expected
     # the same object written as a plain message is written as itself
     sock.written = bytearray()
-    messages.publish_packet(mqtt, b"t", b"text")
+    messages.publish(mqtt, "t", b"text")
     mqtt.flush()
     assert bytes(sock.written) == b"\x30\x07\x00\x01ttext"
 
@@ -360,7 +370,7 @@ def test_a_publish_is_written_byte_for_byte_as_umqtt_simple_writes_it():
         client.publish(topic, message, retain)
         theirs.flush()
         ours, our_sock = connection()
-        messages.publish_packet(ours, topic, message, retain)
+        messages.publish(ours, topic, message, None, retain)
         ours.flush()
         assert bytes(our_sock.written) == bytes(sock.written) and len(sock.written) > len(message)
         assert ours.packet_start == ours.filled == 0

@@ -6,10 +6,8 @@ Loaded by app/mqtt.py for each new reading and unloaded after, with han.report a
 unless something else had loaded them (the web server's answering code): nothing here is needed
 between two readings, and a reading comes every 2 to 10 s.
 """
-from app.mqtt import MAX_SENSORS, SENSOR_SIZE, view
-from han.report import string, text_of, value as json_value
-from han.text import decimal_text, iso, obis_text, symbol
-from han.text import name as friendly_name
+from app.mqtt import SENSOR_SIZE, view
+from han import report, text  # (modules, not their functions: fewer names in this module's globals)
 from han.values import DateTime, Quantity
 
 try:
@@ -35,55 +33,51 @@ _NO_UNIT = const(255)
 SENSOR_UNITS = bytes((_WATT, _VAR, _VOLT_AMPERE, _WATT_HOUR, _VAR_HOUR, _VOLT_AMPERE_HOUR, _AMPERE, _VOLT, _HERTZ))
 
 
-def publish(mqtt, topic, function, arguments, retain=False):
-    """Publish through `mqtt` (app.mqtt.Mqtt, connected) what function(*arguments, write) writes:
-    measured first, then written again into the socket, never whole in memory."""
+def publish(mqtt, topic, message, arguments=None, retain=False):
+    """A PUBLISH at QoS 0 through `mqtt` (app.mqtt.Mqtt, connected), byte for byte as
+    umqtt.simple's publish() writes it (tests/upy/test_mqtt_messages.py compares them; written
+    here so that a turn of publishing needs no umqtt.simple). `message` is the payload (str or
+    bytes), or with `arguments` a function that writes it in pieces: message(*arguments, write),
+    run twice (measured, then written into the socket), so it is never whole in memory.
+    mqtt.packet_start is where the packet starts in the buffer while it is written (app/mqtt.py's
+    _publish takes back a packet cut short by a MemoryError), then where it ends."""
+    mqtt.packet_start = mqtt.filled
     size = 0
 
     def count(piece):
         nonlocal size
         size += len(view(piece))  # UTF-8 bytes, not characters
 
-    function(*arguments, count)
-    _start(mqtt, topic.encode(), size, retain)
-    function(*arguments, mqtt.write)
-    mqtt.packet_start = mqtt.filled
-
-
-def publish_packet(mqtt, topic, message, retain=False):
-    """A PUBLISH at QoS 0 into `mqtt`'s socket, byte for byte as umqtt.simple's publish() writes
-    it (tests/upy/test_mqtt_messages.py compares them). Written here so that a turn of publishing
-    needs no umqtt.simple: its code would be loaded for each reading."""
-    _start(mqtt, topic, len(message), retain)
-    mqtt.write(message)
-    mqtt.packet_start = mqtt.filled
-
-
-def _start(mqtt, topic, size, retain):
-    """A PUBLISH's fixed header and topic, for a message of `size` bytes to follow; with
-    mqtt.packet_start where it starts in the buffer while it is written (app/mqtt.py's _publish
-    takes back a packet cut short by a MemoryError; publish() and publish_packet() set it past
-    the packet once it is whole)."""
-    mqtt.packet_start = mqtt.filled
-    header = bytearray(4)  # the type and flags, the remaining length in 7-bit groups
+    if arguments is None:
+        count(message)
+    else:
+        message(*arguments, count)
+    topic_size = len(view(topic))
+    size += 2 + topic_size
+    header = bytearray(6)  # the type and flags, the remaining length in 7-bit groups, the topic's length
     header[0] = 0x30 | retain
-    size += 2 + len(topic)
     at = 1
     while size > 0x7F:
         header[at] = size & 0x7F | 0x80
         size >>= 7
         at += 1
     header[at] = size
-    mqtt.write(header, at + 1)
-    mqtt.write(bytes((len(topic) >> 8, len(topic) & 0xFF)))
+    header[at + 1] = topic_size >> 8
+    header[at + 2] = topic_size & 0xFF
+    mqtt.write(header, at + 3)
     mqtt.write(topic)
+    if arguments is None:
+        mqtt.write(message)
+    else:
+        message(*arguments, mqtt.write)
+    mqtt.packet_start = mqtt.filled
 
 
 def quantity(q):
     """(exact decimal text, unit symbol) of a Quantity as published: energy in k-units."""
     if q.unit in (_WATT_HOUR, _VOLT_AMPERE_HOUR, _VAR_HOUR):
-        return decimal_text(q.raw, q.scaler - 3), "k" + symbol(q.unit)
-    return decimal_text(q.raw, q.scaler), symbol(q.unit)
+        return text.decimal_text(q.raw, q.scaler - 3), "k" + text.symbol(q.unit)
+    return text.decimal_text(q.raw, q.scaler), text.symbol(q.unit)
 
 
 def value_text(v):
@@ -91,18 +85,18 @@ def value_text(v):
     if isinstance(v, Quantity):
         return quantity(v)[0]
     if isinstance(v, DateTime):
-        return iso(v) or v.raw.hex()
+        return text.iso(v) or v.raw.hex()
     if isinstance(v, str):
         return v
     if isinstance(v, (bytes, bytearray)):
-        return text_of(v)
-    return json_value(v)
+        return report.text_of(v)
+    return report.value(v)
 
 
 def value_topic(prefix, code, name):
     """PREFIX/power/import for "power_import"; PREFIX/obis/A.B.C.D.E.F for a code without name."""
     if name is None:
-        return prefix + "/obis/" + obis_text(code)
+        return prefix + "/obis/" + text.obis_text(code)
     return prefix + "/" + name.replace("_", "/")
 
 
@@ -124,7 +118,7 @@ def named(reading):
     for i in range(len(values)):
         code = codes[6 * i:6 * i + 6]
         v = values[i]
-        name = friendly_name(code)
+        name = text.name(code)
         if name == "meter_id":
             if meter_id:
                 name = None
@@ -134,72 +128,70 @@ def named(reading):
 
 def write_state(reading, write):
     """The state message of a reading, in pieces through write(text)."""
-    time = iso(reading.time) if reading.time is not None else None
+    time = text.iso(reading.time) if reading.time is not None else None
     write('{"time": ')
-    write(string(time) if time else "null")
+    write(report.string(time) if time else "null")
     separator = ', "meter": {'
     for key, v in (("id", reading.meter_id), ("manufacturer", reading.manufacturer),
                    ("model", reading.model), ("list", reading.list_id)):
         if v:
             write(separator)
-            write('"%s": %s' % (key, string(v)))
+            write('"%s": %s' % (key, report.string(v)))
             separator = ", "
     if separator == ", ":
         write("}")
     for code, v, name in named(reading):
-        write(', "%s": {"obis": "%s", "value": ' % (name or obis_text(code), obis_text(code)))
+        write(', "%s": {"obis": "%s", "value": ' % (name or text.obis_text(code), text.obis_text(code)))
         if isinstance(v, Quantity):
             number, unit = quantity(v)
             write(number)
             if unit:
                 write(', "unit": ')
-                write(string(unit))
+                write(report.string(unit))
         else:
-            write(json_value(v))
+            write(report.value(v))
         write("}")
     write("}")
 
 
-def learn(table, count, reading):
-    """Add the Home Assistant sensors of a reading not seen before to `table` (a bytearray of
-    MAX_SENSORS, SENSOR_SIZE bytes each: C, D, E of the OBIS code, what the friendly name depends
-    on, then the DLMS unit; in the order they were seen), which holds `count`: the new count.
-    A Norwegian meter sends power every 2 s, voltages every 10 s and energy every hour, so they
-    come in over time."""
-    for code, v, name in named(reading):
-        if count == MAX_SENSORS or not isinstance(v, Quantity) or not is_sensor(name, v.unit):
-            continue
-        c, d, e = code[2], code[3], code[4]
-        for at in range(0, count * SENSOR_SIZE, SENSOR_SIZE):
-            if table[at] == c and table[at + 1] == d and table[at + 2] == e:
-                break
-        else:
-            at = count * SENSOR_SIZE
-            table[at:at + 3] = code[2:5]
-            table[at + 3] = v.unit
-            count += 1
-    return count
+def learn(mqtt, code, unit):
+    """Remember a Home Assistant sensor not seen before in mqtt.sensors (a bytearray of
+    SENSOR_SIZE bytes per sensor: C, D, E of the OBIS code, what the friendly name depends on,
+    then the DLMS unit; in the order they were seen; mqtt.sensor_count of them), while there is
+    room. A Norwegian meter sends power every 2 s, voltages every 10 s and energy every hour, so
+    they come in over time."""
+    table = mqtt.sensors
+    end = mqtt.sensor_count * SENSOR_SIZE
+    c, d, e = code[2], code[3], code[4]
+    for at in range(0, end, SENSOR_SIZE):
+        if table[at] == c and table[at + 1] == d and table[at + 2] == e:
+            return
+    if end < len(table):
+        table[end:end + 3] = code[2:5]
+        table[end + 3] = unit
+        mqtt.sensor_count += 1
 
 
 def publish_reading(mqtt, reading):
     """Publish a new reading through `mqtt` (app.mqtt.Mqtt, connected): its state message and the
-    values that go to a topic of their own; with discovery on, learn its sensors first."""
-    sensors = mqtt.sensors
-    if sensors is not None:
-        if mqtt.device is None:  # which meter this is: its number, or the chip's after a while
-            if reading.meter_id or mqtt.readings_without_id >= _ID_WAIT_READINGS:
-                mqtt.device = reading.meter_id, reading.manufacturer, reading.model
-            else:
-                mqtt.readings_without_id += 1
-        mqtt.sensor_count = learn(sensors, mqtt.sensor_count, reading)
+    values that go to a topic of their own; with discovery on, learn its sensors."""
+    sensors = mqtt.sensors is not None
+    if sensors and mqtt.device is None:  # which meter this is: its number, or the chip's after a while
+        if reading.meter_id or mqtt.readings_without_id >= _ID_WAIT_READINGS:
+            mqtt.device = reading.meter_id, reading.manufacturer, reading.model
+        else:
+            mqtt.readings_without_id += 1
     config = mqtt.app.config["mqtt"]
     prefix = config["prefix"]
     publish(mqtt, prefix + "/state", write_state, (reading,))
     sent = 1
     per_value = config["per_value"]
     for code, v, name in named(reading):
-        if per_value or sensors is not None and isinstance(v, Quantity) and is_sensor(name, v.unit):
-            publish_packet(mqtt, value_topic(prefix, code, name).encode(), value_text(v).encode())
+        sensor = sensors and isinstance(v, Quantity) and is_sensor(name, v.unit)
+        if sensor:
+            learn(mqtt, code, v.unit)
+        if per_value or sensor:
+            publish(mqtt, value_topic(prefix, code, name), value_text(v))
             sent += 1
     mqtt.flush()
     mqtt.show(None, sent)
