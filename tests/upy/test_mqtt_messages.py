@@ -66,12 +66,15 @@ def test_state_message_of_a_kamstrup_reading():
 
 
 def test_energy_is_published_in_kwh_without_rounding():
-    assert messages.quantity(Quantity(85823280, 0, WATT_HOUR)) == ("85823.280", "kWh")
-    assert messages.quantity(Quantity(5, 3, WATT_HOUR)) == ("5", "kWh")         # 5000 Wh
-    assert messages.quantity(Quantity(7, 2, VAR_HOUR)) == ("0.7", "kvarh")     # 700 varh
-    assert messages.quantity(Quantity(12345, -2, VOLT_AMPERE_HOUR)) == ("0.12345", "kVAh")
-    assert messages.quantity(Quantity(-12, -1, WATT)) == ("-1.2", "W")
-    assert messages.quantity(Quantity(975, -3, NO_UNIT)) == ("0.975", "")
+    def published(q):  # (value topic's payload, the state message's value and unit as written)
+        state = render(messages.write_state, reading_of(("1.0.99.1.0.255", q)))
+        return messages.value_text(q), state[state.index('"value": '):-2]
+    assert published(Quantity(85823280, 0, WATT_HOUR)) == ("85823.280", '"value": 85823.280, "unit": "kWh"')
+    assert published(Quantity(5, 3, WATT_HOUR)) == ("5", '"value": 5, "unit": "kWh"')           # 5000 Wh
+    assert published(Quantity(7, 2, VAR_HOUR)) == ("0.7", '"value": 0.7, "unit": "kvarh"')      # 700 varh
+    assert published(Quantity(12345, -2, VOLT_AMPERE_HOUR)) == ("0.12345", '"value": 0.12345, "unit": "kVAh"')
+    assert published(Quantity(-12, -1, WATT)) == ("-1.2", '"value": -1.2, "unit": "W"')
+    assert published(Quantity(975, -3, NO_UNIT)) == ("0.975", '"value": 0.975')
 
 
 def test_value_payloads_and_topics():

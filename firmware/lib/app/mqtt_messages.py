@@ -28,6 +28,7 @@ _AMPERE = const(33)
 _VOLT = const(35)
 _HERTZ = const(44)
 _NO_UNIT = const(255)
+_ENERGY = const((_WATT_HOUR, _VOLT_AMPERE_HOUR, _VAR_HOUR))  # published in k-units (kWh), as Home Assistant wants
 # The DLMS units of the quantities Home Assistant gets a sensor for; app/mqtt_discovery.py has
 # their classes in this order. Power factor (no unit) goes by its name.
 SENSOR_UNITS = bytes((_WATT, _VAR, _VOLT_AMPERE, _WATT_HOUR, _VAR_HOUR, _VOLT_AMPERE_HOUR, _AMPERE, _VOLT, _HERTZ))
@@ -73,17 +74,10 @@ def publish(mqtt, topic, message, arguments=None, retain=False):
     mqtt.packet_start = mqtt.filled
 
 
-def quantity(q):
-    """(exact decimal text, unit symbol) of a Quantity as published: energy in k-units."""
-    if q.unit in (_WATT_HOUR, _VOLT_AMPERE_HOUR, _VAR_HOUR):
-        return text.decimal_text(q.raw, q.scaler - 3), "k" + text.symbol(q.unit)
-    return text.decimal_text(q.raw, q.scaler), text.symbol(q.unit)
-
-
 def value_text(v):
     """A value as the payload of its own topic: a number, or text without JSON quotes."""
-    if isinstance(v, Quantity):
-        return quantity(v)[0]
+    if isinstance(v, Quantity):  # energy in k-units
+        return text.decimal_text(v.raw, v.scaler - 3 if v.unit in _ENERGY else v.scaler)
     if isinstance(v, DateTime):
         return text.iso(v) or v.raw.hex()
     if isinstance(v, str):
@@ -143,11 +137,11 @@ def write_state(reading, write):
     for code, v, name in named(reading):
         write(', "%s": {"obis": "%s", "value": ' % (name or text.obis_text(code), text.obis_text(code)))
         if isinstance(v, Quantity):
-            number, unit = quantity(v)
-            write(number)
+            write(value_text(v))
+            unit = text.symbol(v.unit)
             if unit:
                 write(', "unit": ')
-                write(report.string(unit))
+                write(report.string("k" + unit if v.unit in _ENERGY else unit))
         else:
             write(report.value(v))
         write("}")
