@@ -4,6 +4,7 @@ import sys
 from han.floats import decimal_from_float_bits
 from han.text import decimal_text, iso, symbol
 from han.values import DateTime, Quantity
+from encoder import CLOCK, array, date_time, double_long_unsigned, obis
 from support import FRAMES, read_bytes
 
 
@@ -105,26 +106,33 @@ def test_quantities_read_the_same_whatever_their_instance_keeps():
     assert Quantity(0, 0, 27) != Quantity(0, 0, 29) and Quantity(0, 1, 30) == Quantity(0, 0, 30)
 
 
+def _reading(items, header_time):
+    """The reading han.cosem makes of a list of encoded items (flat runs of code, value) with
+    this header time."""
+    from han.cosem import build_reading, new_cache, parse
+    cache = new_cache()
+    body = parse(array(items), False, cache)[1]
+    return build_reading(body, header_time, None, None, cache)
+
+
 def test_a_header_time_equal_to_the_clock_item_is_that_item():
-    from han.cosem import build_reading
-    clock = b"\x00\x00\x01\x00\x00\xff"
     raw = bytes.fromhex("07e40107020e2f14ff800000")
-    body = [clock, DateTime(raw), b"\x01\x00\x01\x07\x00\xff", 5]
-    reading = build_reading(body, DateTime(raw))
+    items = [obis(CLOCK), date_time(raw), obis(b"\x01\x00\x01\x07\x00\xff"), double_long_unsigned(5)]
+    reading = _reading(items, DateTime(raw))
     assert reading.time is reading.values[0] and iso(reading.time) == "2020-01-07T14:47:20"
+    assert reading.codes == CLOCK + b"\x01\x00\x01\x07\x00\xff"
     later = DateTime(bytes.fromhex("07e40107020e2f15ff800000"))
-    assert build_reading(body, later).time is later  # the header's time wins
+    assert _reading(items, later).time is later  # the header's time wins
 
 
 def test_a_header_time_that_says_no_date_nor_time_is_not_the_readings():
     # han.cosem tests the fields han.text.iso renders (the decoder does not load it).
-    from han.cosem import build_reading
-    body = [b"\x01\x00\x01\x07\x00\xff", 5]
-    assert build_reading(body, _dt("ffffffffffffffffff8000ff")).time is None
-    assert build_reading(body, _dt("07e40d20ff1800ffff8000ff")).time is None  # month 13, hour 24
+    items = [obis(b"\x01\x00\x01\x07\x00\xff"), double_long_unsigned(5)]
+    assert _reading(items, _dt("ffffffffffffffffff8000ff")).time is None
+    assert _reading(items, _dt("07e40d20ff1800ffff8000ff")).time is None  # month 13, hour 24
     for when in ("ffffffffff0c1e00ff8000ff", "07e40115ffffffffff8000ff"):  # a time alone, a date alone
         header = _dt(when)
-        assert build_reading(body, header).time is header
+        assert _reading(items, header).time is header
 
 
 def test_decoding_does_not_load_the_text_of_values():

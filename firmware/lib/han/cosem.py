@@ -200,15 +200,15 @@ _CACHED = const(2)  # lists whose convention is kept
 _NO_UNIT = const(255)  # DLMS unit code (han.units)
 
 
-def parse(view, notification=True, cache=None):
+def parse(view, notification, cache):
     """(header DateTime or None, body) of a data-notification APDU in `view`; without
-    `notification`, a bare A-XDR structure or array (gateways that strip the header). With
-    `cache` (new_cache()), a body that is a structure or an array comes in the cache's list
-    (build_reading takes it from there: the next parse reuses it)."""
+    `notification`, a bare A-XDR structure or array (gateways that strip the header). `cache`
+    (new_cache()) keeps what build_reading takes from there: a body that is a structure or an
+    array comes in its list of items, the 6-byte octet-strings in its codes buffer (the next
+    parse reuses both)."""
     reader = Reader(view, 1 if notification else 0)
-    if cache is not None:
-        reader.codes = cache[_CODES]
-        reader.coded = 0
+    reader.codes = cache[_CODES]
+    reader.coded = 0
     header_time = None
     if notification:
         reader.unsigned(4)  # long-invoke-id-and-priority: nothing a reader needs
@@ -228,22 +228,21 @@ def parse(view, notification=True, cache=None):
     return header_time, body
 
 
-def _is_code(value):  # a 6-byte octet-string: in the codes buffer (`...`, Reader.data) or bytes
-    return value is ... or isinstance(value, bytes) and len(value) == 6
+# Do a[i:i + 6] and b[j:j + 6] hold the same bytes? (In place: a slice would be a new object.
+# Comments, not docstrings, here: compiling a docstring from source takes heap.)
+def _same(a, i, b, j):
+    for n in range(6):
+        if a[i + n] != b[j + n]:
+            return False
+    return True
 
 
 # A 6-byte octet-string value in the codes buffer at `at` (a `...` that is no code): the last
 # reading's (`earlier`) equal value if it has one, as a meter repeats its values, else new bytes.
-# (Comments, not docstrings, here: compiling a docstring from source takes heap.)
 def _octets(codes, at, earlier):
-    if earlier is not None:
-        for value in earlier.values:
-            if isinstance(value, bytes) and len(value) == 6:
-                for i in range(6):  # (in place: a slice would be a new object)
-                    if value[i] != codes[at + i]:
-                        break
-                else:
-                    return value
+    for value in earlier.values:
+        if isinstance(value, bytes) and len(value) == 6 and _same(value, 0, codes, at):
+            return value
     return bytes(codes[at:at + 6])
 
 
@@ -259,11 +258,11 @@ def _text(value):
     return value.decode()
 
 
-def entries(body, cache=None):
+def entries(body, cache):
     """[obis, value, scaler_unit, obis, value, ...] (flat: no tuple per entry) by the first
-    layout that fits the list body, or None. With `cache`, the body may be its list of items
-    (parse) and a self-describing list's entries come in its list of entries. An obis is 6 bytes
-    or where they are in the codes buffer (an int).
+    layout that fits the list body (parse put it in the cache's list of items), or None. An
+    obis is where the code's 6 bytes are in the cache's codes buffer (None: a value without a
+    code); a self-describing list's entries come in the cache's list of entries.
 
     1. Capture objects (han.positional): a structure whose item 0 is the push object list.
     2. Positional (han.positional): bare values the meter table knows.
@@ -271,84 +270,74 @@ def entries(body, cache=None):
        obis, value[, scaler-unit] (Kamstrup, Netz NÖ, Kaifa SE). Values without a code (a
        leading list id, a meter time, a trailing meter number) come with obis None.
     """
-    if not isinstance(body, (list, tuple)) or not body:  # a scalar body is no list at all
+    if body is not cache[_ITEMS] or not body:  # a scalar body is no list at all
         return None
     n = len(body)
-    structure = cache[_KIND] == _STRUCTURE if cache is not None and body is cache[_ITEMS] \
-        else isinstance(body, tuple)
-    codes = cache[_CODES] if cache is not None else None
-    if structure and isinstance(body[0], list) and len(body[0]) == n:
+    codes = cache[_CODES]
+    if cache[_KIND] == _STRUCTURE and isinstance(body[0], list) and len(body[0]) == n:
         from han import positional  # capture objects and positional lists: loaded when one comes
-        out = positional.captured(body, codes, cache[_LAST] if cache is not None else None)
+        out = positional.captured(body, codes, cache[_LAST])
         if out is not None:
             return out
     for i in range(n):  # bare values only (the first may be the list's own code)
         e = body[i]
-        if isinstance(e, (list, tuple)) or (i and _is_code(e)):
+        if isinstance(e, (list, tuple)) or (i and e is ...):
             break
     else:
         from han import positional
         out = positional.bare(body, codes)
         if out is not None:
             return out
-    count = _labelled(body, None, None)
-    if count is None:
-        return None
-    # at its size: appending grows a copy by doubling (1 KB for 33 values)
-    out = [None] * (3 * count) if cache is None else _sized(cache[_ENTRIES], 3 * count)
-    _labelled(body, out, cache)
-    return out
-
-
-def _labelled(body, out, cache):
-    """The self-describing entries of `body` (layout 3 of entries()), written into `out` when it
-    is given (with the cache); their number, or None when `body` is no such list."""
-    codes = cache[_CODES] if cache is not None else None
-    n = len(body)
-    count = 0
-    labelled = False
-    i = 0
-    k = 0  # the codes buffer's next code (its k-th `...`)
-    while i < n:
-        e = body[i]
-        i += 1
-        scaler_unit = None
-        if isinstance(e, tuple) and 2 <= len(e) <= 3 and _is_code(e[0]):
-            if len(e) == 3:
-                scaler_unit = e[2]
-                if scaler_unit is not None and not isinstance(scaler_unit, Quantity):
-                    return None
-            obis = e[0]
-            e = e[1]
-            labelled = True
-        elif _is_code(e) and i < n:
-            obis = e
+    # Self-describing: counted, then written into the entries list at its size (appending grows
+    # a copy by doubling: 1 KB for 33 values).
+    out = None
+    while True:
+        count = 0
+        labelled = False
+        i = 0
+        k = 0  # the codes buffer's next code (its k-th `...`)
+        while i < n:
             e = body[i]
             i += 1
-            if i < n and isinstance(body[i], Quantity):
-                scaler_unit = body[i]
+            scaler_unit = None
+            if isinstance(e, tuple) and 2 <= len(e) <= 3 and e[0] is ...:
+                if len(e) == 3:
+                    scaler_unit = e[2]
+                    if scaler_unit is not None and not isinstance(scaler_unit, Quantity):
+                        return None
+                obis = ...
+                e = e[1]
+                labelled = True
+            elif e is ... and i < n:
+                obis = e
+                e = body[i]
                 i += 1
-            labelled = True
-        elif e is not None:  # null-data stands for an absent phase (Kamstrup): nothing to report
-            obis = None
-        else:
-            continue
-        if out is not None:
-            if obis is ...:
-                obis = 6 * k
-                k += 1
-            if e is ...:
-                e = _octets(codes, 6 * k, cache[_LAST])
-                k += 1
-            # (isinstance twice: a tuple of types would be a new object each time)
-            elif codes is not None and (isinstance(e, list) or isinstance(e, tuple)):
-                from han.compact import settled  # (a value that holds octet-strings of 6 bytes: rare)
-                e, k = settled(e, codes, k)
-            out[3 * count] = obis
-            out[3 * count + 1] = e
-            out[3 * count + 2] = scaler_unit
-        count += 1
-    return count if labelled else None
+                if i < n and isinstance(body[i], Quantity):
+                    scaler_unit = body[i]
+                    i += 1
+                labelled = True
+            elif e is not None:  # null-data stands for an absent phase (Kamstrup): nothing to report
+                obis = None
+            else:
+                continue
+            if out is not None:
+                if obis is ...:
+                    obis = 6 * k
+                    k += 1
+                if e is ...:
+                    e = _octets(codes, 6 * k, cache[_LAST])
+                    k += 1
+                # (isinstance twice: a tuple of types would be a new object each time)
+                elif isinstance(e, list) or isinstance(e, tuple):
+                    from han.compact import settled  # (a value that holds octet-strings of 6 bytes: rare)
+                    e, k = settled(e, codes, k)
+                out[3 * count] = obis
+                out[3 * count + 1] = e
+                out[3 * count + 2] = scaler_unit
+            count += 1
+        if not labelled or out is not None:
+            return out
+        out = _sized(cache[_ENTRIES], 3 * count)
 
 
 def _flag(title):
@@ -366,13 +355,13 @@ def new_cache():
     two lists, as list id, FLAG id, model, (name, manufacturer, scalers), the latest first; then
     the lists every push reuses (the body's items, its tag, the entries), at the longest size
     seen: a push needs no piece of heap larger than its reading's list of items; the codes
-    buffer (Reader.data), the last reading."""
-    return [None, None, None, None] * _CACHED + [[], None, [], bytearray(), None]
+    buffer (Reader.data), the last reading (an empty one before the first)."""
+    return [None, None, None, None] * _CACHED + [[], None, [], bytearray(), Reading()]
 
 
 def _convention(reading, found, codes, hint, cache):
     """(name, manufacturer, scalers) for the meter of a reading's entries (`found`, `codes`: the
-    codes buffer), and the reading's list id; from `cache` (new_cache(), or None) when one of
+    codes buffer), and the reading's list id; from `cache` (new_cache()) when one of
     its last lists was the same. A meter does not change, so han.meters (the table) is loaded
     only for a list not seen last: meters that alternate two lists (Kaifa: power every 2 s,
     everything every 10 s) find both here."""
@@ -383,10 +372,7 @@ def _convention(reading, found, codes, hint, cache):
         obis = found[k]
         if obis is None:
             continue
-        if isinstance(obis, int):  # (where in the codes buffer)
-            c, d, e = codes[obis + 2], codes[obis + 3], codes[obis + 4]
-        else:
-            c, d, e = obis[2], obis[3], obis[4]
+        c, d, e = codes[obis + 2], codes[obis + 3], codes[obis + 4]
         if c == 0 and d == 2 and e == 129:
             list_id = _text(found[k + 1])
         elif c == 96 and d == 1 and (e == 1 or e == 7):
@@ -394,38 +380,35 @@ def _convention(reading, found, codes, hint, cache):
         elif c == 42 and d == 0 and flag is None and isinstance(found[k + 1], bytes):
             flag = _flag(found[k + 1])  # a logical device name starts with the FLAG id ("ISK10307...")
     reading.list_id = list_id
-    if cache is not None:
-        for at in range(0, _ITEMS, 4):
-            convention = cache[at + 3]
-            if convention is not None and cache[at] == list_id and cache[at + 1] == flag \
-                    and cache[at + 2] == model:
-                if at:  # the latest first: it trades places with the first
-                    cache[at:at + 4] = cache[0:4]
-                    cache[0:4] = (list_id, flag, model, convention)
-                return convention
+    for at in range(0, _ITEMS, 4):
+        convention = cache[at + 3]
+        if convention is not None and cache[at] == list_id and cache[at + 1] == flag \
+                and cache[at + 2] == model:
+            if at:  # the latest first: it trades places with the first
+                cache[at:at + 4] = cache[0:4]
+                cache[0:4] = (list_id, flag, model, convention)
+            return convention
     table = load("meters")
     name, manufacturer, scalers = table.identify(list_id, flag, hint, model)
     convention = (name, manufacturer or table.manufacturer(flag), scalers)
-    if cache is not None:  # the oldest goes
-        cache[4:_ITEMS] = cache[0:_ITEMS - 4]
-        cache[0:4] = (list_id, flag, model, convention)
+    cache[4:_ITEMS] = cache[0:_ITEMS - 4]  # the oldest goes
+    cache[0:4] = (list_id, flag, model, convention)
     return convention
 
 
-def build_reading(body, header_time, system_title=None, hint=None, cache=None):
-    """Reading from a notification body; Error("unknown") with the list shape if no layout fits.
-
-    `cache` (new_cache(), owned by the caller) keeps the meter convention between readings.
-    """
+def build_reading(body, header_time, system_title, hint, cache):
+    """Reading from a notification body (parse, with the same `cache`: new_cache(), owned by
+    the caller, that keeps the meter convention between readings); Error("unknown") with the
+    list shape if no layout fits."""
     found = entries(body, cache)
     if found is None:
         from han.shapes import describe
-        if cache is not None and body is cache[_ITEMS] and cache[_KIND] == _STRUCTURE:
+        if body is cache[_ITEMS] and cache[_KIND] == _STRUCTURE:
             body = tuple(body)  # (described as what it is)
         raise Error("unknown", (_LAYOUT, describe(body)))
     reading = Reading()
     reading.system_title = system_title
-    codes = cache[_CODES] if cache is not None else None
+    codes = cache[_CODES]
     convention = _convention(reading, found, codes, hint, cache)
     scalers = convention[2]
     reading.convention = convention[0]
@@ -435,44 +418,39 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
     # The last reading: where this one says the same in the same place, its objects serve (a
     # meter repeats most values from push to push, and its codes; nothing in a reading changes
     # in place). Its codes are this one's until one differs: then `fresh` takes them.
-    earlier = cache[_LAST] if cache is not None else None
-    previous = earlier.values if earlier is not None else ()
-    shared = earlier.codes if earlier is not None else b""
+    previous = cache[_LAST].values
+    shared = cache[_LAST].codes
     fresh = None
     n = 0
     for k in range(0, len(found), 3):
-        obis, value, scaler_unit = found[k], found[k + 1], found[k + 2]
-        if obis is None:
-            code, at = None, 0
-        elif isinstance(obis, int):
-            code, at = codes, obis
-        else:
-            code, at = obis, 0
+        at, value, scaler_unit = found[k], found[k + 1], found[k + 2]
         before = previous[n] if n < len(previous) else None
         if isinstance(value, bool):
             pass
         elif isinstance(value, int):
             if scaler_unit is not None:
                 value = reading.quantity(value, scaler_unit.scaler, scaler_unit.unit, before)
-            elif code is None:
+            elif at is None:
                 value = reading.quantity(value, 0, _NO_UNIT, before)
             else:  # no scaler sent: the meter convention's, in the unit the code implies
                 scaler = 0
                 for i in range(0, len(scalers), 3):
-                    if scalers[i] == code[at + 2] and scalers[i + 1] == code[at + 3]:
+                    if scalers[i] == codes[at + 2] and scalers[i + 1] == codes[at + 3]:
                         scaler = scalers[i + 2] - 256 if scalers[i + 2] > 127 else scalers[i + 2]
                         break
-                value = reading.quantity(value, scaler, default_unit(code, at), before)
+                value = reading.quantity(value, scaler, default_unit(codes, at), before)
         elif isinstance(value, Decimal):
             value = reading.quantity(value.raw, value.scaler + (scaler_unit.scaler if scaler_unit else 0),
                                      scaler_unit.unit if scaler_unit else
-                                     (default_unit(code, at) if code is not None else _NO_UNIT), before)
+                                     (default_unit(codes, at) if at is not None else _NO_UNIT), before)
         elif isinstance(value, bytes) and len(value) == 12 and \
-                (code is None or (code[at + 2] == 1 and code[at + 3] == 0 and code[at + 4] == 0)):
+                (at is None or (codes[at + 2] == 1 and codes[at + 3] == 0 and codes[at + 4] == 0)):
             when = DateTime(value)
             if when.plausible():
                 value = when
-        if code is None:  # a value the list sends without a code: name it, or leave it out
+        code = codes
+        if at is None:  # a value the list sends without a code: name it, or leave it out
+            at = 0
             if isinstance(value, DateTime):
                 code = _CLOCK  # the meter's time (Netz NÖ puts it first)
             elif k == 0 and _text(value) == reading.list_id:
@@ -486,9 +464,7 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
         values[n] = value
         to = 6 * n
         n += 1
-        if fresh is None and not (to + 6 <= len(shared) and shared[to] == code[at] and shared[to + 1] == code[at + 1]
-                                  and shared[to + 2] == code[at + 2] and shared[to + 3] == code[at + 3]
-                                  and shared[to + 4] == code[at + 4] and shared[to + 5] == code[at + 5]):
+        if fresh is None and not (to + 6 <= len(shared) and _same(shared, to, code, at)):
             fresh = bytearray(shared[:to])  # (this push's codes differ from the last's here)
         if fresh is not None:
             for i in range(at, at + 6):
@@ -509,9 +485,8 @@ def build_reading(body, header_time, system_title=None, hint=None, cache=None):
                 or raw[5] <= 23 and raw[6] <= 59:
             reading.time = header_time
     del values[n:]  # the values left out (their room stays: a few slots at most)
-    if cache is not None:  # the lists keep their room, not what this push put in them
-        for kept in (cache[_ITEMS], cache[_ENTRIES]):
-            for i in range(len(kept)):
-                kept[i] = None
-        cache[_LAST] = reading
+    for kept in (cache[_ITEMS], cache[_ENTRIES]):  # they keep their room, not what this push put in them
+        for i in range(len(kept)):
+            kept[i] = None
+    cache[_LAST] = reading
     return reading

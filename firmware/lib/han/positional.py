@@ -9,7 +9,7 @@ the first value may be the list's own code.
 
 Loaded only when such a list arrives, so meters that send OBIS codes do not pay for this.
 """
-from han.cosem import _is_code, _octets, _text
+from han.cosem import _octets, _same, _text
 from han.values import Quantity
 
 SKIP = bytes(6)  # in a layout: a position whose value is not reported
@@ -109,12 +109,12 @@ def layout(first, count):
 
 def captured(body, codes, earlier):
     """[obis, value, scaler_unit, ...] of a list described by its capture objects, or None.
-    `codes`: the codes buffer of the body's `...` (han.cosem.Reader.data), or None; `earlier`:
-    the last reading."""
+    An obis is where the code is in `codes`, the codes buffer of the body's `...`
+    (han.cosem.Reader.data); `earlier`: the last reading."""
     objects = body[0]
     n = len(body)
     for item in objects:  # {class id, code, attribute, data index}: code k is object k's
-        if not (isinstance(item, tuple) and len(item) == 4 and _is_code(item[1]) and
+        if not (isinstance(item, tuple) and len(item) == 4 and item[1] is ... and
                 isinstance(item[0], int) and isinstance(item[2], int) and isinstance(item[3], int)):
             return None
     out = []
@@ -127,7 +127,7 @@ def captured(body, codes, earlier):
             if reported:
                 value = _octets(codes, 6 * k, earlier)
             k += 1
-        elif codes is not None and (reported or i) and (isinstance(value, list) or isinstance(value, tuple)):
+        elif (reported or i) and (isinstance(value, list) or isinstance(value, tuple)):
             from han.compact import settled
             if i:
                 value, k = settled(value, codes, k)
@@ -137,42 +137,31 @@ def captured(body, codes, earlier):
             continue
         scaler_unit = None
         for j in range(n):
-            if objects[j][2] == 3 and isinstance(body[j], Quantity) and _same_code(objects, codes, i, j):
+            if objects[j][2] == 3 and isinstance(body[j], Quantity) and _same(codes, 6 * i, codes, 6 * j):
                 scaler_unit = body[j]
-        out.append(6 * i if codes is not None else objects[i][1])  # (where in the codes buffer)
+        out.append(6 * i)
         out.append(value)
         out.append(scaler_unit)
     return out
 
 
-def _same_code(objects, codes, i, j):
-    """Do capture objects i and j have the same code (in the codes buffer when it is given)?"""
-    if codes is None:
-        return objects[i][1] == objects[j][1]
-    for at in range(6):
-        if codes[6 * i + at] != codes[6 * j + at]:
-            return False
-    return True
-
-
 def bare(body, codes):
-    """[obis, value, None, ...] of a list of bare values the table knows, or None. `codes`: the
-    codes buffer of the body's `...` (han.cosem.Reader.data), or None."""
+    """[obis, value, None, ...] of a list of bare values the table knows, or None. The table's
+    codes go to `codes`, the codes buffer (han.cosem.Reader.data), where each obis says."""
     n = len(body)
-    first = body[0]
-    if first is ...:  # (the only one: han.cosem.entries sends no list with more here)
-        first = bytes(codes[0:6])
-    head = first
-    if not _is_code(first):
+    head = first = body[0]
+    if first is ...:  # the list's own code (the only `...`: han.cosem.entries sends no list with more)
+        head = first = bytes(codes[0:6])
+    else:
         first = (_text(first) or False) if isinstance(first, (str, bytes)) else None
     table = layout(first, n) if first is not False else None  # unprintable text names no list
     if table is None:
         return None
+    codes[:] = table  # (the buffer keeps its room: the next push's codes go there too)
     out = []
     for i in range(n):
-        obis = table[i * 6:i * 6 + 6]
-        if obis != SKIP:
-            out.append(obis)
+        if table[6 * i + 5]:  # (a code ends in 0xFF, SKIP in 0)
+            out.append(6 * i)
             out.append(body[i] if i else head)
             out.append(None)
     return out
