@@ -359,20 +359,31 @@ def new_cache():
     return [None, None, None, None] * _CACHED + [[], None, [], bytearray(), Reading()]
 
 
-def _convention(reading, found, codes, hint, cache):
-    """(name, manufacturer, scalers) for the meter of a reading's entries (`found`, `codes`: the
-    codes buffer), and the reading's list id; from `cache` (new_cache()) when one of
-    its last lists was the same. A meter does not change, so han.meters (the table) is loaded
-    only for a list not seen last: meters that alternate two lists (Kaifa: power every 2 s,
-    everything every 10 s) find both here."""
+def build_reading(body, header_time, system_title, hint, cache):
+    """Reading from a notification body (parse, with the same `cache`: new_cache(), owned by
+    the caller, that keeps the meter convention between readings); Error("unknown") with the
+    list shape if no layout fits."""
+    found = entries(body, cache)
+    if found is None:
+        from han.shapes import describe
+        if body is cache[_ITEMS] and cache[_KIND] == _STRUCTURE:
+            body = tuple(body)  # (described as what it is)
+        raise Error("unknown", (_LAYOUT, describe(body)))
+    reading = Reading()
+    reading.system_title = system_title
+    codes = cache[_CODES]
+    # The meter's convention (name, manufacturer, scalers), by the list id, FLAG id and model the
+    # entries say; from the cache when one of its last lists was the same. A meter does not
+    # change, so han.meters (the table) is loaded only for a list not seen last: meters that
+    # alternate two lists (Kaifa: power every 2 s, everything every 10 s) find both there.
     list_id = _text(found[1]) if found and found[0] is None else None
     model = None
-    flag = _flag(reading.system_title)
+    flag = _flag(system_title)
     for k in range(0, len(found), 3):
-        obis = found[k]
-        if obis is None:
+        at = found[k]
+        if at is None:
             continue
-        c, d, e = codes[obis + 2], codes[obis + 3], codes[obis + 4]
+        c, d, e = codes[at + 2], codes[at + 3], codes[at + 4]
         if c == 0 and d == 2 and e == 129:
             list_id = _text(found[k + 1])
         elif c == 96 and d == 1 and (e == 1 or e == 7):
@@ -387,29 +398,13 @@ def _convention(reading, found, codes, hint, cache):
             if at:  # the latest first: it trades places with the first
                 cache[at:at + 4] = cache[0:4]
                 cache[0:4] = (list_id, flag, model, convention)
-            return convention
-    table = load("meters")
-    name, manufacturer, scalers = table.identify(list_id, flag, hint, model)
-    convention = (name, manufacturer or table.manufacturer(flag), scalers)
-    cache[4:_ITEMS] = cache[0:_ITEMS - 4]  # the oldest goes
-    cache[0:4] = (list_id, flag, model, convention)
-    return convention
-
-
-def build_reading(body, header_time, system_title, hint, cache):
-    """Reading from a notification body (parse, with the same `cache`: new_cache(), owned by
-    the caller, that keeps the meter convention between readings); Error("unknown") with the
-    list shape if no layout fits."""
-    found = entries(body, cache)
-    if found is None:
-        from han.shapes import describe
-        if body is cache[_ITEMS] and cache[_KIND] == _STRUCTURE:
-            body = tuple(body)  # (described as what it is)
-        raise Error("unknown", (_LAYOUT, describe(body)))
-    reading = Reading()
-    reading.system_title = system_title
-    codes = cache[_CODES]
-    convention = _convention(reading, found, codes, hint, cache)
+            break
+    else:
+        table = load("meters")
+        name, manufacturer, scalers = table.identify(list_id, flag, hint, model)
+        convention = (name, manufacturer or table.manufacturer(flag), scalers)
+        cache[4:_ITEMS] = cache[0:_ITEMS - 4]  # the oldest goes
+        cache[0:4] = (list_id, flag, model, convention)
     scalers = convention[2]
     reading.convention = convention[0]
     reading.manufacturer = convention[1]
