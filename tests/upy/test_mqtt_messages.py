@@ -121,16 +121,12 @@ def learn(table, count, reading):
 
 def test_meter_id_is_the_one_friendly_name_several_codes_have():
     # named() gives a second "meter_id" no name (the value goes by its code) and counts on no other
-    # name being shared: read from the table's source, "C.D.E name" pairs.
-    from support import ROOT
-    with open(ROOT + "/firmware/lib/han/text.py") as f:
-        source = f.read()
-    table = source[source.index("_NAMES = const(("):source.index("))", source.index("_NAMES = const(("))]
-    words = " ".join(piece for piece in table.split('"')[1::2]).split()
-    names = words[1::2]
-    assert len(names) > 30 and all(word.count(".") == 2 for word in words[0::2])
+    # name being shared: every name han.text gives.
+    from test_names import named_codes
+    names = list(named_codes().values())
+    assert len(names) > 30
     assert [name for name in names if names.count(name) > 1] == ["meter_id"] * 3
-    # a sensor has a name (its C.D.E in the table) and is a quantity: the table remembers them all
+    # a sensor has a name (its C.D.E has one) and is a quantity: the table remembers them all
     texts = ("meter_id", "meter_type", "list_version", "meter_time", "device_name")
     assert len([name for name in names if name not in texts]) <= MAX_SENSORS
     codes = [(bytes([1, 1, 96, 1, 0, 255]), None), (bytes([1, 1, 0, 0, 5, 255]), None),

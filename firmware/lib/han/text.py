@@ -12,13 +12,6 @@ uses float arithmetic: numbers are rendered to decimal text from the integer and
 """
 
 
-try:
-    from micropython import const
-except ImportError:
-    def const(value):
-        return value
-
-
 def decimal_text(raw, scaler):
     """raw × 10^scaler as exact decimal text with max(0, -scaler) fractional digits."""
     if scaler >= 0:
@@ -74,40 +67,32 @@ def obis_text(code):
     return "%d.%d.%d.%d.%d.%d" % (code[0], code[1], code[2], code[3], code[4], code[5])
 
 
-# Friendly names, matched on C.D.E only: A and B vary by meter (Kamstrup sends B=1) but mean the
-# same quantity. A few strings, not a dict: the board's heap is small.
-# "C.D.E name" entries separated by spaces, in pieces of at most ~220 characters: this module is
-# loaded for every dashboard poll and MQTT turn, and one string of them all would need 850 bytes in
-# one piece of a heap that may have its free room only in smaller ones.
-_NAMES = const((
-    "1.7.0 power_import 2.7.0 power_export 3.7.0 reactive_power_import 4.7.0 reactive_power_export "
-    "21.7.0 power_import_l1 41.7.0 power_import_l2 61.7.0 power_import_l3",
-    "22.7.0 power_export_l1 42.7.0 power_export_l2 62.7.0 power_export_l3 "
-    "31.7.0 current_l1 51.7.0 current_l2 71.7.0 current_l3 "
-    "32.7.0 voltage_l1 52.7.0 voltage_l2 72.7.0 voltage_l3",
-    "13.7.0 power_factor 33.7.0 power_factor_l1 53.7.0 power_factor_l2 73.7.0 power_factor_l3 "
-    "14.7.0 frequency "
-    "1.8.0 energy_import 2.8.0 energy_export 3.8.0 reactive_energy_import",
-    "4.8.0 reactive_energy_export "
-    "1.8.1 energy_import_tariff_1 1.8.2 energy_import_tariff_2 "
-    "2.8.1 energy_export_tariff_1 2.8.2 energy_export_tariff_2",
-    "21.8.0 energy_import_l1 41.8.0 energy_import_l2 61.8.0 energy_import_l3 "
-    "96.1.0 meter_id 96.1.1 meter_id 0.0.5 meter_id 96.1.7 meter_type "
-    "0.2.129 list_version 1.0.0 meter_time 42.0.0 device_name",
-))
-
-
+# Friendly names of the codes people look at, matched on C.D.E only: A and B vary by meter
+# (Kamstrup sends B=1) but mean the same quantity. Made from the code's parts rather than looked
+# up: this module is loaded for every dashboard poll and MQTT turn, and a table of the names was
+# a kilobyte of text loaded each time.
 def name(obis, at=0):
-    """The friendly name of the 6-byte OBIS code at obis[at:at + 6], or None."""
-    key = "%d.%d.%d " % (obis[at + 2], obis[at + 3], obis[at + 4])
-    for names in _NAMES:
-        at = 0
-        while True:
-            at = names.find(key, at)
-            if at < 0:
-                break
-            if at == 0 or names[at - 1] == " ":
-                end = names.find(" ", at + len(key))
-                return names[at + len(key):end if end > 0 else len(names)]
-            at += 1
-    return None
+    """The friendly name of the 6-byte OBIS code at obis[at:at + 6], or None. C is the quantity
+    (1-4: active and reactive power import and export; 11 current, 12 voltage, 13 power factor, 14
+    frequency), that of L1, L2, L3 when 20, 40, 60 more; D is 7 for its instantaneous value, 8 for
+    its energy; E is 0 for the total, 1 and 2 for the tariffs."""
+    c, d, e = obis[at + 2], obis[at + 3], obis[at + 4]
+    phase = c // 20
+    kind = c % 20
+    if phase > 3:
+        return ("meter_type" if e == 7 else "meter_id") if c == 96 and d == 1 and (e < 2 or e == 7) else None
+    if d == 7 and not e:  # instantaneous values: every power, the phases' current and voltage
+        if 0 < kind < 5 and (kind < 3 or not phase):
+            flow = "power"
+        elif kind == 13 or 10 < kind < 13 and phase or kind == 14 and not phase:
+            return ("current", "voltage", "power_factor", "frequency")[kind - 11] + ("_l%d" % phase if phase else "")
+        else:
+            return None
+    elif d == 8 and (0 < kind < 5 and not phase and (not e or e < 3 and kind < 3) or kind == 1 and not e):
+        flow = "energy"  # the totals, the tariffs' import and export, the phases' import
+    elif not d and not e:
+        return "meter_time" if c == 1 else "device_name" if c == 42 else None
+    else:
+        return "meter_id" if not c and not d and e == 5 else "list_version" if not c and d == 2 and e == 129 else None
+    return "%s%s_%s%s" % ("reactive_" if kind > 2 else "", flow, "export" if kind % 2 == 0 else "import",
+                          "_tariff_%d" % e if e else "_l%d" % phase if phase else "")
