@@ -16,6 +16,21 @@ from han.text import decimal_text, iso, symbol
 from han.text import name as friendly_name
 from han.values import DateTime, Decimal, Quantity
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+# Single characters are put as ints (http.Out.put): a bytes constant is an object made at every load
+# of this module.
+_QUOTE = const(0x22)
+_COMMA = const(0x2C)
+_MINUS = const(0x2D)
+_DOT = const(0x2E)
+_SPACE = const(0x20)
+_CLOSE = const(0x7D)  # }
+
 
 def parts(value):
     """(JSON value, display text, unit symbol or None) of a reading's value."""
@@ -63,7 +78,7 @@ def _decimal(out, raw, scaler):
         out.put(decimal_text(raw, scaler))
         return
     if raw < 0:
-        out.put(b"-")
+        out.put(_MINUS)
         raw = -raw
     if not scaler:
         out.number(raw)
@@ -71,7 +86,7 @@ def _decimal(out, raw, scaler):
     one = 10 ** -scaler
     out.number(raw // one)
     out.number(raw % one + one)  # a 1 and then the fraction's digits, leading zeros included
-    out.buf[out.n + scaler - 1] = 0x2E  # that 1 becomes the decimal point
+    out.buf[out.n + scaler - 1] = _DOT  # that 1 becomes the decimal point
 
 
 async def data(app, out, now_ms=None):
@@ -82,63 +97,70 @@ async def data(app, out, now_ms=None):
     out.put(OK_JSON)
     out.put(b'{"readings": ')
     out.number(state.readings)
-    if reading is None:
-        out.put(b', "age_s": null, "time": null, "meter": {}, "values": []}')
-        return
-    _head(out, reading, ((time.ticks_ms() if now_ms is None else now_ms) - state.reading_ms) & 0x3FFFFFFF)
-    lead = b'{"obis": "'
-    codes = reading.codes
-    values = reading.values
-    for i in range(len(values)):
-        out.put(lead)
-        _value(out, codes, 6 * i, values[i])
-        lead = b', {"obis": "'
-        if out.n > FLUSH_AT:
-            await out.flush()
+    _head(out, state, time.ticks_ms() if now_ms is None else now_ms)
+    if reading is not None:
+        codes = reading.codes
+        values = reading.values
+        for i in range(len(values)):
+            if i:
+                out.put(_COMMA)
+                out.put(_SPACE)
+            _value(out, codes, 6 * i, values[i])
+            if out.n > FLUSH_AT:
+                await out.flush()
     out.put(b"]}")
 
 
-def _head(out, reading, age_ms):
-    """The reading's age, time and meter, up to its values' list."""
+def _head(out, state, now_ms):
+    """The latest reading's age, time and meter (nulls and none before the first reading), up to
+    its values' list."""
     # What comes once an answer is formatted: a few short-lived strings, where constant pieces
     # would be objects made at every load of this module (once a poll).
-    out.put(', "age_s": %d, "time": %s, "meter": {' % (
-        age_ms // 1000, dumps(iso(reading.time) if reading.time is not None else None)))
-    lead = ""
-    for key, value in (("manufacturer", reading.manufacturer), ("model", reading.model),
-                       ("id", reading.meter_id), ("list", reading.list_id)):
-        if value:
-            out.put('%s"%s": %s' % (lead, key, dumps(parts(value)[1])))
-            lead = ", "
+    reading = state.reading
+    out.put(', "age_s": %s, "time": %s, "meter": {' % (
+        "null" if reading is None else ((now_ms - state.reading_ms) & 0x3FFFFFFF) // 1000,
+        dumps(iso(reading.time) if reading is not None and reading.time is not None else None)))
+    if reading is not None:
+        lead = ""
+        for key, value in (("manufacturer", reading.manufacturer), ("model", reading.model),
+                           ("id", reading.meter_id), ("list", reading.list_id)):
+            if value:
+                out.put('%s"%s": %s' % (lead, key, dumps(parts(value)[1])))
+                lead = ", "
     out.put(b'}, "values": [')
 
 
 def _value(out, codes, at, value):
-    """One value of the list after its opening: OBIS code (codes[at:at + 6]), name, value, text
-    and unit."""
+    """One value: OBIS code (codes[at:at + 6]), name, value, text and unit."""
+    out.put(b'{"obis": "')
     for i in range(at, at + 6):  # A.B.C.D.E.F, digit by digit: no string made
         if i > at:
-            out.put(b".")
+            out.put(_DOT)
         out.number(codes[i])
+    out.put(b'", "name": ')
     name = friendly_name(codes, at)  # a lowercase identifier (han.text): nothing to escape
     if name is None:
-        out.put(b'", "name": null, "value": ')
+        out.put("null")
     else:
-        out.put(b'", "name": "')
+        out.put(_QUOTE)
         out.put(name)
-        out.put(b'", "value": ')
-    if isinstance(value, Quantity):  # the usual value: its digits twice, no string made
+        out.put(_QUOTE)
+    out.put(b', "value": ')
+    quantity = isinstance(value, Quantity)
+    if quantity:  # the usual value: its digits twice, no string made
         _decimal(out, value.raw, value.scaler)
-        out.put(b', "text": "')
-        _decimal(out, value.raw, value.scaler)
-        out.put(b'"')
         unit = symbol(value.unit)
     else:
         number, text, unit = parts(value)
         out.put(number)
-        out.put(b', "text": ')
+    out.put(b', "text": ')
+    if quantity:
+        out.put(_QUOTE)
+        _decimal(out, value.raw, value.scaler)
+        out.put(_QUOTE)
+    else:
         out.put(dumps(text))
     if unit:
         out.put(b', "unit": ')
         out.put(dumps(unit))
-    out.put(b"}")
+    out.put(_CLOSE)

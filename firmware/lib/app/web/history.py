@@ -7,6 +7,17 @@ less room is less often short of it.
 from app.state import HISTORY
 from app.web.http import FLUSH_AT, OK_JSON
 
+try:
+    from micropython import const
+except ImportError:
+    def const(value):
+        return value
+
+# Single characters are put as ints (http.Out.put): a bytes constant is an object made at every load
+# of this module.
+_OPEN = const(0x5B)  # [
+_CLOSE = const(0x5D)  # ]
+
 
 async def history(app, out, query):
     """Power (import minus export, W) of the last hour: [age in seconds, watts] oldest first.
@@ -29,7 +40,8 @@ async def history(app, out, query):
     gaps = state.power_gaps
     out.put(OK_JSON)
     out.put('{"count": %d, "points": [' % count)
-    lead = b"["
+    comma = b", "
+    written = False
     # Sample i's age: added up from the newest's for the first one sent (and again after samples
     # overwritten while this was being sent), then the one before less sample i's gap (read while
     # nothing can overwrite it: its slot is newer than the one just found whole).
@@ -44,12 +56,15 @@ async def history(app, out, query):
                 age += gaps[later % HISTORY]
         else:
             age -= gaps[i % HISTORY]
-        out.put(lead)  # constants and digits only: no string made per point
+        if written:
+            out.put(comma)
+        out.put(_OPEN)  # a constant, single characters and digits only: no string made per point
         out.number(age)
-        out.put(b", ")
+        out.put(comma)
         out.number(state.power_watts[i % HISTORY])
-        out.put(b"]")
-        lead = b", ["
+        out.put(_CLOSE)
+        written = True
         if out.n > FLUSH_AT:
             await out.flush()
-    out.put(b"]}")
+    out.put(_CLOSE)
+    out.put(0x7D)  # }

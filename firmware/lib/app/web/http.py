@@ -47,10 +47,6 @@ JSON = "application/json"
 OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
           b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
 _SPACE = const(b" \t")
-# What a request routes.py answers may have loaded: unloaded once no such request is left (named
-# here, not in routes.py: with no room for routes.py, importing it to read them would try again).
-_RARE_CODE = const(("app.web.routes", "app.web.admin", "app.web.auth", "app.web.settings", "app.config",
-                    "app.web.refusals"))
 # The code a poll loads (the server unloads it, and han.text, once no connection is open)
 _POLL_CODE = const(("app.web.api", "app.web.history", "app.web.status"))
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
@@ -247,7 +243,14 @@ class Out:
         self.sent = False     # bytes have gone to the stream: a failure now can only close
 
     def put(self, data):
-        """Bytes, or a str (encoded: constant pieces are best given as bytes)."""
+        """Bytes, a str (encoded: constant pieces are best given as bytes), or one byte as an int
+        (a bytes constant of one character is an object made at every load of its module)."""
+        if isinstance(data, int):
+            if self.n == len(self.buf):
+                self._send()
+            self.buf[self.n] = data
+            self.n += 1
+            return
         if isinstance(data, str):
             data = data.encode()
         n = len(data)
@@ -370,5 +373,12 @@ def _done(web, request):
     if request.rare:
         web.rare -= 1
         if not web.rare:
-            for name in _RARE_CODE:
-                unload(name)
+            # What such a request may have loaded. Named here, not in routes.py: with no room for
+            # routes.py, importing it to read them would try again. One string (a tuple of names
+            # would be an object each, made at every load of this module), split as it is read.
+            unload("app.config")
+            try:
+                for name in "routes admin auth settings refusals".split():
+                    unload("app.web." + name)
+            except MemoryError:  # no room to name them: they go with the last connection (server.py)
+                pass
