@@ -19,11 +19,12 @@ import asyncio
 from json import dumps
 
 from app.web import auth
-from app.web.http import BODY_TIMEOUT_MS, JSON, HttpError
+from app.web.http import JSON, HttpError
 
 BODY_MAX = 512
 CONFIG_BODY_MAX = 3072
 MAX_FIELDS = 64
+BODY_TIMEOUT_MS = 5000  # a request's body must have come within this
 
 
 def unquote(text):

@@ -17,10 +17,10 @@ request line is refused. Then the buffer holds the response on its way out: resp
 written in pieces as they are made (Out), files BUFFER bytes at a time, JSON item by item.
   * the request head must be complete within _HEAD_TIMEOUT_MS and the client must have taken the
     whole answer within _ANSWER_TIMEOUT_MS: deadlines of the connection's Request, which server.py
-    watches (a body must come within BODY_TIMEOUT_MS: admin.py).
-Limits: _HEAD_MAX bytes of head, MAX_HEADERS lines; bodies are limited by the route (admin.py).
+    watches (a body must come in time too: admin.py; unread bytes are taken in for a while at
+    most: refusals.discard).
+Limits: _HEAD_MAX bytes of head, _MAX_HEADERS lines; bodies are limited by the route (admin.py).
 """
-import asyncio
 import sys
 import time
 
@@ -34,11 +34,9 @@ except ImportError:
 
 BUFFER = const(512)  # a connection's buffer (Request.buf)
 _HEAD_MAX = const(4096)
-MAX_HEADERS = const(40)
+_MAX_HEADERS = const(40)
 _HEAD_TIMEOUT_MS = const(5000)
-BODY_TIMEOUT_MS = const(5000)
 _ANSWER_TIMEOUT_MS = const(15000)
-DISCARD_MS = const(500)  # unread request bytes are taken in before closing for this long at most (refusals.py)
 FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this many bytes
 COOKIE = "hanreader"
 JSON = "application/json"
@@ -142,7 +140,7 @@ async def head(request, stream, web):
         else:
             lines += 1
             size += BUFFER if end < 0 else end - start + 2
-            if size > _HEAD_MAX or lines >= MAX_HEADERS:
+            if size > _HEAD_MAX or lines >= _MAX_HEADERS:
                 raise HttpError(_HEAD_TOO_LONG if size > _HEAD_MAX else _TOO_MANY_LINES)
             if end >= 0:
                 _header(request, start, end, keep)
@@ -345,10 +343,7 @@ async def exchange(web, request, stream):
         # What the client sent and we did not read would make closing the socket reset the
         # connection, and the client lose the answer: take (a bounded amount of) it first.
         from app.web.refusals import discard
-        try:
-            await asyncio.wait_for_ms(discard(request, stream), DISCARD_MS)
-        except asyncio.TimeoutError:
-            pass
+        await discard(request, stream)
 
 
 async def _answer(web, request, stream, out):

@@ -6,7 +6,7 @@ that none of this comes with the code every dashboard poll loads."""
 import asyncio
 import time
 
-from app.web.http import BUFFER, DISCARD_MS
+from app.web.http import BUFFER
 
 try:
     from micropython import const
@@ -15,6 +15,7 @@ except ImportError:
         return value
 
 _DISCARD_MAX = const(8192)  # unread request bytes taken in before closing (discard)
+_DISCARD_MS = const(500)  # and for this long at most
 _QUEUE_MS = const(3000)  # how long a connection waits for a slot (slot_freed)
 _SPARE_MS = const(1000)  # a real client sends its request at once; a browser's spare connection waits
 _BUSY = const(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
@@ -59,7 +60,7 @@ async def busy(stream):
     can of the 503 now (nobody waits for it); what the client sent is taken in, as http.exchange
     does (TimeoutError if nothing came)."""
     stream.write(_BUSY)
-    await asyncio.wait_for_ms(stream.read(BUFFER), DISCARD_MS)
+    await asyncio.wait_for_ms(stream.read(BUFFER), _DISCARD_MS)
 
 
 async def refuse(web, request, stream, refused):
@@ -77,8 +78,15 @@ async def refuse(web, request, stream, refused):
 
 
 async def discard(request, stream):
-    """Take in (a bounded amount of) what the client still sends: closing a socket with unread
-    bytes resets the connection, and the client would lose the answer."""
+    """Take in (a bounded amount of) what the client still sends, for _DISCARD_MS at most: closing
+    a socket with unread bytes resets the connection, and the client would lose the answer."""
+    try:
+        await asyncio.wait_for_ms(_take_in(request, stream), _DISCARD_MS)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def _take_in(request, stream):
     for _ in range(_DISCARD_MAX // BUFFER):
         got = await stream.readinto(request.buf)
         if got == 0:
