@@ -75,16 +75,7 @@ class Request:
     read = 0           # body bytes read so far
     rare = False       # not one of the dashboard's polls: routes.py answers it (loaded for it)
     expired = False    # the watcher ended the connection: it was too slow
-    # Kept by routes.header, for the requests it answers (the dashboard's polls keep only Host):
-    host = ""
-    session = None     # our cookie's value
-    etag = None        # If-None-Match
-    origin = None
-    site = None        # Sec-Fetch-Site
-    auth = None        # Authorization
-    csrf = None        # X-CSRF-Token
-    type = ""          # Content-Type
-    expect = None      # Expect
+    host = ""          # the one header a poll keeps (routes.keep: the others routes.py needs)
 
     def __init__(self, task, now):
         self.buf = bytearray(BUFFER)
@@ -171,8 +162,8 @@ def _request_line(request, start, end, web):
             or web.app.safe_mode:
         request.rare = True  # counted until exchange is done with it
         web.rare += 1
-        from app.web.routes import header
-        return header
+        from app.web.routes import keep
+        return keep(request)
     return None
 
 

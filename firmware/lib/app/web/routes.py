@@ -79,6 +79,16 @@ def www_folder(module_file=None):
     return "www"  # frozen, or run from lib/ itself: relative to the working folder ("/" on the board)
 
 
+def keep(request):
+    """Ready `request` (http.Request) for the headers kept here, and return what keeps them
+    (header): those that do not come stay None ("" for Content-Type). Instance attributes, set
+    for the requests answered here, rather than defaults of every poll's Request class."""
+    request.session = request.etag = request.origin = request.site = request.auth = request.csrf = None
+    request.expect = None
+    request.type = ""
+    return header
+
+
 def header(request, start, colon, first, end):
     """Keep what the routes need of the header line request.buf[start:end] (its lowercase name ends
     at `colon`, its value is request.buf[first:end]); the others are dropped without a copy."""
