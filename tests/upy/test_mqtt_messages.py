@@ -733,3 +733,91 @@ def test_a_turn_with_no_room_at_all_keeps_the_connection():
     assert "app.mqtt_messages" not in sys.modules
     mqtt.app.state.readings = 2  # room again: the next reading goes out
     assert mqtt._publish() and b"\x00\x0fhanreader/state{" in bytes(sock.written)
+
+
+def test_no_turn_of_publishing_while_a_web_request_has_the_heap():
+    # A page's code and a turn's code loaded at once may not fit: the turn waits for the request
+    # to end (app.lent), then the reading goes out.
+    try:
+        import asyncio
+        asyncio.sleep_ms
+    except AttributeError:
+        return  # needs MicroPython's asyncio.sleep_ms (the test runs under MicroPython)
+
+    class QuietSocket(FakeSocket):  # nothing comes from the broker
+        def setblocking(self, flag):
+            pass
+
+        def settimeout(self, seconds):
+            pass
+
+        def read(self, n):
+            return None
+
+    mqtt, _, _ = connection_with_a_reading()
+    sock = mqtt.sock = mqtt.io = QuietSocket()
+    written_while_lent = []
+
+    async def a_request_then_none():
+        sys.modules["app.web.http"] = object()
+        await asyncio.sleep_ms(300)
+        written_while_lent.append(len(sock.written))
+        del sys.modules["app.web.http"]
+        await asyncio.sleep_ms(300)
+        mqtt.problem = EOFError()  # ends _serve
+
+    async def both():
+        asyncio.create_task(a_request_then_none())
+        await asyncio.sleep_ms(0)
+        await mqtt._serve()
+
+    loaded = sys.modules.pop("app.web.http", None)
+    try:
+        asyncio.run(both())
+    finally:
+        sys.modules.pop("app.web.http", None)
+        if loaded is not None:
+            sys.modules["app.web.http"] = loaded
+    assert written_while_lent == [0]
+    assert b"\x00\x0fhanreader/state{" in bytes(sock.written)
+
+
+def test_no_connection_attempt_while_a_web_request_has_the_heap():
+    try:
+        import asyncio
+        asyncio.sleep_ms
+    except AttributeError:
+        return  # needs MicroPython's asyncio.sleep_ms (the test runs under MicroPython)
+
+    class Link:  # app.mqtt_link: each attempt finds no room (then a 10 s wait)
+        attempts = []
+
+        @staticmethod
+        async def connect(mqtt):
+            Link.attempts.append("app.web.http" in sys.modules)
+            raise MemoryError
+
+    mqtt, state, lines = supervised()
+    from app import unload
+    unload("app.mqtt_link")
+    loaded = sys.modules.pop("app.web.http", None)
+
+    async def for_a_while():
+        sys.modules["app.web.http"] = object()  # a page's request under way
+        sys.modules["app.mqtt_link"] = Link
+        task = asyncio.create_task(mqtt.run())
+        await asyncio.sleep_ms(300)
+        tried_while_lent = len(Link.attempts)
+        del sys.modules["app.web.http"]
+        await asyncio.sleep_ms(300)
+        task.cancel()
+        return tried_while_lent
+
+    try:
+        tried_while_lent = asyncio.run(for_a_while())
+    finally:
+        sys.modules.pop("app.mqtt_link", None)
+        sys.modules.pop("app.web.http", None)
+        if loaded is not None:
+            sys.modules["app.web.http"] = loaded
+    assert tried_while_lent == 0 and Link.attempts == [False]

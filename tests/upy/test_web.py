@@ -712,28 +712,99 @@ class Socket:
 
 
 class Scattered:
-    """Stands in for app.web.http when the heap has no room to load it."""
+    """Stands in for app.web.http when the heap has no room to load it: the first `failures`
+    times it is looked into (all of them by default), then it is the real module."""
+
+    def __init__(self, failures=-1):
+        self.failures = failures
+        self.tries = 0
 
     def __getattr__(self, name):
-        raise MemoryError
+        self.tries += 1
+        if self.failures < 0 or self.tries <= self.failures:
+            raise MemoryError
+        return getattr(http, name)
 
 
-def test_a_request_without_room_for_the_answering_code_is_told_so_with_a_503():
+def serve_while_http_is(stand_in, stream, beside=None):
+    """server.Web._serve of one connection while app.web.http is `stand_in` (None: not loaded,
+    the real one comes), on the event loop (the server waits for room with asyncio.sleep_ms),
+    with the coroutine `beside` running as a task of its own: the Web."""
+    import asyncio
     app = FakeApp()
     app.log = Log()
     web = server.Web(app)
-    stream = ClosingStream()
-    stream.s = Socket(POLL * 20)  # a request the server had no room to read: taken in before closing
-    loaded, linger = sys.modules["app.web.http"], server.LINGER_MS
-    sys.modules["app.web.http"] = Scattered()
+    shim = not hasattr(asyncio, "sleep_ms")  # CPython
+    if shim:
+        asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
+    loaded, linger = sys.modules.pop("app.web.http"), server.LINGER_MS
+    if stand_in is not None:
+        sys.modules["app.web.http"] = stand_in
     server.LINGER_MS = 1  # no unloading of the answering code after it (the other tests use it)
+    link = sys.modules.pop("app.mqtt_link", None)  # (other tests' MQTT connecting: a request waits for it)
+
+    async def serve():
+        if beside is not None:
+            asyncio.create_task(beside)
+            await asyncio.sleep_ms(0)
+        await web._serve(stream, None)
+        if web.watcher is not None:  # it would unload the answering code the other tests use
+            web.watcher.cancel()
+            await asyncio.sleep_ms(0)
     try:
-        run(web._serve(stream, None))
+        run_on_loop(serve())
     finally:
         sys.modules["app.web.http"], server.LINGER_MS = loaded, linger
+        if link is not None:
+            sys.modules["app.mqtt_link"] = link
+        if shim:
+            del asyncio.sleep_ms
+    return web
+
+
+def test_a_request_without_room_for_the_answering_code_waits_for_it_then_is_told_so_with_a_503():
+    stream = ClosingStream()
+    stream.s = Socket(POLL * 20)  # a request the server had no room to read: taken in before closing
+    scattered = Scattered()
+    web = serve_while_http_is(scattered, stream)
+    assert scattered.tries > 10  # tried again and again while it waited (2 s)
     assert b"".join(stream.written) == server.NO_ROOM and stream.closed and stream.s.data == b""
     assert web.app.log.lines == ["Web: no room in the heap to answer a request: 503 sent"]
     assert web.slots == [] and web.served == 0
+
+
+def test_a_request_that_finds_room_after_a_wait_is_answered():
+    # A push being decoded or an MQTT message being published holds the room for a moment: the
+    # request waits for it instead of getting a 503.
+    stream = ClosingStream([POLL])
+    scattered = Scattered(failures=3)
+    web = serve_while_http_is(scattered, stream)
+    answer = b"".join(stream.written)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"readings"' in answer
+    assert web.app.log.lines == [] and web.served == 1 and web.slots == []
+
+
+def test_a_request_waits_while_mqtt_connects():
+    # Connecting to MQTT holds its code (app.mqtt_link) for as long as the broker takes: the
+    # request's code is loaded once that is done.
+    import asyncio
+    if not hasattr(asyncio, "sleep_ms"):
+        return  # (MicroPython's asyncio: the test runs under MicroPython)
+    stream = ClosingStream([POLL])
+    loaded = []
+
+    class Connecting:
+        pass
+
+    async def connecting():
+        sys.modules["app.mqtt_link"] = Connecting
+        await asyncio.sleep_ms(250)
+        loaded.append("app.web.http" in sys.modules)
+        del sys.modules["app.mqtt_link"]
+
+    web = serve_while_http_is(None, stream, connecting())
+    assert loaded == [False]  # not loaded while MQTT was connecting
+    assert b"".join(stream.written).startswith(b"HTTP/1.1 200 OK\r\n") and web.served == 1
 
 
 def test_a_refused_request_without_room_for_its_answer_is_told_so_with_a_503():

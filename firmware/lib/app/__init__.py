@@ -47,6 +47,14 @@ def unload_wait_for():
         unload("asyncio.funcs")
 
 
+def lent():
+    """Whether code loaded for a moment that spans waits holds part of the heap now: a web
+    request's (app.web.http, loaded while a connection is open) or an MQTT connection attempt's
+    (app.mqtt_link). The meter and MQTT's turns wait a little for it to go: the heap has room for
+    one such moment beside the decoding, not for two at once."""
+    return "app.web.http" in sys.modules or "app.mqtt_link" in sys.modules
+
+
 async def close(stream):
     """Close a client's stream (telnet, web), whatever state it is in."""
     try:

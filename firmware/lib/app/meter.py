@@ -2,13 +2,15 @@
 
 Reads whatever the UART has and goes back to the event loop at once: a 2400-baud push takes
 seconds to arrive and must not hold anything up. When the line has been quiet for _IDLE_MS the
-push is over and the pipeline decides what it still holds.
+push is over and the pipeline decides what it still holds. While a web request or an MQTT
+connection has code loaded for its moment (app.lent) the meter waits up to _LEND_MS before it reads
+on: a page and a push decoded at once may not fit in the heap.
 """
 import asyncio
 import gc
 import time
 
-from app import unload
+from app import lent, unload
 from han.diagnosis import Diagnosis
 from han.values import Quantity
 
@@ -21,6 +23,9 @@ except ImportError:
 _IDLE_MS = const(250)   # silence that ends a push (a byte takes 4.6 ms at 2400 baud)
 _POLL_MS = const(20)    # how often a quiet line is looked at (the UART buffers 4 KB meanwhile)
 _CHUNK = const(256)
+# How long the meter lets a web request or an MQTT connection have the heap before it reads on
+# (app.lent): the UART buffers what comes meanwhile (4 KB: 350 ms at 115200 baud).
+_LEND_MS = const(200)
 _VERDICT_MS = const(2000)  # how often the diagnosis is looked at
 _NEXT = const(1)     # han.detective's decisions (its module is loaded only while it works)
 _SETTLED = const(2)
@@ -75,7 +80,15 @@ class Meter:
             self.log.info("Reading the meter on GPIO%d at %s" % (self.config["rx_pin"], self.state.serial))
             try:
                 quiet_from = time.ticks_ms()  # the line has been quiet since
+                lending = 0  # ms the heap has been lent for (app.lent)
                 while True:
+                    if lent():
+                        if lending < _LEND_MS:
+                            lending += _POLL_MS
+                            await asyncio.sleep_ms(_POLL_MS)
+                            continue
+                    else:
+                        lending = 0
                     chunk = uart.read(_CHUNK)
                     now = time.ticks_ms()
                     if not chunk and time.ticks_diff(now, quiet_from) < _IDLE_MS:

@@ -63,7 +63,7 @@ import sys
 import time
 from errno import ETIMEDOUT
 
-from app import unload, unload_wait_for
+from app import lent, unload, unload_wait_for
 
 try:
     from micropython import const
@@ -208,6 +208,9 @@ class Mqtt:
                 await asyncio.sleep_ms(1000)
                 continue
             self.problem = None  # what ended an earlier connection was said then
+            if "app.web.http" in sys.modules:  # a page has the heap for a moment (app.lent)
+                await asyncio.sleep_ms(_POLL_MS)
+                continue
             try:
                 gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
                 from app import mqtt_link as link
@@ -300,7 +303,8 @@ class Mqtt:
                 self.write(b"\xc0\x00")  # PINGREQ
                 self.flush()
                 pinged_ms = now
-            busy = self._publish(message)
+            # (not while a page or a connection has the heap lent: its turn first)
+            busy = not lent() and self._publish(message)
             await asyncio.sleep_ms(0 if busy else _POLL_MS)  # the meter's turn
 
     def _publish(self, message=False):

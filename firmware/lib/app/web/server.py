@@ -16,7 +16,10 @@ connection (Connection: close): nothing is kept for a client between requests bu
 Whoever is slow waits alone: when every slot is taken, a connection that has not sent a byte for
 a second (browsers open spare ones) gives its slot up to the newcomer; otherwise the newcomer
 waits up to 3 s for a slot (at most _MAX_WAITING of them wait), then gets 503 (refusals.py, loaded
-for that).
+for that). Room in the heap is waited for the same way: a request whose code finds none (a push
+being decoded, a reading being published), or that comes while MQTT connects (app.lent), waits
+up to 2 s for it, then gets NO_ROOM; while its code is loaded the meter and MQTT's turns wait a
+little for it instead (app/meter.py, app/mqtt.py).
 
 Time limits. Each connection has a deadline (its slot's; http.py sets it for the request head,
 then for the answer), and one watcher task ends the connections past theirs, every _TICK_MS: one
@@ -39,6 +42,9 @@ _MAX_WAITING = const(4)  # connections waiting for a slot (refusals.slot_freed),
 # How long the answering code stays loaded after the last connection: on the board not at all (0:
 # it goes as that connection closes); tests keep it to measure requests alone (a global).
 LINGER_MS = 0
+# A request that finds no room for its code tries again every _ROOM_WAIT_MS, _ROOM_TRIES times.
+_ROOM_TRIES = const(20)
+_ROOM_WAIT_MS = const(100)
 _TICK_MS = const(250)  # how often deadlines are checked: time limits are this much late at most
 # The answer to a request the heap had no room for (its code, or its answer before a byte of it
 # went out): a constant, written as it is, so that saying it needs no room. The pages' polls show
@@ -52,7 +58,7 @@ class Web:
     def __init__(self, app):
         self.app = app
         self.slots = []        # the open connections' slots (http.Request), at most _MAX_CONNECTIONS
-        self.waiting = 0       # connections waiting for a slot
+        self.waiting = 0       # connections waiting for a slot, or for room in the heap
         self.sessions = []     # logged-in browsers: [token, csrf token, last used] (auth.py)
         self.checking = False  # a password is being checked: one at a time
         self.rare = 0          # requests under way with code loaded for them alone (http.py)
@@ -74,19 +80,35 @@ class Web:
                     self.refused += 1
                     await busy(stream)
                     return
-            try:
-                if "app.web.http" not in sys.modules:
-                    # Garbage goes first, collected from here, where the stack is shallow: when the
-                    # loader runs out of room it collects deep in the import, where words left on
-                    # the stack can keep garbage alive. (Everything on in 144K: without this here
-                    # and before MQTT's turns, a poll or a reading found no room in each of 5 runs
-                    # of 3,000 readings; with them, nothing did in 4.)
-                    gc.collect()
-                from app.web.http import Request, exchange
-                slot = Request(asyncio.current_task(), time.ticks_ms())  # no wait since the check: still room
-            except MemoryError:  # no room for the answering code now
-                self.short_of_room(stream, True)
-                return
+            # An MQTT connection being made, a push being decoded or a reading being published
+            # may hold the room for the answering code for a moment: the request waits for it
+            # (up to _ROOM_TRIES times _ROOM_WAIT_MS), then is told so (503).
+            tries = _ROOM_TRIES
+            while True:
+                tries -= 1
+                if "app.mqtt_link" not in sys.modules or not tries:
+                    try:
+                        if "app.web.http" not in sys.modules:
+                            # Garbage goes first, collected from here, where the stack is shallow:
+                            # when the loader runs out of room it collects deep in the import,
+                            # where words left on the stack can keep garbage alive. (Everything on
+                            # in 144K: without this here and before MQTT's turns, a poll or a
+                            # reading found no room in each of 5 runs of 3,000 readings; with
+                            # them, nothing did in 4.)
+                            gc.collect()
+                        from app.web.http import Request, exchange
+                        slot = Request(asyncio.current_task(), time.ticks_ms())
+                        break
+                    except MemoryError:  # no room for the answering code now (what its import
+                        pass                 # loaded goes as it is tried again: see app.unload)
+                if not tries or self.waiting >= _MAX_WAITING:
+                    self.short_of_room(stream, True)
+                    return
+                self.waiting += 1
+                try:
+                    await asyncio.sleep_ms(_ROOM_WAIT_MS)
+                finally:
+                    self.waiting -= 1
             self.slots.append(slot)
             if self.watcher is None:
                 self.watcher = asyncio.create_task(self._watch())
