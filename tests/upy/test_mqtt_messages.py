@@ -821,3 +821,53 @@ def test_no_connection_attempt_while_a_web_request_has_the_heap():
         if loaded is not None:
             sys.modules["app.web.http"] = loaded
     assert tried_while_lent == 0 and Link.attempts == [False]
+
+
+def test_umqtt_simple_is_let_go_while_the_broker_is_waited_for():
+    # It builds the CONNECT packet; the wait for the broker's answer (seconds, when it is slow)
+    # needs only app.mqtt_link: the heap has umqtt.simple's room back meanwhile.
+    try:
+        import asyncio
+        asyncio.sleep_ms
+    except AttributeError:
+        return  # needs MicroPython's asyncio.sleep_ms (the test runs under MicroPython)
+    import socket
+    from random import getrandbits
+    listener = socket.socket()  # a broker that takes the connection and never answers
+    for _ in range(20):  # (MicroPython's socket cannot say which port 0 got)
+        port = 40000 + getrandbits(14)
+        try:
+            listener.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+            break
+        except OSError:
+            pass
+    listener.listen(1)
+    from app import unload
+    from app import mqtt_link
+    mqtt, state, lines = supervised()
+    mqtt.app.config["mqtt"].update(user="", password="", tls=False)
+    mqtt.app.hal = Fake(unique_id=lambda: b"\x01")
+    mqtt.app.log = Fake(error=lines.append, warning=lines.append, info=lines.append)
+    state.mqtt_sent = state.mqtt_reconnects = state.mqtt_skipped = 0
+    state.mqtt_error = None
+    seen = []
+
+    async def connecting():
+        task = asyncio.create_task(mqtt_link.connect(mqtt))
+        await asyncio.sleep_ms(300)
+        seen.append(("umqtt.simple" in sys.modules, state.mqtt))
+        task.cancel()
+        await asyncio.sleep_ms(0)
+
+    mqtt.address = socket.getaddrinfo("127.0.0.1", port)[0][-1]
+    sys.path.insert(0, ROOT + "/.venv/upy-lib")  # umqtt.simple as tools/fetch_umqtt.py fetched it
+    try:
+        asyncio.run(connecting())
+    finally:
+        sys.path.pop(0)
+        listener.close()
+        mqtt.close()
+        unload("umqtt.simple")
+        unload("umqtt")
+    assert seen == [(False, "connecting to 198.51.100.1:1883; 0 messages sent, 0 reconnects")]
+

@@ -5,7 +5,8 @@ here is needed to publish.
 
   connect   a non-blocking socket (TLS-wrapped with mqtt.tls); TCP and TLS get _CONNECT_MS. The
             CONNECT packet is umqtt.simple's: its connect() runs against a recorder standing in
-            for the socket module (no network), the recorded bytes go out through the loop and
+            for the socket module (no network), and umqtt.simple's code is let go before the
+            broker is waited for; the recorded bytes go out through the loop and
             the CONNACK is awaited for at most ANSWER_MS. Then "online" (retained) and the
             subscription to Home Assistant's status go out.
   retry     _BACKOFF_MS doubled per failure up to _MAX_BACKOFF_MS, +-25 % at random (devices that
@@ -21,6 +22,7 @@ from binascii import hexlify
 from errno import EAGAIN, ECONNREFUSED, ECONNRESET, EINPROGRESS, ETIMEDOUT
 from random import getrandbits
 
+from app import unload
 from app.mqtt import ANSWER_MS, IO_MS
 
 try:
@@ -150,20 +152,23 @@ async def connect(mqtt):
         return None
     mqtt.problem = None
     try:
-        await _connect(mqtt, client)
+        packet = connect_packet(client)
+        client = None
+        unload("umqtt.simple")  # its code is not needed while the broker is waited for
+        await _connect(mqtt, packet)
     except Exception as e:  # noqa: BLE001 - whatever went wrong, try again later
         mqtt.problem = mqtt.problem or e
         return ended(mqtt)
     return 0
 
 
-async def _connect(mqtt, client):
-    sock, io, reply = await _open(mqtt, client)
+async def _connect(mqtt, packet):
+    sock, io, reply = await _open(mqtt, packet)
     mqtt.sock, mqtt.io = sock, io  # closed by ended() from now on
-    _accepted(mqtt, reply, client)
+    _accepted(mqtt, reply)
 
 
-async def _open(mqtt, client):
+async def _open(mqtt, packet):
     """A connection to the broker, CONNECT sent and the 4 bytes of its answer read: (socket, the
     stream over it, TLS or not, answer). (Its own function, as _accepted: code loaded in a
     scattered heap for each attempt comes in small pieces.)"""
@@ -174,7 +179,6 @@ async def _open(mqtt, client):
             mqtt.address = socket.getaddrinfo(*mqtt.broker)[0][-1]
         except OSError:
             raise Down("no address found for %s (DNS)" % mqtt.broker[0])
-    packet = connect_packet(client)
     sock = socket.socket()
     sock.setblocking(False)
     io = sock
@@ -208,7 +212,7 @@ async def _open(mqtt, client):
     return sock, io, reply
 
 
-def _accepted(mqtt, reply, client):
+def _accepted(mqtt, reply):
     """The broker's CONNACK `reply` checked; then online: "online" published, Home Assistant's
     status subscribed to (with discovery on)."""
     mqtt.filled = 0
@@ -220,7 +224,6 @@ def _accepted(mqtt, reply, client):
         raise Down("the broker refused the connection: " + (_REFUSED[code] if code < len(_REFUSED)
                                                             else "code %d" % code))
     mqtt.sock.settimeout(IO_MS / 1000)
-    client.sock = mqtt
     mqtt.failures = 0
     app = mqtt.app
     if app.state.mqtt_sent:  # connected before (its first message, "online", went out then)
@@ -229,7 +232,8 @@ def _accepted(mqtt, reply, client):
     if mqtt.raw is not None:
         mqtt.raw.end = 0  # frames from before are stale
     config = app.config["mqtt"]
-    client.publish((config["prefix"] + "/status").encode(), b"online", True)
+    topic = (config["prefix"] + "/status").encode()  # (mqtt.prefix has at most 64 characters)
+    mqtt.write(bytes((0x31, 2 + len(topic) + 6, 0, len(topic))) + topic + b"online")  # PUBLISH, retained
     if mqtt.sensors is not None:
         mqtt.write(subscribe_packet((config["discovery_prefix"] + "/status").encode(), 1))
     mqtt.flush()
