@@ -119,7 +119,7 @@ def modules(path, package="han"):
         for name in files:
             # not the viper stubs, the pure-Python GCM or the board's HAL (it imports machine)
             if name.endswith((".py", ".mpy")) and not name.startswith("_viper") and "_gcm_pure" not in name \
-                    and name.rsplit(".", 1)[0] != "esp32":
+                    and not name.startswith("esp32"):
                 rel = os.path.relpath(os.path.join(folder, name), path)
                 names.append(rel.rsplit(".", 1)[0].replace("/", ".").replace(".__init__", ""))
     return sorted(names)

@@ -30,7 +30,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-REBOOT = 3          # the unix port's exit code for a reboot (app.hal.unix.EXIT_REBOOT)
+REBOOT = 3          # the unix port's exit code for a reboot (app.hal.unix_env._EXIT_REBOOT)
 QUICK_CRASH_S = 10  # a crash this soon after a start counts towards giving up
 CRASHES_MAX = 5
 

@@ -89,8 +89,10 @@ class Wlan:
 
 
 class Nvs:
+    stores = {}  # namespace: its keys, kept across opens as the flash keeps them
+
     def __init__(self, namespace):
-        self.values = {}
+        self.values = Nvs.stores.setdefault(namespace, {})
         self.commits = 0
 
     def get_i32(self, key):
@@ -109,13 +111,15 @@ class Nvs:
 
 
 def fake_board():
-    """app.hal.esp32 imported against the fakes (and forgotten again by the caller)."""
+    """app.hal.esp32 imported against the fakes (and forgotten again by the caller), with its
+    start (app.hal.esp32_start: board.make)."""
     machine = Namespace()
     machine.UART, machine.Pin, machine.WDT = Uart, Pin, Wdt
     machine.PWRON_RESET, machine.HARD_RESET, machine.WDT_RESET, machine.DEEPSLEEP_RESET, machine.SOFT_RESET = 1, 2, 3, 4, 5
     machine.cause = 1
     machine.reset_cause = lambda: machine.cause
     machine.unique_id = lambda: b"\x24\x0a\xc4\x12\xab\xcd"
+    machine.reset = lambda: None
     network = Namespace()
     network.WLAN = Wlan
     network.STAT_IDLE, network.STAT_CONNECTING, network.STAT_WRONG_PASSWORD = 1000, 1001, 202
@@ -129,8 +133,11 @@ def fake_board():
         saved[name] = sys.modules.get(name)
         sys.modules[name] = module
     unload("app.hal.esp32")  # a fresh import: the module takes the fakes of this call
+    unload("app.hal.esp32_start")
     try:
         from app.hal import esp32 as board
+        from app.hal.esp32_start import make
+        board.make = make
     finally:
         for name in saved:
             if saved[name] is None:
@@ -138,7 +145,13 @@ def fake_board():
             else:
                 sys.modules[name] = saved[name]
         unload("app.hal.esp32")
+        unload("app.hal.esp32_start")
     return board, machine, network
+
+
+def board_hal():
+    board, _, _ = fake_board()
+    return board.make()[0]
 
 
 def methods(cls):
@@ -153,35 +166,46 @@ def test_both_layers_offer_the_same_interface():
     assert methods(board.Hal) == methods(unix.Hal)
     assert "close" in methods(unix.Hal) and "read" in methods(unix.Hal)  # the meter line is the Hal
     environ = getattr(os, "environ", None)  # CPython's os.getenv reads os.environ only
-    if environ is None:
-        os.putenv("HANREADER_DATA", "build")  # the unix layer makes its data folder: not in the tree
-    else:
-        environ["HANREADER_DATA"] = "build"
-    try:
-        layers = (board.Hal(), unix.Hal())
-    finally:
+
+    def setenv(name, value):
         if environ is None:
-            os.unsetenv("HANREADER_DATA")
+            os.putenv(name, value)
         else:
-            del environ["HANREADER_DATA"]
+            environ[name] = value
+
+    def unsetenv(name):
+        if environ is None:
+            os.unsetenv(name)
+        else:
+            del environ[name]
+
+    setenv("HANREADER_DATA", "build")  # the unix layer makes its data folder: not in the tree
+    try:
+        from app.hal.unix_env import make
+        layers = (board.make()[0],) + make()[:1]
+        cause = make()[1]
+    finally:
+        unsetenv("HANREADER_DATA")
+        unload("app.hal.unix_env")
     assert layers[1].data == "build"
-    assert "app.hal.unix_env" not in sys.modules  # read when the Hal is made: its code is not kept
+    assert cause == "power-on"  # (build/ has no reset-cause file)
     simulated = layers[1]
-    assert simulated.reset_cause() == "power-on"  # (build/ has no reset-cause file)
     if sys.implementation.name == "micropython":  # (reading the line needs its ticks)
-        simulated.serial_address = "127.0.0.1:9"  # nothing listens: refused, at once or at the read
-        line = simulated.uart(16, "2400 8E1")
-        assert line.read(256) is None and line.read(256) is None  # connecting, refused: no data
-        line.close()
-        assert "app.hal.unix_env" not in sys.modules  # its connecting code went too
+        setenv("HANREADER_SERIAL", "127.0.0.1:9")  # nothing listens: refused, at once or at the read
+        try:
+            line = simulated.uart(16, "2400 8E1")
+            assert line.read(256) is None and line.read(256) is None  # connecting, refused: no data
+            line.close()
+        finally:
+            unsetenv("HANREADER_SERIAL")
+        assert "app.hal.unix_env" not in sys.modules  # its connecting code is not kept
     for hal in layers:
         for name in ("name", "data", "http_port", "telnet_port", "dns_port", "dns_host", "mqtt_broker"):
             assert hasattr(hal, name), name
 
 
 def test_the_meter_uart():
-    board, _, _ = fake_board()
-    hal = board.Hal()
+    hal = board_hal()
     uart = hal.uart(16, "2400 8E1")
     assert (uart.line.uart_id, uart.line.baud) == (2, 2400)  # UART2: UART0 is the REPL's
     options = uart.line.options
@@ -198,8 +222,7 @@ def test_the_meter_uart():
 
 
 def test_led_and_watchdog():
-    board, _, _ = fake_board()
-    hal = board.Hal()
+    hal = board_hal()
     hal.light(True)  # no LED set (led.pin -1): nothing to switch
     assert hal.pin is None
     hal.led(2, False)
@@ -220,19 +243,26 @@ def test_led_and_watchdog():
 
 def test_reset_cause_and_deliberate_resets():
     board, machine, _ = fake_board()
-    hal = board.Hal()
     for cause, text in ((1, "power-on or brownout"), (2, "crash or reset"), (3, "watchdog"), (4, "deep sleep"),
                         (5, "soft reset"), (99, "unknown")):
         machine.cause = cause
-        assert hal.reset_cause() == text
-    hal.nvs.set_i32("reboot", 1)  # what reset() leaves before machine.reset()
-    assert hal.reset_cause() == "reboot requested" and "reboot" not in hal.nvs.values
+        assert board.make()[1] == text
+    hal = board.make()[0]
+    resets = []
+    machine.reset = lambda: resets.append(True)
+    clock = Namespace()
+    clock.sleep_ms = lambda ms: None  # (the log's last lines go out first on the board)
+    board.time = clock
+    hal.reset("settings saved")
+    assert resets == [True] and Nvs.stores["hanreader"]["reboot"] == 1  # the flag the next start reads
+    assert board.make()[1] == "reboot requested" and "reboot" not in Nvs.stores["hanreader"]
+    assert board.make()[1] == "unknown"  # read once: the start after is the machine's cause again
     assert hal.unique_id() == b"\x24\x0a\xc4\x12\xab\xcd"
 
 
 def test_the_radio():
     board, _, network = fake_board()
-    hal = board.Hal()
+    hal = board.make()[0]
     assert not hal.connected() and hal.address() is None and hal.rssi() is None
     hal.connect("Home", "secret123", "hanreader")
     assert network.names == ["hanreader"] and hal.station.on and hal.station.joining == ("Home", "secret123")

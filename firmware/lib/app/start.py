@@ -27,11 +27,15 @@ async def start(app):
     guard_reason, healthy_ms = guard.reason(), guard.healthy_ms
     del guard, boot_guard  # no name left holding it: the unload frees its code
     unload("app.boot_guard")
+    # The platform's Hal and why it started, made by code loaded for that only.
     if sys.platform == "esp32":
-        from app.hal.esp32 import Hal
+        from app.hal.esp32_start import make
     else:
-        from app.hal.unix import Hal
-    hal = app.hal = Hal()
+        from app.hal.unix_env import make
+    hal, reset_cause = make()
+    app.hal = hal
+    del make
+    unload("app.hal.esp32_start" if sys.platform == "esp32" else "app.hal.unix_env")
     from app import config as config_store  # the rules are needed at boot, then only to save
     config, problem = config_store.load(hal.data)
     del config_store
@@ -72,7 +76,7 @@ async def start(app):
     if hal.name == "unix":
         log.sinks.append(print)  # the simulator's terminal is its serial console
     state = app.state = State()
-    State.reset_cause = hal.reset_cause()  # (on the class: the object holds one attribute less)
+    State.reset_cause = reset_cause  # (on the class: the object holds one attribute less)
     if safe_mode:  # (else the class's False: the object holds one attribute less)
         state.safe_mode = True
     if problem:

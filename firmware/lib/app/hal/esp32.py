@@ -20,7 +20,8 @@ _STATUS = const("STAT_GOT_IP connected,STAT_CONNECTING connecting,STAT_IDLE idle
 
 
 class Hal:
-    """The Hal is also the meter line uart() opens (one object fewer in the heap)."""
+    """The Hal is also the meter line uart() opens (one object fewer in the heap). Made by
+    app/hal/esp32_start.py's make(), which sets `station` and `ap`, the radio's two network.WLAN."""
 
     name = "esp32"
     data = ""  # config.json and friends live at the root of the flash file system
@@ -29,16 +30,12 @@ class Hal:
     dns_host = "0.0.0.0"
     telnet_port = None  # from the config
     mqtt_broker = ""  # the unix port's stand-in broker (make sim): the board has only mqtt.host
-
-    def __init__(self):
-        self.station = network.WLAN(network.WLAN.IF_STA)
-        self.ap = network.WLAN(network.WLAN.IF_AP)
-        self.ap_name = None
-        self.nvs = esp32.NVS("hanreader")
-        self.pin = None   # the LED's machine.Pin
-        self.inverted = False
-        self.wdt = None
-        self.line = None  # the meter's machine.UART
+    # What a run may never set is the class's: the object holds only what has been set.
+    ap_name = None    # the access point's name while it is open
+    pin = None        # the LED's machine.Pin
+    inverted = False
+    wdt = None
+    line = None       # the meter's machine.UART
 
     def uart(self, rx_pin, setting):
         """The meter line, read with `setting`: text like "2400 8E1" or "115200 8N1 inverted"."""
@@ -73,26 +70,12 @@ class Hal:
     def feed(self):
         self.wdt.feed()
 
-    def reset_cause(self):
-        # A crash and machine.reset() look the same: a deliberate reset leaves a flag in NVS.
-        try:
-            deliberate = self.nvs.get_i32("reboot")
-            self.nvs.erase_key("reboot")
-            self.nvs.commit()
-            if deliberate:
-                return "reboot requested"
-        except OSError:
-            pass
-        cause = machine.reset_cause()
-        return "power-on or brownout" if cause == machine.PWRON_RESET else \
-            "crash or reset" if cause == machine.HARD_RESET else \
-            "watchdog" if cause == machine.WDT_RESET else \
-            "deep sleep" if cause == machine.DEEPSLEEP_RESET else \
-            "soft reset" if cause == machine.SOFT_RESET else "unknown"
-
     def reset(self, cause="reboot requested"):
-        self.nvs.set_i32("reboot", 1)
-        self.nvs.commit()
+        # A crash and machine.reset() look the same: a flag in NVS tells the next start's
+        # app/hal/esp32_start.py this one was deliberate.
+        nvs = esp32.NVS("hanreader")
+        nvs.set_i32("reboot", 1)
+        nvs.commit()
         time.sleep_ms(100)
         machine.reset()
 

@@ -15,9 +15,10 @@ receive (wrong baud, parity, inversion). Everything is configured by environment
 
 The machine's own network stands in for the Wi-Fi station: joined from the start, or, with
 HANREADER_WIFI=down, never (to see the access point fallback). The access point is pretend; the
-LED and the watchdog do nothing (nothing resets the process).
+LED and the watchdog do nothing (nothing resets the process). What is done at the start (the Hal
+made from the environment, the reset cause read), on connecting to the simulator and on a reset
+is app/hal/unix_env.py, loaded for that and unloaded after.
 """
-import sys
 import time
 
 from app import unload
@@ -27,35 +28,27 @@ try:
 except ImportError:
     const = lambda value: value  # CPython: the value itself
 
-RESET_FILE = "reset-cause"  # in the data folder: why the process was last ended (see reset())
 _RETRY_MS = const(500)  # between attempts to reach the simulator
-EXIT_REBOOT = 3  # the process exits with this to be restarted (a board resets)
 
 
 class Hal:
     """The Hal is also the meter line uart() opens (one object fewer in the heap): a TCP connection
-    to the simulator, made by the first read()."""
+    to the simulator, made by the first read(). Made by app/hal/unix_env.py's make(), which sets
+    data, http_port, telnet_port, dns_port, mqtt_broker and wifi_down from the environment."""
 
     name = "unix"
     dns_host = "127.0.0.1"
-
-    def __init__(self):
-        # The settings from the environment (see above): the code that reads them is loaded for
-        # that only.
-        from app.hal.unix_env import read
-        read(self)
-        unload("app.hal.unix_env")
-        self.tried = False         # connect() was called
-        self.ap_name = None        # the access point's name while it is "open"
-        self.setting = None        # the meter line's serial setting, told to the simulator
-        self.line = None           # the meter line: a non-blocking socket to the simulator
-        self.hello = None          # what tells the simulator the setting, until it is sent
-        self.retry_ms = 0          # ticks_ms from when to connect (again)
+    # What a run may never set is the class's: the object holds only what has been set.
+    tried = False    # connect() was called
+    ap_name = None   # the access point's name while it is "open"
+    line = None      # the meter line: a non-blocking socket to the simulator
+    hello = None     # what tells the simulator the setting, until it is sent
+    retry_ms = 0     # ticks_ms from when to connect (again)
 
     def uart(self, rx_pin, setting):
         """The meter line, read with `setting`: text like "2400 8E1" or "115200 8N1 inverted"."""
         self.close()
-        self.setting = setting
+        self.setting = setting  # told to the simulator
         return self
 
     def read(self, n):
@@ -106,13 +99,9 @@ class Hal:
     # No LED, and no watchdog: nothing resets the process (one function object for the four).
     led = light = watchdog = feed = _nothing
 
-    def reset_cause(self):
-        return self.cause  # read when the Hal was made (app/hal/unix_env.py)
-
     def reset(self, cause="reboot requested"):
-        with open(self.data + "/" + RESET_FILE, "w") as f:
-            f.write(cause)
-        sys.exit(EXIT_REBOOT)
+        from app.hal.unix_env import reset  # (the process ends: nothing to unload)
+        reset(self, cause)
 
     def unique_id(self):
         return b"\x53\x49\x4d\x00\x00\x01"  # "SIM..." : stable, like a MAC

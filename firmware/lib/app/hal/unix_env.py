@@ -1,37 +1,43 @@
 """What the unix port's Hal (app/hal/unix.py) does now and then, loaded for it and unloaded after:
-read its settings from the environment (listed there) and the reset cause when it is made, and
-connect to the meter simulator."""
+made at the start, with its settings from the environment (listed there), and the reset cause
+read; connecting to the meter simulator; the reset (the process ends)."""
 import os
 
-from app.hal.unix import RESET_FILE
+from app.hal.unix import Hal
+
+_RESET_FILE = "reset-cause"  # in the data folder: why the process was last ended (see reset())
+_EXIT_REBOOT = 3  # the process exits with this to be restarted (a board resets)
 
 
-def read(hal):
+def make():
+    """The Hal, and why the process started: what reset() wrote before it ended (read once, as a
+    board's cause is), else "power-on"."""
+    hal = Hal()
     hal.data = _env("DATA", "sim-data")
     try:
         os.mkdir(hal.data)
     except OSError:
         pass
-    hal.serial_address = _env("SERIAL", "127.0.0.1:2300")
     hal.http_port = int(_env("HTTP_PORT", 8080))
     hal.telnet_port = int(_env("TELNET_PORT", 2323))
     hal.dns_port = int(_env("DNS_PORT", 0))  # 0: no captive DNS responder
     hal.mqtt_broker = _env("MQTT_BROKER", "")
     hal.wifi_down = _env("WIFI", "up") == "down"
-    path = hal.data + "/" + RESET_FILE
-    try:  # what reset() wrote before the process ended: read once, as a board's cause is
+    path = hal.data + "/" + _RESET_FILE
+    try:
         with open(path) as f:
-            hal.cause = f.read().strip()
+            cause = f.read().strip()
         os.remove(path)
     except OSError:
-        hal.cause = "power-on"
+        cause = "power-on"
+    return hal, cause
 
 
 def connect(hal):
     """Start connecting the meter line to the simulator (without waiting: Hal.read goes on with it)."""
     import socket
     from errno import EINPROGRESS
-    host, port = hal.serial_address.rsplit(":", 1)
+    host, port = _env("SERIAL", "127.0.0.1:2300").rsplit(":", 1)
     line = socket.socket()
     line.setblocking(False)
     try:
@@ -47,6 +53,14 @@ def connect(hal):
         hal._greet()  # knows the setting is not what a UART set so would read
     except OSError:
         pass  # refused: read() finds out
+
+
+def reset(hal, cause):
+    """End the process to be started again, leaving `cause` for the next start's make()."""
+    import sys
+    with open(hal.data + "/" + _RESET_FILE, "w") as f:
+        f.write(cause)
+    sys.exit(_EXIT_REBOOT)
 
 
 def _env(name, default):
