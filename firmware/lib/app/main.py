@@ -21,8 +21,15 @@ class App:
 
 def run():
     app = App()
+    asyncio.get_event_loop().set_exception_handler(_crashed)
     try:
-        asyncio.run(_main(app))  # the start
+        # The start, app/start.py: the module is forgotten at once, and the name is let go when
+        # the start is done, so its code goes then (in safe mode, when the task that ends safe
+        # mode is).
+        from app.start import start
+        unload("app.start")
+        asyncio.run(start(app))
+        del start
         # Then the health task runs the loop for good, the services' tasks beside it (MicroPython's
         # asyncio.run goes on with the tasks there are): an error of its own ends the firmware, as
         # another task's does (_crashed); the meter task is watched by it (ended, the watchdog is
@@ -39,12 +46,3 @@ def _crashed(loop, context):
     """An error no task caught ends the firmware, whichever task it ended (the board resets and
     counts a crash, firmware/main.py): a service is not left down until someone reboots."""
     raise context["exception"]
-
-
-async def _main(app):
-    asyncio.get_event_loop().set_exception_handler(_crashed)
-    # app/start.py's start(app): the module is forgotten at once, so its code goes when the start
-    # is done (in safe mode, when the task that ends safe mode is).
-    from app.start import start
-    unload("app.start")
-    await start(app)
