@@ -160,36 +160,57 @@ def test_nvs_store_commits_every_change():
     assert nvs.committed == {"crashes": 0}
 
 
+class Log(list):
+    """The lines logged, in order."""
+
+    def info(self, line):
+        self.append(line)
+
+    warning = info
+
+
+def with_store(store, call):
+    """call(), the platform's store (boot_guard.make's) being `store` meanwhile."""
+    made = boot_guard.make
+    boot_guard.make = lambda: Guard(store)
+    try:
+        call()
+    finally:
+        boot_guard.make = made
+
+
 def test_a_deliberate_reboot_clears_the_count_then_resets():
     # app.main's App.reboot runs this (telnet's `reboot`, the web page's, the end of safe mode).
     import asyncio
     import time
     store = Memory(2)
-    events = []
-
-    class Log:
-        def warning(self, line):
-            events.append(line)
+    events = Log()
 
     class Hal:
         def reset(self, cause):
             events.append((cause, store.count))
 
     class App:
-        log = Log()
+        log = events
         hal = Hal()
 
-    made = boot_guard.make
-    boot_guard.make = lambda: Guard(store)  # the platform's store: this one
     shim = not hasattr(asyncio, "sleep_ms")  # CPython
     if shim:
         asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
     started = time.ticks_ms()
     try:
-        asyncio.run(boot_guard.reboot(App(), "reboot from telnet"))
+        with_store(store, lambda: asyncio.run(boot_guard.reboot(App(), "reboot from telnet")))
     finally:
-        boot_guard.make = made
         if shim:
             del asyncio.sleep_ms
     assert events == ["Rebooting: reboot from telnet", ("reboot from telnet", 0)]
     assert time.ticks_diff(time.ticks_ms(), started) >= 290  # the last log lines had time to go out
+
+
+def test_a_healthy_run_clears_the_count_and_says_so():
+    # app/health.py calls this once it has armed the watchdog, after healthy_ms of running.
+    store = Memory(2)
+    lines = Log()
+    with_store(store, lambda: boot_guard.healthy(lines, 5000, 60000))
+    assert store.count == 0
+    assert lines == ["Ran 5 s: crash counter cleared; watchdog on: the board resets after 60 s without a healthy loop"]

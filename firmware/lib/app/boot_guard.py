@@ -1,11 +1,11 @@
 """Boot safety: starts that end before the firmware has run healthily are counted, and after
 LIMIT of them in a row the next start is in safe mode (access point and config page only).
 
-    guard = make()                 # the platform's store: NVS on the board, a file on unix
-    guard.start()                  # first thing at boot: True (and guard.safe_mode) = safe mode
-    make().clear()                 # after healthy_ms of running (app/health.py): the next
-                                   # start is a normal one
-    await reboot(app, cause)       # a deliberate reboot, which is no crash (app/main.py)
+    guard = make()                     # the platform's store: NVS on the board, a file on unix
+    guard.start()                      # first thing at boot: True (and guard.safe_mode) = safe mode
+    healthy(log, ran_ms, watchdog_ms)  # after healthy_ms of running (app/health.py, as it arms the
+                                       # watchdog): the count cleared, the next start a normal one
+    await reboot(app, cause)           # a deliberate reboot, which is no crash (app/main.py)
 
 The module is loaded for these calls only (app/start.py, app/health.py, app/main.py), not kept.
 
@@ -109,6 +109,14 @@ def make():
     except ValueError:
         healthy_ms = _HEALTHY_MS
     return Guard(FileStore(folder + "/" + _FILE), healthy_ms=healthy_ms)
+
+
+def healthy(log, ran_ms, watchdog_ms):
+    """The start ran healthily for `ran_ms` (app/health.py, which has armed the watchdog with
+    `watchdog_ms`): the count is cleared, so the next start is a normal one, and the log told."""
+    make().clear()
+    log.info("Ran %g s: crash counter cleared; watchdog on: the board resets after %d s "
+             "without a healthy loop" % (ran_ms / 1000, watchdog_ms // 1000))
 
 
 async def reboot(app, cause):

@@ -135,15 +135,14 @@ class Health:
             else:
                 self.log.info("Health: good again")
         if not self.armed and self.state.uptime_s * 1000 + self.ms >= self.arm_ms:
-            # The start ran long enough: the boot guard's count is cleared (the next start is a
-            # normal one; its code is loaded for that), and the watchdog takes over.
+            # The start ran long enough: the watchdog takes over, and the boot guard's count is
+            # cleared (the next start is a normal one; its code, which also tells the log, is
+            # loaded for that).
             self.armed = True
             self.hal.watchdog(_TIMEOUT_MS)
             from app import boot_guard
-            boot_guard.make().clear()
+            boot_guard.healthy(self.log, self.arm_ms, _TIMEOUT_MS)
             unload("app.boot_guard")
-            self.log.info("Ran %g s: crash counter cleared; watchdog on: the board resets after %d s "
-                          "without a healthy loop" % (self.arm_ms / 1000, _TIMEOUT_MS // 1000))
         if self.armed and problem is None:
             self.hal.feed()
 
