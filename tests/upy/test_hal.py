@@ -111,15 +111,17 @@ class Nvs:
 
 
 def fake_board():
-    """app.hal.esp32 imported against the fakes (and forgotten again by the caller), with its
-    start (app.hal.esp32_start: board.make)."""
+    """The board's layer against the fakes: board.Hal (app.hal.esp32), board.make (its
+    app.hal.esp32_rare's, which it also imports for what it does rarely) and board.run(call),
+    which calls with the fakes in sys.modules, forgetting both modules after."""
     machine = Namespace()
     machine.UART, machine.Pin, machine.WDT = Uart, Pin, Wdt
     machine.PWRON_RESET, machine.HARD_RESET, machine.WDT_RESET, machine.DEEPSLEEP_RESET, machine.SOFT_RESET = 1, 2, 3, 4, 5
     machine.cause = 1
     machine.reset_cause = lambda: machine.cause
     machine.unique_id = lambda: b"\x24\x0a\xc4\x12\xab\xcd"
-    machine.reset = lambda: None
+    machine.resets = []
+    machine.reset = lambda: machine.resets.append(True)
     network = Namespace()
     network.WLAN = Wlan
     network.STAT_IDLE, network.STAT_CONNECTING, network.STAT_WRONG_PASSWORD = 1000, 1001, 202
@@ -128,24 +130,40 @@ def fake_board():
     network.hostname = network.names.append
     esp32 = Namespace()
     esp32.NVS = Nvs
-    saved = {}
-    for name, module in (("machine", machine), ("network", network), ("esp32", esp32)):
-        saved[name] = sys.modules.get(name)
-        sys.modules[name] = module
-    unload("app.hal.esp32")  # a fresh import: the module takes the fakes of this call
-    unload("app.hal.esp32_start")
-    try:
+    clock = Namespace()
+    clock.sleep_ms = lambda ms: None  # (a reset lets the log's last lines go out first)
+    fakes = (("machine", machine), ("network", network), ("esp32", esp32), ("time", clock))
+
+    def run(call):
+        saved = {}
+        for name, module in fakes:
+            saved[name] = sys.modules.get(name)
+            sys.modules[name] = module
+        unload("app.hal.esp32")  # a fresh import: the modules take the fakes of this call
+        unload("app.hal.esp32_rare")
+        try:
+            return call()
+        finally:
+            for name in saved:
+                if saved[name] is None:
+                    del sys.modules[name]
+                else:
+                    sys.modules[name] = saved[name]
+            unload("app.hal.esp32")
+            unload("app.hal.esp32_rare")
+
+    def layer():
         from app.hal import esp32 as board
-        from app.hal.esp32_start import make
-        board.make = make
-    finally:
-        for name in saved:
-            if saved[name] is None:
-                del sys.modules[name]
-            else:
-                sys.modules[name] = saved[name]
-        unload("app.hal.esp32")
-        unload("app.hal.esp32_start")
+        return board
+
+    def make():
+        from app.hal.esp32_rare import make
+        return make()
+
+    board = Namespace()
+    board.run = run
+    board.Hal = run(layer).Hal
+    board.make = lambda: run(make)
     return board, machine, network
 
 
@@ -248,13 +266,8 @@ def test_reset_cause_and_deliberate_resets():
         machine.cause = cause
         assert board.make()[1] == text
     hal = board.make()[0]
-    resets = []
-    machine.reset = lambda: resets.append(True)
-    clock = Namespace()
-    clock.sleep_ms = lambda ms: None  # (the log's last lines go out first on the board)
-    board.time = clock
-    hal.reset("settings saved")
-    assert resets == [True] and Nvs.stores["hanreader"]["reboot"] == 1  # the flag the next start reads
+    board.run(lambda: hal.reset("settings saved"))
+    assert machine.resets == [True] and Nvs.stores["hanreader"]["reboot"] == 1  # the flag the next start reads
     assert board.make()[1] == "reboot requested" and "reboot" not in Nvs.stores["hanreader"]
     assert board.make()[1] == "unknown"  # read once: the start after is the machine's cause again
     assert hal.unique_id() == b"\x24\x0a\xc4\x12\xab\xcd"
@@ -271,7 +284,7 @@ def test_the_radio():
                        (network.STAT_HANDSHAKE_TIMEOUT, "wrong password"), (network.STAT_NO_AP_FOUND, "network not found"),
                        (network.STAT_IDLE, "idle"), (7, "failed (7)")):
         hal.station.code = code
-        assert hal.status() == text
+        assert board.run(hal.status) == text
     hal.station.joined = True
     assert hal.connected() and hal.address() == "10.0.0.9" and hal.rssi() == -58
     hal.disconnect()

@@ -29,13 +29,13 @@ async def start(app):
     unload("app.boot_guard")
     # The platform's Hal and why it started, made by code loaded for that only.
     if sys.platform == "esp32":
-        from app.hal.esp32_start import make
+        from app.hal.esp32_rare import make
     else:
         from app.hal.unix_env import make
     hal, reset_cause = make()
     app.hal = hal
     del make
-    unload("app.hal.esp32_start" if sys.platform == "esp32" else "app.hal.unix_env")
+    unload("app.hal.esp32_rare" if sys.platform == "esp32" else "app.hal.unix_env")
     from app import config as config_store  # the rules are needed at boot, then only to save
     config, problem = config_store.load(hal.data)
     del config_store

@@ -1,14 +1,14 @@
-"""The thin hardware layer. Only its two implementations (and esp32_start.py) import `machine`
+"""The thin hardware layer. Only its two implementations (and esp32_rare.py) import `machine`
 or `network`:
 
     esp32.py   the board: machine.UART, Pin, WDT, network.WLAN, NVS
     unix.py    the MicroPython unix port: the meter is a simulator on a TCP socket
 
-Both are one Hal class with the same small interface (unix.py is the reference). What is done
-once, at the start, is in a module of its own, loaded by app/start.py for that and unloaded:
-make() there returns the Hal and why the board started ("power-on", "watchdog" ...):
-esp32_start.py, unix_env.py (the unix port's environment). (This package module holds no code:
-it would stay loaded for nothing.)
+Both are one Hal class with the same small interface (unix.py is the reference). What each does
+rarely is in a module of its own, loaded for that and unloaded: esp32_rare.py, unix_env.py (the
+unix port's environment). make() there, which app/start.py calls, returns the Hal and why the
+board started ("power-on", "watchdog" ...). (This package module holds no code: it would stay
+loaded for nothing.)
 
     name, data, http_port, telnet_port, dns_port, dns_host, mqtt_broker
     uart(rx_pin, setting)       the meter line: read(n) (what came, up to n bytes, without waiting:

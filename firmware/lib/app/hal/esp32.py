@@ -1,10 +1,9 @@
 """Hardware layer for the ESP32-WROOM board (MicroPython ESP32_GENERIC firmware); the same
 interface as unix.py (see __init__.py)."""
-import time
-
-import esp32
 import machine
 import network
+
+from app import unload
 
 try:
     from micropython import const
@@ -14,14 +13,12 @@ except ImportError:
 
 _UART_ID = const(2)  # UART0 is the USB serial port (REPL); UART2's default pins are free on WROOM
 _RX_BUFFER = const(4096)  # 1.8 s at 2400 baud, 0.35 s at 115200: covers the longest loop stall
-# network.STAT_* names and what they mean for someone joining a network.
-_STATUS = const("STAT_GOT_IP connected,STAT_CONNECTING connecting,STAT_IDLE idle,STAT_WRONG_PASSWORD wrong password,"
-                "STAT_HANDSHAKE_TIMEOUT wrong password,STAT_NO_AP_FOUND network not found")
 
 
 class Hal:
     """The Hal is also the meter line uart() opens (one object fewer in the heap). Made by
-    app/hal/esp32_start.py's make(), which sets `station` and `ap`, the radio's two network.WLAN."""
+    app/hal/esp32_rare.py's make(), which sets `station` and `ap`, the radio's two network.WLAN.
+    What it does rarely (the reset, the status in words) is there too, loaded for that."""
 
     name = "esp32"
     data = ""  # config.json and friends live at the root of the flash file system
@@ -71,13 +68,8 @@ class Hal:
         self.wdt.feed()
 
     def reset(self, cause="reboot requested"):
-        # A crash and machine.reset() look the same: a flag in NVS tells the next start's
-        # app/hal/esp32_start.py this one was deliberate.
-        nvs = esp32.NVS("hanreader")
-        nvs.set_i32("reboot", 1)
-        nvs.commit()
-        time.sleep_ms(100)
-        machine.reset()
+        from app.hal.esp32_rare import reset  # (the board resets: nothing to unload)
+        reset()
 
     def unique_id(self):
         return machine.unique_id()
@@ -103,12 +95,11 @@ class Hal:
 
     def status(self):
         """Why the station is not joined, in words ("connecting", "wrong password" ...)."""
-        code = self.station.status()
-        for entry in _STATUS.split(","):
-            name, text = entry.split(" ", 1)
-            if code == getattr(network, name, None):
-                return text
-        return "failed (%s)" % code
+        from app.hal.esp32_rare import status
+        try:
+            return status(self.station.status())
+        finally:
+            unload("app.hal.esp32_rare")
 
     def address(self, ap=False):
         """The station's IP address (None when not joined), or with `ap` the access point's
