@@ -17,6 +17,7 @@ except ImportError:
 
 # Private consts: their names are not interned (this module is loaded now and then, its names
 # would stay in the heap for good).
+_MAX_CLIENTS = const(3)       # telnet sessions at once
 _LOGIN_TIMEOUT_MS = const(60000)
 _WRITE_TIMEOUT_MS = const(3000)  # app/telnet.py's: a client whose socket takes nothing this long is dropped
 _LOGIN_TRIES = const(3)
@@ -31,8 +32,12 @@ _WONT_ECHO = const(b"\xff\xfc\x01")
 
 
 async def login(telnet, client):
-    """A new connection: its name, the password when telnet.password is set (_LOGIN_TRIES tries);
-    the welcome line (client.at set where its log begins), or None when it did not log in."""
+    """A new connection (in telnet.sessions): its name, the password when telnet.password is set
+    (_LOGIN_TRIES tries); the welcome line (client.at set where its log begins), or None when it
+    did not log in."""
+    if len(telnet.sessions) > _MAX_CLIENTS:
+        client.sock.write(b"Too many telnet clients (%d); try again later.\r\n" % _MAX_CLIENTS)
+        return None
     client.name = _peer(client.stream)
     if sys.platform == "linux":
         # The board's TCP stack holds a few KB per socket; Linux would buffer megabytes for a client

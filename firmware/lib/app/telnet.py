@@ -1,6 +1,6 @@
 """The telnet debug console: the log as it happens, plus a few commands.
 
-Several clients at once (_MAX_CLIENTS), one task each, which never waits for its client: every
+Several clients at once (app/console.py's _MAX_CLIENTS), one task each, which never waits for its client: every
 _POLL_MS it takes the command lines the socket has read and hands the socket, without blocking,
 what it has room for: the replies to commands first, then the log from the client's place in the
 log's ring (see app.log). Each new log line is also handed at once to the clients' sockets (as
@@ -11,8 +11,8 @@ _WRITE_TIMEOUT_MS, or when its unsent replies pass _REPLY_BYTES_MAX. (Polling co
 second; an event and a second, sending task per client cost heap, which is scarcer.)
 
 This module is what stays loaded: connections, sending, reading command lines. What the console
-says (the login, when telnet.password is set; the commands and their answers, the status text)
-is app/console.py, loaded for a new connection or a command line and unloaded after.
+says (the login: too many clients, the password when telnet.password is set; the commands and
+their answers, the status text) is app/console.py, loaded for a new connection or a command line and unloaded after.
 """
 import asyncio
 import gc
@@ -26,7 +26,6 @@ except ImportError:
         return value
 
 _POLL_MS = const(100)            # how often a client's socket is looked at (app/console.py's too)
-_MAX_CLIENTS = const(3)
 _WRITE_CHUNK = const(512)        # bytes handed to a socket at a time
 _WRITE_TIMEOUT_MS = const(3000)  # a socket that takes no data for this long: the client is dropped
 _LINE_MAX = const(128)           # a longer command line is thrown away
@@ -128,11 +127,8 @@ class Telnet:
         coroutine for both: a second one's frame would stay in the heap for the whole session.)"""
         client = Client(stream)
         try:
-            if len(self.sessions) >= _MAX_CLIENTS:
-                client.sock.write(b"Too many telnet clients (%d); try again later.\r\n" % _MAX_CLIENTS)
-                return
             self.sessions.append(client)
-            welcome = await console("login", self, client)  # None: no (right) password
+            welcome = await console("login", self, client)  # None: too many clients, no (right) password
             if welcome is None:
                 return
             client.send(welcome.encode() + b"\r\n")  # the console set client.at: where its log begins
