@@ -79,18 +79,16 @@ class Wifi:
                 radio.connect(ssid, config["password"], config["hostname"])
                 self.trying = now
                 event = "trying"
-        why = "safe mode" if safe else "no network set" if not ssid else \
-            "the config could not be used" if self.force_ap else None
+        forced = safe or not ssid or self.force_ap  # the access point opens at once and stays open
         ap = None
-        if not self.ap and (why or not self.up and
+        if not self.ap and (forced or not self.up and
                             elapsed(now, self.down_since) >= config["ap_after_minutes"] * 60000):
             ap = "open"
-            why = why or "not joined for %d min" % config["ap_after_minutes"]
-        elif self.ap and self.up and not why and not radio.clients():
+        elif self.ap and self.up and not forced and not radio.clients():
             ap = "close"
         if event or ap:
             from app.wifi_change import change
             try:
-                change(self, now, event, ap, why)
+                change(self, now, event, ap)
             finally:
                 unload("app.wifi_change")

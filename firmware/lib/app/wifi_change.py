@@ -26,9 +26,9 @@ def backoff_ms(failures, rand8):
     return base - base // 4 + base // 4 * rand8 // 128
 
 
-def change(wifi, now, event, ap, why):
+def change(wifi, now, event, ap):
     """`event`: the station "joined", was "lost", an attempt "failed" or is "trying" (or None);
-    `ap`: the access point to "open" (because of `why`) or "close" (or None)."""
+    `ap`: the access point to "open" or "close" (or None)."""
     radio = wifi.hal
     log = wifi.log
     ssid = wifi.config["ssid"]
@@ -47,6 +47,11 @@ def change(wifi, now, event, ap, why):
         radio.access_point(wifi.ap_name, wifi.config["ap_password"])
         wifi.ap = True
         address = radio.address(True) or _AP_ADDRESS
+        # Why: at once and for good (safe mode, no network, a config that could not be used), or
+        # after ap_after_minutes without a connection.
+        why = "safe mode" if wifi.state.safe_mode else "no network set" if not ssid else \
+            "the config could not be used" if wifi.force_ap else \
+            "not joined for %d min" % wifi.config["ap_after_minutes"]
         log.warning("Wi-Fi: access point %s open, config page at http://%s (%s)" % (wifi.ap_name, address, why))
         if radio.dns_port:
             from app.dns import serve  # the task holds the responder's code while the AP is open
