@@ -9,7 +9,7 @@ import time
 from app import config as config_store
 from app import unload
 from app.state import HISTORY, State
-from app.web import admin, api, auth, history, http, refusals, routes, server, settings, status
+from app.web import admin, api, auth, history, http, pages, refusals, routes, server, settings, status
 from han.pipeline import Pipeline
 from han.text import decimal_text, iso
 from han.values import DateTime, Decimal, Quantity
@@ -141,7 +141,10 @@ def test_headers_kept_and_refused():
     request.origin = None
     request.site = "cross-site"
     assert admin.cross_site(request)
-    assert parsed(b"GET / HTTP/1.1\r\n\r\n").session is None  # none came (routes.keep)
+    assert parsed(b"GET /config HTTP/1.1\r\n\r\n").session is None  # none came (routes.keep)
+    page = parsed(b"GET /app.js HTTP/1.1\r\nHost: h\r\nCookie: hanreader=abc\r\nIf-None-Match: \"1-2\"\r\n\r\n")
+    assert (page.host, page.etag, hasattr(page, "session")) == ("h", '"1-2"', False)  # a page keeps its ETag alone
+    assert parsed(b"GET / HTTP/1.1\r\n\r\n").etag is None  # none came (pages.keep)
 
 
 def test_dashboard_polls_keep_only_their_host_and_load_nothing_more():
@@ -153,7 +156,17 @@ def test_dashboard_polls_keep_only_their_host_and_load_nothing_more():
     request = read_head(Stream([head.replace(b"data", b"status")]), web=web)  # the status page's poll
     assert (request.rare, web.rare, request.host, hasattr(request, "session")) == (False, 0, "h", False)
     request = read_head(Stream([head.replace(b"data", b"session")]), web=web)  # routes.py answers it
-    assert (request.rare, web.rare, request.host, request.session) == (True, 1, "h", "t")
+    assert (request.rare, web.rare, request.host, request.session) == (2, 1, "h", "t")  # (http._ROUTES)
+    request = read_head(Stream([head.replace(b"/api/data", b"/app.css")]), web=web)  # pages.py answers it
+    assert (request.rare, web.rare, request.host, request.etag, hasattr(request, "session")) == \
+        (1, 2, "h", None, False)  # (http._PAGE)
+    for path in (b"/api/datum", b"/api/", b"/status/x", b"/config"):  # not a poll, nor a page of pages.py's
+        assert read_head(Stream([head.replace(b"/api/data", path)]), web=web).rare == 2, path
+    web.app.safe_mode = True  # routes.py answers every request (it serves only some)
+    for path in (b"/api/data", b"/app.css"):
+        assert read_head(Stream([head.replace(b"/api/data", path)]), web=web).rare == 2, path
+    web.app.safe_mode = False
+    web.rare = 1
     web.app.wifi.ap = True  # a phone's captive-portal check is told by the Host (see http.exchange)
     request = read_head(Stream([head]), web=web)
     assert (request.rare, web.rare, request.host, hasattr(request, "session")) == (False, 1, "h", False)
@@ -167,7 +180,7 @@ JSON_TYPE = "application/json"
 
 def test_cookie_value():
     def session(*cookies):
-        return parsed(b"GET / HTTP/1.1\r\n" + b"".join(b"Cookie: " + c + b"\r\n" for c in cookies) + b"\r\n").session
+        return parsed(b"GET /config HTTP/1.1\r\n" + b"".join(b"Cookie: " + c + b"\r\n" for c in cookies) + b"\r\n").session
     assert session(b"hanreader=x1") == "x1"
     assert session(b"a=1;hanreader=x2 ;b=2") == "x2"
     assert session(b"hanreaderx=1; xhanreader=2") is None
@@ -244,22 +257,42 @@ def test_status_lines_and_headers():
     assert text.startswith("HTTP/1.1 404 Not Found\r\nConnection: close\r\n")
     assert "Content-Type: application/json\r\n" in text and "Cache-Control: no-store\r\n" in text
     assert json.loads(text.split("\r\n\r\n", 1)[1]) == {"error": 'no "such" page'}
-    out = Out()
-    request = http.Request(None, 0)
-    routes.keep(request)  # as for the requests routes.py answers (http.head)
-    run(routes._file(request, out, "index.html"))
-    head, page = out.text().split("\r\n\r\n", 1)
-    assert head.startswith("HTTP/1.1 200 OK\r\n") and "Content-Type: text/html; charset=utf-8\r\n" in head
+    head, page = sent("/")
+    assert head.startswith("HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n")
+    assert "Content-Type: text/html; charset=utf-8\r\n" in head and "Cache-Control: no-cache\r\n" in head
     assert "Content-Security-Policy: default-src 'self'" in head and "X-Frame-Options: DENY" in head
     assert "Content-Length: %d\r\n" % len(page.encode()) in head and page.startswith("<!doctype html>")
-    assert routes.content_type("app.js") == "text/javascript" and routes.content_type("app.css") == "text/css"
+    assert sent("/status")[1].startswith("<!doctype html>")
+    for path, kind in (("/app.js", "text/javascript"), ("/app.css", "text/css")):
+        head, _ = sent(path)
+        assert "\r\nContent-Type: %s\r\n" % kind in head and "X-Frame-Options" not in head, path
+    etag = head.split("\r\nETag: ")[1].split("\r\n")[0]
+    assert sent("/app.css", etag) == ("HTTP/1.1 304 Not Modified\r\nConnection: close\r\n"
+                                      "X-Content-Type-Options: nosniff\r\nETag: %s" % etag, "")
+    assert sent("/app.css", '"other"')[0].startswith("HTTP/1.1 200 OK\r\n")
+    error = raises(http.HttpError, sent, "/nothing.js")  # the firmware lacks it: refusals.py has the words
+    out = Out()
+    run(refusals.refuse(server.Web(FakeApp()), http.Request(None, 0), out.stream, error.args))
+    assert out.text().startswith("HTTP/1.1 404 Not Found\r\n")
+    assert json.loads(out.text().split("\r\n\r\n", 1)[1]) == {"error": "nothing.js is missing from the firmware"}
+
+
+def sent(path, etag=None):
+    """(head, body) pages.py sends for a GET of `path` (with If-None-Match: `etag`)."""
+    out = Out()
+    request = http.Request(None, 0)
+    pages.keep(request)  # as for the requests pages.py answers (http.head)
+    request.path = path
+    request.etag = etag
+    run(pages.send(request, out))
+    return tuple(out.text().split("\r\n\r\n", 1))
 
 
 def test_www_folder_next_to_lib():
-    assert routes.www_folder("/lib/app/web/http.mpy") == "/www"
-    assert routes.www_folder("firmware/lib/app/web/http.py") == "firmware/www"
-    assert routes.www_folder("/x/build/sim-mpy/lib/app/web/http.mpy") == "/x/build/sim-mpy/www"
-    assert routes.www_folder("app/web/http.py") == "www"
+    assert pages.www_folder("/lib/app/web/http.mpy") == "/www"
+    assert pages.www_folder("firmware/lib/app/web/http.py") == "firmware/www"
+    assert pages.www_folder("/x/build/sim-mpy/lib/app/web/http.mpy") == "/x/build/sim-mpy/www"
+    assert pages.www_folder("app/web/http.py") == "www"
 
 
 # --- captive portal ---

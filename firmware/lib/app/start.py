@@ -58,7 +58,8 @@ async def start(app):
     telnet = config["telnet"]["enabled"] and not safe_mode  # safe mode: no meter, no telnet
     _intern_names((("app.console",) if telnet else ()) +
                   (("app.mqtt_link", "umqtt.simple", "app.mqtt_discovery",
-                    "app.web.routes", "app.web.api", "app.web.history", "app.web.status") if mqtt else ()))
+                    "app.web.routes", "app.web.pages", "app.web.api", "app.web.history", "app.web.status")
+                   if mqtt else ()))
     # The services' code is loaded once the config rules are gone (their peak would not fit), the
     # servers' too before any task runs (the decoding and MQTT would leave the heap fragmented).
     from app.health import Health

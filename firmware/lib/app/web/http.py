@@ -4,11 +4,13 @@ Loaded by server.py for a request and unloaded once no connection is open (serve
 between a page's polls the device holds none of this code. See server.py for the limits. What
 the pages poll is answered with this code and api.py or history.py (the dashboard: /api/data,
 /api/history) or status.py (the status page: /api/status); the rest is loaded for its request
-and unloaded after it: routes.py (status lines and error answers, the headers those requests
-need, pages and files, captive-portal redirects, safe mode), refusals.py (a refused
-request's answer, the unread rest of a request taken in before closing), admin.py. A poll loads this code and api.py, history.py or status.py into whatever room a
-scattered heap has: their functions are kept small, none needing a larger piece than the
-connection's own buffer (BUFFER bytes; tests/test_web_heap.py scatters the heap into such pieces).
+and unloaded after it: pages.py (a browser's GET of a page or its file: a page load loads that
+and this code alone), routes.py (status lines and error answers, the headers those requests
+need, the config page's login, captive-portal redirects, safe mode), refusals.py (a refused
+request's answer, the unread rest of a request taken in before closing), admin.py. A poll
+loads this code and api.py, history.py or status.py into whatever room a scattered heap has:
+their functions are kept small, none needing a larger piece than the connection's own buffer
+(BUFFER bytes; tests/test_web_heap.py scatters the heap into such pieces).
 
 A connection's buffer (its Request's) holds the request head, read in place: a header line becomes a
 string only when a route uses it (a browser sends a dozen others, a kilobyte of text), and its
@@ -41,14 +43,17 @@ FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this ma
 COOKIE = "hanreader"
 JSON = "application/json"
 # The head of every poll's answer (api.py, history.py, status.py): what routes.Reply.start("200 OK",
-# JSON, "Cache-Control: no-store\r\n") puts, as one piece.
+# JSON, "Cache-Control: no-store\r\n") puts, as one piece; pages.py sends its first lines too.
 OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
           b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
 _SPACE = const(b" \t")
+# Request.rare: what answers a request that is not a poll (loaded for it and unloaded after it).
+_PAGE = const(1)    # pages.py: a browser's GET of a page or its file
+_ROUTES = const(2)  # routes.py: the rest
 # The code a poll loads (the server unloads it, and han.text, once no connection is open)
 _POLL_CODE = const(("app.web.api", "app.web.history", "app.web.status"))
 # The request head's refusals, HttpError(n): their words are refusals.REFUSED[n], loaded only
-# to answer one (every poll loads this module: none of that text).
+# to answer one (every poll loads this module: none of that text). (6: pages.py's.)
 _LINE_TOO_LONG = const(0)
 _NOT_HTTP = const(1)
 _HEAD_TOO_LONG = const(2)
@@ -58,8 +63,8 @@ _CHUNKED = const(5)
 
 
 class HttpError(Exception):
-    """A request refused before it reached a route: HttpError(status line, sentence), or from
-    the request head HttpError(n), one of the refusals above (refusals.py has their words)."""
+    """A request refused: HttpError(status line, sentence), or HttpError(n[, name]), one of the
+    request head's refusals above or a page the firmware lacks (refusals.py has their words)."""
 
 
 class Request:
@@ -73,9 +78,9 @@ class Request:
     query = ""
     length = 0         # Content-Length
     read = 0           # body bytes read so far
-    rare = False       # not one of the dashboard's polls: routes.py answers it (loaded for it)
+    rare = 0           # a dashboard's poll; else _PAGE or _ROUTES: pages.py or routes.py answers it
     expired = False    # the watcher ended the connection: it was too slow
-    host = ""          # the one header a poll keeps (routes.keep: the others routes.py needs)
+    host = ""          # the one header a poll keeps (routes.keep, pages.keep: what they need)
 
     def __init__(self, task, now):
         self.buf = bytearray(BUFFER)
@@ -92,7 +97,7 @@ async def head(request, stream, web):
     are not acceptable. Lines are taken where they lie in the request's buffer; what follows the
     head (a body's start) stays there, at request.buf[request.start:request.end]."""
     buf = request.buf
-    keep = None       # routes.header for a request routes.py answers: what it needs of a header
+    keep = None       # routes.header or pages.header for their requests: what they need of a header
     size = 0          # bytes of head so far, line ends included
     lines = 0         # header lines so far
     skipping = False  # in a line longer than the buffer: dropped as it comes
@@ -139,8 +144,9 @@ async def head(request, stream, web):
 
 def _request_line(request, start, end, web):
     """The request line, b"GET /path?query HTTP/1.1" at request.buf[start:end] (end -1: longer than
-    the buffer), into `request` (method, path, query; HttpError when it is not one); routes.header
-    when routes.py is to answer it (see head), else None. (One function: it is read once a request.)"""
+    the buffer), into `request` (method, path, query, rare; HttpError when it is not one): None for a
+    poll, else the header function of pages.py or routes.py, which answers it (see head). (One
+    function: it is read once a request.)"""
     if end < 0:
         raise HttpError(_LINE_TOO_LONG)
     parts = bytes(request.view[start:end]).split(b" ")
@@ -157,20 +163,28 @@ def _request_line(request, start, end, web):
     if not method or not target.startswith("/"):
         raise HttpError(_NOT_HTTP)
     request.method = method
-    request.path, _, request.query = target.partition("?")
-    if method != "GET" or request.path not in ("/api/data", "/api/history", "/api/status") \
-            or web.app.safe_mode:
-        request.rare = True  # counted until exchange is done with it
-        web.rare += 1
+    path, _, request.query = target.partition("?")
+    request.path = path
+    get = method == "GET" and not web.app.safe_mode
+    # (The names of the polls' modules, already interned: a tuple of longer paths would hold
+    # string objects made at every load of this module. The pages' paths are compared one by
+    # one for that reason too: /config, which asks for a login, is routes.py's.)
+    if get and path.startswith("/api/") and path[5:] in ("data", "history", "status"):
+        return None
+    web.rare += 1  # counted until exchange is done with it
+    if get and (path == "/" or path == "/status" or path == "/login" or path == "/app.css" or path == "/app.js"):
+        request.rare = _PAGE
+        from app.web.pages import keep
+    else:
+        request.rare = _ROUTES
         from app.web.routes import keep
-        return keep(request)
-    return None
+    return keep(request)
 
 
 def _header(request, start, end, keep):
     """One header line, request.buf[start:end]: its name is lowercased in place and compared where
     it lies, its value found between the spaces; Content-Length and Transfer-Encoding matter to
-    every request, the rest to `keep` (routes.header) if there is one; a poll keeps only Host
+    every request, and Host; the rest to `keep` (routes.header, pages.header) if there is one
     (while the access point is open, another site's name makes it a captive-portal check)."""
     buf = request.buf
     colon = buf.find(b":", start, end)
@@ -193,13 +207,13 @@ def _header(request, start, end, keep):
             raise HttpError(_BAD_LENGTH)
     elif colon - start == 17 and buf.startswith(b"transfer-encoding", start):
         raise HttpError(_CHUNKED)
-    elif keep is not None:
-        keep(request, start, colon, first, end)
     elif colon - start == 4 and buf.startswith(b"host", start):
         try:
             request.host = str(request.view[first:end], "utf-8")
         except UnicodeError:
             pass
+    elif keep is not None:
+        keep(request, start, colon, first, end)
 
 
 def foreign_host(host, hostname):
@@ -221,7 +235,8 @@ def foreign_host(host, hostname):
 class Out:
     """A response on its way out: pieces gather in the request's buffer and go to the socket when it
     fills (put) or when the writer can wait (flush). The dashboard's polls put their fixed head
-    themselves (api.py); the other answers' status lines and errors are routes.Reply's."""
+    themselves (api.py), and so do the pages (pages.py); the other answers' status lines and errors
+    are routes.Reply's."""
 
     def __init__(self, stream, buf):
         self.stream = stream
@@ -291,8 +306,8 @@ class Out:
 async def exchange(web, request, stream):
     """One connection of web (server.Web), its Request: the request, the answer, then what the
     client still sends is taken in before the server closes. The pages' polls are answered by
-    api.py, history.py and status.py, the rest by routes.py, loaded for them (see head) and
-    unloaded once no such request is left; so is a refused request's error answer (routes.Reply)."""
+    api.py, history.py and status.py, the rest by pages.py or routes.py, loaded for them (see head)
+    and unloaded once no such request is left; so is a refused request's error answer (routes.Reply)."""
     out = None
     whole = False  # the head has come and been accepted
     request.deadline = time.ticks_add(request.since, _HEAD_TIMEOUT_MS)
@@ -303,10 +318,11 @@ async def exchange(web, request, stream):
                 whole = True
                 request.deadline = time.ticks_add(time.ticks_ms(), _ANSWER_TIMEOUT_MS)
                 app = web.app
-                if not request.rare and app.wifi.ap and foreign_host(request.host, app.config["wifi"]["hostname"]):
-                    request.rare = True  # a captive-portal check: routes.py redirects it
-                    web.rare += 1
-                if request.rare:
+                if request.rare != _ROUTES and app.wifi.ap and foreign_host(request.host, app.config["wifi"]["hostname"]):
+                    if not request.rare:
+                        web.rare += 1
+                    request.rare = _ROUTES  # a captive-portal check: routes.py redirects it
+                if request.rare == _ROUTES:
                     from app.web.routes import Reply
                     out = Reply(stream, request.buf)
                 else:  # a poll
@@ -338,15 +354,18 @@ async def exchange(web, request, stream):
 
 
 async def _answer(web, request, stream, out):
-    """Write the answer: routes.py's for a rare request, else the poll's (status.py, api.py,
-    history.py)."""
-    if request.rare:
+    """Write the answer: routes.py's or pages.py's for a rare request, else the poll's (status.py,
+    api.py, history.py)."""
+    if request.rare == _ROUTES:
         from app.web.routes import answer
         await answer(web, request, stream, out)
-    elif request.path == "/api/status":
+    elif request.rare:
+        from app.web.pages import send
+        await send(request, out)
+    elif request.path.endswith("status"):  # (one of the three polls: see _request_line)
         from app.web.status import status
         await status(web.app, out, web)
-    elif request.path == "/api/data":
+    elif request.path.endswith("data"):
         from app.web.api import data
         await data(web.app, out)
     else:
@@ -355,7 +374,7 @@ async def _answer(web, request, stream, out):
 
 
 def _done(web, request):
-    """A request is over: when it was the last one routes.py answered, that code goes."""
+    """A request is over: when it was the last one pages.py or routes.py answered, that code goes."""
     if request.rare:
         web.rare -= 1
         if not web.rare:
@@ -364,7 +383,7 @@ def _done(web, request):
             # would be an object each, made at every load of this module), split as it is read.
             unload("app.config")
             try:
-                for name in "routes admin auth settings refusals".split():
+                for name in "routes pages admin auth settings refusals".split():
                     unload("app.web." + name)
             except MemoryError:  # no room to name them: they go with the last connection (server.py)
                 pass

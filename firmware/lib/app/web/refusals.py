@@ -1,5 +1,5 @@
-"""A refused request's answer (http.HttpError: the request head's refusals, their words here, and
-the routes' own), the turning away of a connection no slot came for (busy), and the taking in of
+"""A refused request's answer (http.HttpError: the request head's refusals and a page the firmware
+lacks, their words here, and the routes' own), the turning away of a connection no slot came for (busy), and the taking in of
 what a client sent and was not read before its connection closes (discard): loaded only for one
 of those (and unloaded with routes.py's modules, or by server.py once no connection is open), so
 that none of this comes with the code every dashboard poll loads."""
@@ -21,13 +21,14 @@ _SPARE_MS = const(1000)  # a real client sends its request at once; a browser's 
 _BUSY = const(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
               b"Content-Type: text/plain\r\n\r\nBusy: too many connections; try again.\n")
 
-# Status line and sentence of each, in the order of http.py's refusal consts.
+# Status line and sentence of each, in the order of http.py's refusal consts, then pages.py's.
 REFUSED = (("414 URI Too Long", "the request line is too long"),
            ("400 Bad Request", "not an HTTP/1.x request"),
            ("431 Request Header Fields Too Large", "the request head is too long"),
            ("431 Request Header Fields Too Large", "too many header lines"),
            ("400 Bad Request", "Content-Length is not a size"),
-           ("501 Not Implemented", "chunked request bodies are not accepted"))
+           ("501 Not Implemented", "chunked request bodies are not accepted"),
+           ("404 Not Found", "%s is missing from the firmware"))
 
 
 async def slot_freed(web, limit, waiting):
@@ -69,8 +70,9 @@ async def refuse(web, request, stream, refused):
     if not request.rare:  # its answer is routes.py's: counted, to be unloaded after it
         request.rare = True
         web.rare += 1
-    if isinstance(refused[0], int):  # the request head's own
-        refused = REFUSED[refused[0]]
+    if isinstance(refused[0], int):  # the request head's own, or pages.py's (with the file's name)
+        status, sentence = REFUSED[refused[0]]
+        refused = status, sentence % refused[1:]
     from app.web.routes import Reply
     out = Reply(stream, request.buf)
     out.error(*refused)

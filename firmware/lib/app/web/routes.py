@@ -1,19 +1,15 @@
-"""Every answer but the pages' polls (http.py answers those), their status lines (Reply), and the
-headers they need (a poll keeps only its Host): captive-portal redirects while the access point
-is open, safe mode (where the status page's figures, status.py, come this way too), the pages and
-their files, and the way to the admin API (admin.py). Loaded for such a request, from its request
-line on, and unloaded after it (see http.py): a browser fetches a page and its files once, then
-only its data.
+"""Every answer but the pages' polls (http.py answers those) and a browser's GET of a page or its
+file (pages.py), their status lines (Reply), and the headers they need (a poll keeps only its
+Host, a page If-None-Match): captive-portal redirects while the access point is open, safe mode
+(where the status page's figures, status.py, and the pages come this way too), the config page's
+login, and the way to the admin API (admin.py). Loaded for such a request, from its request line
+on, and unloaded after it (see http.py).
 
-Pages and files come from the www folder next to lib/: www/NAME.gz, sent with Content-Encoding:
-gzip, when the build made one, else www/NAME; an ETag from size and time, 304 when the browser
-has it. The config page asks for a login first. While the access point is open, phones' captive-
-portal checks are sent to the config page (the access point's DNS, app/dns.py, gives our address
-for every name). In safe mode only the config page, the
-status page and the admin API are served.
+The config page asks for a login first (then pages.py sends it). While the access point is open,
+phones' captive-portal checks are sent to the config page (the access point's DNS, app/dns.py,
+gives our address for every name). In safe mode only the config page, the status page and the
+admin API are served.
 """
-import os
-
 from app.web.http import COOKIE, JSON, Out, foreign_host
 
 try:
@@ -23,18 +19,16 @@ except ImportError:
         return value
 
 # The headers kept as text (lowercase names, each ended by a space: one bytes object rather than
-# nine) and the Request attributes they go to, in the same order.
-_KEPT = const(b"host cookie if-none-match origin sec-fetch-site authorization x-csrf-token content-type expect ")
-_ATTRIBUTES = const(("host", "session", "etag", "origin", "site", "auth", "csrf", "type", "expect"))
+# eight) and the Request attributes they go to, in the same order (http.py keeps Host).
+_KEPT = const(b"cookie if-none-match origin sec-fetch-site authorization x-csrf-token content-type expect ")
+_ATTRIBUTES = const(("session", "etag", "origin", "site", "auth", "csrf", "type", "expect"))
 _COOKIE_IS = COOKIE.encode() + b"="
-PAGES = ("/", "/status", "/config", "/login")  # www/index.html, www/status.html ...
-FILES = ("/app.css", "/app.js")
+# The pages (www/index.html, www/status.html ...) and their files, each between spaces.
+_PAGES = const(" / /status /config /login /app.css /app.js ")
 # Where Android, Apple, Windows, Firefox and Kindle devices check for a captive portal: each path
 # between spaces (a path has none), in one string rather than a tuple of ten string objects.
 PROBES = " /generate_204 /gen_204 /hotspot-detect.html /library/test/success.html /connecttest.txt " \
          "/ncsi.txt /redirect /success.txt /canonical.html /kindle-wifi/wifistub.html "
-_HTML = const("X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; img-src 'self' data:; "
-              "frame-ancestors 'none'\r\n")
 
 
 class Reply(Out):
@@ -59,26 +53,6 @@ class Reply(Out):
         self.json(status, '{"error": %s}' % dumps(detail), headers)
 
 
-def content_type(name):
-    if name.endswith(".html"):
-        return "text/html; charset=utf-8"
-    if name.endswith(".css"):
-        return "text/css"
-    if name.endswith(".js"):
-        return "text/javascript"
-    return "application/octet-stream"
-
-
-def www_folder(module_file=None):
-    """The folder of the pages: www/ next to lib/ ("/www" on the board, firmware/www or
-    build/.../www on the unix port)."""
-    here = module_file or __file__
-    at = here.rfind("/lib/")
-    if at >= 0:
-        return here[:at] + "/www"
-    return "www"  # frozen, or run from lib/ itself: relative to the working folder ("/" on the board)
-
-
 def keep(request):
     """Ready `request` (http.Request) for the headers kept here, and return what keeps them
     (header): those that do not come stay None ("" for Content-Type). Instance attributes, set
@@ -97,7 +71,7 @@ def header(request, start, colon, first, end):
     for kind in range(len(_ATTRIBUTES)):
         stop = _KEPT.find(b" ", at)
         if colon - start == stop - at and buf.startswith(_KEPT[at:stop], start):
-            if kind == 1:  # Cookie: ours alone (a later Cookie header without it keeps it)
+            if not kind:  # Cookie: ours alone (a later Cookie header without it keeps it)
                 first = _cookie(buf, first, end)
                 if first < 0:
                     return
@@ -154,16 +128,15 @@ async def answer(web, request, stream, out):
 
 
 async def _page(web, request, out, path):
-    name = ("index.html" if path == "/" else path[1:] + ".html") if path in PAGES else \
-        path[1:] if path in FILES else None
-    if name is None:
+    if " %s " % path not in _PAGES:
         out.error("404 Not Found", "not found")
     elif request.method != "GET":
         out.error("405 Method Not Allowed", "only GET", "Allow: GET\r\n")
     elif path == "/config" and not _logged_in(web, request):
         redirect(out, "/login?next=/config")
     else:
-        await _file(request, out, name)
+        from app.web.pages import send
+        await send(request, out)
 
 
 def _logged_in(web, request):
@@ -171,33 +144,3 @@ def _logged_in(web, request):
         return False
     from app.web.auth import find
     return find(web.sessions, request.session) is not None
-
-
-async def _file(request, out, name):
-    path = www_folder() + "/" + name
-    gzip = True
-    try:
-        info = os.stat(path + ".gz")
-        path += ".gz"
-    except OSError:
-        gzip = False
-        try:
-            info = os.stat(path)
-        except OSError:
-            out.error("404 Not Found", name + " is missing from the firmware")
-            return
-    etag = '"%x-%x"' % (info[6], info[8])
-    if request.etag == etag:
-        out.start("304 Not Modified", None, "ETag: " + etag + "\r\n")
-        return
-    kind = content_type(name)
-    out.start("200 OK", kind, "Content-Length: %d\r\nETag: %s\r\nCache-Control: no-cache\r\n%s%s" % (
-        info[6], etag, "Content-Encoding: gzip\r\n" if gzip else "", _HTML if kind[:9] == "text/html" else ""))
-    await out.flush()
-    with open(path, "rb") as f:
-        while True:
-            n = f.readinto(out.buf)
-            if not n:
-                break
-            out.n = n
-            await out.flush()
