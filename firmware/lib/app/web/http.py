@@ -46,7 +46,14 @@ JSON = "application/json"
 # JSON, "Cache-Control: no-store\r\n") puts, as one piece; pages.py sends its first lines too.
 OK_JSON = b"HTTP/1.1 200 OK\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n" \
           b"Content-Type: application/json\r\nCache-Control: no-store\r\n\r\n"
-_SPACE = const(b" \t")
+# Bytes looked for as ints: a bytes constant is an object made at every load of this module.
+_LF = const(0x0A)
+_COLON = const(0x3A)
+_SP = const(0x20)
+_TAB = const(0x09)
+# The header names every request is read for, in one bytes constant rather than three, sliced
+# where a name of the same length comes (see _header): content-length, transfer-encoding, host.
+_NAMES = const(b"content-length transfer-encoding host")
 # Request.rare: what answers a request that is not a poll (loaded for it and unloaded after it).
 _PAGE = const(1)    # pages.py: a browser's GET of a page or its file
 _ROUTES = const(2)  # routes.py: the rest
@@ -102,7 +109,7 @@ async def head(request, stream, web):
     lines = 0         # header lines so far
     skipping = False  # in a line longer than the buffer: dropped as it comes
     while True:
-        at = buf.find(b"\n", request.start, request.end)
+        at = buf.find(_LF, request.start, request.end)
         if at < 0 and (skipping or request.end - request.start < len(buf)):  # no whole line yet
             if skipping:
                 request.start = request.end = 0
@@ -149,14 +156,13 @@ def _request_line(request, start, end, web):
     function: it is read once a request.)"""
     if end < 0:
         raise HttpError(_LINE_TOO_LONG)
-    parts = bytes(request.view[start:end]).split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-        raise HttpError(_NOT_HTTP)
-    try:
-        method = parts[0].decode()
-        target = parts[1].decode()
+    try:  # (as text: its short constants are interned names, where bytes would be objects)
+        parts = str(request.view[start:end], "utf-8").split(" ")
     except UnicodeError:
         raise HttpError(_NOT_HTTP)
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise HttpError(_NOT_HTTP)
+    method, target, _ = parts
     if target.startswith("http://"):  # an absolute target (http://host/path, as proxies send): its path
         at = target.find("/", 7)
         target = target[at:] if at > 0 else "/"
@@ -187,27 +193,29 @@ def _header(request, start, end, keep):
     every request, and Host; the rest to `keep` (routes.header, pages.header) if there is one
     (while the access point is open, another site's name makes it a captive-portal check)."""
     buf = request.buf
-    colon = buf.find(b":", start, end)
+    colon = buf.find(_COLON, start, end)
     if colon < 0:
         return
     for i in range(start, colon):
         if 0x41 <= buf[i] <= 0x5A:  # A-Z
             buf[i] += 0x20
     first = colon + 1
-    while first < end and buf[first] in _SPACE:
+    while first < end and (buf[first] == _SP or buf[first] == _TAB):
         first += 1
-    while end > first and buf[end - 1] in _SPACE:
+    while end > first and (buf[end - 1] == _SP or buf[end - 1] == _TAB):
         end -= 1
-    if colon - start == 14 and buf.startswith(b"content-length", start):
+    # A name is compared once its length and first letter match: a slice of _NAMES is an object
+    # made (Chromium sends three other names of 14 letters, Sec-Fetch-*; If-Modified-Since has 17).
+    if colon - start == 14 and buf[start] == 0x63 and buf.startswith(_NAMES[:14], start):  # c
         try:
             request.length = int(str(request.view[first:end], "utf-8"))
         except ValueError:  # UnicodeError is one too
             request.length = -1
         if request.length < 0:
             raise HttpError(_BAD_LENGTH)
-    elif colon - start == 17 and buf.startswith(b"transfer-encoding", start):
+    elif colon - start == 17 and buf[start] == 0x74 and buf.startswith(_NAMES[15:32], start):  # t
         raise HttpError(_CHUNKED)
-    elif colon - start == 4 and buf.startswith(b"host", start):
+    elif colon - start == 4 and buf.startswith(_NAMES[33:], start):
         try:
             request.host = str(request.view[first:end], "utf-8")
         except UnicodeError:
@@ -344,7 +352,18 @@ async def exchange(web, request, stream):
                 raise
             web.short_of_room(stream)
     finally:
-        _done(web, request)
+        if request.rare:  # the last request with code loaded for it alone takes that code along
+            web.rare -= 1
+            if not web.rare:
+                # What such a request may have loaded. Named here, not in routes.py: with no room
+                # for routes.py, importing it to read them would try again. One string (a tuple of
+                # names would be an object each, made at every load of this module), split as read.
+                unload("app.config")
+                try:
+                    for name in "routes pages admin auth settings refusals".split():
+                        unload("app.web." + name)
+                except MemoryError:  # no room to name them: they go with the last connection (server.py)
+                    pass
     web.served += 1
     if not whole or request.length > request.read:
         # What the client sent and we did not read would make closing the socket reset the
@@ -372,18 +391,3 @@ async def _answer(web, request, stream, out):
         from app.web.history import history
         await history(web.app, out, request.query)
 
-
-def _done(web, request):
-    """A request is over: when it was the last one pages.py or routes.py answered, that code goes."""
-    if request.rare:
-        web.rare -= 1
-        if not web.rare:
-            # What such a request may have loaded. Named here, not in routes.py: with no room for
-            # routes.py, importing it to read them would try again. One string (a tuple of names
-            # would be an object each, made at every load of this module), split as it is read.
-            unload("app.config")
-            try:
-                for name in "routes pages admin auth settings refusals".split():
-                    unload("app.web." + name)
-            except MemoryError:  # no room to name them: they go with the last connection (server.py)
-                pass
