@@ -289,10 +289,22 @@ def sent(path, etag=None):
 
 
 def test_www_folder_next_to_lib():
-    assert pages.www_folder("/lib/app/web/http.mpy") == "/www"
-    assert pages.www_folder("firmware/lib/app/web/http.py") == "firmware/www"
-    assert pages.www_folder("/x/build/sim-mpy/lib/app/web/http.mpy") == "/x/build/sim-mpy/www"
-    assert pages.www_folder("app/web/http.py") == "www"
+    class Files:  # pages.py's os: where it looks for a file (none is there)
+        def stat(self, path):
+            self.looked = path
+            raise OSError(2)
+
+    loaded = pages.__file__, pages.os
+    pages.os = files = Files()
+    try:
+        for here, folder in (("/lib/app/web/pages.mpy", "/www"), ("firmware/lib/app/web/pages.py", "firmware/www"),
+                             ("/x/build/sim-mpy/lib/app/web/pages.mpy", "/x/build/sim-mpy/www"),
+                             ("app/web/pages.py", "www")):  # frozen, or run from lib/ itself
+            pages.__file__ = here
+            raises(http.HttpError, sent, "/app.js")
+            assert files.looked == folder + "/app.js", (here, files.looked)
+    finally:
+        pages.__file__, pages.os = loaded
 
 
 # --- captive portal ---

@@ -41,16 +41,6 @@ def header(request, start, colon, first, end):
             pass  # not text: not an ETag of ours
 
 
-def www_folder(module_file=None):
-    """The folder of the pages: www/ next to lib/ ("/www" on the board, firmware/www or
-    build/.../www on the unix port)."""
-    here = module_file or __file__
-    at = here.rfind("/lib/")
-    if at >= 0:
-        return here[:at] + "/www"
-    return "www"  # frozen, or run from lib/ itself: relative to the working folder ("/" on the board)
-
-
 async def send(request, out):
     """The page or file of request.path (/ is www/index.html, /status www/status.html, /app.js
     www/app.js), into `out` (http.Out); HttpError 404 when the firmware lacks it."""
@@ -58,7 +48,11 @@ async def send(request, out):
     html = "." not in name
     if html:
         name += ".html"
-    path = www_folder() + "/" + name
+    # The www folder next to lib/ ("/www" on the board, firmware/www or build/.../www on the unix
+    # port); frozen, or run from lib/ itself: relative to the working folder ("/" on the board).
+    path = __file__
+    at = path.rfind("/lib/")
+    path = (path[:at] + "/www/" if at >= 0 else "www/") + name
     gzip = True
     try:
         info = os.stat(path + ".gz")
