@@ -333,7 +333,7 @@ async def exchange(web, request, stream):
                 if request.rare == _ROUTES:
                     from app.web.routes import Reply
                     out = Reply(stream, request.buf)
-                else:  # a poll
+                else:  # a poll or a page (pages.py puts its head itself)
                     out = Out(stream, request.buf)
                 await _answer(web, request, stream, out)
                 await out.flush()

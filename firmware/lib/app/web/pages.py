@@ -1,7 +1,7 @@
 """The pages and their files, from the www folder next to lib/: www/NAME.gz, sent with
 Content-Encoding: gzip, when the build made one, else www/NAME; an ETag from size and time, 304
 when the browser has it. A browser's GET of one comes here straight from http.py (the only header
-kept is If-None-Match), so that a page load loads this and http.py alone; routes.py sends the
+kept for it here is If-None-Match), so that a page load loads this and http.py alone; routes.py sends the
 config page here once the browser has logged in, and in safe mode every page. Loaded for such a
 request and unloaded after it (see http.py): a browser fetches a page and its files once a visit.
 """
@@ -15,9 +15,9 @@ except ImportError:
     def const(value):
         return value
 
+_MISSING = const(6)  # HttpError(_MISSING, name): the firmware lacks the file (refusals.REFUSED[6])
 # The head begins as the polls' (http.OK_JSON, loaded anyway: no text of its own made at every load
 # of this module): its bytes up to the value of Content-Type, and those after the status line.
-_MISSING = const(6)  # HttpError(_MISSING, name): the firmware lacks the file (refusals.REFUSED[6])
 _TYPE_AT = const(83)      # OK_JSON[:_TYPE_AT]: "HTTP/1.1 200 OK\r\n ... Content-Type: "
 _STATUS_END = const(15)   # OK_JSON[_STATUS_END:_HEADERS_END]: "\r\nConnection: close\r\n ... nosniff\r\n"
 _HEADERS_END = const(69)
