@@ -6,8 +6,9 @@ a slot. The code that reads a request and answers the pages' polls (http.py, wit
 dashboard's data, status.py for the status page's figures) is loaded with a request that needs
 it and unloaded as soon as no connection is open: a page polling every 2 s has it loaded for the
 few milliseconds of each poll, and between polls the meter decodes its pushes with that room
-free. The rest comes for a request and goes right after it: routes.py (pages and files, fetched
-once a visit), admin.py, auth.py and settings.py (log in, settings, reboot).
+free. The rest comes for a request and goes right after it: pages.py (pages and their files,
+fetched once a visit), routes.py (the config page's login, captive-portal redirects, safe mode,
+errors, the way to the admin API), admin.py, auth.py and settings.py (log in, settings, reboot).
 
 Connections. At most _MAX_CONNECTIONS at once, each in a slot (http.Request: an http.BUFFER-byte
 buffer and where the connection is) made as it is let in and let go as it ends, like the answering
