@@ -709,7 +709,7 @@ def poll_while_api_data_is(data):
     real = api.data
     api.data = data
     try:
-        run(http.exchange(web, http.Request("task", time.ticks_ms()), stream))
+        run_with_sleep_ms(http.exchange(web, http.Request("task", time.ticks_ms()), stream))
         raised = None
     except MemoryError as e:
         raised = e
@@ -718,17 +718,51 @@ def poll_while_api_data_is(data):
     return web, stream, raised
 
 
-def test_a_poll_without_room_for_its_answer_is_told_so_with_a_503():
+def run_with_sleep_ms(coroutine):
+    """run_on_loop(), CPython's asyncio given MicroPython's sleep_ms for it."""
+    import asyncio
+    shim = not hasattr(asyncio, "sleep_ms")  # CPython
+    if shim:
+        asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
+    try:
+        return run_on_loop(coroutine)
+    finally:
+        if shim:
+            del asyncio.sleep_ms
+
+
+def test_a_poll_without_room_for_its_answer_waits_for_it_then_is_told_so_with_a_503():
+    tries = []
+
     async def no_room(app, out, now_ms=None):
+        tries.append(out.n)
         out.put(http.OK_JSON)  # gathered, not sent yet: the answer can still be replaced
         raise MemoryError
     web, stream, raised = poll_while_api_data_is(no_room)
     answer = b"".join(stream.written)
+    assert len(tries) > 5 and set(tries) == {0}  # tried again and again (1 s), each from the start
     assert raised is None and answer == server.NO_ROOM
     head, body = answer.split(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503 ")
     assert "short of memory" in json.loads(body)["error"]
     assert web.app.log.lines == ["Web: no room in the heap to answer a request: 503 sent"]
+
+
+def test_a_poll_whose_answer_finds_room_after_a_wait_is_answered():
+    # A push being decoded holds the room for a moment: the answer is tried again, not refused.
+    tries = []
+    real = api.data
+
+    async def room_at_the_third_try(app, out, now_ms=None):
+        tries.append(out.n)
+        if len(tries) < 3:
+            out.put(http.OK_JSON)
+            raise MemoryError
+        await real(app, out)
+    web, stream, raised = poll_while_api_data_is(room_at_the_third_try)
+    head, body = b"".join(stream.written).split(b"\r\n\r\n")
+    assert tries == [0, 0, 0] and raised is None and head + b"\r\n\r\n" == http.OK_JSON
+    assert "readings" in json.loads(body) and web.app.log.lines == []
 
 
 def test_an_answer_under_way_when_the_room_runs_out_is_cut_short_not_followed_by_a_503():

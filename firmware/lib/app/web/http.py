@@ -39,6 +39,8 @@ _HEAD_MAX = const(4096)
 _MAX_HEADERS = const(40)
 _HEAD_TIMEOUT_MS = const(5000)
 _ANSWER_TIMEOUT_MS = const(15000)
+_ROOM_TRIES = const(10)  # an answer that finds no room tries again this often (_answer_in_room)
+_ROOM_WAIT_MS = const(100)
 FLUSH_AT = const(384)  # JSON writers hand the buffer to the socket past this many bytes
 COOKIE = "hanreader"
 JSON = "application/json"
@@ -335,7 +337,7 @@ async def exchange(web, request, stream):
                     out = Reply(stream, request.buf)
                 else:  # a poll or a page (pages.py puts its head itself)
                     out = Out(stream, request.buf)
-                await _answer(web, request, stream, out)
+                await _answer_in_room(web, request, stream, out)
                 await out.flush()
             except HttpError as e:  # answered by refusals.py (no room for it: the 503 below)
                 if out is not None and out.started:
@@ -370,6 +372,24 @@ async def exchange(web, request, stream):
         # connection, and the client lose the answer: take (a bounded amount of) it first.
         from app.web.refusals import discard
         await discard(request, stream)
+
+
+async def _answer_in_room(web, request, stream, out):
+    """_answer(); when the heap has no room for its code or its answer before a byte of it went
+    out (a push being decoded holds it for a moment), tried again _ROOM_WAIT_MS later, up to
+    _ROOM_TRIES times (what a failed import loaded goes as it is tried again: see app.unload)."""
+    tries = _ROOM_TRIES
+    while True:
+        try:
+            return await _answer(web, request, stream, out)
+        except MemoryError:
+            if out.sent or not tries:
+                raise
+        tries -= 1
+        out.n = 0  # what was put is put again
+        out.started = False
+        from asyncio import sleep_ms
+        await sleep_ms(_ROOM_WAIT_MS)
 
 
 async def _answer(web, request, stream, out):
