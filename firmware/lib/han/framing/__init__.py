@@ -229,41 +229,110 @@ class Scanner:
         self.noise = 0
         self.noise_head = bytearray(_NOISE_EXCERPT)
 
-    def feed(self, data):
-        """Take `data` (any length) and yield every frame (the scanner) and Error it completes."""
+    def feed(self, data, final=False):
+        """Take `data` (any length) and yield every frame (the scanner) and Error it completes.
+        `final` is flush()'s (no data: the stream ended or went idle). (One generator takes the
+        bytes and scans them: a chunk costs the heap one generator's frame, not two.)"""
         data = memoryview(data)
         taken = 0
-        buf = self.buf
-        while taken < len(data):
-            if self.end == len(buf) and not self.start and self.end < self.capacity:
+        while taken < len(data) or final:
+            buf = self.buf
+            if self.end == len(buf) and not final and not self.start and self.end < self.capacity:
                 # full of one frame's start: a buffer that holds that frame takes it over (rounded
                 # up to 64 bytes: a meter whose frames vary a little grows it once)
                 size = self.size if self.size > len(buf) else 2 * len(buf)
-                grown = bytearray(min(self.capacity, (size + 63) & ~63))
-                grown[0:self.end] = buf
-                buf = self.buf = grown
-            elif self.end == len(buf):  # full: move what is undecided to the front
-                keep = self.end - self.start
-                if keep == len(buf):  # cannot happen while every format caps its frame size
+                self.buf = bytearray(min(self.capacity, (size + 63) & ~63))
+                self.buf[0:self.end] = buf
+                buf = self.buf
+            elif self.end == len(buf) and not final:  # full: move what is undecided to the front
+                size = self.end - self.start
+                if size == len(buf):  # cannot happen while every format caps its frame size
                     self._skip(self.start, self.start + 1)
                     self.start += 1
-                    keep -= 1
-                buf[0:keep] = buf[self.start:self.end]
+                    size -= 1
+                buf[0:size] = buf[self.start:self.end]
                 self.quiet_until = max(0, self.quiet_until - self.start)
                 self.frame_end -= self.start
-                self.start, self.end = 0, keep
-            n = min(len(buf) - self.end, len(data) - taken)
-            buf[self.end:self.end + n] = data[taken:taken + n]
-            self.end += n
-            taken += n
-            yield from self._scan(False)
+                self.start, self.end = 0, size
+            size = min(len(buf) - self.end, len(data) - taken)
+            buf[self.end:self.end + size] = data[taken:taken + size]
+            self.end += size
+            taken += size
+            end = self.end
+            while self.start < end:
+                pos = find_marked(buf, self.start, end, self.marks)
+                if pos < 0:
+                    self._skip(self.start, end)
+                    self.start = end
+                    break
+                self._skip(self.start, pos)
+                self.start = pos
+                fmt = _HDLC  # the format this start byte opens (only the scanner's formats are marked)
+                while _START_BYTES[fmt] != buf[pos]:
+                    fmt += 1
+                if pos < self.quiet_until and not _CHECKED[fmt]:
+                    self.start = pos + 1  # what a bad frame contains is not a frame of its own
+                    continue
+                size = measure(fmt, buf, pos, end)
+                if size > self.capacity:
+                    size = -1
+                code = None
+                if size > 0:
+                    if pos + size > end:
+                        if not final:
+                            self.size = size  # what the buffer must hold (feed() grows it for it)
+                            break
+                        code = "truncated"
+                        detail = (_ENDED_INSIDE, NAMES[fmt], end - pos, size)
+                        size = shown = end - pos
+                    else:
+                        detail = check(fmt, buf, pos, size)
+                        if detail:
+                            code = "checksum"
+                            shown = size
+                        else:
+                            if self.noise:
+                                yield self._noise_error()
+                            self.format = fmt
+                            self.at = pos
+                            self.size = size
+                            self.start = self.frame_end = pos + size
+                            yield self
+                            continue
+                elif size == _NEED_MORE and not final:
+                    break
+                elif size == _NEED_MORE and end - pos == 1 and buf[pos] == _FILL_BYTES[fmt]:
+                    self.start = pos + 1  # a closing flag at the very end
+                elif size == _BAD_HEADER:
+                    code = "checksum"
+                    detail = _HCS
+                    size = 1
+                    shown = 16
+                elif size == _FILL or (pos == self.frame_end and buf[pos] == _FILL_BYTES[fmt]):
+                    self.start = pos + 1  # a repeated flag, or the flag that closed the last frame
+                else:
+                    self._skip(pos, pos + 1)
+                    self.start = pos + 1
+                if code:
+                    # Not a good frame: report it, resume at the next byte. `size` bytes are the
+                    # rejected frame's; `shown` bytes go in the excerpt.
+                    if self.noise:
+                        yield self._noise_error()
+                    error = Error(code, detail, memoryview(buf)[pos:min(end, pos + shown)])
+                    error.size = size
+                    error.format = NAMES[fmt]
+                    self.quiet_until = max(self.quiet_until, pos + size)
+                    self.start = pos + 1
+                    yield error
+            if final:
+                if self.noise:
+                    yield self._noise_error()
+                self.gap()
+                return
 
     def flush(self):
         """The stream ended or went idle: decide everything still buffered."""
-        yield from self._scan(True)
-        if self.noise:
-            yield self._noise_error()
-        self.gap()
+        return self.feed(b"", True)
 
     def gap(self):
         """Forget what is buffered: after a flush, and when bytes were lost before what comes next
@@ -288,72 +357,3 @@ class Scanner:
                       memoryview(self.noise_head)[:min(n, _NOISE_EXCERPT)])
         error.size = n
         return error
-
-    def _scan(self, final):
-        buf = self.buf
-        end = self.end
-        while self.start < end:
-            pos = find_marked(buf, self.start, end, self.marks)
-            if pos < 0:
-                self._skip(self.start, end)
-                self.start = end
-                return
-            self._skip(self.start, pos)
-            self.start = pos
-            fmt = _HDLC  # the format this start byte opens (only the scanner's formats are marked)
-            while _START_BYTES[fmt] != buf[pos]:
-                fmt += 1
-            if pos < self.quiet_until and not _CHECKED[fmt]:
-                self.start = pos + 1  # what a bad frame contains is not a frame of its own
-                continue
-            size = measure(fmt, buf, pos, end)
-            if size > self.capacity:
-                size = -1
-            code = None
-            if size > 0:
-                if pos + size > end:
-                    if not final:
-                        self.size = size  # what the buffer must hold (feed() grows it for it)
-                        return
-                    code = "truncated"
-                    detail = (_ENDED_INSIDE, NAMES[fmt], end - pos, size)
-                    size = shown = end - pos
-                else:
-                    detail = check(fmt, buf, pos, size)
-                    if detail:
-                        code = "checksum"
-                        shown = size
-                    else:
-                        if self.noise:
-                            yield self._noise_error()
-                        self.format = fmt
-                        self.at = pos
-                        self.size = size
-                        self.start = self.frame_end = pos + size
-                        yield self
-                        continue
-            elif size == _NEED_MORE and not final:
-                return
-            elif size == _NEED_MORE and end - pos == 1 and buf[pos] == _FILL_BYTES[fmt]:
-                self.start = pos + 1  # a closing flag at the very end
-            elif size == _BAD_HEADER:
-                code = "checksum"
-                detail = _HCS
-                size = 1
-                shown = 16
-            elif size == _FILL or (pos == self.frame_end and buf[pos] == _FILL_BYTES[fmt]):
-                self.start = pos + 1  # a repeated flag, or the flag that closed the last frame
-            else:
-                self._skip(pos, pos + 1)
-                self.start = pos + 1
-            if code:
-                # Not a good frame: report it, resume at the next byte. `size` bytes are the
-                # rejected frame's; `shown` bytes go in the excerpt.
-                if self.noise:
-                    yield self._noise_error()
-                error = Error(code, detail, memoryview(buf)[pos:min(end, pos + shown)])
-                error.size = size
-                error.format = NAMES[fmt]
-                self.quiet_until = max(self.quiet_until, pos + size)
-                self.start = pos + 1
-                yield error
