@@ -73,7 +73,6 @@ _FILL_BYTES = const(b"\x7e\x00\x00\x00")  # flags may repeat between HDLC frames
 _CHECKED = const(b"\x01\x01\x01\x00")  # has a checksum of its own (a bare ciphered frame has none)
 _MAX_FRAME = const(2048)         # HDLC: opening flag + the 11-bit length field's maximum; P1,
                                 # ciphered: the longest real telegram seen is 1.4 KB (Hungary)
-_MBUS_MAX = const(265)          # 259 + 6
 _FIRST_BUFFER = const(512)      # the Danish Kamstrup's frames are 477 bytes; 12 of 70 captures
                                 # have longer ones (the longest HDLC frame: 583 bytes, Aidon)
 
@@ -208,16 +207,18 @@ class Scanner:
     found). What is yielded is decided before: a consumer that fails on it (no room in the heap)
     and feeds more is not handed it again, half handled (deciphered in place)."""
 
-    def __init__(self, formats=(_HDLC, _MBUS, _DSMR, _CIPHERED), capacity=0):
+    capacity = _MAX_FRAME + 64  # what the buffer may grow to (the class's: the same for every scanner)
+
+    def __init__(self, formats=(_HDLC, _MBUS, _DSMR, _CIPHERED)):
         # The formats (numbers: indexes into NAMES; all by default) are known by their start bytes:
         # an attribute more would cost the heap 96 B (a 13th attribute doubles an object's table).
-        self.marks = bytearray(32)  # the formats' start bytes, a bit set (han._pure.find_marked)
-        largest = 0
+        # `marks`: the formats' start bytes as a bit set (32 bytes: han._pure.find_marked), then
+        # the first bytes of the run of noise being counted (one bytearray: a second would cost
+        # the heap an object and an attribute).
+        self.marks = bytearray(32 + _NOISE_EXCERPT)
         for fmt in formats:
             start = _START_BYTES[fmt]
             self.marks[start >> 3] |= 1 << (start & 7)
-            largest = max(largest, _MBUS_MAX if fmt == _MBUS else _MAX_FRAME)
-        self.capacity = capacity or largest + 64  # what the buffer may grow to
         self.buf = bytearray(min(self.capacity, _FIRST_BUFFER))
         self.start = 0  # first byte not yet decided
         self.at = 0     # a yielded frame's first byte, its length (or an awaited one's) and
@@ -227,7 +228,6 @@ class Scanner:
         self.quiet_until = 0  # bytes before this belong to a frame already reported bad
         self.frame_end = -1   # where the last good frame ended: its closing flag is no noise
         self.noise = 0
-        self.noise_head = bytearray(_NOISE_EXCERPT)
 
     def feed(self, data, final=False):
         """Take `data` (any length) and yield every frame (the scanner) and Error it completes.
@@ -347,13 +347,13 @@ class Scanner:
         have = self.noise
         if have < _NOISE_EXCERPT:
             n = min(_NOISE_EXCERPT - have, end - start)
-            self.noise_head[have:have + n] = self.buf[start:start + n]
+            self.marks[32 + have:32 + have + n] = self.buf[start:start + n]
         self.noise += end - start
 
     def _noise_error(self):
         n = self.noise
         self.noise = 0
         error = Error("noise", "%d bytes that are not a frame" % n,
-                      memoryview(self.noise_head)[:min(n, _NOISE_EXCERPT)])
+                      memoryview(self.marks)[32:32 + min(n, _NOISE_EXCERPT)])
         error.size = n
         return error
