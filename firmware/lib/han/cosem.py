@@ -409,7 +409,7 @@ def build_reading(body, header_time, system_title, hint, cache):
     reading.convention = convention[0]
     reading.manufacturer = convention[1]
     last = len(found) - 3
-    values = reading.values = [None] * (len(found) // 3)  # at its size (han.values.Reading.quantity)
+    values = reading.values = [None] * (len(found) // 3)  # at its size
     # The last reading: where this one says the same in the same place, its objects serve (a
     # meter repeats most values from push to push, and its codes; nothing in a reading changes
     # in place). Its codes are this one's until one differs: then `fresh` takes them.
@@ -419,30 +419,49 @@ def build_reading(body, header_time, system_title, hint, cache):
     n = 0
     for k in range(0, len(found), 3):
         at, value, scaler_unit = found[k], found[k + 1], found[k + 2]
-        before = previous[n] if n < len(previous) else None
+        raw = None  # a number's: it becomes a Quantity
         if isinstance(value, bool):
             pass
         elif isinstance(value, int):
+            raw = value
             if scaler_unit is not None:
-                value = reading.quantity(value, scaler_unit.scaler, scaler_unit.unit, before)
+                scaler = scaler_unit.scaler
+                unit = scaler_unit.unit
             elif at is None:
-                value = reading.quantity(value, 0, _NO_UNIT, before)
+                scaler = 0
+                unit = _NO_UNIT
             else:  # no scaler sent: the meter convention's, in the unit the code implies
                 scaler = 0
                 for i in range(0, len(scalers), 3):
                     if scalers[i] == codes[at + 2] and scalers[i + 1] == codes[at + 3]:
                         scaler = scalers[i + 2] - 256 if scalers[i + 2] > 127 else scalers[i + 2]
                         break
-                value = reading.quantity(value, scaler, default_unit(codes, at), before)
+                unit = default_unit(codes, at)
         elif isinstance(value, Decimal):
-            value = reading.quantity(value.raw, value.scaler + (scaler_unit.scaler if scaler_unit else 0),
-                                     scaler_unit.unit if scaler_unit else
-                                     (default_unit(codes, at) if at is not None else _NO_UNIT), before)
+            raw = value.raw
+            scaler = value.scaler + (scaler_unit.scaler if scaler_unit else 0)
+            unit = scaler_unit.unit if scaler_unit else default_unit(codes, at) if at is not None else _NO_UNIT
         elif isinstance(value, bytes) and len(value) == 12 and \
                 (at is None or (codes[at + 2] == 1 and codes[at + 3] == 0 and codes[at + 4] == 0)):
             when = DateTime(value)
             if when.plausible():
                 value = when
+        if raw is not None:
+            # The last push's Quantity in this place, or one this reading holds already, when it
+            # has exactly this raw value, scaler and unit (the same text, not only the same
+            # amount: Quantity.__eq__), else a new one. Readings repeat values (zeros, equal
+            # phases, registers that did not move) and each Quantity takes 64-96 B of the unix
+            # port's heap for as long as the reading is shown; values are never changed in place
+            # (han.multipliers replaces them), so equal ones can be one object.
+            value = previous[n] if n < len(previous) else None
+            i = 0
+            while not (isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler
+                       and value.unit == unit):
+                if i == n:
+                    value = Quantity(raw, scaler, unit)
+                    break
+                value = values[i]
+                i += 1
         code = codes
         if at is None:  # a value the list sends without a code: name it, or leave it out
             at = 0

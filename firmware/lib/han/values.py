@@ -53,27 +53,6 @@ class Reading:
         self.convention = None    # name of the meter convention applied
         self.layers = []          # e.g. ["hdlc", "llc", "glo-ciphering", "data-notification"]
 
-    def quantity(self, raw, scaler, unit, previous=None):
-        """A Quantity for this reading: `previous` (the last push's value in this place) or one
-        this reading already holds when equal, else a new one. Readings repeat
-        values (zeros, equal phases, registers that did not move) and each Quantity takes about
-        100 B of the unix port's heap for as long as the reading is shown; values are never
-        changed in place (han.multipliers replaces them), so equal ones can be one object."""
-        if _same(previous, raw, scaler, unit):
-            return previous
-        for value in self.values:
-            if value is None:  # the rest of a list han.cosem fills
-                break
-            if _same(value, raw, scaler, unit):
-                return value
-        return Quantity(raw, scaler, unit)
-
-
-def _same(value, raw, scaler, unit):
-    """Is `value` a Quantity with exactly this raw value, scaler and unit (the same text, not only
-    the same amount: Quantity.__eq__)?"""
-    return isinstance(value, Quantity) and value.raw == raw and value.scaler == scaler and value.unit == unit
-
 
 class Quantity:
     """A measured number: exact integer, power-of-ten scaler and DLMS unit code (or, for a unit
