@@ -11,7 +11,8 @@ import sys
 from han import dsmr, report
 from han import framing
 from han.p1 import crc16_arc
-from han.errors import Error, text
+from han.details import text
+from han.errors import Error
 from han.units import VAR, VAR_HOUR, VOLT_AMPERE, WATT, WATT_HOUR
 from han.text import iso, obis_text, symbol
 from han.values import DateTime, Quantity, Reading

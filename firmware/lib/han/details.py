@@ -1,4 +1,4 @@
-"""What went wrong, for people: the detail of an Error, by number (han.errors.text).
+"""What went wrong, for people: the detail of an Error, by number (text(), below).
 
 Imported when an error is made and forgotten right after: these sentences take no heap while
 frames decode. A layer passes the number (or a tuple of the number and the values to fill in)
@@ -71,3 +71,8 @@ LINES = (
     "DSMR line %d: a value without OBIS code",
     "DSMR line %d is not \"A-B:C.D.E(value)\"",
 )
+
+
+def text(detail):
+    """Line `detail`, or with a tuple (line, values...) that line filled in."""
+    return LINES[detail] if isinstance(detail, int) else LINES[detail[0]] % detail[1:]

@@ -2,7 +2,8 @@
 
 Every rejected frame or message becomes one `Error` with a stable code (used by the CLI's JSON,
 the counters and the diagnosis) and a sentence for people. Layers give most sentences by number:
-they live in han.details, loaded only when an error is made (the board's heap is small).
+they live in han.details (with text(), that makes one), loaded only when an error is made (the
+board's heap is small).
 """
 
 # The codes (Error.code), as the layers write them:
@@ -30,18 +31,12 @@ _EXCERPT = const(32)  # bytes of the offending data kept with an error (bounded:
 class Error(Exception):
     """A rejected frame, message or run of bytes. Layers raise it; the pipeline yields it with
     an excerpt of the offending data. The scanner adds `size` (bytes rejected)
-    and `format` (the frame format's name). `detail` is a sentence, or what text() takes."""
+    and `format` (the frame format's name). `detail` is a sentence, or what han.details.text takes."""
 
     def __init__(self, code, detail, data=None):
         self.code = code
-        self.detail = detail if isinstance(detail, str) else text(detail)
+        self.detail = detail if isinstance(detail, str) else load("details").text(detail)
         self.data = bytes(data[:_EXCERPT]) if data is not None else None
-
-
-def text(detail):
-    """Line `detail` of han.details, or with a tuple (line, values...) that line filled in."""
-    lines = load("details").LINES
-    return lines[detail] if isinstance(detail, int) else lines[detail[0]] % detail[1:]
 
 
 def load(name):

@@ -3,7 +3,7 @@ Elgama's P1 header followed by a ciphered APDU. Imported only when a telegram ar
 looks like one's start: the scanner's search for a telegram's end and its CRC check are here
 (han.framing formats), so that meters that send no telegram do not keep them.
 """
-from han.errors import Error, text
+from han.errors import Error, load
 from han.framing import crc16, crc16_x25, measure
 
 
@@ -43,7 +43,7 @@ def reading(plain, verified, layers):
         size = measure(_DSMR, plain, 0, len(plain))
         problem = check_telegram(plain, 0, size) if size > 0 else _NO_END
         if problem and not verified:
-            raise Error("decrypt", (_WRONG_KEY, text(problem)))
+            raise Error("decrypt", (_WRONG_KEY, load("details").text(problem)))
         if problem:
             raise Error("checksum", problem)
         plain = plain[:size]
