@@ -1,5 +1,5 @@
-# The pipeline decodes every push into lists it keeps (han.cosem.new_cache: the body's items, the
-# entries, the codes buffer), so a push needs no new large piece of heap. A reading handed out must not share them:
+# The pipeline decodes every push into lists it keeps (han.cosem.new_cache: the body's items, then
+# its entries, in one list; the codes buffer), so a push needs no new large piece of heap. A reading handed out must not share them:
 # the next push, longer or shorter, of another layout, must leave it as it was (both interpreters).
 from han.keys import cipher
 from han.pipeline import Pipeline
@@ -45,7 +45,7 @@ def test_a_reading_stays_as_it_was_when_the_next_push_reuses_the_lists():
 
 
 def lists(pipeline):
-    """The lists the pipeline keeps, and its codes buffer (not the last reading, the cache's last
+    """The list the pipeline keeps, and its codes buffer (not the last reading, the cache's last
     element)."""
     return [x for x in pipeline.meter[:-1] if isinstance(x, (list, bytearray))]
 
@@ -55,11 +55,11 @@ def test_the_pipeline_keeps_its_lists_from_push_to_push():
     push = read_bytes(FRAMES + PUSHES[0])
     readings(pipeline, push)
     kept = lists(pipeline)
-    assert [len(x) for x in kept] == [25, 39, 72]  # the body's 25 items; 13 entries of 3; 12 codes of 6 B
-    readings(pipeline, read_bytes(FRAMES + PUSHES[1]))  # longer: 27 items, 81 entries, 27 codes
-    assert [len(x) for x in lists(pipeline)] == [27, 81, 162]
+    assert [len(x) for x in kept] == [39, 72]  # the body's 25 items, then 13 entries of 3; 12 codes of 6 B
+    readings(pipeline, read_bytes(FRAMES + PUSHES[1]))  # longer: 27 items, then 81 entries; 27 codes
+    assert [len(x) for x in lists(pipeline)] == [81, 162]
     readings(pipeline, push)
-    assert [len(x) for x in lists(pipeline)] == [25, 39, 162]  # (room past the push's codes stays)
+    assert [len(x) for x in lists(pipeline)] == [39, 162]  # (room past the push's codes stays)
     assert all(now is before for now, before in zip(lists(pipeline), kept))
 
 

@@ -33,9 +33,9 @@ _ENUM = const(0x16)
 _DATE_TIME = const(0x19)
 _MAX_DEPTH = const(8)
 # new_cache() slots after the conventions (4 per list): the lists reused for every push
-_ITEMS = const(8)    # the body's items
+_ITEMS = const(8)    # the body's items (then a self-describing list's entries: entries())
 _KIND = const(9)     # the body's tag: structure or array
-_ENTRIES = const(10)  # entries()
+_MOST = const(10)    # the most items the list has held
 _CODES = const(11)   # the push's 6-byte octet-strings (OBIS codes, mostly), in order: a bytearray
 _LAST = const(12)    # the last reading
 # han.details lines
@@ -127,7 +127,7 @@ class Reader:
                 return Quantity(0, scaler - 256 if scaler > 127 else scaler, buf[pos + 3])  # a scaler-unit
             if cache is not None:
                 cache[_KIND] = tag
-                items = _sized(cache[_ITEMS], n)
+                items = _sized(cache, n)
             else:
                 items = [None] * n
             for i in range(n):
@@ -169,14 +169,19 @@ class Reader:
         return rare_type(self, tag, depth)
 
 
-def _sized(items, n):
-    """`items` (a list kept between pushes) with n elements. Its storage grows only for a longer
-    list than any before and never shrinks: a push of the same meter then needs no new piece of
-    heap for its list, the piece a fragmented heap may not have (0.5 KB for 65 items here)."""
-    if len(items) > n:
-        del items[n:]
-    elif len(items) < n:
+def _sized(cache, n):
+    """The cache's list of items with n elements. Its storage grows only for more items than it
+    ever held (to their number: appending would double it) and never shrinks: a push of the same
+    meter then needs no new piece of heap for its list, the piece a fragmented heap may not have
+    (0.8 KB for 99 slots here)."""
+    items = cache[_ITEMS]
+    if n > cache[_MOST]:
+        cache[_MOST] = n
         items.extend([None] * (n - len(items)))
+    elif len(items) > n:
+        del items[n:]
+    while len(items) < n:
+        items.append(None)  # (within its storage)
     return items
 
 
@@ -262,7 +267,8 @@ def entries(body, cache):
     """[obis, value, scaler_unit, obis, value, ...] (flat: no tuple per entry) by the first
     layout that fits the list body (parse put it in the cache's list of items), or None. An
     obis is where the code's 6 bytes are in the cache's codes buffer (None: a value without a
-    code); a self-describing list's entries come in the cache's list of entries.
+    code); a self-describing list's entries come in the cache's list of items, in place of the
+    body's.
 
     1. Capture objects (han.positional): a structure whose item 0 is the push object list.
     2. Positional (han.positional): bare values the meter table knows.
@@ -288,16 +294,21 @@ def entries(body, cache):
         out = positional.bare(body, codes)
         if out is not None:
             return out
-    # Self-describing: counted, then written into the entries list at its size (appending grows
-    # a copy by doubling: 1 KB for 33 values).
+    # Self-describing: counted, then written into the list of items itself (a list of entries
+    # kept beside it would take 0.8 KB of heap for good with 33 values; appending would grow a
+    # copy by doubling). The body's items move to the list's end first, far enough that each
+    # entry, 3 slots, is written where the items are read already: `room` slots more than the
+    # body's (Kamstrup's 65 items, 33 entries: 34).
     out = None
+    base = 0  # where the body's items are
     while True:
         count = 0
+        room = 0
         labelled = False
         i = 0
         k = 0  # the codes buffer's next code (its k-th `...`)
         while i < n:
-            e = body[i]
+            e = body[base + i]
             i += 1
             scaler_unit = None
             if isinstance(e, tuple) and 2 <= len(e) <= 3 and e[0] is ...:
@@ -310,10 +321,10 @@ def entries(body, cache):
                 labelled = True
             elif e is ... and i < n:
                 obis = e
-                e = body[i]
+                e = body[base + i]
                 i += 1
-                if i < n and isinstance(body[i], Quantity):
-                    scaler_unit = body[i]
+                if i < n and isinstance(body[base + i], Quantity):
+                    scaler_unit = body[base + i]
                     i += 1
                 labelled = True
             elif e is not None:  # null-data stands for an absent phase (Kamstrup): nothing to report
@@ -335,9 +346,19 @@ def entries(body, cache):
                 out[3 * count + 1] = e
                 out[3 * count + 2] = scaler_unit
             count += 1
-        if not labelled or out is not None:
+            if 3 * count - i > room:  # (the entries so far would reach past the items read)
+                room = 3 * count - i
+        if out is not None:
+            if len(out) > 3 * count:
+                del out[3 * count:]  # (moved items left: the list keeps their room)
             return out
-        out = _sized(cache[_ENTRIES], 3 * count)
+        if not labelled:
+            return None
+        out = _sized(cache, n + room)
+        if room:
+            for i in range(n - 1, -1, -1):
+                out[room + i] = out[i]
+        base = room
 
 
 def _flag(title):
@@ -353,10 +374,11 @@ def _flag(title):
 def new_cache():
     """What parse and build_reading keep between readings: the conventions of the meter's last
     two lists, as list id, FLAG id, model, (name, manufacturer, scalers), the latest first; then
-    the lists every push reuses (the body's items, its tag, the entries), at the longest size
-    seen: a push needs no piece of heap larger than its reading's list of items; the codes
-    buffer (Reader.data), the last reading (an empty one before the first)."""
-    return [None, None, None, None] * _CACHED + [[], None, [], bytearray(), Reading()]
+    the list every push reuses (the body's items, then its entries: entries()) and the body's
+    tag, the list at the longest size seen: a push needs no piece of heap larger than its
+    reading's list of items; the codes buffer (Reader.data), the last reading (an empty one
+    before the first)."""
+    return [None, None, None, None] * _CACHED + [[], None, 0, bytearray(), Reading()]
 
 
 def build_reading(body, header_time, system_title, hint, cache):
@@ -499,8 +521,8 @@ def build_reading(body, header_time, system_title, hint, cache):
                 or raw[5] <= 23 and raw[6] <= 59:
             reading.time = header_time
     del values[n:]  # the values left out (their room stays: a few slots at most)
-    for kept in (cache[_ITEMS], cache[_ENTRIES]):  # they keep their room, not what this push put in them
-        for i in range(len(kept)):
-            kept[i] = None
+    kept = cache[_ITEMS]  # it keeps its room, not what this push put in it
+    for i in range(len(kept)):
+        kept[i] = None
     cache[_LAST] = reading
     return reading
