@@ -64,7 +64,7 @@ def decipher(view, gcm):
     data = view[reader.pos:end]
     if not security & 0x20:  # not encrypted
         return data, title, False  # authentication-only: plaintext in clear (tag not checked)
-    iv = title + bytes(view[reader.pos - 4:reader.pos])
+    iv = title + view[reader.pos - 4:reader.pos]  # (bytes + a view: bytes, no copy between)
     aad = gcm.aad
     if authenticated and aad is not None:
         aad[0] = security
