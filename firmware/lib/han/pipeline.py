@@ -69,7 +69,11 @@ class Pipeline:
 
     def flush(self):
         """The input ended or the line went idle: decide what is still buffered."""
-        yield from self._events(self.scanner.flush())
+        scanner = self.scanner
+        if scanner.start < scanner.end or scanner.noise:
+            yield from self._events(scanner.flush())
+        else:  # nothing is (as after most pushes: the app flushes every 250 ms of quiet), and
+            scanner.gap()  # no generators are made for nothing
         if self.segments is not None and self.segments.active:
             self.segments.abandon("")
             yield self._count(Error("truncated", _LAST_SEGMENT))
