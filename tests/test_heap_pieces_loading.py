@@ -23,8 +23,10 @@ COMES_AND_GOES = {
     "app.console": "app.telnet,app.log",                 # a telnet command, a new client
     "app.mqtt_messages": "app.mqtt",        # each reading (with han.report, han.text)
     "app.mqtt_discovery": "app.mqtt",       # a sensor announced to Home Assistant
-    "app.mqtt_link": "app.mqtt",            # each connection attempt (with umqtt.simple)
-    "umqtt.simple": "app.mqtt",             # with each of those three
+    "app.mqtt_link": "app.mqtt",            # each connection attempt (with app.mqtt_status)
+    "app.mqtt_connect_packet": "app.mqtt,app.mqtt_link",  # its start (with umqtt.simple)
+    "umqtt.simple": "app.mqtt,app.mqtt_link",
+    "app.mqtt_down": "app.mqtt",            # a failed attempt, an ended connection
 }
 
 

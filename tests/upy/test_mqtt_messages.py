@@ -1,15 +1,16 @@
 # What MQTT publishes (app/mqtt_messages.py, app/mqtt_discovery.py) and the pure parts of the supervisor
-# (app/mqtt.py, app/mqtt_link.py): topics, the state message, Home Assistant discovery configs,
-# exact kWh, the reconnect backoff, the streamed payloads and the socket umqtt.simple writes
-# through. Both interpreters.
+# (app/mqtt.py, app/mqtt_link.py, app/mqtt_down.py): topics, the state message, Home Assistant
+# discovery configs, exact kWh, the reconnect backoff, the streamed payloads and the socket they
+# are written through. Both interpreters.
 import gc
 import json
 import sys
 
 from app import mqtt_messages as messages
 from app import mqtt_discovery as discovery
-from app.mqtt import IO_MS, MAX_SENSORS, SENSOR_SIZE, WRITE_CHUNK, Mqtt
-from app.mqtt_link import Down, backoff_ms, describe, subscribe_packet
+from app.mqtt import IO_MS, SENSOR_SIZE, Mqtt, read
+from app.mqtt_down import backoff_ms, describe
+from app.mqtt_link import subscribe_packet
 from han.pipeline import Pipeline
 from han.reading import Reading
 from han.units import HERTZ, NO_UNIT, VAR_HOUR, VOLT_AMPERE_HOUR, WATT, WATT_HOUR
@@ -106,17 +107,18 @@ def test_home_assistant_classes():
 
 
 def sensor_table():
-    return bytearray(MAX_SENSORS * SENSOR_SIZE)
+    """An empty table of sensors, as app.mqtt.Mqtt makes it."""
+    return connection()[0].sensors
 
 
-def learn(table, count, reading):
-    """The sensors of a reading learned into `table` (which holds `count`), as publish_reading
-    learns them: the new count."""
-    mqtt = Fake(sensors=table, sensor_count=count)
+def learn(table, reading):
+    """The sensors of a reading learned into `table`, as publish_reading learns them: how many
+    the table holds then."""
+    mqtt = Fake(sensors=table)
     for code, v, name in messages.named(reading):
         if isinstance(v, Quantity) and messages.is_sensor(name, v.unit):
             messages.learn(mqtt, code, v.unit)
-    return mqtt.sensor_count
+    return len([at for at in range(0, len(table), SENSOR_SIZE) if table[at]])
 
 
 def test_meter_id_is_the_one_friendly_name_several_codes_have():
@@ -142,7 +144,7 @@ def meter_of(reading):
 def test_discovery_configs_of_a_kamstrup_meter():
     reading = first_reading(KAMSTRUP_SE)
     table = sensor_table()
-    count = learn(table, 0, reading)
+    count = learn(table, reading)
     assert count == len(KAMSTRUP_SENSORS)
     device = discovery.device(meter_of(reading), b"\x01")
     configs = {}
@@ -177,7 +179,7 @@ def test_power_factor_and_frequency_sensors():
                          ("0.0.96.1.0.255", "ABC-12 3"))                 # text: no sensor
     reading.meter_id = "ABC-12 3"
     table = sensor_table()
-    assert learn(table, 0, reading) == 2
+    assert learn(table, reading) == 2
     device = discovery.device(meter_of(reading), b"")
     assert device == ("hanreader_ABC_12_3", "ABC-12 3", None, None)
     factor = json.loads(render(discovery.write_discovery, *discovery.sensor(table, 0), device, "p"))
@@ -194,18 +196,22 @@ def test_power_factor_and_frequency_sensors():
 
 def test_sensors_are_learned_once_whatever_a_and_b_and_stay_bounded():
     table = sensor_table()
-    count = learn(table, 0, reading_of(("1.1.1.7.0.255", Quantity(1, 0, WATT))))
+    count = learn(table, reading_of(("1.1.1.7.0.255", Quantity(1, 0, WATT))))
     assert count == 1
-    count = learn(table, count, reading_of(("1.0.1.7.0.255", Quantity(2, 0, WATT)),     # same C.D.E
-                                                    ("1.0.1.8.0.255", Quantity(3, 0, WATT_HOUR))))
+    count = learn(table, reading_of(("1.0.1.7.0.255", Quantity(2, 0, WATT)),     # same C.D.E
+                                     ("1.0.1.8.0.255", Quantity(3, 0, WATT_HOUR))))
     assert count == 2 and discovery.sensor(table, 1) == (code("0.0.1.8.0.255"), WATT_HOUR)
     assert bytes(table[2 * SENSOR_SIZE:]) == bytes(len(table) - 2 * SENSOR_SIZE)
-    # full: nothing more is taken
-    assert learn(table, MAX_SENSORS, reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == \
-        MAX_SENSORS
     # not sensors: text, a code without name, a unit that makes none
-    assert learn(table, count, reading_of(("0.0.96.1.0.255", "123"), ("1.0.99.1.0.255", Quantity(1, 0, WATT)),
-                                                   ("1.0.0.0.5.255", Quantity(1, 0, NO_UNIT)))) == count
+    assert learn(table, reading_of(("0.0.96.1.0.255", "123"), ("1.0.99.1.0.255", Quantity(1, 0, WATT)),
+                                   ("1.0.0.0.5.255", Quantity(1, 0, NO_UNIT)))) == count
+    # full: nothing more is taken
+    assert len(table) // SENSOR_SIZE == MAX_SENSORS
+    for i in range(MAX_SENSORS):
+        table[i * SENSOR_SIZE:i * SENSOR_SIZE + SENSOR_SIZE] = bytes((WATT, 200, i, 0))
+    full = bytes(table)
+    assert learn(table, reading_of(("1.0.2.7.0.255", Quantity(1, 0, WATT)))) == MAX_SENSORS
+    assert bytes(table) == full
 
 
 def test_node_id_falls_back_to_the_chip_id():
@@ -304,6 +310,10 @@ def connection(**options):
     return mqtt, sock
 
 
+WRITE_CHUNK = len(connection()[0].chunk)  # what app.mqtt.Mqtt collects before it goes into the socket
+MAX_SENSORS = 32  # Home Assistant sensors remembered: as many as han.text names quantities
+
+
 def connection_with_a_reading():
     """connection(), with a first reading to publish (a Kamstrup's) and a log whose warnings
     are kept in the list returned."""
@@ -321,7 +331,7 @@ def test_a_streamed_payload_is_measured_then_written_in_chunks():
     expected = render(messages.write_state, reading).encode()
     assert len(expected) > 3 * WRITE_CHUNK
     mqtt, sock = connection()
-    mqtt.write(b"\x30\x00\x00\x00", 3)   # as umqtt.simple writes a header: (buffer, length)
+    mqtt.write(memoryview(b"\x30\x00\x00\x00")[:3])   # as publish() writes a header: part of a buffer
     mqtt.flush()
     assert bytes(sock.written) == b"\x30\x00\x00"
     sock.written = bytearray()
@@ -360,14 +370,16 @@ def umqtt_simple():
 
 
 def test_a_publish_is_written_byte_for_byte_as_umqtt_simple_writes_it():
+    class Socket(FakeSocket):  # umqtt.simple writes its header as (buffer, length)
+        def write(self, data, length=None):
+            return FakeSocket.write(self, data if length is None else memoryview(data)[:length])
+
     client = umqtt_simple()["MQTTClient"](b"id", "localhost")
     for topic, message, retain in ((b"t", b"", False), (b"hanreader/status", b"online", True),
                                    (b"hanreader/state", b"x" * 200, False),       # a two-byte length
                                    (b"hanreader/raw", b"7e" * 9000, False)):      # three bytes
-        theirs, sock = connection()
-        client.sock = theirs
+        sock = client.sock = Socket()
         client.publish(topic, message, retain)
-        theirs.flush()
         ours, our_sock = connection()
         messages.publish(ours, topic, message, None, retain)
         ours.flush()
@@ -389,7 +401,7 @@ def test_a_publishing_turn_loads_its_code_and_unloads_it_after():
     for name in ("app.mqtt_messages", "app.mqtt_discovery", "han.report"):
         assert name not in sys.modules, name
     assert "han.text" in sys.modules
-    mqtt.announced = mqtt.sensor_count
+    mqtt.announced = len(KAMSTRUP_SENSORS)
     sock.written = bytearray()
     assert not mqtt._publish() and not sock.written  # nothing new: nothing loaded, nothing sent
     assert "app.mqtt_messages" not in sys.modules
@@ -414,13 +426,13 @@ def test_a_turn_without_room_even_to_say_so_keeps_the_connection():
 
     mqtt.app.log = Fake(warning=no_room)
     assert not publish_without_room_for(mqtt, "app.mqtt_messages")  # nothing raised
-    assert not sock.written and mqtt.problem is None and mqtt.published == 1
+    assert not sock.written and mqtt.published == 1
 
 
 def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connection():
     mqtt, sock, lines = connection_with_a_reading()
     assert not publish_without_room_for(mqtt, "app.mqtt_messages")
-    assert not sock.written and mqtt.problem is None  # nothing half written: the connection goes on
+    assert not sock.written  # nothing half written (nothing raised): the connection goes on
     assert mqtt.published == 1 and len(lines) == 1 and lines[0].startswith("MQTT: no room in the heap to publish")
     mqtt.app.state.readings = 2  # room again: the next reading goes out
     assert mqtt._publish()
@@ -429,12 +441,26 @@ def test_a_turn_without_room_for_its_code_skips_the_reading_and_keeps_the_connec
     assert mqtt.app.state.mqtt.endswith("; 1 reading skipped for want of heap")
 
 
+def test_a_meter_that_never_says_its_number_is_named_by_the_chip_after_20_readings():
+    mqtt, sock, _ = connection_with_a_reading()
+    reading = mqtt.app.state.reading
+    reading.meter_id = None
+    mqtt.published = mqtt.app.state.readings  # (the reading published here, not by a turn)
+    for _ in range(20):
+        messages.publish_reading(mqtt, reading)
+    assert not mqtt._publish()  # the sensors are learned, the device not known: nothing announced yet
+    messages.publish_reading(mqtt, reading)
+    assert mqtt.device == (None, "Kamstrup", "6841131BN245101092")
+    assert mqtt._publish() and mqtt.announced == 1
+    assert b"homeassistant/sensor/hanreader_01/power_import/config" in bytes(sock.written)
+
+
 def test_a_discovery_config_without_room_waits_for_a_later_turn_unsaid():
     mqtt, sock, lines = connection_with_a_reading()
     assert mqtt._publish() and mqtt.announced == 1  # the reading and the first sensor's config
     sent = bytes(sock.written)
     assert not publish_without_room_for(mqtt, "app.mqtt_discovery")
-    assert bytes(sock.written) == sent and mqtt.announced == 1 and mqtt.problem is None and not lines
+    assert bytes(sock.written) == sent and mqtt.announced == 1 and not lines
     assert mqtt._publish() and mqtt.announced == 2  # room again: the next config goes out
 
 
@@ -454,22 +480,6 @@ class PollSocket(FakeSocket):
         return FakeSocket.read(self, n)
 
 
-class UmqttSimple:
-    """umqtt.simple in sys.modules, its real code (umqtt_simple()) on either interpreter, as the
-    package and the module the firmware imports."""
-
-    def __init__(self):
-        self.MQTTClient = umqtt_simple()["MQTTClient"]
-        self.simple = self
-
-    def __enter__(self):
-        sys.modules["umqtt"] = sys.modules["umqtt.simple"] = self
-
-    def __exit__(self, *exception):
-        for name in ("umqtt.simple", "umqtt"):
-            sys.modules.pop(name, None)
-
-
 HOME_ASSISTANT_ONLINE = b"\x30\x1c\x00\x14homeassistant/statusonline"
 
 
@@ -477,27 +487,46 @@ def test_pings_answered_and_the_subscription_acknowledged_are_read_without_umqtt
     tick_clock()
     mqtt, sock, _ = connection_with_a_reading()
     mqtt.sock = mqtt.io = PollSocket(incoming=b"\xd0\x00" + b"\x90\x03\x00\x01\x00" + b"\xd0\x00")
-    assert mqtt._receive() is False  # all read: the broker heard from, nothing for umqtt.simple to parse
+    assert mqtt._receive() is False  # all read: the broker heard from, nothing for a turn to read
     assert mqtt.sock.incoming == b"" and mqtt.peeked is None
     assert mqtt._receive() is None  # nothing more came
     assert "umqtt.simple" not in sys.modules
 
 
-def test_what_home_assistant_publishes_is_parsed_in_a_turn():
+def test_what_home_assistant_publishes_is_read_in_a_turn():
     tick_clock()
     mqtt, sock, lines = connection_with_a_reading()
     mqtt.sock = mqtt.io = PollSocket(incoming=HOME_ASSISTANT_ONLINE + b"\xd0\x00")
     assert mqtt._publish() and mqtt.announced == 1  # the reading and a first sensor announced
     mqtt.app.log.info = lines.append
-    assert mqtt._receive() is True and mqtt.peeked == b"\x30"  # left for umqtt.simple
+    assert mqtt._receive() is True and mqtt.peeked == b"\x30"  # left for a turn
     assert publish_without_room_for(mqtt, "app.mqtt_messages", True) is False
-    assert mqtt.problem is None and mqtt.peeked == b"\x30"  # no room for the turn: read later
+    assert mqtt.peeked == b"\x30"  # no room for the turn (nothing raised): read later
     assert mqtt._receive() is True and mqtt.peeked == b"\x30"  # not a byte more read meanwhile
-    with UmqttSimple():  # what parses the message (the turn leaves it loaded: it was already)
-        assert mqtt._publish(True)
+    assert mqtt._publish(True)
     assert mqtt.peeked is None and lines[-1].startswith("MQTT: Home Assistant (re)started")
     assert mqtt.announced == 1  # announcing again from the first sensor (in the same turn)
     assert mqtt._receive() is False and mqtt.sock.incoming == b""  # the ping's answer after it
+    assert "umqtt.simple" not in sys.modules  # read as umqtt.simple's wait_msg() reads it, without its code
+
+
+def test_a_publish_read_whatever_its_length_and_only_online_announces_again():
+    tick_clock()
+    mqtt, sock, lines = connection_with_a_reading()
+    mqtt.app.log.info = lines.append
+    assert mqtt._publish() and mqtt._publish() and mqtt.announced == 2
+    topic = b"homeassistant/status"
+    offline = fixed_header(0x30, 2 + len(topic) + 7) + b"\x00\x14" + topic + b"offline"
+    retained = fixed_header(0x31, 2 + len(topic) + 6) + b"\x00\x14" + topic + b"online"
+    long = fixed_header(0x30, 2 + len(topic) + 200) + b"\x00\x14" + topic + b"x" * 200  # two bytes of length
+    mqtt.sock = mqtt.io = PollSocket(incoming=offline + long + b"\xd0\x00")
+    for _ in range(2):
+        assert mqtt._receive() is True and mqtt._publish(True)
+    assert mqtt._receive() is False and mqtt.sock.incoming == b"" and not lines
+    assert mqtt.announced == 4  # nothing announced again: a config more each turn
+    mqtt.sock = mqtt.io = PollSocket(incoming=retained)
+    assert mqtt._receive() is True and mqtt._publish(True) and mqtt.sock.incoming == b""
+    assert len(lines) == 1 and mqtt.announced == 1
 
 
 def state_cut_short(after):
@@ -528,7 +557,7 @@ def publish_cut_short(mqtt, after):
 def test_a_message_cut_short_by_the_heap_is_taken_back_and_the_connection_goes_on():
     mqtt, sock, lines = connection_with_a_reading()
     assert not publish_cut_short(mqtt, 40)  # header, topic and 40 bytes: still in the buffer
-    assert not sock.written and mqtt.filled == 0 and mqtt.problem is None
+    assert not sock.written and mqtt.filled == 0
     assert mqtt.published == 1 and len(lines) == 1 and lines[0].startswith("MQTT: no room in the heap to publish")
     mqtt.app.state.readings = 2  # room again: the next reading goes out, from a whole packet on
     assert mqtt._publish()
@@ -561,15 +590,15 @@ def test_a_socket_that_takes_less_ends_the_connection():
 
 def test_reads_start_with_the_byte_the_loop_saw_and_skip_what_umqtt_leaves():
     mqtt, _ = connection(incoming=b"\x03\x00\x01\x00\xd0")
-    mqtt.peeked = b"\x90"                 # a SUBACK: umqtt.simple's wait_msg reads its type only
-    assert mqtt.read(1) == b"\x90"
-    assert mqtt.read(mqtt.read(1)[0]) == b"\x00\x01\x00"  # as _receive reads past it: length 3, 3 bytes
-    assert mqtt.read(1) == b"\xd0"
-    mqtt.peeked = b"\x30"                 # the loop saw a byte; umqtt.simple reads it with the next two
+    mqtt.peeked = b"\x90"                 # a SUBACK: its type read by _receive
+    assert read(mqtt, 1) == b"\x90"
+    assert read(mqtt, read(mqtt, 1)[0]) == b"\x00\x01\x00"  # as _receive reads past it: length 3, 3 bytes
+    assert read(mqtt, 1) == b"\xd0"
+    mqtt.peeked = b"\x30"                 # the loop saw a byte; a turn reads it with the next two
     mqtt.io.incoming = b"\x05\x00"
-    assert mqtt.read(3) == b"\x30\x05\x00"
+    assert read(mqtt, 3) == b"\x30\x05\x00"
     try:
-        mqtt.read(1)
+        read(mqtt, 1)
     except EOFError as e:
         assert describe(e) == "the broker closed the connection"
     else:
@@ -582,10 +611,10 @@ def test_connect_packet_comes_from_umqtt_simple_without_network():
         from umqtt.simple import MQTTClient
     except ImportError:
         return  # CPython (umqtt.simple is MicroPython code), or not fetched
-    from app.mqtt_link import connect_packet
-    client = MQTTClient(b"hanreader-53494d000001", "198.51.100.1", 1883, b"meter", b"pw", 60)
-    client.set_last_will(b"hanreader/status", b"offline", True)
-    packet = bytes(connect_packet(client))
+    from app.mqtt_connect_packet import connect_packet
+    mqtt = Mqtt(Fake(config={"mqtt": dict(mqtt_config(), user="meter", password="pw")}, meter=None,
+                     hal=Fake(unique_id=lambda: b"SIM\x00\x00\x01")), "198.51.100.1", 1883)
+    packet = bytes(connect_packet(mqtt))
     body = (b"\x00\x04MQTT\x04" + bytes((0x80 | 0x40 | 0x20 | 0x04 | 0x02,)) + b"\x00\x3c"
             + b"\x00\x16hanreader-53494d000001" + b"\x00\x10hanreader/status" + b"\x00\x07offline"
             + b"\x00\x05meter" + b"\x00\x02pw")
@@ -598,7 +627,9 @@ def test_failures_in_words():
     from errno import ECONNREFUSED
     assert describe(OSError(ECONNREFUSED)) == "connection refused"
     assert describe(EOFError()) == "the broker closed the connection"
-    assert describe(Down("the broker stopped answering")) == "the broker stopped answering"
+    assert describe("no address found for mqtt.lan (DNS)") == "no address found for mqtt.lan (DNS)"
+    assert describe(4) == "the broker refused the connection: wrong user name or password (mqtt.user, mqtt.password)"
+    assert describe(9) == "the broker refused the connection: code 9"
     import asyncio
     assert describe(asyncio.TimeoutError()) == "the broker stopped answering (no reply to a ping in 5 s)"
     assert describe(OSError(-30592, "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE")) == \
@@ -622,7 +653,6 @@ def test_an_attempt_without_room_in_the_heap_is_retried_and_the_task_goes_on():
             raise MemoryError
 
     mqtt, state, lines = supervised()
-    mqtt.problem = OSError(104)  # what ended an earlier connection (said then): not said again
     from app import unload
     unload("app.mqtt_link")  # what earlier tests loaded of the real one
     sys.modules["app.mqtt_link"] = LinkWithoutRoom
@@ -657,26 +687,28 @@ def test_a_connection_whose_ending_code_finds_no_room_is_still_closed():
 
     sock = Sock()
 
-    class Link:  # app.mqtt_link: it connects, then finds no room for its code at the end
+    class Link:  # app.mqtt_link: it connects
         @staticmethod
         async def connect(mqtt):
             mqtt.sock = mqtt.io = sock
-            return 0
+            return None
 
+    class Down:  # app.mqtt_down: it finds no room for its code at the end
         @staticmethod
-        def ended(mqtt):
+        def ended(mqtt, problem):
             raise MemoryError
 
     mqtt, state, lines = supervised()
 
     async def serve():
-        sys.modules["app.mqtt_link"] = Link  # run() unloaded it once connected: what it loads again
         raise OSError(104)  # the connection breaks
 
     mqtt._serve = serve
     from app import unload
     unload("app.mqtt_link")
+    unload("app.mqtt_down")
     sys.modules["app.mqtt_link"] = Link
+    sys.modules["app.mqtt_down"] = Down
 
     async def for_a_while():
         task = asyncio.create_task(mqtt.run())
@@ -688,6 +720,7 @@ def test_a_connection_whose_ending_code_finds_no_room_is_still_closed():
         asyncio.run(for_a_while())
     finally:
         unload("app.mqtt_link")
+        unload("app.mqtt_down")
     assert sock.closed and mqtt.sock is None and mqtt.io is None
     assert state.mqtt.startswith("no room in the heap to connect (")
     # why the connection ended, which the code left without room would have said
@@ -695,21 +728,42 @@ def test_a_connection_whose_ending_code_finds_no_room_is_still_closed():
 
 
 def test_no_room_to_connect_is_said_without_needing_room():
-    # Called where a MemoryError was caught: a second one raised there would end the MQTT task.
+    # Said where a MemoryError was caught: a second one raised there would end the MQTT task.
     try:
         from micropython import heap_lock, heap_unlock
-    except ImportError:
+        import asyncio
+        asyncio.sleep_ms
+    except (ImportError, AttributeError):
         return  # CPython: the heap cannot be locked
+    locked = []
+
+    class Link:  # app.mqtt_link, finding no room at all
+        @staticmethod
+        async def connect(mqtt):
+            heap_lock()
+            locked.append(True)
+            raise MemoryError
+
     mqtt, state, lines = supervised()
-    mqtt.problem = EOFError()
-    heap_lock()
-    try:
-        wait = mqtt._no_room()
-    finally:
+    from app import unload
+    unload("app.mqtt_link")
+    sys.modules["app.mqtt_link"] = Link
+
+    async def for_a_while():
+        task = asyncio.create_task(mqtt.run())
+        await asyncio.sleep_ms(50)  # (the loop ran on under the lock: nothing it does needs room)
         heap_unlock()
-    assert wait == 10000 and state.mqtt == "off" and lines == []  # nothing said: no room to say it
-    assert mqtt._no_room() == 10000 and state.mqtt.startswith("no room in the heap to connect")
-    assert lines[0] == "MQTT: the connection ended: EOFError()" and lines[1].startswith("MQTT: no room")
+        locked.pop()
+        assert not task.done()  # it waits to try again: the task has not ended
+        task.cancel()
+
+    try:
+        asyncio.run(for_a_while())
+    finally:
+        if locked:
+            heap_unlock()
+        sys.modules.pop("app.mqtt_link", None)
+    assert state.mqtt == "off" and lines == []  # nothing said: no room to say it
 
 
 def test_a_turn_with_no_room_at_all_keeps_the_connection():
@@ -728,7 +782,7 @@ def test_a_turn_with_no_room_at_all_keeps_the_connection():
         published = mqtt._publish()
     finally:
         heap_unlock()
-    assert published is False and mqtt.problem is None and not sock.written
+    assert published is False and not sock.written
     assert mqtt.app.state.mqtt_skipped == 1 and mqtt.published == 1
     assert "app.mqtt_messages" not in sys.modules
     mqtt.app.state.readings = 2  # room again: the next reading goes out
@@ -744,7 +798,9 @@ def test_no_turn_of_publishing_while_a_web_request_has_the_heap():
     except AttributeError:
         return  # needs MicroPython's asyncio.sleep_ms (the test runs under MicroPython)
 
-    class QuietSocket(FakeSocket):  # nothing comes from the broker
+    class QuietSocket(FakeSocket):  # nothing comes from the broker, until it closes the connection
+        closed = False
+
         def setblocking(self, flag):
             pass
 
@@ -752,7 +808,7 @@ def test_no_turn_of_publishing_while_a_web_request_has_the_heap():
             pass
 
         def read(self, n):
-            return None
+            return b"" if self.closed else None
 
     mqtt, _, _ = connection_with_a_reading()
     sock = mqtt.sock = mqtt.io = QuietSocket()
@@ -764,12 +820,15 @@ def test_no_turn_of_publishing_while_a_web_request_has_the_heap():
         written_while_lent.append(len(sock.written))
         del sys.modules["app.web.http"]
         await asyncio.sleep_ms(300)
-        mqtt.problem = EOFError()  # ends _serve
+        sock.closed = True  # ends _serve
 
     async def both():
         asyncio.create_task(a_request_then_none())
         await asyncio.sleep_ms(0)
-        await mqtt._serve()
+        try:
+            await mqtt._serve()
+        except EOFError:
+            pass
 
     loaded = sys.modules.pop("app.web.http", None)
     try:
@@ -855,11 +914,11 @@ def test_umqtt_simple_is_let_go_while_the_broker_is_waited_for():
     async def connecting():
         task = asyncio.create_task(mqtt_link.connect(mqtt))
         await asyncio.sleep_ms(300)
-        seen.append(("umqtt.simple" in sys.modules, state.mqtt))
+        seen.append(("umqtt.simple" in sys.modules, "app.mqtt_connect_packet" in sys.modules, state.mqtt))
         task.cancel()
         await asyncio.sleep_ms(0)
 
-    mqtt.address = socket.getaddrinfo("127.0.0.1", port)[0][-1]
+    mqtt.broker += (socket.getaddrinfo("127.0.0.1", port)[0][-1],)  # (host, port, address): no lookup
     sys.path.insert(0, ROOT + "/.venv/upy-lib")  # umqtt.simple as tools/fetch_umqtt.py fetched it
     try:
         asyncio.run(connecting())
@@ -869,5 +928,5 @@ def test_umqtt_simple_is_let_go_while_the_broker_is_waited_for():
         mqtt.close()
         unload("umqtt.simple")
         unload("umqtt")
-    assert seen == [(False, "connecting to 198.51.100.1:1883; 0 messages sent, 0 reconnects")]
+    assert seen == [(False, False, "connecting to 198.51.100.1:1883; 0 messages sent, 0 reconnects")]
 

@@ -1,10 +1,14 @@
 """MQTT: every reading to a broker, Home Assistant discovery, and no wait the meter would feel.
 
-What stays in memory while MQTT runs is this module: the supervisor, and the socket umqtt.simple
-writes through. The rest is loaded when it is needed and unloaded after (app.unload):
+What stays in memory while MQTT runs is this module: the supervisor, and the socket messages
+are written through. The rest is loaded when it is needed and unloaded after (app.unload):
 
-  app/mqtt_link.py       connecting (DNS, TCP, TLS, CONNECT and CONNACK), the words for a
-                         failure and the backoff: loaded for each connection attempt
+  app/mqtt_link.py       connecting (DNS, TCP, TLS, CONNACK): loaded for each connection attempt
+  app/mqtt_connect_packet.py  the CONNECT packet, made by umqtt.simple: loaded with it for the
+                         start of each attempt, both unloaded before the broker is waited for
+  app/mqtt_down.py       a failed attempt or an ended connection: why in words, the backoff
+  app/mqtt_status.py     state.mqtt, the line that says what MQTT is doing: loaded with each of
+                         the others
   app/mqtt_messages.py   what a reading publishes, with han.report (JSON) and han.text (values'
                          text, friendly names): loaded for each new reading
   app/mqtt_discovery.py  Home Assistant discovery configs: loaded to announce a sensor (on
@@ -13,22 +17,19 @@ writes through. The rest is loaded when it is needed and unloaded after (app.unl
   app/mqtt_raw.py        the raw frames topic: loaded only when mqtt.raw is on
   umqtt.simple           micropython-lib's MQTT client (frozen into the official ESP32 firmware or
                          installed by `make deploy`; PyPI's 1.3.4 under the unix port): it builds
-                         the CONNECT packet (app/mqtt_link.py) and parses what the broker
-                         publishes (a turn with a message, app/mqtt_discovery.py): loaded for
-                         that, a client made each time. A PUBLISH at QoS 0 is written as
-                         umqtt.simple's publish() writes it (app/mqtt_messages.py), so a reading
-                         does not load its code
+                         the CONNECT packet only. A PUBLISH at QoS 0 is written as umqtt.simple's
+                         publish() writes it (app/mqtt_messages.py) and read as its wait_msg()
+                         reads it (app/mqtt_discovery.py), so a turn does not load its code
 
 umqtt.simple's own socket calls block (a silent broker held the loop for seconds: shared notes,
 platform §4), so every wait is done by the event loop (connecting: app/mqtt_link.py). Once
-connected, umqtt.simple's client gets this Mqtt object as its socket: what it writes collects in
-a small buffer that goes into the socket with an IO_MS timeout. A message is never whole in
-memory: it is rendered once to measure it, again into the socket. What the broker sends is looked
-for without waiting: a PINGRESP or a SUBACK is read here, a PUBLISH (Home Assistant's status) is
-parsed by umqtt.simple (wait_msg). A PINGREQ (two bytes, written here) goes every _PING_MS;
-nothing back within ANSWER_MS: the broker is gone. The MQTT task looks for a new reading and for
-what the broker sent every _POLL_MS (an asyncio.Event and a receiving task would cost more heap
-than the rest of the loop).
+connected, what is written collects in a small buffer that goes into the socket with an IO_MS
+timeout. A message is never whole in memory: it is rendered once to measure it, again into the
+socket. What the broker sends is looked for without waiting: a PINGRESP or a SUBACK is read here,
+a PUBLISH (Home Assistant's status) in a turn of publishing (app/mqtt_discovery.py). A PINGREQ
+(two bytes, written here) goes every _PING_MS; nothing back within ANSWER_MS: the broker is gone.
+The MQTT task looks for a new reading and for what the broker sent every _POLL_MS (an
+asyncio.Event and a receiving task would cost more heap than the rest of the loop).
 QoS 0: nothing ever waits for an acknowledgement. So a broker can hold the loop for IO_MS at
 most per socket operation (a write into a full send buffer, then the connection is dropped).
 
@@ -71,17 +72,20 @@ except ImportError:
     def const(value):
         return value
 
-# Names without "_" are for app/mqtt_link.py, app/mqtt_messages.py and the tests.
+# Names without "_" are for the modules MQTT loads for a moment and the tests.
 IO_MS = const(250)        # the longest one socket operation may take: then the connection is dropped
 ANSWER_MS = const(5000)   # for the CONNACK, and for the answer to a ping
+SENSOR_SIZE = const(4)    # bytes per remembered sensor: its DLMS unit (never 0), C, D, E of its OBIS code
+_SENSOR_TABLE = const(32 * SENSOR_SIZE)  # 32 Home Assistant sensors remembered: as many as han.text names quantities
 _PING_MS = const(10000)
 _POLL_MS = const(100)     # how often the MQTT task looks for something to publish
 _NO_ROOM_MS = const(10000)  # the wait after an attempt that found no room in the heap for its code
-WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
-MAX_SENSORS = const(32)   # Home Assistant sensors remembered: as many as han.text names quantities
-SENSOR_SIZE = const(4)    # bytes per remembered sensor: C, D, E of its OBIS code, its DLMS unit
+_WRITE_CHUNK = const(256)  # bytes collected before they go into the socket
 # The code a turn of publishing loads (and unloads after, unless it was loaded already).
-_PUBLISHING = const(("app.mqtt_messages", "app.mqtt_discovery", "han.report", "han.text", "umqtt.simple"))
+_PUBLISHING = const(("app.mqtt_messages", "app.mqtt_status", "app.mqtt_discovery", "han.report", "han.text"))
+# What a connection attempt, or the end of a connection, loads (and unloads after).
+_CONNECTING = const(("app.mqtt_link", "app.mqtt_connect_packet", "umqtt.simple", "app.mqtt_status",
+                     "app.mqtt_down"))
 
 
 def view(piece):
@@ -93,68 +97,86 @@ def view(piece):
         return memoryview(piece.encode())
 
 
-def _close(s):
-    if s is not None:
-        try:
-            s.close()
-        except OSError:
-            pass
+def read(mqtt, n):
+    """`n` bytes (n > 0) of what the broker sent to `mqtt` (Mqtt, connected), starting with the
+    byte it peeked (_receive()). (A function, not a method: the class's table of names stays at
+    12 slots.)"""
+    first = mqtt.peeked
+    if first is not None:
+        mqtt.peeked = None
+        if n == 1:
+            return first
+        n -= 1
+    data = mqtt.io.read(n)
+    if not data:
+        raise EOFError  # the broker closed the connection
+    if len(data) < n:  # the rest of the packet did not come within IO_MS
+        raise OSError(ETIMEDOUT)
+    return data if first is None else first + data
 
 
 class Mqtt:
-    """The MQTT task (run) and, while connected, umqtt.simple's socket (write, read)."""
+    """The MQTT task (run) and, while connected, the socket messages are written through (write,
+    flush; read() reads)."""
 
-    raw = None  # app.mqtt_raw.Raw, with mqtt.raw on (a default here: an instance's slot less without)
+    # Defaults here: an instance's slot less while they keep them. Past 12 attributes an
+    # instance's table grows from 12 slots to 17 (96 B more), and so does the class's.
+    raw = None                # app.mqtt_raw.Raw, with mqtt.raw on
+    peeked = None             # the first byte of a packet, read by _receive()
 
     def __init__(self, app, host, port):
         config = app.config["mqtt"]  # (read from there where it is needed: one attribute less)
         self.app = app
-        # (host, port): one attribute where two and their text were three. Past 17 attributes an
-        # instance's table grows from 17 slots to 23 (96 B more), past 23 to 29.
+        # (host, port), then (host, port, address) once the address is looked up (rarely:
+        # app/mqtt_link.py): one attribute where three were.
         self.broker = host, port
-        self.address = None       # the broker's address, looked up rarely (app/mqtt_link.py)
         self.failures = 0         # failed connections in a row
-        self.problem = None       # what ends the current connection: an exception, or words
         self.published = 0        # state.readings when the latest reading published came in
         # The connection (app/mqtt_link.py): the TCP socket, whose timeout bounds every
         # operation; what is read and written (the socket or its TLS wrapper).
         self.sock = self.io = None
-        self.chunk = bytearray(WRITE_CHUNK)  # what umqtt.simple wrote, not yet in the socket
+        self.chunk = bytearray(_WRITE_CHUNK)  # what is written, not yet in the socket
         self.filled = 0
         self.packet_start = 0     # where in chunk the packet being written starts (-1: partly sent)
-        self.peeked = None        # the first byte of a packet, read by _receive()
-        self.sensors = bytearray(MAX_SENSORS * SENSOR_SIZE) if config["discovery"] else None
-        self.sensor_count = 0     # sensors learned (app/mqtt_messages.py's learn())
-        self.announced = 0        # sensors announced to Home Assistant on this connection
-        self.device = None        # (meter number, manufacturer, model) once a reading says which meter
-        self.readings_without_id = 0
+        # Home Assistant sensors learned, in the order they were seen (app/mqtt_messages.py's learn()),
+        # and how many of them are announced on this connection
+        self.sensors = bytearray(_SENSOR_TABLE) if config["discovery"] else None
+        self.announced = 0
+        # Which meter this is, (number, manufacturer, model), once a reading says it; until then how
+        # many readings did not (app/mqtt_messages.py): one attribute where two were.
+        self.device = 0
         if config["raw"] and app.meter is not None:
             from app.mqtt_raw import Raw
             self.raw = Raw()
             app.meter.frames = self.raw.frame
 
-    # umqtt.simple's socket while connected.
+    # The connection's socket.
 
     def close(self):
         """Close the connection (both the TLS wrapper and the socket), needing no room in the
         heap: it is called where a MemoryError was caught."""
         io, sock = self.io, self.sock
         self.sock = self.io = None
-        _close(io)
-        _close(sock)
+        if io is not None:
+            try:
+                io.close()
+            except OSError:
+                pass
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
 
-    def write(self, piece, length=None):
+    def write(self, piece):
         """Into the buffer, into the socket when it is full: a packet is written here in pieces
-        (by umqtt.simple, as (buffer, length) for its header; by app/mqtt_messages.py, the
-        pieces of a message as they are rendered: str or bytes)."""
+        (app/mqtt_messages.py's publish(): str or bytes, as they are rendered)."""
         data = view(piece)
-        if length is not None:
-            data = data[:length]
         at = 0
         while at < len(data):
-            if self.filled == WRITE_CHUNK:
+            if self.filled == _WRITE_CHUNK:
                 self.flush()
-            n = min(len(data) - at, WRITE_CHUNK - self.filled)
+            n = min(len(data) - at, _WRITE_CHUNK - self.filled)
             self.chunk[self.filled:self.filled + n] = data[at:at + n]
             self.filled += n
             at += n
@@ -168,101 +190,66 @@ class Mqtt:
             if self.io.write(memoryview(self.chunk)[:n]) != n:  # None or short: no data taken for IO_MS
                 raise OSError(ETIMEDOUT)
 
-    def read(self, n):
-        first = self.peeked
-        if first is not None:
-            self.peeked = None
-            if n == 1:
-                return first
-            n -= 1
-        data = self.io.read(n)
-        if not data:
-            raise EOFError  # the broker closed the connection
-        if len(data) < n:  # the rest of the packet did not come within IO_MS
-            raise OSError(ETIMEDOUT)
-        return data if first is None else first + data
-
-    def setblocking(self, flag):
-        pass  # umqtt.simple's wait_msg asks for blocking reads: the timeout stays
-
-    def show(self, what=None, sent=0):
-        """state.mqtt: `what` is going on (None: connected), after `sent` more messages."""
-        state = self.app.state
-        state.mqtt_sent += sent
-        text = "%s; %d messages sent, %d reconnect%s" % (
-            what or "connected to %s:%d" % self.broker, state.mqtt_sent, state.mqtt_reconnects,
-            "" if state.mqtt_reconnects == 1 else "s")
-        skipped = state.mqtt_skipped
-        if skipped:
-            text += "; %d reading%s skipped for want of heap" % (skipped, "" if skipped == 1 else "s")
-        if state.mqtt_error and not what:
-            text += "; last error: " + state.mqtt_error
-        state.mqtt = text
-
     async def run(self):
-        """Connect (app/mqtt_link.py), publish until the connection ends, wait, connect again."""
+        """Connect (app/mqtt_link.py), publish until the connection ends, say why (app/mqtt_down.py),
+        wait, connect again."""
         app = self.app
+        problem = None  # what ended the connection: an exception, words (app/mqtt_down.py's describe())
         while True:
             if not app.wifi.up:
                 app.state.mqtt = "waiting for Wi-Fi"
                 await asyncio.sleep_ms(1000)
                 continue
-            self.problem = None  # what ended an earlier connection was said then
             if "app.web.http" in sys.modules:  # a page has the heap for a moment (app.lent)
                 await asyncio.sleep_ms(_POLL_MS)
                 continue
             try:
                 gc.collect()  # garbage first, from this shallow stack (see app/web/server.py)
-                from app import mqtt_link as link
-                wait = await link.connect(self)  # 0: connected; else the wait before the next attempt
-                if wait == 0:
-                    link = None
-                    unload("app.mqtt_link")  # not needed while connected, nor its client
-                    unload("umqtt.simple")
-                    unload_wait_for()  # (the connecting waited for the broker with it)
+                from app.mqtt_link import connect
+                problem = await connect(self)  # None: connected
+                connect = None
+                unload("app.mqtt_link")  # not needed while connected, nor what it loaded
+                unload("app.mqtt_status")
+                unload_wait_for()  # (the connecting waited for the broker with it)
+                if problem is None:
                     try:
                         await self._serve()
                     except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
-                        self.problem = self.problem or e
-                    from app import mqtt_link as link
-                    wait = link.ended(self)
-            except MemoryError:  # no room for the connecting (or ending) code now: a failed attempt
-                link = None
-                wait = self._no_room()
-            link = None
-            unload("app.mqtt_link")
-            unload("umqtt.simple")
+                        problem = e
+                from app.mqtt_down import ended
+                wait = ended(self, problem)
+            except MemoryError:
+                # No room for the connecting (or ending) code now: a failed attempt, said as far as
+                # there is room to say it (a MemoryError raised here would end the MQTT task).
+                connect = ended = None
+                for name in _CONNECTING:
+                    unload(name)
+                self.close()
+                gc.collect()
+                wait = _NO_ROOM_MS
+                try:
+                    app.state.mqtt = "no room in the heap to connect (%d B free); retry in %d s" % (
+                        gc.mem_free(), _NO_ROOM_MS // 1000)
+                    if problem is not None:  # a connection ended, and the code saying why found no room
+                        app.log.error("MQTT: the connection ended: %r" % (problem,))
+                    app.log.error("MQTT: " + app.state.mqtt)
+                except MemoryError:
+                    pass
+            problem = connect = ended = None
+            for name in _CONNECTING:
+                unload(name)
             unload_wait_for()
             if wait is None:
                 return  # no umqtt.simple: said in the status and the log
             await asyncio.sleep_ms(wait)
 
-    def _no_room(self):
-        """After an attempt to connect (or to end a connection) that found no room for its code:
-        said as far as there is room to say it (a MemoryError raised here would end the MQTT
-        task); the wait before the next attempt."""
-        unload("app.mqtt_link")
-        unload("umqtt.simple")
-        self.close()
-        gc.collect()
-        app = self.app
-        try:
-            app.state.mqtt = "no room in the heap to connect (%d B free); retry in %d s" % (
-                gc.mem_free(), _NO_ROOM_MS // 1000)
-            if self.problem is not None:  # a connection ended, and the code saying why found no room
-                app.log.error("MQTT: the connection ended: %r" % (self.problem,))
-            app.log.error("MQTT: " + app.state.mqtt)
-        except MemoryError:
-            pass
-        return _NO_ROOM_MS
-
     def _receive(self):
         """Whatever the broker sent, looked for without waiting (the socket is non-blocking for
         its first byte): a PINGRESP or a SUBACK is read here, with the timeout. True when a
-        PUBLISH came (Home Assistant's status, the one topic subscribed to), for umqtt.simple to
-        parse in a turn of publishing (its first byte peeked); else False when something came,
-        None when nothing did."""
-        if self.peeked is not None:  # one a turn had no room to parse: still to be read
+        PUBLISH came (Home Assistant's status, the one topic subscribed to), for
+        app/mqtt_discovery.py to read in a turn of publishing (its first byte peeked); else False
+        when something came, None when nothing did."""
+        if self.peeked is not None:  # one a turn had no room to read: still to be read
             return True
         heard = None
         while True:
@@ -279,26 +266,25 @@ class Mqtt:
             if first[0] & 0xF0 == 0x30:
                 self.peeked = first
                 return True
-            n = self.read(1)[0]  # PINGRESP: 0 bytes follow; SUBACK: 3 (QoS 0: nothing else comes)
+            n = read(self, 1)[0]  # PINGRESP: 0 bytes follow; SUBACK: 3 (QoS 0: nothing else comes)
             if n:
-                self.read(n)
+                read(self, n)
 
     async def _serve(self):
-        """Publish until the connection ends (self.problem says why): each reading, the raw
+        """Publish until the connection ends (an exception says why): each reading, the raw
         frames, the discovery configs of sensors not announced yet; a ping now and then.
 
         Publishing is done by plain functions, between turns of this loop: a coroutine's
         frame stays in the heap, where what it last referred to (a reading, a module that was
         to be unloaded) would be kept alive."""
         heard_ms = pinged_ms = time.ticks_ms()  # when the broker last sent something; when pinged
-        while self.problem is None:
+        while True:
             message = self._receive()
             now = time.ticks_ms()
             if message is not None:
                 heard_ms = now
             if time.ticks_diff(heard_ms, pinged_ms) < 0 and time.ticks_diff(now, pinged_ms) > ANSWER_MS:
-                self.problem = asyncio.TimeoutError()  # no answer to a ping (in words: app/mqtt_link.py)
-                break
+                raise asyncio.TimeoutError  # no answer to a ping (in words: app/mqtt_down.py)
             if time.ticks_diff(now, pinged_ms) >= _PING_MS:
                 self.write(b"\xc0\x00")  # PINGREQ
                 self.flush()
@@ -312,12 +298,13 @@ class Mqtt:
         waiting, the latest reading if it is new (readings that came while the last was
         published, or while the broker was away, are skipped: the latest is what counts), then
         the discovery config of the next sensor not announced yet; False if there was nothing to
-        do. Their code, umqtt.simple's with it, is loaded for this and unloaded after (unless it
-        was loaded already): between readings it would only take room."""
+        do. Their code is loaded for this and unloaded after (unless it was loaded already):
+        between readings it would only take room."""
         state = self.app.state
         frames = self.raw is not None and self.raw.end
-        if not message and not frames and state.readings == self.published and (
-                self.device is None or self.announced >= self.sensor_count):
+        at = self.announced * SENSOR_SIZE  # the next sensor to announce, if it is learned (its unit is not 0)
+        announce = isinstance(self.device, tuple) and at < _SENSOR_TABLE and self.sensors[at]
+        if not message and not frames and state.readings == self.published and not announce:
             return False
         kept = 0  # bit i: _PUBLISHING[i] was loaded before this turn, by someone else (an int: no room)
         for i in range(len(_PUBLISHING)):
@@ -339,7 +326,8 @@ class Mqtt:
                 if reading:
                     self.published = state.readings
                     publish_reading(self, state.reading)
-                if self.device is not None and self.announced < self.sensor_count:
+                at = self.announced * SENSOR_SIZE
+                if isinstance(self.device, tuple) and at < _SENSOR_TABLE and self.sensors[at]:
                     reading = False  # published: what is cut short now is a discovery config
                     from app.mqtt_discovery import announce
                     announce(self)

@@ -4,12 +4,13 @@
 
 (DISCOVERY = mqtt.discovery_prefix, NODE = "hanreader_" + the meter's number, NAME its friendly
 name). Loaded by app/mqtt.py to announce a sensor it learned (on connect, on Home Assistant's
-birth message, for a sensor seen first) or to hear Home Assistant's status (that birth message,
-parsed by umqtt.simple), and unloaded after. Configs are written in pieces through
+birth message, for a sensor seen first) or to hear Home Assistant's status (that birth message),
+and unloaded after. Configs are written in pieces through
 `write(text)`, never built whole.
 """
-from app.mqtt import SENSOR_SIZE
+from app.mqtt import SENSOR_SIZE, read
 from app.mqtt_messages import SENSOR_UNITS, is_sensor, publish, value_topic
+from app.mqtt_status import show
 from han.text import name as friendly_name
 from han.report import string
 
@@ -75,7 +76,7 @@ def sensor(table, i):
     """(OBIS code, DLMS unit) of sensor `i` of an app.mqtt_messages.learn() table: a code with
     A, B = 0 and F = 255, which names the same."""
     at = i * SENSOR_SIZE
-    return b"\0\0" + bytes(table[at:at + 3]) + b"\xff", table[at + 3]
+    return b"\0\0" + bytes(table[at + 1:at + SENSOR_SIZE]) + b"\xff", table[at]
 
 
 def discovery_topic(discovery_prefix, node, name):
@@ -112,21 +113,28 @@ def announce(mqtt):
     publish(mqtt, discovery_topic(config["discovery_prefix"], this[0], friendly_name(code)), write_discovery,
             (code, unit, this, config["prefix"]), True)
     mqtt.flush()
-    mqtt.show(None, 1)
+    show(mqtt, None, 1)
     mqtt.announced += 1
 
 
 def hear(mqtt):
-    """What the broker published to `mqtt` (app.mqtt.Mqtt, connected: its socket), parsed by
-    umqtt.simple's client: Home Assistant's status, subscribed to by app/mqtt_link.py."""
-    from umqtt.simple import MQTTClient
-
-    def heard(topic, message):
-        if message == b"online":  # Home Assistant's birth message: it wants the sensors announced again
-            mqtt.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
-            mqtt.announced = 0
-
-    client = MQTTClient(b"", "")
-    client.sock = mqtt
-    client.cb = heard
-    client.wait_msg()
+    """What the broker published to `mqtt` (app.mqtt.Mqtt, connected: its first byte peeked),
+    read whole: Home Assistant's status, the one topic app/mqtt_link.py subscribed to, at QoS 0
+    (no packet id). umqtt.simple's wait_msg() reads a PUBLISH so; it is not loaded for this."""
+    read(mqtt, 1)
+    size = shift = 0  # the remaining length, in 7-bit groups
+    while True:
+        b = read(mqtt, 1)[0]
+        size |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    n = read(mqtt, 2)
+    n = n[0] << 8 | n[1]
+    if n:
+        read(mqtt, n)  # the topic
+    size -= 2 + n
+    if size > 0 and read(mqtt, size) == b"online":
+        # Home Assistant's birth message: it wants the sensors announced again
+        mqtt.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
+        mqtt.announced = 0

@@ -7,6 +7,7 @@ unless something else had loaded them (the web server's answering code): nothing
 between two readings, and a reading comes every 2 to 10 s.
 """
 from app.mqtt import SENSOR_SIZE, view
+from app.mqtt_status import show
 from han import report, text  # (modules, not their functions: fewer names in this module's globals)
 from han.values import DateTime, Quantity
 
@@ -65,7 +66,7 @@ def publish(mqtt, topic, message, arguments=None, retain=False):
     header[at] = size
     header[at + 1] = topic_size >> 8
     header[at + 2] = topic_size & 0xFF
-    mqtt.write(header, at + 3)
+    mqtt.write(memoryview(header)[:at + 3])
     mqtt.write(topic)
     if arguments is None:
         mqtt.write(message)
@@ -150,31 +151,30 @@ def write_state(reading, write):
 
 def learn(mqtt, code, unit):
     """Remember a Home Assistant sensor not seen before in mqtt.sensors (a bytearray of
-    SENSOR_SIZE bytes per sensor: C, D, E of the OBIS code, what the friendly name depends on,
-    then the DLMS unit; in the order they were seen; mqtt.sensor_count of them), while there is
-    room. A Norwegian meter sends power every 2 s, voltages every 10 s and energy every hour, so
-    they come in over time."""
+    SENSOR_SIZE bytes per sensor: the DLMS unit, never 0 (an entry whose unit is 0 is free), then
+    C, D, E of the OBIS code, what the friendly name depends on; in the order they were seen),
+    while there is room. A Norwegian meter sends power every 2 s, voltages every 10 s and energy
+    every hour, so they come in over time."""
     table = mqtt.sensors
-    end = mqtt.sensor_count * SENSOR_SIZE
-    c, d, e = code[2], code[3], code[4]
-    for at in range(0, end, SENSOR_SIZE):
-        if table[at] == c and table[at + 1] == d and table[at + 2] == e:
+    for at in range(0, len(table), SENSOR_SIZE):
+        if not table[at]:
+            table[at] = unit
+            table[at + 1:at + SENSOR_SIZE] = code[2:5]
             return
-    if end < len(table):
-        table[end:end + 3] = code[2:5]
-        table[end + 3] = unit
-        mqtt.sensor_count += 1
+        if table[at + 1] == code[2] and table[at + 2] == code[3] and table[at + 3] == code[4]:
+            return
 
 
 def publish_reading(mqtt, reading):
     """Publish a new reading through `mqtt` (app.mqtt.Mqtt, connected): its state message and the
     values that go to a topic of their own; with discovery on, learn its sensors."""
     sensors = mqtt.sensors is not None
-    if sensors and mqtt.device is None:  # which meter this is: its number, or the chip's after a while
-        if reading.meter_id or mqtt.readings_without_id >= _ID_WAIT_READINGS:
+    device = mqtt.device
+    if sensors and not isinstance(device, tuple):  # which meter this is: its number, or the chip's after a while
+        if reading.meter_id or device >= _ID_WAIT_READINGS:
             mqtt.device = reading.meter_id, reading.manufacturer, reading.model
         else:
-            mqtt.readings_without_id += 1
+            mqtt.device = device + 1  # (until then, the readings that did not say)
     config = mqtt.app.config["mqtt"]
     prefix = config["prefix"]
     publish(mqtt, prefix + "/state", write_state, (reading,))
@@ -188,4 +188,4 @@ def publish_reading(mqtt, reading):
             publish(mqtt, value_topic(prefix, code, name), value_text(v))
             sent += 1
     mqtt.flush()
-    mqtt.show(None, sent)
+    show(mqtt, None, sent)

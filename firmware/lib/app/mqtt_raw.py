@@ -46,6 +46,7 @@ class Raw:
         """Publish the frames waiting through `mqtt` (app.mqtt.Mqtt, connected; app/mqtt.py has
         app/mqtt_messages.py loaded meanwhile)."""
         from app.mqtt_messages import publish
+        from app.mqtt_status import show
         buffer = self.buffer
         view = memoryview(buffer)
         topic = mqtt.app.config["mqtt"]["prefix"] + "/raw"
@@ -57,4 +58,4 @@ class Raw:
             sent += 1
         self.end = 0
         mqtt.flush()
-        mqtt.show(None, sent)
+        show(mqtt, None, sent)

@@ -57,7 +57,7 @@ async def start(app):
     mqtt = host and not safe_mode
     telnet = config["telnet"]["enabled"] and not safe_mode  # safe mode: no meter, no telnet
     _intern_names((("app.console",) if telnet else ()) +
-                  (("app.mqtt_link", "umqtt.simple", "app.mqtt_discovery",
+                  (("app.mqtt_connect_packet", "app.mqtt_down", "umqtt.simple", "app.mqtt_discovery",
                     "app.web.routes", "app.web.pages", "app.web.api", "app.web.history", "app.web.status")
                    if mqtt else ()))
     # The services' code is loaded once the config rules are gone (their peak would not fit), the
