@@ -41,9 +41,19 @@ class Log:
         if LEVELS.index(level) > self.level:
             return
         line = "(%s) %s" % (level, text)
-        data = line.encode()
-        self._put(memoryview(data)[:_MAX_LINE])
-        self._put(b"\r\n")
+        ring = self.ring
+        size = len(ring)
+        if size:  # (else telnet is off: nobody reads the ring, app/start.py let it go)
+            for data in (memoryview(line.encode())[:_MAX_LINE], b"\r\n"):
+                at = self.head % size
+                n = len(data)
+                room = size - at
+                if n <= room:
+                    ring[at:at + n] = data
+                else:
+                    ring[at:] = data[:room]
+                    ring[:n - room] = data[room:]
+                self.head += n
         for sink in self.sinks:
             sink(line)
 
@@ -58,22 +68,6 @@ class Log:
 
     def debug(self, text):
         self.write("D", text)
-
-    def _put(self, data):
-        ring = self.ring
-        size = len(ring)
-        if not size:  # telnet is off: nobody reads the ring (app/start.py let it go)
-            return
-        at = self.head % size
-        n = len(data)
-        room = size - at
-        if n <= room:
-            ring[at:at + n] = data
-        else:
-            view = memoryview(data)
-            ring[at:] = view[:room]
-            ring[:n - room] = view[room:]
-        self.head += n
 
     def chunk(self, position, limit):
         """Up to `limit` bytes of output from `position` on (one piece of the ring, so maybe fewer),
