@@ -112,12 +112,12 @@ def sensor_table():
 
 
 def learn(table, reading):
-    """The sensors of a reading learned into `table`, as publish_reading learns them: how many
-    the table holds then."""
-    mqtt = Fake(sensors=table)
-    for code, v, name in messages.named(reading):
-        if isinstance(v, Quantity) and messages.is_sensor(name, v.unit):
-            messages.learn(mqtt, code, v.unit)
+    """The sensors of a reading learned into `table` as publish_reading learns them: how many the
+    table holds then."""
+    mqtt, _ = connection()
+    mqtt.sensors = table
+    mqtt.app.state = Fake(mqtt_sent=0, mqtt_reconnects=0, mqtt_error=None, mqtt_skipped=0)
+    messages.publish_reading(mqtt, reading)
     return len([at for at in range(0, len(table), SENSOR_SIZE) if table[at]])
 
 

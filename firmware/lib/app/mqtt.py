@@ -138,8 +138,8 @@ class Mqtt:
         self.chunk = bytearray(_WRITE_CHUNK)  # what is written, not yet in the socket
         self.filled = 0
         self.packet_start = 0     # where in chunk the packet being written starts (-1: partly sent)
-        # Home Assistant sensors learned, in the order they were seen (app/mqtt_messages.py's learn()),
-        # and how many of them are announced on this connection
+        # Home Assistant sensors learned, in the order they were seen (app/mqtt_messages.py's
+        # publish_reading()), and how many of them are announced on this connection
         self.sensors = bytearray(_SENSOR_TABLE) if config["discovery"] else None
         self.announced = 0
         # Which meter this is, (number, manufacturer, model), once a reading says it; until then how

@@ -73,8 +73,8 @@ def device(meter, unique_id):
 
 
 def sensor(table, i):
-    """(OBIS code, DLMS unit) of sensor `i` of an app.mqtt_messages.learn() table: a code with
-    A, B = 0 and F = 255, which names the same."""
+    """(OBIS code, DLMS unit) of sensor `i` of the table app.mqtt_messages.publish_reading()
+    fills: a code with A, B = 0 and F = 255, which names the same."""
     at = i * SENSOR_SIZE
     return b"\0\0" + bytes(table[at + 1:at + SENSOR_SIZE]) + b"\xff", table[at]
 

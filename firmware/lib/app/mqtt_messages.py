@@ -149,28 +149,12 @@ def write_state(reading, write):
     write("}")
 
 
-def learn(mqtt, code, unit):
-    """Remember a Home Assistant sensor not seen before in mqtt.sensors (a bytearray of
-    SENSOR_SIZE bytes per sensor: the DLMS unit, never 0 (an entry whose unit is 0 is free), then
-    C, D, E of the OBIS code, what the friendly name depends on; in the order they were seen),
-    while there is room. A Norwegian meter sends power every 2 s, voltages every 10 s and energy
-    every hour, so they come in over time."""
-    table = mqtt.sensors
-    for at in range(0, len(table), SENSOR_SIZE):
-        if not table[at]:
-            table[at] = unit
-            table[at + 1:at + SENSOR_SIZE] = code[2:5]
-            return
-        if table[at + 1] == code[2] and table[at + 2] == code[3] and table[at + 3] == code[4]:
-            return
-
-
 def publish_reading(mqtt, reading):
     """Publish a new reading through `mqtt` (app.mqtt.Mqtt, connected): its state message and the
     values that go to a topic of their own; with discovery on, learn its sensors."""
-    sensors = mqtt.sensors is not None
+    table = mqtt.sensors  # (None: discovery off)
     device = mqtt.device
-    if sensors and not isinstance(device, tuple):  # which meter this is: its number, or the chip's after a while
+    if table is not None and not isinstance(device, tuple):  # which meter this is: its number, or the chip's after a while
         if reading.meter_id or device >= _ID_WAIT_READINGS:
             mqtt.device = reading.meter_id, reading.manufacturer, reading.model
         else:
@@ -181,9 +165,19 @@ def publish_reading(mqtt, reading):
     sent = 1
     per_value = config["per_value"]
     for code, v, name in named(reading):
-        sensor = sensors and isinstance(v, Quantity) and is_sensor(name, v.unit)
-        if sensor:
-            learn(mqtt, code, v.unit)
+        sensor = table is not None and isinstance(v, Quantity) and is_sensor(name, v.unit)
+        # A Home Assistant sensor not seen before is remembered in the table while there is room:
+        # SENSOR_SIZE bytes a sensor, its DLMS unit (never 0: an entry whose unit is 0 is free),
+        # then C, D, E of its OBIS code (what the friendly name depends on), in the order they were
+        # seen. A Norwegian meter sends power every 2 s, voltages every 10 s and energy every
+        # hour, so they come in over time.
+        for at in range(0, len(table) if sensor else 0, SENSOR_SIZE):
+            if not table[at]:
+                table[at] = v.unit
+                table[at + 1:at + SENSOR_SIZE] = code[2:5]
+                break
+            if table[at + 1] == code[2] and table[at + 2] == code[3] and table[at + 3] == code[4]:
+                break
         if per_value or sensor:
             publish(mqtt, value_topic(prefix, code, name), value_text(v))
             sent += 1
