@@ -701,14 +701,13 @@ def test_a_connection_whose_ending_code_finds_no_room_is_still_closed():
     mqtt, state, lines = supervised()
 
     async def serve():
+        sys.modules["app.mqtt_down"] = Down  # run() unloaded what connecting loaded: what it loads at the end
         raise OSError(104)  # the connection breaks
 
     mqtt._serve = serve
     from app import unload
     unload("app.mqtt_link")
-    unload("app.mqtt_down")
     sys.modules["app.mqtt_link"] = Link
-    sys.modules["app.mqtt_down"] = Down
 
     async def for_a_while():
         task = asyncio.create_task(mqtt.run())

@@ -208,8 +208,8 @@ class Mqtt:
                 from app.mqtt_link import connect
                 problem = await connect(self)  # None: connected
                 connect = None
-                unload("app.mqtt_link")  # not needed while connected, nor what it loaded
-                unload("app.mqtt_status")
+                for name in _CONNECTING:  # not needed while connected, nor what it loaded
+                    unload(name)
                 unload_wait_for()  # (the connecting waited for the broker with it)
                 if problem is None:
                     try:
@@ -217,13 +217,16 @@ class Mqtt:
                     except Exception as e:  # noqa: BLE001 - the connection is over, whatever the reason
                         problem = e
                 from app.mqtt_down import ended
-                wait = ended(self, problem)
-            except MemoryError:
-                # No room for the connecting (or ending) code now: a failed attempt, said as far as
-                # there is room to say it (a MemoryError raised here would end the MQTT task).
-                connect = ended = None
-                for name in _CONNECTING:
-                    unload(name)
+                wait = ended(self, problem)  # (never 0)
+            except MemoryError:  # no room for the connecting (or ending) code now: a failed attempt
+                wait = 0
+            connect = ended = None
+            for name in _CONNECTING:
+                unload(name)
+            if wait == 0:
+                # Said as far as there is room to say it (a MemoryError raised here would end the
+                # MQTT task).
+                unload_wait_for()
                 self.close()
                 gc.collect()
                 wait = _NO_ROOM_MS
@@ -235,10 +238,7 @@ class Mqtt:
                     app.log.error("MQTT: " + app.state.mqtt)
                 except MemoryError:
                     pass
-            problem = connect = ended = None
-            for name in _CONNECTING:
-                unload(name)
-            unload_wait_for()
+            problem = None
             if wait is None:
                 return  # no umqtt.simple: said in the status and the log
             await asyncio.sleep_ms(wait)
