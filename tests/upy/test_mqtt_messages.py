@@ -529,6 +529,29 @@ def test_a_publish_read_whatever_its_length_and_only_online_announces_again():
     assert len(lines) == 1 and mqtt.announced == 1
 
 
+def test_a_long_publish_is_read_in_pieces_never_whole():
+    # A broker may send anything on the topic subscribed to: nothing of it is held whole, and a
+    # long payload ending in "online" is no birth message.
+    tick_clock()
+    mqtt, sock, lines = connection_with_a_reading()
+    mqtt.app.log.info = lines.append
+    assert mqtt._publish() and mqtt.announced == 1
+    topic = b"homeassistant/status" + b"/x" * 100
+    payload = b"y" * 4000 + b"online"
+    publish = fixed_header(0x30, 2 + len(topic) + len(payload)) + bytes((0, len(topic))) + topic + payload
+    mqtt.sock = mqtt.io = PollSocket(incoming=publish + b"\xd0\x00")
+    reads = []
+    read = mqtt.io.read
+
+    def recorded(n):
+        reads.append(n)
+        return read(n)
+    mqtt.io.read = recorded
+    assert mqtt._receive() is True and mqtt._publish(True)
+    assert max(reads) <= 64 and mqtt.sock.incoming == b"\xd0\x00"
+    assert not lines and mqtt.announced == 2  # not announced again: a config more this turn
+
+
 def state_cut_short(after):
     """app/mqtt_messages.py's write_state, running out of heap `after` bytes into its second
     rendering (the one into the socket)."""

@@ -23,6 +23,7 @@ except ImportError:
 # device_class, state_class and unit_of_measurement for each unit of app.mqtt_messages.SENSOR_UNITS,
 # in its order ("-": no device class: recent Home Assistant versions know "reactive_energy", older
 # ones nothing). Power factor (no unit) goes by name.
+_PIECE = const(64)  # bytes of a topic or payload read at a time (hear)
 _CLASSES = const(("power measurement W", "reactive_power measurement var", "apparent_power measurement VA",
                   "energy total_increasing kWh", "- total_increasing kvarh", "- total_increasing kVAh",
                   "current measurement A", "voltage measurement V", "frequency measurement Hz"))
@@ -119,7 +120,7 @@ def announce(mqtt):
 
 def hear(mqtt):
     """What the broker published to `mqtt` (app.mqtt.Mqtt, connected: its first byte peeked),
-    read whole: Home Assistant's status, the one topic app/mqtt_link.py subscribed to, at QoS 0
+    read to its end (in pieces of _PIECE bytes at most): Home Assistant's status, the one topic app/mqtt_link.py subscribed to, at QoS 0
     (no packet id). umqtt.simple's wait_msg() reads a PUBLISH so; it is not loaded for this."""
     read(mqtt, 1)
     size = shift = 0  # the remaining length, in 7-bit groups
@@ -131,10 +132,16 @@ def hear(mqtt):
             break
     n = read(mqtt, 2)
     n = n[0] << 8 | n[1]
-    if n:
-        read(mqtt, n)  # the topic
     size -= 2 + n
-    if size > 0 and read(mqtt, size) == b"online":
+    while n > 0:  # the topic: read in pieces, never whole in the heap (a broker may send any)
+        n -= len(read(mqtt, min(n, _PIECE)))
+    if size == 6:
+        online = read(mqtt, 6) == b"online"
+    else:
+        online = False
+        while size > 0:  # any other payload: in pieces too
+            size -= len(read(mqtt, min(size, _PIECE)))
+    if online:
         # Home Assistant's birth message: it wants the sensors announced again
         mqtt.app.log.info("MQTT: Home Assistant (re)started: announcing the sensors again")
         mqtt.announced = 0
